@@ -1,0 +1,47 @@
+# go-smtp-source: build, test, benchmark.
+GO      ?= go
+BIN     := bin
+RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/...
+
+.PHONY: all build test vet fmt-check race fuzz bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The one test command (README, .ci/run): formatting, vet, all tests, the race detector on
+# the packages with concurrency, and a short run of every fuzz target.
+test: fmt-check vet
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(MAKE) fuzz FUZZTIME=10s
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+FUZZTIME ?= 30s
+# Each parser's fuzz target, with its seed corpus in the package's testdata/.
+fuzz:
+	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  dir=$$(dirname $$spec); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec | cut -d' ' -f2); do \
+	    echo "fuzz $$dir $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
+	  done; \
+	done
+
+# Side-by-side with Postfix smtp-source against the same sink; prints the table for the README.
+bench: build
+	./benchmarks/run.sh
+
+# The main job against a sink the project starts itself.
+demo: build
+	./benchmarks/demo.sh
+
+clean:
+	rm -rf $(BIN) benchmarks/out
