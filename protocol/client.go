@@ -1,0 +1,624 @@
+package protocol
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// Greeting is the command that opens a session after the banner.
+type Greeting uint8
+
+const (
+	GreetHELO Greeting = iota // smtp-source's default
+	GreetEHLO                 // --ehlo, needed for PIPELINING
+	GreetLHLO                 // -L
+	GreetNone                 // -o: MAIL FROM straight after the banner
+)
+
+func (g Greeting) command() string {
+	switch g {
+	case GreetEHLO:
+		return "EHLO"
+	case GreetLHLO:
+		return "LHLO"
+	default:
+		return "HELO"
+	}
+}
+
+// MessageSource hands out the run's messages; all sessions share one.
+type MessageSource interface {
+	// Claim takes the next message, returning its sequence number (from 1).
+	Claim() (seq int64, ok bool)
+	// Exhausted reports that no message is left to claim.
+	Exhausted() bool
+}
+
+// Config is what every session of a run shares. It is read-only once sessions start.
+type Config struct {
+	Greeting        Greeting
+	Hostname        string // HELO/EHLO/LHLO argument
+	LMTP            bool   // after the dot, one reply per accepted recipient
+	Pipelining      bool   // pipeline commands when the server announces PIPELINING
+	ReuseConnection bool   // -d: the next message goes over the same connection
+	PauseBetween    bool   // -w/-R: stop after each message until Resume is called
+	AllowReject     bool   // -A: a rejection is a warning, not the end of the run
+	Trace           bool   // report every command and reply line to Observer.Trace
+	Template        *Template
+	Source          MessageSource
+}
+
+// Step tells the driver what to do after Feed or Resume.
+type Step uint8
+
+const (
+	StepRead  Step = iota // send Output, then wait for more bytes from the server
+	StepPause             // send Output, then call Resume after the between-message delay
+	StepClose             // send Output, then close: the session is over
+	StepFatal             // the run must stop; Err says why
+)
+
+// sessionState is where the session stands between replies.
+type sessionState uint8
+
+const (
+	stateNew      sessionState = iota // Start not called yet
+	stateActive                       // commands are in flight; replies are owed
+	stateIdle                         // between messages, waiting for Resume
+	stateQuitting                     // QUIT sent
+	stateDone                         // nothing more to send or read
+)
+
+// Command lines without variable parts. Read-only.
+var (
+	cmdData = []byte("DATA")
+	cmdDot  = []byte(".")
+	cmdRset = []byte("RSET")
+	cmdQuit = []byte("QUIT")
+)
+
+// expectation is one reply the server owes, in order.
+type expectation struct {
+	phase Phase
+	start int64 // when the command went out (ns since epoch)
+	seq   int64 // the message it belongs to; 0 for session-level commands
+}
+
+// txn is the state of one message's transaction.
+type txn struct {
+	seq          int64
+	mailOK       bool
+	rcptReplies  int
+	rcptAccepted int
+	eodReplies   int
+	eodAccepted  int
+	rejected     error // first rejection; the transaction ends with RSET
+	dataAborted  bool  // pipelined DATA got 354 with nothing to send: an empty body went out
+	done         bool  // outcome reported
+}
+
+func (t *txn) open() bool { return t.seq != 0 && !t.done }
+
+// Client is the SMTP/LMTP client side of one connection, without I/O: bytes from the
+// server go in through Feed with the time they arrived; bytes for the server collect in
+// Output. One Client serves one session slot for the whole run; Start begins each new
+// connection.
+type Client struct {
+	cfg  *Config
+	obs  Observer
+	slot int
+
+	state      sessionState
+	caps       Capabilities
+	pipelining bool
+	expect     []expectation // FIFO: expect[head:] are owed
+	head       int
+	cur, next  txn // next is only used when the next transaction was pipelined after a dot
+	outOfMsgs  bool
+	err        error
+
+	out    *bytebufferpool.ByteBuffer
+	body   []byte // shared message body, sent between out.B[:bodyAt] and out.B[bodyAt:]
+	bodyAt int
+}
+
+// NewClient makes the machine for session slot number slot (it appears in Message-Ids).
+func NewClient(cfg *Config, obs Observer, slot int) *Client {
+	return &Client{cfg: cfg, obs: obs, slot: slot}
+}
+
+// Start begins a session on a new connection for message seq, which the driver has
+// claimed; connected is when the connection was established.
+func (c *Client) Start(seq int64, connected int64) {
+	c.state = stateActive
+	c.caps = Capabilities{}
+	c.pipelining = false
+	c.expect = c.expect[:0]
+	c.head = 0
+	c.cur = txn{seq: seq}
+	c.next = txn{}
+	c.outOfMsgs = false
+	c.err = nil
+	if c.out == nil {
+		c.out = bytebufferpool.Get()
+	}
+	c.resetOutput()
+	c.push(PhaseBanner, connected, 0)
+}
+
+// Release returns the output buffer to the pool once the connection is closed.
+func (c *Client) Release() {
+	if c.out != nil {
+		bytebufferpool.Put(c.out)
+		c.out = nil
+	}
+	c.body = nil
+	c.state = stateDone
+}
+
+// Err is why Feed returned StepFatal.
+func (c *Client) Err() error { return c.err }
+
+// Capabilities is what the server announced after EHLO/LHLO.
+func (c *Client) Capabilities() Capabilities { return c.caps }
+
+// OutOfMessages reports that the session ended because no message was left to claim:
+// the driver must not start another.
+func (c *Client) OutOfMessages() bool { return c.outOfMsgs }
+
+// Waiting names what the session is waiting for, in smtp-source's words, for "lost
+// connection while …" and "timeout while …" diagnostics.
+func (c *Client) Waiting() string {
+	if c.head >= len(c.expect) {
+		return "sending message"
+	}
+	switch c.expect[c.head].phase {
+	case PhaseBanner:
+		return "reading server greeting"
+	case PhaseHelo:
+		return "sending " + c.cfg.Greeting.command()
+	case PhaseMail:
+		return "sending sender"
+	case PhaseRcpt:
+		return "sending recipient"
+	case PhaseData:
+		return "sending DATA command"
+	default:
+		return "sending message"
+	}
+}
+
+// Fail ends every message still open on this connection with outcome Failed: the
+// driver calls it when the connection is lost, times out or is aborted.
+func (c *Client) Fail(err error) {
+	c.finish(&c.cur, Failed, err)
+	c.finish(&c.next, Failed, err)
+	c.state = stateDone
+}
+
+// Output appends to vec the bytes waiting to be sent, in order: commands, the shared
+// message body (when one is due) and the commands that follow it.
+func (c *Client) Output(vec [][]byte) [][]byte {
+	if c.out == nil {
+		return vec
+	}
+	if c.body == nil {
+		if len(c.out.B) > 0 {
+			vec = append(vec, c.out.B)
+		}
+		return vec
+	}
+	if c.bodyAt > 0 {
+		vec = append(vec, c.out.B[:c.bodyAt])
+	}
+	vec = append(vec, c.body)
+	if c.bodyAt < len(c.out.B) {
+		vec = append(vec, c.out.B[c.bodyAt:])
+	}
+	return vec
+}
+
+// OutputLen is the number of bytes Output would return.
+func (c *Client) OutputLen() int {
+	if c.out == nil {
+		return 0
+	}
+	return len(c.out.B) + len(c.body)
+}
+
+// Flushed tells the machine that the transport has taken all of Output (gnet copies
+// what it cannot write at once), so the buffer can be reused.
+func (c *Client) Flushed() { c.resetOutput() }
+
+func (c *Client) resetOutput() {
+	c.out.Reset()
+	c.body = nil
+	c.bodyAt = 0
+}
+
+// Feed consumes complete replies from p, which holds what the server sent and the
+// machine has not consumed yet, received at time now. It returns how many bytes it
+// consumed (the driver keeps the rest for the next call) and what to do next.
+func (c *Client) Feed(p []byte, now int64) (consumed int, step Step) {
+	for consumed < len(p) {
+		if c.state != stateActive && c.state != stateQuitting || c.head >= len(c.expect) {
+			return consumed, c.fatal(fmt.Errorf("%w: %q", ErrUnexpectedReply, printable(p[consumed:], 64)))
+		}
+		r, n, err := ParseReply(p[consumed:])
+		if err != nil {
+			return consumed, c.fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		consumed += n
+		if step = c.onReply(&r, now); step != StepRead {
+			return consumed, step
+		}
+	}
+	return consumed, StepRead
+}
+
+// Resume starts the next message after a pause (StepPause), or QUIT when none is left.
+func (c *Client) Resume(now int64) Step {
+	if c.state != stateIdle {
+		return StepRead
+	}
+	c.state = stateActive
+	c.nextMessage(now)
+	return StepRead
+}
+
+func (c *Client) push(p Phase, start, seq int64) {
+	if c.head == len(c.expect) {
+		c.expect, c.head = c.expect[:0], 0
+	}
+	c.expect = append(c.expect, expectation{phase: p, start: start, seq: seq})
+}
+
+// command appends one command line (given without CRLF) and the reply it is owed.
+func (c *Client) command(p Phase, now, seq int64, line []byte) {
+	c.out.B = append(c.out.B, line...)
+	c.out.B = append(c.out.B, '\r', '\n')
+	c.traceSent(line)
+	c.push(p, now, seq)
+}
+
+func (c *Client) traceSent(line []byte) {
+	if c.cfg.Trace {
+		c.obs.Trace(line, false)
+	}
+}
+
+// txnFor routes a reply to the transaction it belongs to.
+func (c *Client) txnFor(seq int64) *txn {
+	if c.next.seq == seq && c.next.seq != 0 {
+		return &c.next
+	}
+	return &c.cur
+}
+
+func (c *Client) onReply(r *Reply, now int64) Step {
+	e := c.expect[c.head]
+	c.head++
+	if c.cfg.Trace {
+		traceReply(c.obs, r)
+	}
+	c.obs.Phase(e.phase, e.start, now, r.Code)
+	t := c.txnFor(e.seq)
+
+	switch e.phase {
+	case PhaseBanner:
+		if !r.Positive() {
+			err := rejection("rejected at server banner", r)
+			if !c.cfg.AllowReject {
+				return c.fatalRejected(err)
+			}
+			c.obs.Warning(err) // smtp-source goes on to HELO, even after 421
+		}
+		if c.cfg.Greeting == GreetNone {
+			c.beginMessage(now)
+			return StepRead
+		}
+		start := len(c.out.B)
+		c.out.B = append(c.out.B, c.cfg.Greeting.command()...)
+		c.out.B = append(c.out.B, ' ')
+		c.out.B = append(c.out.B, c.cfg.Hostname...)
+		c.traceSent(c.out.B[start:])
+		c.out.B = append(c.out.B, '\r', '\n')
+		c.push(PhaseHelo, now, 0)
+
+	case PhaseHelo:
+		if !r.Positive() {
+			if step, stop := c.rejected(t, c.cfg.Greeting.command()+" rejected", r); stop {
+				return step
+			}
+		} else if c.cfg.Greeting != GreetHELO {
+			c.caps = ParseCapabilities(r)
+			c.pipelining = c.cfg.Pipelining && c.caps.Has(ExtPipelining)
+		}
+		c.beginMessage(now)
+
+	case PhaseMail:
+		if r.Positive() {
+			t.mailOK = true
+			if !c.pipelining {
+				c.sendRcpt(now, t)
+			}
+			return StepRead
+		}
+		if step, stop := c.rejected(t, "sender rejected", r); stop {
+			return step
+		}
+		t.rejected = rejection("sender rejected", r)
+		if !c.pipelining {
+			c.endRejected(t, now)
+		}
+
+	case PhaseRcpt:
+		t.rcptReplies++
+		switch {
+		case r.Positive() && t.mailOK:
+			t.rcptAccepted++
+		case !r.Positive() && t.mailOK:
+			if step, stop := c.rejected(t, "recipient rejected", r); stop {
+				return step
+			}
+			if t.rcptAccepted == 0 && t.rcptReplies == c.cfg.Template.Recipients() {
+				t.rejected = rejection("recipient rejected", r)
+			}
+		}
+		if c.pipelining {
+			return StepRead // DATA's reply decides
+		}
+		switch {
+		case t.rcptReplies < c.cfg.Template.Recipients():
+			c.sendRcpt(now, t)
+		case t.rcptAccepted > 0:
+			c.command(PhaseData, now, t.seq, cmdData)
+		default:
+			c.endRejected(t, now)
+		}
+
+	case PhaseData:
+		viable := t.mailOK && t.rcptAccepted > 0 && t.rejected == nil
+		switch {
+		case r.Code == 354 && viable:
+			c.sendMessage(now, t)
+		case r.Code == 354:
+			// A pipelined DATA the server accepted though the envelope failed (RFC 2920
+			// §3.1): end the empty message at once; its reply is ignored, then RSET.
+			t.dataAborted = true
+			c.command(PhaseEOD, now, t.seq, cmdDot)
+		case !viable:
+			// The envelope already failed in the pipeline; this reply only confirms it.
+			c.endRejected(t, now)
+		default:
+			if step, stop := c.rejected(t, "data rejected", r); stop {
+				return step
+			}
+			t.rejected = rejection("data rejected", r)
+			c.endRejected(t, now)
+		}
+
+	case PhaseEOD:
+		if t.dataAborted {
+			c.endRejected(t, now)
+			return StepRead
+		}
+		t.eodReplies++
+		if r.Positive() {
+			t.eodAccepted++
+		} else {
+			if step, stop := c.rejected(t, "end of data rejected", r); stop {
+				return step
+			}
+			t.rejected = rejection("end of data rejected", r)
+		}
+		if c.cfg.LMTP && t.eodReplies < t.rcptAccepted {
+			return StepRead
+		}
+		if t.eodAccepted > 0 {
+			c.finish(t, Accepted, nil)
+		} else {
+			c.finish(t, Rejected, t.rejected)
+		}
+		return c.afterMessage(now)
+
+	case PhaseRset:
+		if !r.Positive() {
+			if step, stop := c.rejected(t, "rset rejected", r); stop {
+				return step
+			}
+		}
+		return c.afterMessage(now)
+
+	case PhaseQuit:
+		c.state = stateDone
+		return StepClose
+	}
+	return StepRead
+}
+
+// rejected applies smtp-source's rules to a negative reply: without -A the run stops;
+// with -A it is a warning, and 421/521 end the session at once without QUIT.
+func (c *Client) rejected(t *txn, what string, r *Reply) (Step, bool) {
+	err := rejection(what, r)
+	if !c.cfg.AllowReject {
+		return c.fatalRejected(err), true
+	}
+	c.obs.Warning(err)
+	if r.Code == 421 || r.Code == 521 {
+		c.finish(&c.cur, Rejected, err)
+		c.finish(&c.next, Rejected, err)
+		c.state = stateDone
+		return StepClose, true
+	}
+	return StepRead, false
+}
+
+// fatalRejected stops the run: the open messages were refused by the server.
+func (c *Client) fatalRejected(err error) Step {
+	c.finish(&c.cur, Rejected, err)
+	c.finish(&c.next, Rejected, err)
+	c.err = err
+	c.state = stateDone
+	return StepFatal
+}
+
+// fatal stops the run on a protocol error: the open messages failed.
+func (c *Client) fatal(err error) Step {
+	c.Fail(err)
+	c.err = err
+	return StepFatal
+}
+
+func (c *Client) finish(t *txn, o Outcome, err error) {
+	if !t.open() {
+		return
+	}
+	t.done = true
+	c.obs.MessageDone(t.seq, o, err)
+}
+
+// endRejected closes a transaction that a rejection ended: the outcome, then RSET.
+func (c *Client) endRejected(t *txn, now int64) {
+	c.finish(t, Rejected, t.rejected)
+	c.sendRset(now)
+}
+
+func (c *Client) beginMessage(now int64) {
+	t := &c.cur
+	c.appendMail(now, t.seq)
+	if c.pipelining {
+		c.pipelineEnvelope(now, t)
+	}
+}
+
+func (c *Client) appendMail(now, seq int64) {
+	mail := c.cfg.Template.MailCommand()
+	c.out.B = append(c.out.B, mail...)
+	c.traceSent(mail[:len(mail)-2])
+	c.push(PhaseMail, now, seq)
+}
+
+// pipelineEnvelope sends every RCPT and DATA after MAIL in the same write (RFC 2920).
+func (c *Client) pipelineEnvelope(now int64, t *txn) {
+	for i := 0; i < c.cfg.Template.Recipients(); i++ {
+		c.appendRcpt(now, t, i)
+	}
+	c.command(PhaseData, now, t.seq, cmdData)
+}
+
+func (c *Client) sendRcpt(now int64, t *txn) {
+	c.appendRcpt(now, t, t.rcptReplies)
+}
+
+func (c *Client) appendRcpt(now int64, t *txn, i int) {
+	start := len(c.out.B)
+	c.out.B = c.cfg.Template.AppendRcptCommand(c.out.B, t.seq, i)
+	c.traceSent(c.out.B[start : len(c.out.B)-2])
+	c.push(PhaseRcpt, now, t.seq)
+}
+
+func (c *Client) sendRset(now int64) {
+	c.command(PhaseRset, now, 0, cmdRset)
+}
+
+// sendMessage answers 354: per-message headers into the buffer, then the shared body
+// (which ends in ".\r\n"). With PIPELINING and -d, the next transaction's envelope rides
+// in the same write as the dot.
+func (c *Client) sendMessage(now int64, t *txn) {
+	c.out.B = c.cfg.Template.AppendHeaders(c.out.B, t.seq, c.slot)
+	c.bodyAt = len(c.out.B)
+	c.body = c.cfg.Template.Body()
+	c.traceSent(cmdDot)
+	c.push(PhaseEOD, now, t.seq)
+	if c.cfg.LMTP { // RFC 2033: one reply per accepted recipient
+		for i := 1; i < t.rcptAccepted; i++ {
+			c.push(PhaseEOD, now, t.seq)
+		}
+	}
+	c.obs.DotSent(t.seq)
+	if c.pipelining && c.cfg.ReuseConnection && !c.cfg.PauseBetween && !c.next.open() {
+		if seq, ok := c.cfg.Source.Claim(); ok {
+			c.next = txn{seq: seq}
+			c.appendMail(now, seq)
+			c.pipelineEnvelope(now, &c.next)
+		}
+	}
+}
+
+// afterMessage decides, like smtp-source's dot_done/rset_done, between the next message
+// on this connection, a pause and QUIT.
+func (c *Client) afterMessage(now int64) Step {
+	if c.next.seq != 0 && c.next.seq != c.cur.seq && c.cur.done {
+		// The next transaction is already in flight (pipelined after the dot).
+		c.cur, c.next = c.next, txn{}
+		return StepRead
+	}
+	if !c.cur.done {
+		return StepRead // an RSET inside a transaction still waiting for its outcome
+	}
+	if !c.cfg.ReuseConnection || c.cfg.Source.Exhausted() {
+		c.sendQuit(now)
+		return StepRead
+	}
+	if c.cfg.PauseBetween {
+		c.state = stateIdle
+		return StepPause
+	}
+	c.nextMessage(now)
+	return StepRead
+}
+
+func (c *Client) nextMessage(now int64) {
+	seq, ok := c.cfg.Source.Claim()
+	if !ok {
+		c.outOfMsgs = true
+		c.sendQuit(now)
+		return
+	}
+	c.cur = txn{seq: seq}
+	c.beginMessage(now)
+}
+
+func (c *Client) sendQuit(now int64) {
+	c.command(PhaseQuit, now, 0, cmdQuit)
+	c.state = stateQuitting
+}
+
+func traceReply(obs Observer, r *Reply) {
+	rest := r.Raw
+	for len(rest) > 0 {
+		i := 0
+		for rest[i] != '\n' {
+			i++
+		}
+		line := rest[:i]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		obs.Trace(line, true)
+		rest = rest[i+1:]
+	}
+}
+
+// ReplyError is a negative reply that ended a step, with smtp-source's wording
+// ("sender rejected: 550 5.1.0 text").
+type ReplyError struct {
+	What     string // "sender rejected", "rejected at server banner", …
+	Code     int
+	Enhanced string
+	Text     string // the lines' texts joined with "\n"
+}
+
+func (e *ReplyError) Error() string {
+	return e.What + ": " + strconv.Itoa(e.Code) + " " + printable([]byte(e.Text), MaxReplyLine)
+}
+
+func rejection(what string, r *Reply) *ReplyError {
+	return &ReplyError{What: what, Code: r.Code, Enhanced: string(r.Enhanced), Text: r.Text()}
+}

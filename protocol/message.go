@@ -1,0 +1,230 @@
+package protocol
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Numbering is the rule for numbered recipient addresses (-r, -N). Postfix changed it in
+// 3.9 (HISTORY 20230923); Debian 12 ships 3.7.
+type Numbering uint8
+
+const (
+	// NumberingPostfix39: the number is appended to the local part ("foo7@host"), counting
+	// from 0; -r above 1 implies numbering; the To: header shows the message's last number.
+	NumberingPostfix39 Numbering = iota
+	// NumberingPostfix37: the number is prepended to the whole address ("7foo@host").
+	// With -N it counts from 1; without, -r counts down and the last recipient has none.
+	NumberingPostfix37
+)
+
+// MessageSpec says what every message of a run looks like.
+type MessageSpec struct {
+	Sender           string // raw, as in MAIL FROM:<%s> and From: <%s>; may be empty
+	Recipient        string // raw, as in RCPT TO:<%s> and To: <%s>
+	Recipients       int    // RCPT commands per message (-r), at least 1
+	NumberRecipients bool   // -N
+	Numbering        Numbering
+	Hostname         string // Message-Id domain (-M or the host name)
+	Headers          bool   // false with -o and -F: the content is sent as it is
+	Subject          string // -S; empty for none
+	Date             string // the Date header's value, see FormatDate
+	PID              int    // first Message-Id field
+	Content          []byte // the message content in wire form (see DefaultContent), without the final "."
+}
+
+// Template is a MessageSpec rendered once: every byte that does not vary per message is
+// pre-built, so sending a message appends only the Message-Id (and numbered recipients)
+// to a pooled buffer and shares the body slice.
+type Template struct {
+	spec       MessageSpec
+	numbered   bool
+	rcptLocal  string // 3.9 rule: the recipient split at its last '@'
+	rcptDomain string // including the '@'
+	fromHeader []byte // "From: <S>\r\nTo: <R>\r\nDate: D\r\n" (To omitted when it is numbered)
+	dateHeader []byte
+	msgIDHost  []byte // "@host>\r\n"
+	mailCmd    []byte // "MAIL FROM:<S>\r\n"
+	body       []byte // [Subject] blank line, content, ".\r\n"
+}
+
+// NewTemplate renders spec.
+func NewTemplate(spec MessageSpec) *Template {
+	if spec.Recipients < 1 {
+		spec.Recipients = 1
+	}
+	t := &Template{spec: spec}
+	switch spec.Numbering {
+	case NumberingPostfix37:
+		t.numbered = spec.NumberRecipients
+	default:
+		t.numbered = spec.NumberRecipients || spec.Recipients > 1
+		if at := strings.LastIndexByte(spec.Recipient, '@'); at >= 0 {
+			t.rcptLocal, t.rcptDomain = spec.Recipient[:at], spec.Recipient[at:]
+		} else {
+			t.rcptLocal = spec.Recipient
+		}
+	}
+	t.mailCmd = []byte("MAIL FROM:<" + spec.Sender + ">\r\n")
+	var body []byte
+	if spec.Headers {
+		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
+		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
+		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
+		if spec.Subject != "" {
+			body = append(body, "Subject: "+spec.Subject+"\r\n"...)
+		}
+		body = append(body, "\r\n"...)
+	}
+	body = append(body, spec.Content...)
+	t.body = append(body, ".\r\n"...)
+	return t
+}
+
+// Recipients is the number of RCPT commands per message.
+func (t *Template) Recipients() int { return t.spec.Recipients }
+
+// MailCommand is "MAIL FROM:<sender>\r\n".
+func (t *Template) MailCommand() []byte { return t.mailCmd }
+
+// Body is everything after the per-message headers, up to and including ".\r\n". It is
+// shared by every message: callers must not modify it.
+func (t *Template) Body() []byte { return t.body }
+
+// rcptNumber returns the number of recipient i (0-based) of message seq (1-based), and
+// whether the address carries one.
+func (t *Template) rcptNumber(seq int64, i int) (int64, bool) {
+	r := int64(t.spec.Recipients)
+	switch t.spec.Numbering {
+	case NumberingPostfix37:
+		if t.numbered {
+			return (seq-1)*r + int64(i) + 1, true
+		}
+		left := r - int64(i) // smtp-source 3.7 counts down and leaves the last unnumbered
+		return left, left > 1
+	default:
+		return (seq-1)*r + int64(i), t.numbered
+	}
+}
+
+// AppendRecipient appends the address of recipient i (0-based) of message seq (1-based),
+// without angle brackets.
+func (t *Template) AppendRecipient(dst []byte, seq int64, i int) []byte {
+	n, ok := t.rcptNumber(seq, i)
+	switch {
+	case !ok:
+		return append(dst, t.spec.Recipient...)
+	case t.spec.Numbering == NumberingPostfix37:
+		dst = strconv.AppendInt(dst, n, 10)
+		return append(dst, t.spec.Recipient...)
+	default:
+		dst = append(dst, t.rcptLocal...)
+		dst = strconv.AppendInt(dst, n, 10)
+		return append(dst, t.rcptDomain...)
+	}
+}
+
+// AppendRcptCommand appends "RCPT TO:<address>\r\n" for recipient i of message seq.
+func (t *Template) AppendRcptCommand(dst []byte, seq int64, i int) []byte {
+	dst = append(dst, "RCPT TO:<"...)
+	dst = t.AppendRecipient(dst, seq, i)
+	return append(dst, ">\r\n"...)
+}
+
+// AppendHeaders appends the headers that precede Body: From, To, Date and a Message-Id
+// unique to message seq ("<pid.slot.seq@host>", hex, as smtp-source's "<pid.fd.count@host>").
+// Without headers (-o, -F) it appends nothing.
+func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
+	if !t.spec.Headers {
+		return dst
+	}
+	dst = append(dst, t.fromHeader...)
+	dst = append(dst, "To: <"...)
+	if t.numbered && t.spec.Numbering == NumberingPostfix39 {
+		dst = t.AppendRecipient(dst, seq, t.spec.Recipients-1)
+	} else {
+		dst = append(dst, t.spec.Recipient...)
+	}
+	dst = append(dst, ">\r\n"...)
+	dst = append(dst, t.dateHeader...)
+	dst = append(dst, "Message-Id: <"...)
+	dst = appendHex(dst, int64(t.spec.PID), 4)
+	dst = append(dst, '.')
+	dst = appendHex(dst, int64(slot), 4)
+	dst = append(dst, '.')
+	dst = appendHex(dst, seq, 4)
+	return append(dst, t.msgIDHost...)
+}
+
+// appendHex appends v in lower-case hex, zero-padded to width, without allocating.
+func appendHex(dst []byte, v int64, width int) []byte {
+	var buf [16]byte
+	i := len(buf)
+	u := uint64(v)
+	for u > 0 || i == len(buf) {
+		i--
+		buf[i] = "0123456789abcdef"[u&15]
+		u >>= 4
+	}
+	for len(buf)-i < width {
+		i--
+		buf[i] = '0'
+	}
+	return append(dst, buf[i:]...)
+}
+
+// DefaultContent is smtp-source's body: four "La de da de da N." lines.
+func DefaultContent() []byte {
+	var b []byte
+	for i := 1; i <= 4; i++ {
+		b = append(b, "La de da de da "...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, ".\r\n"...)
+	}
+	return b
+}
+
+// LengthContent is smtp-source's -l payload: n bytes of 80-byte lines (a digit 1..9,0,
+// 77 'X', CRLF) except the last chunk of up to 80 plain 'X', then the CRLF smtp_fputs adds.
+func LengthContent(n int) []byte {
+	b := bytes.Repeat([]byte{'X'}, n)
+	for i := 80; i < n; i += 80 {
+		b[i-80] = "0123456789"[(i/80)%10]
+		b[i-2] = '\r'
+		b[i-1] = '\n'
+	}
+	return append(b, '\r', '\n')
+}
+
+// FileContent is smtp-source's -F payload built from a file's bytes: lines split on LF
+// only (a CR before it is kept), a '.' added before lines that start with '.', CRLF after
+// each line, and one more CRLF at the end (smtp_fputs appends its own). An empty file
+// falls back to DefaultContent.
+func FileContent(file []byte) []byte {
+	if len(file) == 0 {
+		return DefaultContent()
+	}
+	out := make([]byte, 0, len(file)+len(file)/32+8)
+	for len(file) > 0 {
+		line := file
+		if i := bytes.IndexByte(file, '\n'); i >= 0 {
+			line, file = file[:i], file[i+1:]
+		} else {
+			file = nil
+		}
+		if len(line) > 0 && line[0] == '.' {
+			out = append(out, '.')
+		}
+		out = append(out, line...)
+		out = append(out, '\r', '\n')
+	}
+	return append(out, '\r', '\n')
+}
+
+// FormatDate renders t as Postfix's mail_date() does:
+// "Sat,  5 Dec 2026 23:14:50 +0530 (IST)" (space-padded day, numeric offset, zone name).
+func FormatDate(t time.Time) string {
+	return t.Format("Mon, _2 Jan 2006 15:04:05 -0700 (MST)")
+}

@@ -1,0 +1,173 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// Bounds on what a server may send as one reply. A longer line or reply is a protocol
+// error, so a hostile or broken server can never make a session hold unbounded memory.
+const (
+	MaxReplyLine  = 4096      // bytes in one reply line, CRLF included
+	MaxReplyBytes = 64 * 1024 // bytes in one (multi-line) reply
+)
+
+// ErrMalformedReply, ErrReplyTooLong and ErrUnexpectedReply classify protocol errors.
+var (
+	ErrMalformedReply  = errors.New("malformed reply")
+	ErrReplyTooLong    = errors.New("reply too long")
+	ErrUnexpectedReply = errors.New("unexpected reply")
+)
+
+// Reply is one complete SMTP reply, possibly of several lines. Raw aliases the bytes
+// given to ParseReply: it is valid only until the caller consumes them.
+type Reply struct {
+	Code     int    // the three-digit code of the last line
+	Enhanced []byte // RFC 3463 enhanced status code of the last line ("2.1.0"), if any
+	Raw      []byte // every line of the reply, line ends included
+	Lines    int    // number of lines
+}
+
+// Positive reports a 2xx reply.
+func (r *Reply) Positive() bool { return r.Code >= 200 && r.Code < 300 }
+
+// ForEachLine calls fn with the text of each line (after "250-" or "250 ", without the
+// line end).
+func (r *Reply) ForEachLine(fn func(text []byte)) {
+	rest := r.Raw
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		line := rest[:i]
+		rest = rest[i+1:]
+		fn(lineText(line))
+	}
+}
+
+// Text joins the lines' texts with "\n", as smtp-source does; it allocates and is meant
+// for the error path.
+func (r *Reply) Text() string {
+	var b []byte
+	r.ForEachLine(func(t []byte) {
+		if b != nil {
+			b = append(b, '\n')
+		}
+		b = append(b, t...)
+	})
+	return string(b)
+}
+
+// lineText strips the line end, the code, the separator and leading spaces.
+func lineText(line []byte) []byte {
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if len(line) <= 4 {
+		return nil
+	}
+	return bytes.TrimLeft(line[4:], " \t")
+}
+
+// ParseReply parses the first complete reply in p. It returns the number of bytes the
+// reply took; n == 0 with a nil error means p does not yet hold a whole reply. Lines may
+// end in CRLF or a bare LF (smtp-source accepts both).
+func ParseReply(p []byte) (r Reply, n int, err error) {
+	for off := 0; ; {
+		i := bytes.IndexByte(p[off:], '\n')
+		if i < 0 {
+			if len(p)-off >= MaxReplyLine {
+				return Reply{}, 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
+			}
+			return Reply{}, 0, nil
+		}
+		if i+1 > MaxReplyLine {
+			return Reply{}, 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
+		}
+		line := bytes.TrimSuffix(p[off:off+i], []byte{'\r'})
+		code, more, ok := parseReplyLine(line)
+		if !ok {
+			return Reply{}, 0, fmt.Errorf("%w: %q", ErrMalformedReply, printable(line, 64))
+		}
+		off += i + 1
+		r.Lines++
+		if off > MaxReplyBytes {
+			return Reply{}, 0, fmt.Errorf("%w: more than %d bytes", ErrReplyTooLong, MaxReplyBytes)
+		}
+		if more {
+			continue
+		}
+		// The code of the last line counts, as in smtp-source.
+		r.Code = code
+		r.Raw = p[:off]
+		r.Enhanced = enhancedCode(line, code)
+		return r, off, nil
+	}
+}
+
+// parseReplyLine accepts "DDD", "DDD text" and "DDD-text".
+func parseReplyLine(line []byte) (code int, more, ok bool) {
+	if len(line) < 3 {
+		return 0, false, false
+	}
+	for _, c := range line[:3] {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || code > 599 {
+		return 0, false, false
+	}
+	if len(line) == 3 {
+		return code, false, true
+	}
+	switch line[3] {
+	case ' ':
+		return code, false, true
+	case '-':
+		return code, true, true
+	}
+	return 0, false, false
+}
+
+// enhancedCode finds "c.s.d" at the start of a line's text, where c matches the reply's
+// class (RFC 3463: 2, 4 or 5; subject and detail of up to three digits).
+func enhancedCode(line []byte, code int) []byte {
+	t := lineText(line)
+	if len(t) < 5 || int(t[0]-'0') != code/100 || t[1] != '.' {
+		return nil
+	}
+	i := 2
+	digits := func() bool {
+		start := i
+		for i < len(t) && i-start < 3 && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if !digits() || i >= len(t) || t[i] != '.' {
+		return nil
+	}
+	i++
+	if !digits() {
+		return nil
+	}
+	if i < len(t) && t[i] != ' ' && t[i] != '\t' {
+		return nil
+	}
+	return t[:i]
+}
+
+// printable renders server text for a one-line diagnostic: characters that are neither
+// printable nor a space become '?', as in smtp-source, and the result is cut at max bytes.
+func printable(b []byte, max int) string {
+	if len(b) > max {
+		b = b[:max]
+	}
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < ' ' || c > '~' {
+			c = '?'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
