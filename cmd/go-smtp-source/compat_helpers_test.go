@@ -1,0 +1,309 @@
+package main_test
+
+// Helpers for the differential suite (compat_test.go): which binary is under test,
+// smtp-sink dump parsing and normalisation, raw-stream normalisation, readable diffs.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+// compatRunLimit bounds every external run in the suite.
+const compatRunLimit = 60 * time.Second
+
+// compatMarker starts every smtp-sink dump record (smtp-sink -S), so records split
+// unambiguously whatever the message content holds.
+const compatMarker = "=== gss-compat-record ==="
+
+// compatTool is the binary under test.
+type compatTool struct {
+	path string
+	// oracle is true when GSS_UNDER_TEST points at Postfix smtp-source itself: the
+	// harness then compares smtp-source with itself, drops go-smtp-source's long
+	// options and skips the cases that need them.
+	oracle bool
+}
+
+// compatUnderTest returns the binary under test: $GSS_UNDER_TEST if set (for example
+// /usr/sbin/smtp-source to validate the harness), otherwise ./cmd/go-smtp-source built
+// once per test binary. Call it from the top-level test, before t.Parallel sub-tests.
+func compatUnderTest(t *testing.T) compatTool {
+	t.Helper()
+	if p := os.Getenv("GSS_UNDER_TEST"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("GSS_UNDER_TEST: %v", err)
+		}
+		return compatTool{path: p, oracle: filepath.Base(p) == "smtp-source"}
+	}
+	return compatTool{path: testpeer.BuildCommand(t, "go-smtp-source")}
+}
+
+// args returns the argument list for the binary under test: --compat=3.7 and the
+// extension options first (dropped in oracle mode), then the smtp-source options.
+func (u compatTool) args(ext []string, args ...string) []string {
+	var out []string
+	if !u.oracle {
+		out = append(out, "--compat=3.7")
+		out = append(out, ext...)
+	}
+	return append(out, args...)
+}
+
+// compatCheckClean asserts that a run that should have completed did so: exit status
+// 0, no stderr from smtp-source, and from go-smtp-source nothing but its one summary
+// line (nothing at all with --quiet or in oracle mode).
+func compatCheckClean(t *testing.T, who string, r testpeer.Result, summaryAllowed bool) {
+	t.Helper()
+	if r.ExitCode != 0 {
+		t.Errorf("%s: want exit 0, got %s", who, r)
+	}
+	stderr := strings.TrimSuffix(r.Stderr, "\n")
+	if stderr == "" {
+		return
+	}
+	lines := strings.Split(stderr, "\n")
+	if !summaryAllowed {
+		t.Errorf("%s: want no stderr, got %q", who, r.Stderr)
+		return
+	}
+	if len(lines) > 1 {
+		t.Errorf("%s: want at most one stderr line (the summary), got %d: %q", who, len(lines), r.Stderr)
+		return
+	}
+	for _, bad := range []string{"fatal:", "warning:", "panic", "goroutine "} {
+		if strings.Contains(strings.ToLower(lines[0]), bad) {
+			t.Errorf("%s: the only stderr line should be the summary, got %q", who, lines[0])
+		}
+	}
+}
+
+var (
+	compatDateRe  = regexp.MustCompile(`^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), ( \d|[1-3]\d) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d [+-]\d{4} \([^()\r\n]*\)(\r?)$`)
+	compatMsgIDRe = regexp.MustCompile(`^Message-Id: <[^<>\s]+>(\r?)$`)
+	compatRcvdRe  = regexp.MustCompile(`^(\tby \S+ \(\S+\) with \S+ id )[0-9a-f]+;$`)
+	compatRDateRe = regexp.MustCompile(`^\t(Mon|Tue|Wed|Thu|Fri|Sat|Sun), `)
+)
+
+// compatNormaliseLine replaces the value of a Date or Message-Id header line, if the
+// line is one in smtp-source's format; anything else is returned unchanged, so a
+// malformed header shows up in the diff. The line has no trailing LF; a trailing CR is
+// kept.
+func compatNormaliseLine(line string) string {
+	if m := compatDateRe.FindStringSubmatch(line); m != nil {
+		return "Date: <DATE normalised>" + m[len(m)-1]
+	}
+	if m := compatMsgIDRe.FindStringSubmatch(line); m != nil {
+		return "Message-Id: <MESSAGE-ID normalised>" + m[1]
+	}
+	return line
+}
+
+// compatDump is a parsed smtp-sink -D dump.
+type compatDump struct {
+	records []string // normalised records, in dump order
+	rcpts   []string // with rcptSet: every X-Rcpt-Args value, in dump order
+}
+
+// compatParseDump splits a dump written with -S compatMarker into records and
+// normalises each: the Received header's smtp-sink id and timestamp, and the Date and
+// Message-Id header values. With rcptSet, X-Rcpt-Args values are moved out of the
+// records into one list (the line stays as a placeholder, so per-message counts still
+// compare).
+func compatParseDump(dump string, rcptSet bool) (compatDump, error) {
+	var d compatDump
+	if dump == "" {
+		return d, nil
+	}
+	parts := strings.Split(dump, compatMarker+"\n")
+	if parts[0] != "" {
+		return d, fmt.Errorf("dump does not start with the record marker: %q", firstN(dump, 200))
+	}
+	for _, rec := range parts[1:] {
+		lines := strings.Split(rec, "\n")
+		i := 0
+		for i < len(lines) && strings.HasPrefix(lines[i], "X-") {
+			if rcptSet && strings.HasPrefix(lines[i], "X-Rcpt-Args: ") {
+				d.rcpts = append(d.rcpts, strings.TrimPrefix(lines[i], "X-Rcpt-Args: "))
+				lines[i] = "X-Rcpt-Args: <compared as a multiset over the dump>"
+			}
+			i++
+		}
+		if i+2 < len(lines) && strings.HasPrefix(lines[i], "Received: ") {
+			lines[i+1] = compatRcvdRe.ReplaceAllString(lines[i+1], "${1}<SINK-ID>;")
+			if compatRDateRe.MatchString(lines[i+1+1]) {
+				lines[i+2] = "\t<RECEIVED-DATE>"
+			}
+			i += 3
+		}
+		for ; i < len(lines); i++ {
+			lines[i] = compatNormaliseLine(lines[i])
+		}
+		d.records = append(d.records, strings.Join(lines, "\n"))
+	}
+	return d, nil
+}
+
+// compatWaitDump waits until the dump file holds at least n records (at most within)
+// and returns its content.
+func compatWaitDump(path string, n int, within time.Duration) (string, error) {
+	deadline := time.Now().Add(within)
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil && !os.IsNotExist(err) {
+			return "", err
+		}
+		got := strings.Count("\n"+string(b), "\n"+compatMarker+"\n")
+		if got >= n {
+			// A record is written in one piece before the reply to "."; give a
+			// record still in flight a moment anyway, then re-read.
+			time.Sleep(20 * time.Millisecond)
+			b, err = os.ReadFile(path)
+			return string(b), err
+		}
+		if time.Now().After(deadline) {
+			return string(b), fmt.Errorf("dump %s holds %d record(s) after %v, want %d", path, got, within, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// compatSplitLines splits s into lines that keep their LF, so CR/LF differences show.
+func compatSplitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+// compatNormaliseStream normalises a raw client byte stream: Date and Message-Id
+// header lines only.
+func compatNormaliseStream(b []byte) string {
+	lines := compatSplitLines(string(b))
+	for i, l := range lines {
+		if strings.HasSuffix(l, "\n") {
+			lines[i] = compatNormaliseLine(strings.TrimSuffix(l, "\n")) + "\n"
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// compatSortedRecords returns the records sorted, for order-independent comparison.
+func compatSorted(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	return out
+}
+
+// compatDiff renders a line diff of want (smtp-source) and got (go-smtp-source); each
+// line is quoted so CRs, trailing spaces and missing LFs are visible. It returns "" when
+// they are equal.
+func compatDiff(want, got []string) string {
+	p := 0
+	for p < len(want) && p < len(got) && want[p] == got[p] {
+		p++
+	}
+	if p == len(want) && p == len(got) {
+		return ""
+	}
+	s := 0
+	for s < len(want)-p && s < len(got)-p && want[len(want)-1-s] == got[len(got)-1-s] {
+		s++
+	}
+	a, b := want[p:len(want)-s], got[p:len(got)-s]
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "first difference at line %d (smtp-source: %d lines, go-smtp-source: %d lines); "+
+		"'-' smtp-source only, '+' go-smtp-source only\n", p+1, len(want), len(got))
+	for i := max(0, p-3); i < p; i++ {
+		fmt.Fprintf(&sb, "  %6d %q\n", i+1, want[i])
+	}
+	const maxOut = 60
+	printed := 0
+	emit := func(prefix string, n int, line string) {
+		if printed < maxOut {
+			fmt.Fprintf(&sb, "%s %6d %q\n", prefix, n, line)
+		} else if printed == maxOut {
+			sb.WriteString("  ... (diff truncated)\n")
+		}
+		printed++
+	}
+	if len(a) <= 400 && len(b) <= 400 {
+		// Longest common subsequence on the differing middle.
+		l := make([][]int, len(a)+1)
+		for i := range l {
+			l[i] = make([]int, len(b)+1)
+		}
+		for i := len(a) - 1; i >= 0; i-- {
+			for j := len(b) - 1; j >= 0; j-- {
+				if a[i] == b[j] {
+					l[i][j] = l[i+1][j+1] + 1
+				} else {
+					l[i][j] = max(l[i+1][j], l[i][j+1])
+				}
+			}
+		}
+		i, j := 0, 0
+		for i < len(a) || j < len(b) {
+			switch {
+			case i < len(a) && j < len(b) && a[i] == b[j]:
+				emit(" ", p+i+1, a[i])
+				i++
+				j++
+			case j == len(b) || i < len(a) && l[i+1][j] >= l[i][j+1]:
+				emit("-", p+i+1, a[i])
+				i++
+			default:
+				emit("+", p+j+1, b[j])
+				j++
+			}
+		}
+	} else {
+		for i := 0; i < len(a) && i < 20; i++ {
+			emit("-", p+i+1, a[i])
+		}
+		if len(a) > 20 {
+			fmt.Fprintf(&sb, "- ... %d more smtp-source lines\n", len(a)-20)
+		}
+		printed = 0
+		for j := 0; j < len(b) && j < 20; j++ {
+			emit("+", p+j+1, b[j])
+		}
+		if len(b) > 20 {
+			fmt.Fprintf(&sb, "+ ... %d more go-smtp-source lines\n", len(b)-20)
+		}
+	}
+	for i := len(want) - s; i < len(want) && i < len(want)-s+2; i++ {
+		fmt.Fprintf(&sb, "  %6d %q\n", i+1, want[i])
+	}
+	return sb.String()
+}
+
+// compatFirstByteDiff describes the first differing byte of two streams.
+func compatFirstByteDiff(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	lo := max(0, i-40)
+	return fmt.Sprintf("first differing byte at offset %d (smtp-source %d bytes, go-smtp-source %d bytes):\n"+
+		"  smtp-source:    %q\n  go-smtp-source: %q", i, len(want), len(got),
+		firstN(want[lo:], i-lo+60), firstN(got[lo:], i-lo+60))
+}
+
+func firstN(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
