@@ -1,0 +1,460 @@
+// Command compare runs Postfix smtp-source and go-smtp-source side by side against the
+// same Postfix smtp-sink on loopback and prints a Markdown table: messages per second,
+// CPU seconds per 10,000 messages and peak RSS of each, with our/their ratios and the
+// issue's targets marked pass or fail.
+//
+// CPU time and peak RSS come from the child's own rusage (wait4: ru_utime+ru_stime,
+// ru_maxrss), so they are exact, not sampled. Each case runs -runs times per tool
+// (alternating which tool goes first) and every figure is the median of those runs.
+// One smtp-sink process serves both tools within a case.
+//
+// Usage (from the repository root, after make build):
+//
+//	go run ./benchmarks/compare [-ours bin/go-smtp-source] [-theirs smtp-source]
+//	    [-sink smtp-sink] [-runs 3] [-scale 1] [-cases d-s100,d-s100-pipe] [-out FILE]
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// benchCase is one row of the table.
+type benchCase struct {
+	id     string
+	label  string
+	msgs   int
+	common []string // options for both tools (before the target)
+	ext    []string // extra options for go-smtp-source only
+}
+
+var allCases = []benchCase{
+	{id: "s1", label: "-s 1", msgs: 10_000, common: []string{"-s", "1"}},
+	{id: "d-s1", label: "-d -s 1", msgs: 100_000, common: []string{"-d", "-s", "1"}},
+	{id: "s100", label: "-s 100", msgs: 100_000, common: []string{"-s", "100"}},
+	{id: "d-s100", label: "-d -s 100", msgs: 100_000, common: []string{"-d", "-s", "100"}},
+	{id: "d-s100-pipe", label: "-d -s 100, ours --ehlo --pipelining", msgs: 100_000,
+		common: []string{"-d", "-s", "100"}, ext: []string{"--ehlo", "--pipelining"}},
+	{id: "s1000", label: "-s 1000", msgs: 100_000, common: []string{"-s", "1000"}},
+	{id: "d-s1000", label: "-d -s 1000", msgs: 100_000, common: []string{"-d", "-s", "1000"}},
+}
+
+// sample is one measured run.
+type sample struct {
+	wall  time.Duration
+	cpu   time.Duration // user + system
+	rssKB int64
+}
+
+type result struct {
+	msgs          int
+	theirs, ours  []sample
+	theirsErr     string
+	oursErr       string
+	theirsCmd     string
+	oursCmd       string
+	msgsPerSecond [2]float64 // theirs, ours (median)
+	cpuPer10k     [2]float64 // seconds
+	peakRSSMB     [2]float64
+	haveT, haveO  bool
+}
+
+var (
+	mu       sync.Mutex
+	children = map[int]*os.Process{} // running children, stopped by PID on SIGINT
+)
+
+func track(p *os.Process) {
+	mu.Lock()
+	children[p.Pid] = p
+	mu.Unlock()
+}
+
+func untrack(p *os.Process) {
+	mu.Lock()
+	delete(children, p.Pid)
+	mu.Unlock()
+}
+
+func main() {
+	ours := flag.String("ours", "bin/go-smtp-source", "go-smtp-source binary")
+	theirs := flag.String("theirs", "", "Postfix smtp-source binary (default: smtp-source from PATH or /usr/sbin)")
+	sinkBin := flag.String("sink", "", "Postfix smtp-sink binary (default: smtp-sink from PATH or /usr/sbin)")
+	runs := flag.Int("runs", 3, "runs per tool and case; the table shows medians")
+	scale := flag.Float64("scale", 1, "multiply every case's message count (e.g. 0.1 for a quick look)")
+	only := flag.String("cases", "", "comma-separated case ids to run (default all: "+caseIDs()+")")
+	limit := flag.Duration("timeout", 10*time.Minute, "time limit for one run of one tool")
+	out := flag.String("out", "", "also write the Markdown report to this file")
+	flag.Parse()
+
+	if *theirs == "" {
+		*theirs = lookPath("smtp-source")
+	}
+	if *sinkBin == "" {
+		*sinkBin = lookPath("smtp-sink")
+	}
+	for _, p := range []string{*ours, *theirs, *sinkBin} {
+		if _, err := os.Stat(p); err != nil {
+			fatalf("%v", err)
+		}
+	}
+	// Pointing -ours at smtp-source itself validates the driver: the extension options
+	// are then dropped.
+	oursIsOracle := filepath.Base(*ours) == "smtp-source"
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		mu.Lock()
+		for _, p := range children {
+			_ = p.Signal(syscall.SIGTERM)
+		}
+		mu.Unlock()
+		time.Sleep(500 * time.Millisecond)
+		mu.Lock()
+		for _, p := range children {
+			_ = p.Kill()
+		}
+		mu.Unlock()
+		fmt.Fprintf(os.Stderr, "compare: %v: stopped\n", s)
+		os.Exit(130)
+	}()
+
+	selected := allCases
+	if *only != "" {
+		selected = nil
+		for _, id := range strings.Split(*only, ",") {
+			found := false
+			for _, c := range allCases {
+				if c.id == strings.TrimSpace(id) {
+					selected = append(selected, c)
+					found = true
+				}
+			}
+			if !found {
+				fatalf("unknown case %q (known: %s)", id, caseIDs())
+			}
+		}
+	}
+
+	results := make([]*result, len(selected))
+	for i, c := range selected {
+		msgs := max(1, int(float64(c.msgs)*(*scale)))
+		results[i] = runCase(c, msgs, *runs, *theirs, *ours, oursIsOracle, *sinkBin, *limit)
+	}
+
+	var rep bytes.Buffer
+	report(&rep, selected, results, *runs, *ours, *theirs)
+	os.Stdout.Write(rep.Bytes())
+	if *out != "" {
+		if err := os.WriteFile(*out, rep.Bytes(), 0o644); err != nil {
+			fatalf("%v", err)
+		}
+	}
+	for _, r := range results {
+		if r.theirsErr != "" || r.oursErr != "" {
+			os.Exit(1)
+		}
+	}
+}
+
+func caseIDs() string {
+	var ids []string
+	for _, c := range allCases {
+		ids = append(ids, c.id)
+	}
+	return strings.Join(ids, ",")
+}
+
+func lookPath(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return "/usr/sbin/" + name
+}
+
+func fatalf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", a...)
+	os.Exit(2)
+}
+
+func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool, sinkBin string, limit time.Duration) *result {
+	r := &result{msgs: msgs}
+	sink, addr, err := startSink(sinkBin)
+	if err != nil {
+		r.theirsErr, r.oursErr = err.Error(), err.Error()
+		return r
+	}
+	defer stop(sink)
+
+	common := append(append([]string{}, c.common...), "-m", strconv.Itoa(msgs))
+	theirArgs := append(append([]string{}, common...), addr)
+	ourArgs := append([]string{}, c.ext...)
+	if oursIsOracle {
+		ourArgs = nil
+	}
+	ourArgs = append(append(ourArgs, common...), addr)
+	r.theirsCmd = strings.ReplaceAll("smtp-source "+strings.Join(theirArgs, " "), addr, "127.0.0.1:PORT")
+	r.oursCmd = strings.ReplaceAll("go-smtp-source "+strings.Join(ourArgs, " "), addr, "127.0.0.1:PORT")
+
+	for i := 0; i < runs; i++ {
+		order := []bool{false, true} // false: theirs
+		if i%2 == 1 {
+			order = []bool{true, false}
+		}
+		for _, isOurs := range order {
+			bin, args, name := theirs, theirArgs, "smtp-source"
+			if isOurs {
+				bin, args, name = ours, ourArgs, "go-smtp-source"
+			}
+			fmt.Fprintf(os.Stderr, "compare: %-14s run %d/%d: %s %s\n", c.id, i+1, runs, name, strings.Join(args, " "))
+			s, err := measure(bin, args, limit)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "compare:   %v\n", err)
+				if isOurs {
+					r.oursErr = err.Error()
+				} else {
+					r.theirsErr = err.Error()
+				}
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "compare:   %.0f msgs/s, %.3f CPU s/10k, %.1f MB peak RSS\n",
+				float64(msgs)/s.wall.Seconds(), s.cpu.Seconds()/float64(msgs)*1e4, float64(s.rssKB)/1024)
+			if isOurs {
+				r.ours = append(r.ours, s)
+			} else {
+				r.theirs = append(r.theirs, s)
+			}
+			time.Sleep(300 * time.Millisecond) // let the sink and the kernel settle
+		}
+	}
+	for k, ss := range [][]sample{r.theirs, r.ours} {
+		if len(ss) == 0 {
+			continue
+		}
+		if k == 0 {
+			r.haveT = true
+		} else {
+			r.haveO = true
+		}
+		r.msgsPerSecond[k] = median(ss, func(s sample) float64 { return float64(msgs) / s.wall.Seconds() })
+		r.cpuPer10k[k] = median(ss, func(s sample) float64 { return s.cpu.Seconds() / float64(msgs) * 1e4 })
+		r.peakRSSMB[k] = median(ss, func(s sample) float64 { return float64(s.rssKB) / 1024 })
+	}
+	return r
+}
+
+func median(ss []sample, f func(sample) float64) float64 {
+	v := make([]float64, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// measure runs one tool to completion and returns its wall time and its own rusage.
+func measure(bin string, args []string, limit time.Duration) (sample, error) {
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &stderr
+	cmd.Cancel = func() error { return cmd.Process.Kill() } // by PID
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	track(cmd.Process)
+	err := cmd.Wait()
+	wall := time.Since(start)
+	untrack(cmd.Process)
+	if ctx.Err() != nil {
+		return sample{}, fmt.Errorf("%s: killed after %v", filepath.Base(bin), limit)
+	}
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %v: %s", filepath.Base(bin), err, tail(stderr.String(), 400))
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return sample{}, errors.New("no rusage on this platform")
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return sample{wall: wall, cpu: cpu, rssKB: ru.Maxrss}, nil
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// startSink starts Postfix smtp-sink on a free loopback port: -m 2000 (its default of
+// 256 simultaneous connections would queue -s 1000 in the backlog), backlog 1024, and
+// -u nobody when run as root.
+func startSink(bin string) (*exec.Cmd, string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var args []string
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "nobody")
+	}
+	args = append(args, "-m", "2000", addr, "1024")
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	track(cmd.Process)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return cmd, addr, nil
+		}
+		if time.Now().After(deadline) {
+			stop(cmd)
+			return nil, "", fmt.Errorf("smtp-sink on %s not accepting: %v; stderr: %s", addr, err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends a child by its PID: SIGTERM, then SIGKILL after two seconds.
+func stop(cmd *exec.Cmd) {
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	untrack(cmd.Process)
+}
+
+func report(w io.Writer, cases []benchCase, rs []*result, runs int, ours, theirs string) {
+	host, _ := os.Hostname()
+	var uts syscall.Utsname
+	_ = syscall.Uname(&uts)
+	fmt.Fprintf(w, "## go-smtp-source vs Postfix smtp-source\n\n")
+	fmt.Fprintf(w, "%s, host %s, %d CPUs, Linux %s; sink: Postfix smtp-sink -m 2000 on 127.0.0.1 (one per case, shared by both tools); "+
+		"median of %d runs per tool; CPU = user+system from the child's rusage, RSS = ru_maxrss.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), utsString(uts.Release[:]), runs)
+	fmt.Fprintf(w, "ours: `%s`; theirs: `%s`\n\n", ours, theirs)
+	fmt.Fprintln(w, "| case | messages | smtp-source msgs/s | ours msgs/s | ours/theirs | smtp-source CPU s/10k | ours CPU s/10k | ours/theirs | smtp-source peak RSS MB | ours peak RSS MB | ours/theirs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var targets []string
+	for i, c := range cases {
+		r := rs[i]
+		cell := func(k int, v [2]float64, format string) string {
+			if (k == 0 && !r.haveT) || (k == 1 && !r.haveO) {
+				return "failed"
+			}
+			return fmt.Sprintf(format, v[k])
+		}
+		ratio := func(v [2]float64) string {
+			if !r.haveT || !r.haveO || v[0] == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f×", v[1]/v[0])
+		}
+		fmt.Fprintf(w, "| `%s` | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.label, r.msgs,
+			cell(0, r.msgsPerSecond, "%.0f"), cell(1, r.msgsPerSecond, "%.0f"), ratio(r.msgsPerSecond),
+			cell(0, r.cpuPer10k, "%.3f"), cell(1, r.cpuPer10k, "%.3f"), ratio(r.cpuPer10k),
+			cell(0, r.peakRSSMB, "%.1f"), cell(1, r.peakRSSMB, "%.1f"), ratio(r.peakRSSMB))
+
+		both := r.haveT && r.haveO
+		verdict := func(ok bool) string {
+			if !both {
+				return "**not measured**"
+			}
+			if ok {
+				return "**pass**"
+			}
+			return "**FAIL**"
+		}
+		switch c.id {
+		case "d-s100":
+			q := r.msgsPerSecond[1] / r.msgsPerSecond[0]
+			targets = append(targets, fmt.Sprintf("- `-d -s 100`: ours ≥ 1.3× smtp-source's msgs/s: %.2f× %s", q, verdict(q >= 1.3)))
+			q = r.cpuPer10k[1] / r.cpuPer10k[0]
+			targets = append(targets, fmt.Sprintf("- `-d -s 100`: ours ≤ 0.7× smtp-source's CPU per message: %.2f× %s", q, verdict(q <= 0.7)))
+		case "d-s100-pipe":
+			q := r.msgsPerSecond[1] / r.msgsPerSecond[0]
+			targets = append(targets, fmt.Sprintf("- `-d -s 100 --ehlo --pipelining`: ours ≥ 2.5× smtp-source's msgs/s: %.2f× %s", q, verdict(q >= 2.5)))
+		case "d-s1000":
+			targets = append(targets, fmt.Sprintf("- `-d -s 1000`: our peak RSS ≤ 40 MB: %.1f MB %s", r.peakRSSMB[1],
+				func() string {
+					if !r.haveO {
+						return "**not measured**"
+					}
+					if r.peakRSSMB[1] <= 40 {
+						return "**pass**"
+					}
+					return "**FAIL**"
+				}()))
+		}
+	}
+	if len(targets) > 0 {
+		fmt.Fprintf(w, "\nTargets:\n\n%s\n", strings.Join(targets, "\n"))
+	}
+	var errs []string
+	for i, c := range cases {
+		if rs[i].theirsErr != "" {
+			errs = append(errs, fmt.Sprintf("- `%s` smtp-source: %s", c.label, rs[i].theirsErr))
+		}
+		if rs[i].oursErr != "" {
+			errs = append(errs, fmt.Sprintf("- `%s` go-smtp-source: %s", c.label, rs[i].oursErr))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintf(w, "\nFailed runs (not in the medians):\n\n%s\n", strings.Join(errs, "\n"))
+	}
+	fmt.Fprintf(w, "\nCommands (PORT is the case's sink):\n\n")
+	for i, c := range cases {
+		fmt.Fprintf(w, "- %s: `%s` / `%s`\n", c.id, rs[i].theirsCmd, rs[i].oursCmd)
+	}
+}
+
+func utsString(b []int8) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		sb.WriteByte(byte(c))
+	}
+	return sb.String()
+}
