@@ -1,0 +1,55 @@
+package sink
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+)
+
+// env is what every session of one server shares: configuration, pre-rendered replies,
+// counters, the dump writer, the queue-id source, and the sources of time and chance.
+type env struct {
+	cfg    Config
+	stats  *Stats
+	dump   *dumpWriter
+	ids    *idSource
+	random func() float64
+	clock  func() time.Time
+	banner []byte
+	ehlo   []byte
+}
+
+func newEnv(cfg Config, stats *Stats) *env {
+	cfg = cfg.withDefaults()
+	e := &env{
+		cfg:    cfg,
+		stats:  stats,
+		ids:    newIDSource(rand.Uint32()),
+		random: rand.Float64,
+		clock:  time.Now,
+	}
+	e.dump = newDumpWriter(&e.cfg, e.clock)
+	e.banner = banner(&e.cfg)
+	e.ehlo = ehloReply(&e.cfg)
+	return e
+}
+
+// idSource hands out queue ids: 8 hex digits, like smtp-sink's dump ids, counting up from
+// a random start, so ids are unique within a run of up to 2^32 messages.
+type idSource struct{ n atomic.Uint32 }
+
+func newIDSource(start uint32) *idSource {
+	s := &idSource{}
+	s.n.Store(start)
+	return s
+}
+
+const hexDigits = "0123456789abcdef"
+
+func (s *idSource) next(id *[8]byte) {
+	v := s.n.Add(1)
+	for i := 7; i >= 0; i-- {
+		id[i] = hexDigits[v&0xf]
+		v >>= 4
+	}
+}

@@ -1,0 +1,384 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Server runs sessions on gnet event loops.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	env     *env
+	stats   *Stats
+	limiter *connLimiter
+	epoch   time.Time
+
+	engine    gnet.Engine
+	ready     chan struct{}
+	done      chan struct{}
+	doneOnce  sync.Once
+	bootErr   error
+	serving   atomic.Bool
+	stopOnce  sync.Once
+	stopErr   error
+	serveDone chan struct{}
+}
+
+// NewServer checks the configuration and prepares a server; Serve starts it.
+func NewServer(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	stats := newStats(cfg.UniqueHeader)
+	s := &Server{
+		env:       newEnv(cfg, stats),
+		stats:     stats,
+		epoch:     time.Now(),
+		ready:     make(chan struct{}),
+		done:      make(chan struct{}),
+		serveDone: make(chan struct{}),
+	}
+	if cfg.MaxConnections > 0 {
+		s.limiter = &connLimiter{max: cfg.MaxConnections}
+	}
+	return s, nil
+}
+
+// Stats returns the live counters.
+func (s *Server) Stats() *Stats { return s.stats }
+
+// Ready is closed once the listener is bound and AfterListen has run.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Done is closed when -M or -n is reached.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Serve binds the listener and serves until Shutdown. It returns the bind error, if any.
+func (s *Server) Serve() error {
+	defer close(s.serveDone)
+	cfg := &s.env.cfg
+	loops := cfg.EventLoops
+	if loops <= 0 {
+		loops = runtime.NumCPU()
+	}
+	opts := []gnet.Option{
+		gnet.WithNumEventLoop(loops),
+		gnet.WithReuseAddr(true),
+		gnet.WithReusePort(!strings.HasPrefix(cfg.Listen, "unix:")),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(64 << 10),
+		gnet.WithWriteBufferCap(16 << 10),
+		gnet.WithLogger(discardLogger{}),
+	}
+	if cfg.SocketBuffer > 0 {
+		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.SocketBuffer), gnet.WithSocketSendBuffer(cfg.SocketBuffer))
+	}
+	s.serving.Store(true)
+	err := gnet.Run(s, cfg.Listen, opts...)
+	if s.bootErr != nil {
+		err = s.bootErr
+	}
+	if cerr := s.env.dump.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("serve %s: %w", cfg.Listen, err)
+	}
+	return nil
+}
+
+// Shutdown stops the event loops (open connections are closed) and waits for Serve to
+// return, at most until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.ready:
+	case <-s.serveDone:
+		return nil // never came up
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.stopOnce.Do(func() { s.stopErr = s.engine.Stop(ctx) })
+	select {
+	case <-s.serveDone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.stopErr
+}
+
+// OnBoot runs once the listeners are bound.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.engine = eng
+	if hook := s.env.cfg.AfterListen; hook != nil {
+		if err := hook(); err != nil {
+			s.bootErr = fmt.Errorf("after listen: %w", err)
+			return gnet.Shutdown
+		}
+	}
+	close(s.ready)
+	return gnet.None
+}
+
+func (s *Server) nowNS() int64 { return int64(time.Since(s.epoch)) }
+
+func (s *Server) signalDone() { s.doneOnce.Do(func() { close(s.done) }) }
+
+func (s *Server) checkLimits() {
+	cfg := &s.env.cfg
+	if cfg.MaxMessages > 0 && s.stats.accepted.Load() >= cfg.MaxMessages {
+		s.signalDone()
+	}
+	if cfg.MaxSessions > 0 && s.stats.sessionsDone.Load() >= cfg.MaxSessions {
+		s.signalDone()
+	}
+}
+
+// connState is one connection: its session plus the driver's timers and flow state.
+// Fields without atomics are touched only on the connection's event loop.
+type connState struct {
+	srv  *Server
+	c    gnet.Conn
+	sess *Session
+
+	parked      bool  // waiting for a -m slot; no greeting sent yet
+	pausedUntil int64 // an injected delay runs until then (server ns); 0 = none
+
+	granted   atomic.Bool  // a -m slot was handed over (guarded by the limiter's lock)
+	waiting   atomic.Bool  // paused or parked: the idle timer does not count
+	closed    atomic.Bool
+	timedOut  atomic.Bool
+	lastInput atomic.Int64 // server ns of the last input
+	idle      *time.Timer
+	delay     *time.Timer
+}
+
+// OnOpen greets a new connection, or parks it when -m sessions are already served.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	cs := &connState{srv: s, c: c, sess: newSession(s.env, clientAddrString(c.RemoteAddr()))}
+	c.SetContext(cs)
+	s.stats.sessionOpened()
+	if tr := s.env.cfg.Trace; tr != nil {
+		tr("connect (" + familyName(c) + ")")
+	}
+	cs.lastInput.Store(s.nowNS())
+	cs.idle = time.AfterFunc(s.env.cfg.IdleTimeout, cs.onIdleTimer)
+	if s.limiter != nil && !s.limiter.acquire(cs) {
+		cs.parked = true
+		cs.waiting.Store(true)
+		return nil, gnet.None
+	}
+	return nil, cs.process()
+}
+
+// OnTraffic runs on input, and on the Wake that ends a delay or grants a parked slot.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	cs, ok := c.Context().(*connState)
+	if !ok {
+		return gnet.Close
+	}
+	cs.lastInput.Store(s.nowNS())
+	if cs.parked {
+		if !cs.granted.Load() {
+			return cs.boundPending()
+		}
+		cs.parked = false
+		cs.waiting.Store(false)
+	}
+	return cs.process()
+}
+
+// OnClose accounts for the connection and frees what it held.
+func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
+	cs, ok := c.Context().(*connState)
+	if !ok {
+		return gnet.None
+	}
+	c.SetContext(nil)
+	cs.closed.Store(true)
+	cs.idle.Stop()
+	if cs.delay != nil {
+		cs.delay.Stop()
+	}
+	if cs.timedOut.Load() {
+		s.stats.timeouts.Add(1)
+	}
+	cs.sess.Close()
+	if s.limiter != nil {
+		s.limiter.leave(cs)
+	}
+	s.stats.sessionsActive.Add(-1)
+	s.stats.sessionsDone.Add(1)
+	if tr := s.env.cfg.Trace; tr != nil {
+		tr("disconnect")
+	}
+	s.checkLimits()
+	return gnet.None
+}
+
+// process feeds the buffered input to the session and writes the replies, until the
+// input is used up, a delay starts, or the connection must close.
+func (cs *connState) process() gnet.Action {
+	s, c := cs.srv, cs.c
+	if cs.pausedUntil != 0 {
+		if s.nowNS() < cs.pausedUntil {
+			return cs.boundPending() // input arrived during the delay
+		}
+		cs.pausedUntil = 0
+		cs.waiting.Store(false)
+	}
+	for {
+		in, _ := c.Peek(-1)
+		avail := len(in)
+		buf := bytebufferpool.Get()
+		var res Result
+		res, buf.B = cs.sess.Feed(in, buf.B[:0])
+		if res.Consumed > 0 {
+			_, _ = c.Discard(res.Consumed) // Discard(0) would drop everything
+		}
+		if len(buf.B) > 0 {
+			_, _ = c.Write(buf.B) // gnet copies what the socket does not take at once
+		}
+		bytebufferpool.Put(buf)
+		s.checkLimits()
+		switch res.Action {
+		case ActionClose:
+			return gnet.Close
+		case ActionDelay:
+			cs.startDelay(res.Delay)
+			return gnet.None
+		}
+		if c.OutboundBuffered() > s.env.cfg.MaxPendingOutput {
+			s.stats.floodDisconnects.Add(1) // commands keep coming, replies are not read
+			return gnet.Close
+		}
+		if res.Consumed == 0 || res.Consumed == avail {
+			return gnet.None
+		}
+	}
+}
+
+// boundPending closes a connection whose unprocessed input outgrows the limit while its
+// session waits (a delay, or a parked connection that talks before its greeting).
+func (cs *connState) boundPending() gnet.Action {
+	if cs.c.InboundBuffered() > cs.srv.env.cfg.MaxPendingInput {
+		cs.srv.stats.floodDisconnects.Add(1)
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (cs *connState) startDelay(d time.Duration) {
+	cs.pausedUntil = cs.srv.nowNS() + int64(d)
+	cs.waiting.Store(true)
+	if cs.delay == nil {
+		cs.delay = time.AfterFunc(d, cs.wake)
+		return
+	}
+	cs.delay.Reset(d)
+}
+
+// wake runs on a timer goroutine: it asks the loop to resume the session.
+func (cs *connState) wake() {
+	if !cs.closed.Load() {
+		_ = cs.c.Wake(nil)
+	}
+}
+
+// onIdleTimer runs on a timer goroutine: it closes a connection that sent nothing for
+// the idle timeout, or re-arms itself for the time left.
+func (cs *connState) onIdleTimer() {
+	if cs.closed.Load() {
+		return
+	}
+	timeout := cs.srv.env.cfg.IdleTimeout
+	idle := time.Duration(cs.srv.nowNS() - cs.lastInput.Load())
+	if cs.waiting.Load() || idle < timeout {
+		left := timeout - idle
+		if cs.waiting.Load() || left <= 0 {
+			left = timeout
+		}
+		cs.idle.Reset(left)
+		return
+	}
+	cs.timedOut.Store(true)
+	_ = cs.c.Close() // asynchronous; OnClose follows on the loop
+}
+
+func familyName(c gnet.Conn) string {
+	addr := clientAddrString(c.RemoteAddr())
+	switch {
+	case addr == "local":
+		return "AF_UNIX"
+	case strings.HasPrefix(addr, "ipv6:"):
+		return "AF_INET6 " + strings.TrimPrefix(addr, "ipv6:")
+	}
+	return "AF_INET " + addr
+}
+
+// connLimiter is -m: at most max sessions are served; the rest wait, greeted in
+// arrival order as slots free up.
+type connLimiter struct {
+	max     int
+	mu      sync.Mutex
+	active  int
+	waiting []*connState
+}
+
+func (l *connLimiter) acquire(cs *connState) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active < l.max {
+		l.active++
+		return true
+	}
+	l.waiting = append(l.waiting, cs)
+	return false
+}
+
+// leave gives back the slot of a closing connection (to the next waiter), or takes a
+// waiting connection off the queue.
+func (l *connLimiter) leave(cs *connState) {
+	l.mu.Lock()
+	if cs.parked && !cs.granted.Load() {
+		for i, w := range l.waiting {
+			if w == cs {
+				l.waiting = append(l.waiting[:i], l.waiting[i+1:]...)
+				break
+			}
+		}
+		l.mu.Unlock()
+		return
+	}
+	var next *connState
+	if len(l.waiting) > 0 {
+		next = l.waiting[0]
+		l.waiting[0] = nil
+		l.waiting = l.waiting[1:]
+		next.granted.Store(true)
+	} else {
+		l.active--
+	}
+	l.mu.Unlock()
+	if next != nil {
+		_ = next.c.Wake(nil)
+	}
+}
+
+// discardLogger keeps gnet quiet: the package never prints.
+type discardLogger struct{}
+
+func (discardLogger) Debugf(string, ...any) {}
+func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Warnf(string, ...any)  {}
+func (discardLogger) Errorf(string, ...any) {}
+func (discardLogger) Fatalf(string, ...any) {}
+

@@ -1,0 +1,162 @@
+package sink
+
+import (
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+)
+
+// Stats are the sink's counters. Event loops update them with atomic adds; Snapshot reads
+// them from any goroutine.
+type Stats struct {
+	sessions         atomic.Int64 // connections accepted
+	sessionsActive   atomic.Int64
+	sessionsPeak     atomic.Int64
+	sessionsDone     atomic.Int64 // connections closed
+	quits            atomic.Int64
+	transactions     atomic.Int64 // MAIL commands accepted
+	recipients       atomic.Int64 // RCPT commands accepted
+	bytes            atomic.Int64 // message content bytes of accepted and rejected messages
+	accepted         atomic.Int64 // messages accepted (queued)
+	rejected         atomic.Int64 // messages whose end of data was rejected or aborted
+	bdatChunks       atomic.Int64
+	authOK           atomic.Int64
+	authFailed       atomic.Int64
+	unknownCommands  atomic.Int64
+	badSequence      atomic.Int64 // 503 replies
+	longLines        atomic.Int64
+	nulCommands      atomic.Int64
+	timeouts         atomic.Int64
+	midDataAborts    atomic.Int64 // connections lost inside DATA or BDAT
+	floodDisconnects atomic.Int64 // clients closed for unread replies or pending input
+	faults           atomic.Int64 // injected faults applied
+	delays           atomic.Int64 // injected delays applied
+	dumpErrors       atomic.Int64
+
+	unique *uniqueCounter
+}
+
+func newStats(uniqueHeader string) *Stats {
+	s := &Stats{}
+	if uniqueHeader != "" {
+		s.unique = &uniqueCounter{header: uniqueHeader, seen: make(map[string]struct{})}
+	}
+	return s
+}
+
+func (s *Stats) sessionOpened() {
+	s.sessions.Add(1)
+	n := s.sessionsActive.Add(1)
+	for {
+		peak := s.sessionsPeak.Load()
+		if n <= peak || s.sessionsPeak.CompareAndSwap(peak, n) {
+			return
+		}
+	}
+}
+
+// Snapshot is a copy of the counters, in the JSON shape written by --stats.
+type Snapshot struct {
+	Sessions           int64         `json:"sessions"`
+	SessionsActive     int64         `json:"sessions_active"`
+	SessionsPeak       int64         `json:"sessions_peak"`
+	SessionsClosed     int64         `json:"sessions_closed"`
+	Quits              int64         `json:"quits"`
+	Transactions       int64         `json:"transactions"`
+	Recipients         int64         `json:"recipients"`
+	Bytes              int64         `json:"bytes"`
+	MessagesAccepted   int64         `json:"messages_accepted"`
+	MessagesRejected   int64         `json:"messages_rejected"`
+	BDATChunks         int64         `json:"bdat_chunks"`
+	AuthSucceeded      int64         `json:"auth_succeeded"`
+	AuthFailed         int64         `json:"auth_failed"`
+	UnknownCommands    int64         `json:"unknown_commands"`
+	BadSequence        int64         `json:"bad_sequence"`
+	LongLines          int64         `json:"long_lines"`
+	NULCommands        int64         `json:"nul_commands"`
+	Timeouts           int64         `json:"timeouts"`
+	MidDataDisconnects int64         `json:"mid_data_disconnects"`
+	FloodDisconnects   int64         `json:"flood_disconnects"`
+	FaultsInjected     int64         `json:"faults_injected"`
+	DelaysInjected     int64         `json:"delays_injected"`
+	DumpErrors         int64         `json:"dump_errors"`
+	Unique             *UniqueCounts `json:"unique_header,omitempty"`
+}
+
+// UniqueCounts says how many distinct values of one header were seen.
+type UniqueCounts struct {
+	Header     string `json:"header"`
+	Distinct   int64  `json:"distinct"`
+	Duplicates int64  `json:"duplicates"` // messages whose value had been seen before
+	Missing    int64  `json:"missing"`    // accepted messages without the header
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() Snapshot {
+	snap := Snapshot{
+		Sessions:           s.sessions.Load(),
+		SessionsActive:     s.sessionsActive.Load(),
+		SessionsPeak:       s.sessionsPeak.Load(),
+		SessionsClosed:     s.sessionsDone.Load(),
+		Quits:              s.quits.Load(),
+		Transactions:       s.transactions.Load(),
+		Recipients:         s.recipients.Load(),
+		Bytes:              s.bytes.Load(),
+		MessagesAccepted:   s.accepted.Load(),
+		MessagesRejected:   s.rejected.Load(),
+		BDATChunks:         s.bdatChunks.Load(),
+		AuthSucceeded:      s.authOK.Load(),
+		AuthFailed:         s.authFailed.Load(),
+		UnknownCommands:    s.unknownCommands.Load(),
+		BadSequence:        s.badSequence.Load(),
+		LongLines:          s.longLines.Load(),
+		NULCommands:        s.nulCommands.Load(),
+		Timeouts:           s.timeouts.Load(),
+		MidDataDisconnects: s.midDataAborts.Load(),
+		FloodDisconnects:   s.floodDisconnects.Load(),
+		FaultsInjected:     s.faults.Load(),
+		DelaysInjected:     s.delays.Load(),
+		DumpErrors:         s.dumpErrors.Load(),
+	}
+	if s.unique != nil {
+		u := s.unique.counts()
+		snap.Unique = &u
+	}
+	return snap
+}
+
+// JSON renders the snapshot as indented JSON with a final newline.
+func (s Snapshot) JSON() []byte {
+	b, _ := json.MarshalIndent(s, "", "  ") // a struct of integers cannot fail to encode
+	return append(b, '\n')
+}
+
+// uniqueCounter counts the distinct values of one header across all messages.
+type uniqueCounter struct {
+	header     string
+	mu         sync.Mutex
+	seen       map[string]struct{}
+	duplicates int64
+	missing    int64
+}
+
+// add records one accepted message's value; found is false when it had no such header.
+func (u *uniqueCounter) add(value []byte, found bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !found {
+		u.missing++
+		return
+	}
+	if _, dup := u.seen[string(value)]; dup {
+		u.duplicates++
+		return
+	}
+	u.seen[string(value)] = struct{}{}
+}
+
+func (u *uniqueCounter) counts() UniqueCounts {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return UniqueCounts{Header: u.header, Distinct: int64(len(u.seen)), Duplicates: u.duplicates, Missing: u.missing}
+}
