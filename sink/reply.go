@@ -35,7 +35,7 @@ const (
 	replyAuthPlainGo    = "334 \r\n"
 	replyAuthLoginUser  = "334 VXNlcm5hbWU6\r\n" // "Username:"
 	replyAuthLoginPass  = "334 UGFzc3dvcmQ6\r\n" // "Password:"
-	replyBDATChunkOK    = "250 2.0.0 Ok: "        // + count + " octets received"
+	replyBDATChunkOK    = "250 2.0.0 Ok: "       // + count + " octets received"
 	replyBDATChunkOKEnd = " octets received\r\n"
 )
 

@@ -152,8 +152,8 @@ type connState struct {
 	parked      bool  // waiting for a -m slot; no greeting sent yet
 	pausedUntil int64 // an injected delay runs until then (server ns); 0 = none
 
-	granted   atomic.Bool  // a -m slot was handed over (guarded by the limiter's lock)
-	waiting   atomic.Bool  // paused or parked: the idle timer does not count
+	granted   atomic.Bool // a -m slot was handed over (guarded by the limiter's lock)
+	waiting   atomic.Bool // paused or parked: the idle timer does not count
 	closed    atomic.Bool
 	timedOut  atomic.Bool
 	lastInput atomic.Int64 // server ns of the last input
@@ -381,4 +381,3 @@ func (discardLogger) Infof(string, ...any)  {}
 func (discardLogger) Warnf(string, ...any)  {}
 func (discardLogger) Errorf(string, ...any) {}
 func (discardLogger) Fatalf(string, ...any) {}
-

@@ -97,18 +97,18 @@ type Session struct {
 	rcpts       int
 
 	// message content state
-	midLine     bool // the last content byte taken was not the end of a line
-	inHeaders   bool
-	msgBytes    int64
-	bdatLeft    int64
-	bdatSize    int64
-	bdatLast    bool
+	midLine      bool // the last content byte taken was not the end of a line
+	inHeaders    bool
+	msgBytes     int64
+	bdatLeft     int64
+	bdatSize     int64
+	bdatLast     bool
 	chunkCounted bool
-	id          [8]byte
-	hdrLine     []byte // header line being assembled for --unique-header
-	uniqueValue []byte
-	uniqueFound bool
-	rec         *spool // the dump record being built
+	id           [8]byte
+	hdrLine      []byte // header line being assembled for --unique-header
+	uniqueValue  []byte
+	uniqueFound  bool
+	rec          *spool // the dump record being built
 
 	out []byte // replies of the Feed in progress
 }
