@@ -307,3 +307,12 @@ func firstN(s string, n int) string {
 	}
 	return s
 }
+
+// compatLog logs a transcript when GSS_COMPAT_LOG is set (with go test -v), to see what
+// smtp-source actually sent in a case.
+func compatLog(t *testing.T, format string, a ...any) {
+	t.Helper()
+	if os.Getenv("GSS_COMPAT_LOG") != "" {
+		t.Logf(format, a...)
+	}
+}

@@ -317,6 +317,9 @@ func TestCompatRaw(t *testing.T) {
 			if len(gotConns) != len(refConns) {
 				t.Errorf("go-smtp-source made %d connections, smtp-source %d", len(gotConns), len(refConns))
 			}
+			for i, c := range refConns {
+				compatLog(t, "smtp-source connection %d (%s):\n%s", i+1, c.End(), firstN(string(c.Bytes()), 4000))
+			}
 			for i := 0; i < len(refConns) && i < len(gotConns); i++ {
 				if e := refConns[i].End(); e != "server closed after 221" {
 					t.Errorf("harness: smtp-source connection %d ended with %q", i+1, e)

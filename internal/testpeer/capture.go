@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -23,6 +24,32 @@ type CaptureOptions struct {
 	// IdleTimeout closes a connection that sends nothing for this long (default 30 s),
 	// so a stuck client can never keep the test's goroutines alive.
 	IdleTimeout time.Duration
+	// Banner replaces the greeting line (default "220 NAME ESMTP"), without CRLF.
+	Banner string
+	// Reject lists commands answered with a given reply instead of the normal one; the
+	// first matching entry wins.
+	Reject []CaptureReject
+}
+
+// CaptureReject makes a CaptureServer answer some commands with another reply.
+type CaptureReject struct {
+	// Prefix is matched case-insensitively against the start of the command line, e.g.
+	// "MAIL", "RCPT TO:<2" or "DATA"; "." stands for the end of message data.
+	Prefix string
+	// Reply is the reply without the final CRLF; a multi-line reply separates its lines
+	// with CRLF ("550-one\r\n550 two").
+	Reply string
+	// Close closes the connection after the reply, as a server does after a 421.
+	Close bool
+}
+
+func (o CaptureOptions) reject(line string) (CaptureReject, bool) {
+	for _, r := range o.Reject {
+		if len(line) >= len(r.Prefix) && strings.EqualFold(line[:len(r.Prefix)], r.Prefix) {
+			return r, true
+		}
+	}
+	return CaptureReject{}, false
 }
 
 // CaptureServer is a minimal SMTP/LMTP server that speaks smtp-sink's dialogue and
@@ -149,7 +176,8 @@ func (c *CapturedConn) Bytes() []byte {
 }
 
 // End describes how the connection ended ("" while it is open): "server closed after
-// 221", "client closed" (EOF), or the read error.
+// 221" (or after the code of a CaptureReject with Close), "client closed" (FIN),
+// "client reset" (RST), or another read or write error.
 func (c *CapturedConn) End() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -170,7 +198,11 @@ func (c *CapturedConn) serve() {
 		_, err := c.nc.Write([]byte(s))
 		return err == nil
 	}
-	if !w("220 " + opts.Hostname + " ESMTP\r\n") {
+	banner := opts.Banner
+	if banner == "" {
+		banner = "220 " + opts.Hostname + " ESMTP"
+	}
+	if !w(banner + "\r\n") {
 		c.finish("write error on banner")
 		return
 	}
@@ -190,8 +222,8 @@ func (c *CapturedConn) serve() {
 			c.mu.Unlock()
 			pending = append(pending, chunk[:n]...)
 			out.Reset()
-			quit := false
-			for !quit {
+			quit, closeAfter := false, ""
+			for !quit && closeAfter == "" {
 				i := bytes.IndexByte(pending, '\n')
 				if i < 0 {
 					break
@@ -201,7 +233,12 @@ func (c *CapturedConn) serve() {
 				if inData {
 					if line == ".\r\n" {
 						inData = false
-						if opts.LMTP {
+						if r, ok := opts.reject("."); ok {
+							out.WriteString(r.Reply + "\r\n")
+							if r.Close {
+								closeAfter = r.Reply[:min(3, len(r.Reply))]
+							}
+						} else if opts.LMTP {
 							for k := 0; k < rcpts; k++ {
 								out.WriteString("250 2.2.0 Ok\r\n")
 							}
@@ -213,6 +250,13 @@ func (c *CapturedConn) serve() {
 					continue
 				}
 				cmd := strings.TrimRight(line, "\r\n")
+				if r, ok := opts.reject(cmd); ok && cmd != "." {
+					out.WriteString(r.Reply + "\r\n")
+					if r.Close {
+						closeAfter = r.Reply[:min(3, len(r.Reply))]
+					}
+					continue
+				}
 				verb := strings.ToUpper(cmd)
 				if sp := strings.IndexAny(verb, " :"); sp >= 0 {
 					verb = verb[:sp]
@@ -256,10 +300,16 @@ func (c *CapturedConn) serve() {
 				c.finish("server closed after 221")
 				return
 			}
+			if closeAfter != "" {
+				c.finish("server closed after " + closeAfter)
+				return
+			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				c.finish("client closed")
+			} else if errors.Is(err, syscall.ECONNRESET) {
+				c.finish("client reset")
 			} else {
 				c.finish(err.Error())
 			}
