@@ -1,0 +1,359 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// options is the parsed command line, before it becomes an engine.Config.
+type options struct {
+	ipv4, ipv6       bool
+	allowReject      bool
+	count            bool
+	connectTries     int
+	keepConnection   bool
+	from             *string // nil: foo@hostname
+	file             string
+	length           int
+	lmtp             bool
+	messages         int64
+	hostname         string
+	numberRcpts      bool
+	oldMode          bool
+	recipients       int
+	randomDelay      int
+	sessions         int
+	subject          string
+	to               *string
+	windowSize       int
+	verbose          int
+	fixedDelay       int
+	target           string
+	ehlo, pipelining bool
+	timeout          time.Duration
+	connectTimeout   time.Duration
+	sourceAddrs      []net.IP
+	compat           string
+	linger0          bool
+	quiet            bool
+	grace            time.Duration
+}
+
+// usageError is a command-line mistake: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// legacySpellings are the original go-smtp-source's single-dash words. getopt would read
+// "-tls" as "-t ls", so they are rewritten before parsing.
+var legacySpellings = map[string]string{
+	"-tls":          "--tls",
+	"-resolve-once": "--resolve-once",
+}
+
+const usageLine = "usage: %s -46AcdLNov -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -r rcptcount -R delay -w delay [--long options] host[:port]"
+
+// flagSets builds smtp-source's options and the extensions as two sets, so that -h can
+// list them in two groups; they are parsed together.
+func flagSets() (compat, ext *pflag.FlagSet) {
+	compat = pflag.NewFlagSet("smtp-source options", pflag.ContinueOnError)
+	compat.BoolP("ipv4", "4", false, "connect with IPv4 only")
+	compat.BoolP("ipv6", "6", false, "connect with IPv6 only")
+	compat.BoolP("allow-reject", "A", false, "don't abort when the server rejects something; warn and go on")
+	compat.BoolP("count", "c", false, "print a running counter on stdout, one tick per message sent")
+	compat.StringP("connect-tries", "C", "1", "`count` of connect attempts per session before giving up")
+	compat.BoolP("keep-connection", "d", false, "don't disconnect after a message; send the next one over the same connection")
+	compat.StringP("from", "f", "", "envelope sender `address` (default foo@myhostname)")
+	compat.StringP("file", "F", "", "send the pre-formatted message in `file` (dot-stuffed, CRLF added, no generated headers)")
+	compat.StringP("length", "l", "", "send `length` bytes of payload after the headers")
+	compat.BoolP("lmtp", "L", false, "speak LMTP (LHLO, one reply per recipient after the dot)")
+	compat.StringP("messages", "m", "1", "`count` of messages to send in total")
+	compat.StringP("myhostname", "M", "", "`name` or [address] for HELO, default addresses and Message-Id (default: the host name)")
+	compat.BoolP("number-recipients", "N", false, "number each recipient address with a non-repeating sequence number")
+	compat.BoolP("old-mode", "o", false, "old mode: no HELO, no message headers")
+	compat.StringP("recipients", "r", "1", "`count` of recipients per message (numbered addresses)")
+	compat.StringP("random-delay", "R", "", "wait a random 0..`seconds` after each message")
+	compat.StringP("sessions", "s", "1", "`count` of SMTP sessions in parallel")
+	compat.StringP("subject", "S", "", "Subject: header `text` (default: none)")
+	compat.StringP("to", "t", "", "envelope recipient `address` (default foo@myhostname)")
+	compat.StringP("window-size", "T", "", "TCP SO_SNDBUF and SO_RCVBUF `bytes`")
+	compat.CountP("verbose", "v", "print the SMTP dialogue on stderr")
+	compat.StringP("delay", "w", "", "wait a fixed `seconds` after each message")
+
+	ext = pflag.NewFlagSet("extensions", pflag.ContinueOnError)
+	ext.Bool("ehlo", false, "greet with EHLO instead of HELO (and read the server's extensions)")
+	ext.Bool("pipelining", false, "pipeline MAIL/RCPT/DATA, and with -d the next envelope after the dot, when the server offers PIPELINING (implies --ehlo)")
+	ext.String("timeout", "300s", "longest wait for the server at any step (a duration, or seconds)")
+	ext.String("connect-timeout", "", "longest wait for a TCP connect (default: --timeout)")
+	ext.StringSlice("source-addr", nil, "local `addresses` to connect from, used round-robin (more connections to one target than one port range allows)")
+	ext.String("compat", "3.9", "recipient numbering of Postfix `version` 3.9 (current) or 3.7 (Debian 12's smtp-source)")
+	ext.Bool("linger0", false, "close connections with a TCP reset, as smtp-source does (SO_LINGER 0)")
+	ext.Bool("quiet", false, "print no summary line")
+	ext.String("grace", "5s", "after SIGINT/SIGTERM, how long sessions in flight may finish")
+	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
+	ext.Bool("tls", false, "STARTTLS (the original go-smtp-source's -tls): not supported yet")
+	ext.StringP("rate", "q", "", "messages per second, open model (the original go-smtp-source's -q): not supported yet")
+	ext.BoolP("help", "h", false, "show this help")
+	return compat, ext
+}
+
+// parseOptions reads the command line like smtp-source's getopt: bundled flags (-cd),
+// attached values (-s10), options before the operand, "--" to end them.
+func parseOptions(args []string) (*options, bool, error) {
+	compat, ext := flagSets()
+	fs := pflag.NewFlagSet("go-smtp-source", pflag.ContinueOnError)
+	fs.AddFlagSet(compat)
+	fs.AddFlagSet(ext)
+	fs.SetInterspersed(false) // smtp-source: no options after the host
+	fs.Usage = func() {}
+	fs.SetOutput(devNull{})
+
+	rewritten := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			rewritten = append(rewritten, args[i:]...)
+			break
+		}
+		if long, ok := legacySpellings[a]; ok {
+			a = long
+		}
+		rewritten = append(rewritten, a)
+	}
+	if err := fs.Parse(rewritten); err != nil {
+		return nil, false, usagef("%v", err)
+	}
+	if help, _ := fs.GetBool("help"); help {
+		return nil, true, nil
+	}
+	if tls, _ := fs.GetBool("tls"); tls {
+		return nil, false, usagef("-tls/--tls (STARTTLS) is not supported yet")
+	}
+	if fs.Changed("rate") {
+		return nil, false, usagef("-q/--rate (open-model rate) is not supported yet")
+	}
+	if fs.NArg() != 1 {
+		return nil, false, usagef("expected exactly one host[:port] or unix:path operand, got %d", fs.NArg())
+	}
+
+	o := &options{target: fs.Arg(0)}
+	str := func(name string) string { v, _ := fs.GetString(name); return v }
+	flag := func(name string) bool { v, _ := fs.GetBool(name); return v }
+	// positive reads a number the way smtp-source's atoi() does (leading blanks, trailing
+	// garbage ignored) and rejects values ≤ 0 with smtp-source's words.
+	positive := func(name, what string) (int64, error) {
+		v := str(name)
+		n := atoi(v)
+		if n <= 0 {
+			return 0, usagef("bad %s: %s", what, v)
+		}
+		return n, nil
+	}
+	var err error
+	o.ipv4, o.ipv6 = flag("ipv4"), flag("ipv6")
+	if o.ipv4 && o.ipv6 { // smtp-source: the last one wins
+		if lastIndex(args, "-6", "--ipv6") < lastIndex(args, "-4", "--ipv4") {
+			o.ipv6 = false
+		} else {
+			o.ipv4 = false
+		}
+	}
+	o.allowReject = flag("allow-reject")
+	o.count = flag("count")
+	o.keepConnection = flag("keep-connection")
+	o.lmtp = flag("lmtp")
+	o.numberRcpts = flag("number-recipients")
+	o.oldMode = flag("old-mode")
+	o.verbose, _ = fs.GetCount("verbose")
+	if fs.Changed("from") {
+		v := str("from")
+		o.from = &v
+	}
+	if fs.Changed("to") {
+		v := str("to")
+		o.to = &v
+	}
+	o.subject = str("subject")
+	if fs.Changed("file") && fs.Changed("length") {
+		return nil, false, usagef("-l option cannot be used with -F")
+	}
+	o.file = str("file")
+	if fs.Changed("delay") && fs.Changed("random-delay") {
+		return nil, false, usagef("do not use -w and -R options at the same time")
+	}
+	var n int64
+	if n, err = positive("connect-tries", "connection count"); err != nil {
+		return nil, false, err
+	}
+	o.connectTries = int(n)
+	if fs.Changed("length") {
+		if n, err = positive("length", "message length"); err != nil {
+			return nil, false, err
+		}
+		o.length = int(n)
+	}
+	if o.messages, err = positive("messages", "message count"); err != nil {
+		return nil, false, err
+	}
+	if n, err = positive("recipients", "recipient count"); err != nil {
+		return nil, false, err
+	}
+	o.recipients = int(n)
+	if n, err = positive("sessions", "session count"); err != nil {
+		return nil, false, err
+	}
+	o.sessions = int(n)
+	if fs.Changed("random-delay") {
+		if n, err = positive("random-delay", "random delay"); err != nil {
+			return nil, false, err
+		}
+		o.randomDelay = int(n)
+	}
+	if fs.Changed("delay") {
+		if n, err = positive("delay", "fixed delay"); err != nil {
+			return nil, false, err
+		}
+		o.fixedDelay = int(n)
+	}
+	if fs.Changed("window-size") {
+		if n, err = positive("window-size", "TCP window size"); err != nil {
+			return nil, false, err
+		}
+		o.windowSize = int(n)
+	}
+	if fs.Changed("myhostname") {
+		o.hostname = str("myhostname")
+		if err := validMyhostname(o.hostname); err != nil {
+			return nil, false, err
+		}
+	}
+
+	o.ehlo, o.pipelining = flag("ehlo"), flag("pipelining")
+	if o.timeout, err = parseDuration("--timeout", str("timeout")); err != nil {
+		return nil, false, err
+	}
+	if fs.Changed("connect-timeout") {
+		if o.connectTimeout, err = parseDuration("--connect-timeout", str("connect-timeout")); err != nil {
+			return nil, false, err
+		}
+	}
+	if o.grace, err = parseDuration("--grace", str("grace")); err != nil {
+		return nil, false, err
+	}
+	addrs, _ := fs.GetStringSlice("source-addr")
+	for _, a := range addrs {
+		ip := net.ParseIP(strings.Trim(a, "[]"))
+		if ip == nil {
+			return nil, false, usagef("--source-addr: not an IP address: %q", a)
+		}
+		o.sourceAddrs = append(o.sourceAddrs, ip)
+	}
+	o.compat = str("compat")
+	if o.compat != "3.7" && o.compat != "3.9" {
+		return nil, false, usagef("--compat: want 3.7 or 3.9, got %q", o.compat)
+	}
+	o.linger0, o.quiet = flag("linger0"), flag("quiet")
+	return o, false, nil
+}
+
+// atoi is C's atoi(): optional blanks and sign, then digits up to the first non-digit.
+func atoi(s string) int64 {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' || n > 1<<40 {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// parseDuration accepts Go durations ("1.5s", "200ms") and plain seconds ("300").
+func parseDuration(flag, v string) (time.Duration, error) {
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0, usagef("%s: must be positive: %s", flag, v)
+		}
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usagef("%s: not a positive duration: %q", flag, v)
+	}
+	return d, nil
+}
+
+// validMyhostname applies smtp-source's -M checks: an address literal or a host name.
+func validMyhostname(h string) error {
+	if strings.HasPrefix(h, "[") {
+		inner, ok := strings.CutSuffix(h[1:], "]")
+		if ok {
+			if len(inner) > 5 && strings.EqualFold(inner[:5], "ipv6:") {
+				if ip := net.ParseIP(inner[5:]); ip != nil && ip.To4() == nil {
+					return nil
+				}
+			} else if ip := net.ParseIP(inner); ip != nil && ip.To4() != nil {
+				return nil
+			}
+		}
+		return usagef("bad address literal: %s", h)
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return usagef("bad hostname: %s", h)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return usagef("bad hostname: %s", h)
+			}
+		}
+	}
+	if len(h) > 255 {
+		return usagef("bad hostname: %s", h)
+	}
+	return nil
+}
+
+func lastIndex(args []string, names ...string) int {
+	last := -1
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, n := range names {
+			if a == n || len(n) == 2 && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.ContainsRune(a[1:], rune(n[1])) {
+				last = i
+			}
+		}
+	}
+	return last
+}
+
+func printUsage(w *os.File, name string) {
+	compat, ext := flagSets()
+	fmt.Fprintf(w, usageLine+"\n\n", name)
+	fmt.Fprintf(w, "smtp-source options (Postfix smtp-source(1), same letters and meaning):\n%s\n", compat.FlagUsages())
+	fmt.Fprintf(w, "Extensions:\n%s\n", ext.FlagUsages())
+	fmt.Fprintf(w, "Targets: host, host:port, [addr]:port, [ipv6:addr]:port, inet:host:port, unix:/path (default port 25).\n")
+}
+
+type devNull struct{}
+
+func (devNull) Write(p []byte) (int, error) { return len(p), nil }

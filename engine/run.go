@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+)
+
+// runner is one run: the shared message budget, the gnet client and the slots.
+type runner struct {
+	gnet.BuiltinEventEngine
+
+	cfg      Config
+	proto    protocol.Config
+	addr     net.Addr
+	epoch    time.Time
+	cli      *gnet.Client
+	dialers  []*net.Dialer
+	nextDial atomic.Uint64
+
+	claimed  atomic.Int64
+	stopping atomic.Bool // no new message may start
+
+	dialCtx    context.Context
+	cancelDial context.CancelFunc
+
+	enrollMu sync.RWMutex // Enroll after Client.Stop blocks forever; Stop takes the write lock
+	stopped  bool         // under enrollMu
+	shut     atomic.Bool  // shutdown has begun: connections closing now were cut off
+
+	active  atomic.Int64 // slots not finished
+	allDone chan struct{}
+
+	fatalOnce sync.Once
+	fatalErr  error
+	fatalCh   chan struct{}
+
+	slots []*slot
+}
+
+func (r *runner) now() int64 { return int64(time.Since(r.epoch)) }
+
+// Claim is the run's protocol.MessageSource: one message from the shared budget.
+func (r *runner) Claim() (int64, bool) {
+	if r.stopping.Load() {
+		return 0, false
+	}
+	n := r.claimed.Add(1)
+	if n > r.cfg.Messages {
+		r.claimed.Add(-1)
+		return 0, false
+	}
+	return n, true
+}
+
+// Exhausted reports that no message is left to start.
+func (r *runner) Exhausted() bool {
+	return r.stopping.Load() || r.claimed.Load() >= r.cfg.Messages
+}
+
+// fatal stops the run with err, as smtp-source's msg_fatal does (without the exit).
+func (r *runner) fatal(err error) {
+	r.fatalOnce.Do(func() {
+		r.fatalErr = err
+		r.stopping.Store(true)
+		close(r.fatalCh)
+	})
+}
+
+// Run sends cfg.Messages messages over cfg.Sessions parallel session slots and returns
+// the accounting. The error is the fatal condition that stopped the run early (a
+// rejection without -A, a lost connection, a timeout, a failed connect), ErrInterrupted
+// when ctx was cancelled, or nil.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Sessions < 1 || cfg.Messages < 1 {
+		return Result{}, errors.New("engine: sessions and messages must be positive")
+	}
+	if cfg.ConnectTries < 1 {
+		cfg.ConnectTries = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 300 * time.Second
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = cfg.Timeout
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 5 * time.Second
+	}
+	if cfg.Events == nil {
+		cfg.Events = nopEvents{}
+	}
+	addr, err := cfg.Target.Resolve(ctx, cfg.Family)
+	if err != nil {
+		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, err
+	}
+	r := &runner{
+		cfg:     cfg,
+		addr:    addr,
+		allDone: make(chan struct{}),
+		fatalCh: make(chan struct{}),
+	}
+	r.proto = cfg.Protocol
+	r.proto.Source = r
+	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0
+	r.dialCtx, r.cancelDial = context.WithCancel(context.Background())
+	defer r.cancelDial()
+	r.dialers = newDialers(cfg, addr)
+
+	loops := cfg.EventLoops
+	if loops <= 0 {
+		loops = runtime.NumCPU()
+	}
+	if loops > cfg.Sessions {
+		loops = cfg.Sessions
+	}
+	r.cli, err = gnet.NewClient(r,
+		gnet.WithNumEventLoop(loops),
+		gnet.WithReadBufferCap(16<<10), // per loop; SMTP replies are small
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(silentLogger{}))
+	if err != nil {
+		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, fmt.Errorf("event loops: %w", err)
+	}
+	if err := r.cli.Start(); err != nil {
+		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, fmt.Errorf("event loops: %w", err)
+	}
+
+	r.epoch = time.Now()
+	r.slots = make([]*slot, cfg.Sessions)
+	r.active.Store(int64(cfg.Sessions))
+	for i := range r.slots {
+		r.slots[i] = newSlot(r, i)
+	}
+	for _, s := range r.slots {
+		go s.startNext()
+	}
+
+	var runErr error
+	select {
+	case <-r.allDone:
+	case <-r.fatalCh:
+	case <-ctx.Done():
+		// Start nothing new; let sessions in flight finish their message and QUIT.
+		r.stopping.Store(true)
+		runErr = ErrInterrupted
+		select {
+		case <-r.allDone:
+		case <-r.fatalCh:
+		case <-time.After(cfg.Grace):
+		}
+	}
+	elapsed := time.Since(r.epoch)
+	r.shutdown()
+	<-r.allDone
+	if r.fatalErr != nil {
+		runErr = r.fatalErr
+	}
+	return r.result(elapsed), runErr
+}
+
+// shutdown stops everything still running: dials are cancelled, delays end, and the
+// event loops close the remaining connections (their messages count as failed).
+func (r *runner) shutdown() {
+	r.stopping.Store(true)
+	r.shut.Store(true)
+	r.cancelDial()
+	for _, s := range r.slots {
+		s.cutWait()
+	}
+	r.enrollMu.Lock()
+	r.stopped = true
+	r.enrollMu.Unlock()
+	_ = r.cli.Stop()
+}
+
+func (r *runner) result(elapsed time.Duration) Result {
+	res := Result{Planned: r.cfg.Messages, Elapsed: elapsed}
+	for _, s := range r.slots {
+		res.Accepted += s.accepted
+		res.Rejected += s.rejected
+		res.Failed += s.failed
+		res.Sessions += s.sessions
+		for p := range res.Phases {
+			res.Phases[p].Count += s.phases[p].Count
+			res.Phases[p].Nanos += s.phases[p].Nanos
+		}
+	}
+	res.NotStarted = res.Planned - res.Accepted - res.Rejected - res.Failed
+	return res
+}
+
+func (r *runner) slotDone() {
+	if r.active.Add(-1) == 0 {
+		close(r.allDone)
+	}
+}
+
+// delay is the pause after a message (-w, -R); zero without them.
+func (r *runner) delay() time.Duration {
+	if r.cfg.RandomDelay > 0 {
+		secs := int64(r.cfg.RandomDelay / time.Second)
+		return time.Duration(rand.Int64N(secs+1)) * time.Second
+	}
+	return r.cfg.FixedDelay
+}
+
+func newDialers(cfg Config, addr net.Addr) []*net.Dialer {
+	control := func(_ context.Context, network, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if cfg.WindowSize > 0 {
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.WindowSize); serr != nil {
+					return
+				}
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.WindowSize); serr != nil {
+					return
+				}
+			}
+			if len(cfg.SourceAddrs) > 0 && (network == "tcp4" || network == "tcp6" || network == "tcp") {
+				// Choose the port at connect(), not bind(): ports are then shared across
+				// destinations instead of being unique per source address.
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+	base := net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: -1, ControlContext: control}
+	if _, ok := addr.(*net.TCPAddr); !ok || len(cfg.SourceAddrs) == 0 {
+		d := base
+		return []*net.Dialer{&d}
+	}
+	ds := make([]*net.Dialer, len(cfg.SourceAddrs))
+	for i, ip := range cfg.SourceAddrs {
+		d := base
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+		ds[i] = &d
+	}
+	return ds
+}
+
+func (r *runner) dialer() *net.Dialer {
+	if len(r.dialers) == 1 {
+		return r.dialers[0]
+	}
+	return r.dialers[(r.nextDial.Add(1)-1)%uint64(len(r.dialers))]
+}
+
+// OnOpen starts the session of the slot that dialed this connection.
+func (r *runner) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s := c.Context().(*slot)
+	s.opened(c)
+	return nil, gnet.None
+}
+
+// OnTraffic feeds the server's bytes to the slot's machine.
+func (r *runner) OnTraffic(c gnet.Conn) gnet.Action {
+	return c.Context().(*slot).traffic(c)
+}
+
+// OnClose ends the slot's session and, unless the run is over, starts its next one.
+func (r *runner) OnClose(c gnet.Conn, err error) gnet.Action {
+	c.Context().(*slot).closed(err)
+	return gnet.None
+}
+
+type nopEvents struct{}
+
+func (nopEvents) Warning(error)      {}
+func (nopEvents) Trace([]byte, bool) {}
+func (nopEvents) DotSent()           {}
+
+// silentLogger keeps gnet from printing its start-up banner on our stderr.
+type silentLogger struct{}
+
+func (silentLogger) Debugf(string, ...any) {}
+func (silentLogger) Infof(string, ...any)  {}
+func (silentLogger) Warnf(string, ...any)  {}
+func (silentLogger) Errorf(string, ...any) {}
+func (silentLogger) Fatalf(string, ...any) {}

@@ -1,0 +1,371 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+)
+
+// errAborted is the outcome of messages cut off when the run stops.
+var errAborted = errors.New("aborted: the run was stopped")
+
+// slot is one of smtp-source's -s sessions: it claims a message, connects, lets its
+// protocol.Client run the dialogue on an event loop, and starts over until no message is
+// left. At any moment exactly one goroutine owns its plain fields: its dialing goroutine
+// until Enroll, then its connection's event loop until OnClose, then the next dialing
+// goroutine. Fields touched from timers are atomic or under mu.
+type slot struct {
+	r      *runner
+	client *protocol.Client
+
+	seq       int64 // the message claimed for the next connection
+	triesLeft int   // -C: connect tries left; never reset, as in smtp-source
+	dialStart int64
+	connected int64
+	ended     bool // the machine ended the session (QUIT done, 421, fatal)
+	inTraffic bool // inside traffic(): a close that happens there is finished after it
+	closedIn  bool // the connection closed during traffic()
+	vec       [][]byte
+
+	lastActive atomic.Int64 // ns since epoch of the last byte from the server
+	timedOut   atomic.Bool
+	resumeDue  atomic.Bool // a pause between messages is over
+	paused     atomic.Bool
+	timeout    *time.Timer
+
+	mu        sync.Mutex
+	live      gnet.Conn   // the open connection, for timer goroutines
+	waitTimer *time.Timer // the pause before connecting again (-w/-R without -d)
+	pauseTmr  *time.Timer // the pause before the next message on this connection (-d)
+
+	accepted, rejected, failed, sessions int64
+	phases                               [protocol.NumPhases]PhaseTotal
+}
+
+func newSlot(r *runner, i int) *slot {
+	s := &slot{r: r, triesLeft: r.cfg.ConnectTries}
+	s.client = protocol.NewClient(&r.proto, s, i+1)
+	s.timeout = time.AfterFunc(time.Hour, s.onTimeout)
+	s.timeout.Stop()
+	return s
+}
+
+// startNext claims a message and connects for it; it runs on its own goroutine because
+// dialing blocks.
+func (s *slot) startNext() {
+	seq, ok := s.r.Claim()
+	if !ok {
+		s.r.slotDone()
+		return
+	}
+	s.seq = seq
+	s.dial()
+}
+
+// startAnother follows a closed connection, after the -w/-R pause if there is one.
+func (s *slot) startAnother() {
+	d := s.r.delay()
+	if d <= 0 {
+		go s.startNext()
+		return
+	}
+	s.mu.Lock()
+	s.waitTimer = time.AfterFunc(d, s.startNext)
+	s.mu.Unlock()
+}
+
+// cutWait ends a pending pause at once when the run stops.
+func (s *slot) cutWait() {
+	s.mu.Lock()
+	t := s.waitTimer
+	s.waitTimer = nil
+	s.mu.Unlock()
+	if t != nil && t.Stop() {
+		go s.startNext() // finds nothing to claim and finishes the slot
+	}
+}
+
+func (s *slot) dial() {
+	r := s.r
+	for {
+		s.dialStart = r.now()
+		nc, err := r.dialer().DialContext(r.dialCtx, r.addr.Network(), r.addr.String())
+		if err != nil {
+			if r.dialCtx.Err() != nil {
+				s.abandon(errAborted)
+				return
+			}
+			cerr := connectError(err)
+			s.triesLeft--
+			if s.triesLeft > 0 && !isFdExhaustion(err) {
+				r.cfg.Events.Warning(cerr)
+				time.Sleep(10 * time.Microsecond) // smtp-source's usleep(10)
+				continue
+			}
+			r.fatal(cerr)
+			s.abandon(cerr)
+			return
+		}
+		s.connected = r.now()
+		if r.cfg.Linger0 {
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+		}
+		r.enrollMu.RLock()
+		if r.stopped {
+			r.enrollMu.RUnlock()
+			nc.Close()
+			s.abandon(errAborted)
+			return
+		}
+		// OnOpen, and maybe OnTraffic and OnClose, run before EnrollContext returns:
+		// the slot must not be touched here afterwards.
+		_, err = r.cli.EnrollContext(nc, s)
+		r.enrollMu.RUnlock()
+		if err != nil {
+			nc.Close()
+			eerr := fmt.Errorf("event loop: %w", err)
+			r.fatal(eerr)
+			s.abandon(eerr)
+		}
+		return
+	}
+}
+
+// abandon counts the claimed message as failed and finishes the slot.
+func (s *slot) abandon(err error) {
+	s.failed++
+	s.r.slotDone()
+}
+
+// opened runs on the event loop when the connection is registered.
+func (s *slot) opened(c gnet.Conn) {
+	s.sessions++
+	s.ended = false
+	s.setLive(c)
+	s.Phase(protocol.PhaseConnect, s.dialStart, s.connected, 0)
+	s.client.Start(s.seq, s.connected)
+	s.timedOut.Store(false)
+	s.paused.Store(false)
+	s.resumeDue.Store(false)
+	s.lastActive.Store(s.r.now())
+	s.timeout.Reset(s.r.cfg.Timeout)
+}
+
+// traffic runs on the event loop with new bytes from the server, or after a Wake.
+func (s *slot) traffic(c gnet.Conn) gnet.Action {
+	if s.ended {
+		return gnet.None // closing: whatever else the server says does not matter
+	}
+	now := s.r.now()
+	s.lastActive.Store(now)
+	s.inTraffic = true
+	step := protocol.StepRead
+	if s.resumeDue.Swap(false) {
+		s.paused.Store(false)
+		step = s.client.Resume(now)
+	}
+	if buf, _ := c.Peek(-1); len(buf) > 0 {
+		var n int
+		n, step = s.client.Feed(buf, now)
+		_, _ = c.Discard(n)
+	}
+	action := gnet.None
+	if s.flush(c) {
+		action = s.act(c, step)
+	}
+	s.inTraffic = false
+	if s.closedIn {
+		s.closedIn = false
+		s.afterClose()
+	}
+	return action
+}
+
+// flush writes the machine's output; gnet copies what the socket does not take at once.
+// It reports false when the write failed (gnet has then closed the connection already).
+func (s *slot) flush(c gnet.Conn) bool {
+	if s.client.OutputLen() == 0 {
+		return true
+	}
+	s.vec = s.client.Output(s.vec[:0])
+	_, err := c.Writev(s.vec)
+	clear(s.vec)
+	if err != nil {
+		return false
+	}
+	s.client.Flushed()
+	return true
+}
+
+func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
+	switch step {
+	case protocol.StepPause:
+		s.paused.Store(true)
+		d := s.r.delay()
+		s.mu.Lock()
+		s.pauseTmr = time.AfterFunc(d, func() {
+			s.resumeDue.Store(true)
+			if lc := s.getLive(); lc != nil {
+				_ = lc.Wake(nil)
+			}
+		})
+		s.mu.Unlock()
+	case protocol.StepClose:
+		s.ended = true
+		return gnet.Close
+	case protocol.StepFatal:
+		s.ended = true
+		s.r.fatal(s.client.Err())
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// closed runs on the event loop when the connection is gone, for whatever reason.
+func (s *slot) closed(err error) {
+	s.timeout.Stop()
+	s.setLive(nil)
+	s.mu.Lock()
+	if s.pauseTmr != nil {
+		s.pauseTmr.Stop()
+		s.pauseTmr = nil
+	}
+	s.mu.Unlock()
+	if !s.ended {
+		var why error
+		switch {
+		case s.r.shut.Load():
+			why = errAborted
+		case s.timedOut.Load():
+			why = fmt.Errorf("timeout while %s", s.client.Waiting())
+		default:
+			why = fmt.Errorf("lost connection while %s", s.client.Waiting())
+		}
+		s.client.Fail(why)
+		if why != errAborted {
+			s.r.fatal(why)
+		}
+	}
+	s.ended = true
+	if s.inTraffic {
+		s.closedIn = true // finish after traffic() has stopped using the client
+		return
+	}
+	s.afterClose()
+}
+
+func (s *slot) afterClose() {
+	s.client.Release()
+	if s.r.stopping.Load() || s.client.OutOfMessages() {
+		s.r.slotDone()
+		return
+	}
+	s.startAnother()
+}
+
+// onTimeout runs on a timer goroutine: the server has been silent for too long.
+func (s *slot) onTimeout() {
+	if s.paused.Load() {
+		s.timeout.Reset(s.r.cfg.Timeout) // our own pause is not the server's silence
+		return
+	}
+	idle := time.Duration(s.r.now() - s.lastActive.Load())
+	if idle < s.r.cfg.Timeout {
+		s.timeout.Reset(s.r.cfg.Timeout - idle)
+		return
+	}
+	if c := s.getLive(); c != nil {
+		s.timedOut.Store(true)
+		_ = c.CloseWithCallback(nil)
+	}
+}
+
+func (s *slot) setLive(c gnet.Conn) {
+	s.mu.Lock()
+	s.live = c
+	s.mu.Unlock()
+}
+
+func (s *slot) getLive() gnet.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
+}
+
+// protocol.Observer, on the event loop.
+
+func (s *slot) Phase(p protocol.Phase, start, end int64, _ int) {
+	s.phases[p].Count++
+	s.phases[p].Nanos += end - start
+}
+
+func (s *slot) DotSent(int64) { s.r.cfg.Events.DotSent() }
+
+func (s *slot) MessageDone(_ int64, o protocol.Outcome, _ error) {
+	switch o {
+	case protocol.Accepted:
+		s.accepted++
+	case protocol.Rejected:
+		s.rejected++
+	default:
+		s.failed++
+	}
+}
+
+func (s *slot) Warning(err error) { s.r.cfg.Events.Warning(err) }
+
+func (s *slot) Trace(line []byte, fromServer bool) { s.r.cfg.Events.Trace(line, fromServer) }
+
+// connectError words a failed connect like smtp-source: "connect: Connection refused".
+func connectError(err error) error {
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &errno):
+		return &ConnectError{Text: capitalize(errno.Error()), Err: err}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &ConnectError{Text: "Connection timed out", Err: err}
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Timeout() {
+		return &ConnectError{Text: "Connection timed out", Err: err}
+	}
+	return &ConnectError{Text: err.Error(), Err: err}
+}
+
+// ConnectError is a failed connect.
+type ConnectError struct {
+	Text string
+	Err  error
+}
+
+func (e *ConnectError) Error() string {
+	if isFdExhaustion(e.Err) {
+		return "connect: " + e.Text + " (the open-files limit is reached: raise it with ulimit -n, or lower -s)"
+	}
+	return "connect: " + e.Text
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+func isFdExhaustion(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
