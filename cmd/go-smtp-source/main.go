@@ -42,7 +42,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
-		fmt.Fprintf(stderr, "%s: "+usageLine+" (-h for help)\n", name, name)
+		if ue, ok := err.(*usageError); ok && ue.showUsage {
+			fmt.Fprintf(stderr, "%s: "+usageLine+" (-h for help)\n", name, name)
+		}
 		return exitUsage
 	}
 	cfg, err := buildConfig(opts)
@@ -91,7 +93,8 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		out.fatalf("%v", runErr)
 	}
 	out.finish(code == exitOK)
-	if !opts.quiet {
+	// A run that never reached the server has nothing to summarise beyond its one error line.
+	if !opts.quiet && (res.Sessions > 0 || code == exitOK) {
 		out.summary(res)
 	}
 	return code
@@ -102,7 +105,7 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 func buildConfig(o *options) (engine.Config, error) {
 	target, err := engine.ParseTarget(o.target)
 	if err != nil {
-		return engine.Config{}, &usageError{err.Error()}
+		return engine.Config{}, &usageError{msg: err.Error()}
 	}
 	myhostname := o.hostname
 	if myhostname == "" {
@@ -187,6 +190,7 @@ func buildConfig(o *options) (engine.Config, error) {
 		WindowSize:     o.windowSize,
 		Linger0:        o.linger0,
 		Grace:          o.grace,
+		EventLoops:     o.eventLoops,
 	}, nil
 }
 

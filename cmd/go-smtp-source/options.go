@@ -43,14 +43,19 @@ type options struct {
 	linger0          bool
 	quiet            bool
 	grace            time.Duration
+	eventLoops       int
 }
 
-// usageError is a command-line mistake: exit status 2.
-type usageError struct{ msg string }
+// usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
+// for mistakes of form (an unknown option, a missing operand) rather than of value.
+type usageError struct {
+	msg       string
+	showUsage bool
+}
 
 func (e *usageError) Error() string { return e.msg }
 
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
 
 // legacySpellings are the original go-smtp-source's single-dash words. getopt would read
 // "-tls" as "-t ls", so they are rewritten before parsing.
@@ -98,6 +103,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("linger0", false, "close connections with a TCP reset, as smtp-source does (SO_LINGER 0)")
 	ext.Bool("quiet", false, "print no summary line")
 	ext.String("grace", "5s", "after SIGINT/SIGTERM, how long sessions in flight may finish")
+	ext.Int("event-loops", 0, "number of event loops (default: one per CPU core)")
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
 	ext.Bool("tls", false, "STARTTLS (the original go-smtp-source's -tls): not supported yet")
 	ext.StringP("rate", "q", "", "messages per second, open model (the original go-smtp-source's -q): not supported yet")
@@ -128,7 +134,7 @@ func parseOptions(args []string) (*options, bool, error) {
 		rewritten = append(rewritten, a)
 	}
 	if err := fs.Parse(rewritten); err != nil {
-		return nil, false, usagef("%v", err)
+		return nil, false, &usageError{msg: err.Error(), showUsage: true}
 	}
 	if help, _ := fs.GetBool("help"); help {
 		return nil, true, nil
@@ -140,7 +146,7 @@ func parseOptions(args []string) (*options, bool, error) {
 		return nil, false, usagef("-q/--rate (open-model rate) is not supported yet")
 	}
 	if fs.NArg() != 1 {
-		return nil, false, usagef("expected exactly one host[:port] or unix:path operand, got %d", fs.NArg())
+		return nil, false, &usageError{msg: fmt.Sprintf("expected one host[:port] or unix:path operand after the options, got %d", fs.NArg()), showUsage: true}
 	}
 
 	o := &options{target: fs.Arg(0)}
@@ -260,6 +266,9 @@ func parseOptions(args []string) (*options, bool, error) {
 		return nil, false, usagef("--compat: want 3.7 or 3.9, got %q", o.compat)
 	}
 	o.linger0, o.quiet = flag("linger0"), flag("quiet")
+	if o.eventLoops, _ = fs.GetInt("event-loops"); o.eventLoops < 0 {
+		return nil, false, usagef("--event-loops: must not be negative: %d", o.eventLoops)
+	}
 	return o, false, nil
 }
 

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+// sinkCounts reads smtp-sink -c's last "sess=%d quit=%d mesg=%d" counter line.
+func sinkCounts(t *testing.T, s *testpeer.Sink) (sess, quit, mesg int) {
+	t.Helper()
+	out := s.Stdout.String()
+	i := strings.LastIndex(out, "sess=")
+	if i < 0 {
+		return 0, 0, 0
+	}
+	if _, err := fmt.Sscanf(out[i:], "sess=%d quit=%d mesg=%d", &sess, &quit, &mesg); err != nil {
+		t.Fatalf("sink counter %q: %v", out[i:], err)
+	}
+	return
+}
+
+var summaryRE = regexp.MustCompile(`(\d+) messages: (\d+) accepted, (\d+) rejected, (\d+) failed, (\d+) not started`)
+
+// summary parses our summary line: planned, accepted, rejected, failed, not started.
+func summary(t *testing.T, stderr string) [5]int {
+	t.Helper()
+	m := summaryRE.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no summary line in stderr:\n%s", stderr)
+	}
+	var v [5]int
+	for i := range v {
+		v[i], _ = strconv.Atoi(m[i+1])
+	}
+	if v[1]+v[2]+v[3]+v[4] != v[0] {
+		t.Fatalf("accounting does not add up to planned: %v", v)
+	}
+	return v
+}
+
+// Every message counted exactly at a real sink, at -s 1000: with and without -d, with
+// and without PIPELINING.
+func TestVolumeCountedAtSink(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	for _, args := range [][]string{
+		{"-s", "1000", "-m", "10000"},
+		{"-d", "-s", "1000", "-m", "10000"},
+		{"-d", "-s", "1000", "-m", "10000", "--pipelining"},
+		{"-s", "1000", "-m", "10000", "--pipelining", "-r", "2"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			sink := testpeer.StartPostfixSink(t, "-c", "-m", "2000")
+			res := testpeer.Run(t, 2*time.Minute, bin, append(args, sink.Addr)...)
+			if res.ExitCode != 0 {
+				t.Fatalf("go-smtp-source: %v", res)
+			}
+			if got := summary(t, res.Stderr); got[1] != 10000 {
+				t.Fatalf("accepted %d of 10000: %s", got[1], res.Stderr)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, _, mesg := sinkCounts(t, sink)
+				if mesg == 10000 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("sink counted %d messages, want 10000", mesg)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func TestBadCommandLines(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	empty := filepath.Join(t.TempDir(), "msg")
+	if err := os.WriteFile(empty, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-w", "1", "-R", "1", "127.0.0.1"}, 2, "fatal: do not use -w and -R options at the same time"},
+		{[]string{"-R", "1", "-w", "1", "127.0.0.1"}, 2, "fatal: do not use -w and -R options at the same time"},
+		{[]string{"-l", "10", "-F", empty, "127.0.0.1"}, 2, "fatal: -l option cannot be used with -F"},
+		{[]string{"-F", empty, "-l", "10", "127.0.0.1"}, 2, "fatal: -l option cannot be used with -F"},
+		{[]string{"-m", "0", "127.0.0.1"}, 2, "fatal: bad message count: 0"},
+		{[]string{"-m", "-3", "127.0.0.1"}, 2, "fatal: bad message count: -3"},
+		{[]string{"-s0", "127.0.0.1"}, 2, "fatal: bad session count: 0"},
+		{[]string{"-r", "x", "127.0.0.1"}, 2, "fatal: bad recipient count: x"},
+		{[]string{"-l", "0", "127.0.0.1"}, 2, "fatal: bad message length: 0"},
+		{[]string{"-C", "0", "127.0.0.1"}, 2, "fatal: bad connection count: 0"},
+		{[]string{"-R", "0", "127.0.0.1"}, 2, "fatal: bad random delay: 0"},
+		{[]string{"-w", "0", "127.0.0.1"}, 2, "fatal: bad fixed delay: 0"},
+		{[]string{"-T", "0", "127.0.0.1"}, 2, "fatal: bad TCP window size: 0"},
+		{[]string{"-M", "a..b", "127.0.0.1"}, 2, "fatal: bad hostname: a..b"},
+		{[]string{"-M", "[1.2.3]", "127.0.0.1"}, 2, "fatal: bad address literal: [1.2.3]"},
+		{[]string{"-x", "127.0.0.1"}, 2, "unknown shorthand flag: 'x'"},
+		{[]string{}, 2, "expected one host[:port] or unix:path operand"},
+		{[]string{"127.0.0.1", "-m", "2"}, 2, "expected one host[:port] or unix:path operand"},
+		{[]string{"-tls", "127.0.0.1"}, 2, "-tls/--tls (STARTTLS) is not supported yet"},
+		{[]string{"-q", "10", "127.0.0.1"}, 2, "-q/--rate (open-model rate) is not supported yet"},
+		{[]string{"--compat=3.8", "127.0.0.1"}, 2, "--compat: want 3.7 or 3.9"},
+		{[]string{"--timeout", "soon", "127.0.0.1"}, 2, `--timeout: not a positive duration: "soon"`},
+		{[]string{"--source-addr", "nope", "127.0.0.1"}, 2, `--source-addr: not an IP address: "nope"`},
+		{[]string{"[127.0.0.1"}, 2, `fatal: [127.0.0.1: missing "]"`},
+		{[]string{"[127.0.0.1]x"}, 2, `fatal: [127.0.0.1]x: garbage after "]"`},
+		{[]string{"[ipv6:127.0.0.1]:25"}, 2, "fatal: [ipv6:127.0.0.1]:25: malformed IPv6 address"},
+		{[]string{"127.0.0.1:25x"}, 2, "fatal: 127.0.0.1:25x: garbage after numerical service"},
+		{[]string{":25"}, 2, "fatal: :25: missing host information"},
+		{[]string{"::1"}, 2, "fatal: ::1: valid hostname or network address required"},
+		{[]string{"unix:/" + strings.Repeat("x", 120)}, 2, "fatal: unix-domain name too long"},
+		{[]string{"127.0.0.1:abc"}, 1, "fatal: 127.0.0.1:abc: Servname not supported for ai_socktype"},
+		{[]string{"-6", "127.0.0.1:25"}, 1, "fatal: 127.0.0.1:25: Address family for hostname not supported"},
+		{[]string{"-F", "/nonexistent/msg", "127.0.0.1"}, 1, "fatal: open /nonexistent/msg: No such file or directory"},
+		{[]string{"unix:/nonexistent/sock"}, 1, "fatal: connect: No such file or directory"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			res := testpeer.Run(t, 20*time.Second, bin, tc.args...)
+			if res.ExitCode != tc.code || !strings.Contains(res.Stderr, tc.want) {
+				t.Fatalf("want exit %d and %q; got %v", tc.code, tc.want, res)
+			}
+			if strings.Contains(res.Stderr, "goroutine ") || strings.Contains(res.Stderr, "panic") {
+				t.Fatalf("stack trace: %s", res.Stderr)
+			}
+			if lines := strings.Count(res.Stderr, "\n"); lines > 2 {
+				t.Fatalf("%d lines of diagnostics, want one (plus the usage line): %s", lines, res.Stderr)
+			}
+		})
+	}
+}
+
+func TestConnectFailures(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	port := testpeer.FreePort(t)
+	target := fmt.Sprintf("127.0.0.1:%d", port)
+	res := testpeer.Run(t, 20*time.Second, bin, target)
+	if res.ExitCode != 1 || res.Stderr != "" && !strings.HasSuffix(res.Stderr, "fatal: connect: Connection refused\n") {
+		t.Fatalf("refused: %v", res)
+	}
+	// -C 3: two warnings, then the fatal line, as smtp-source.
+	res = testpeer.Run(t, 20*time.Second, bin, "-C", "3", target)
+	if res.ExitCode != 1 || strings.Count(res.Stderr, "warning: connect: Connection refused\n") != 2 ||
+		!strings.Contains(res.Stderr, "fatal: connect: Connection refused\n") {
+		t.Fatalf("-C 3: %v", res)
+	}
+}
+
+// A server that accepts and never says a word ends in a timeout, never a hang.
+func TestSilentServerTimesOut(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	res := testpeer.Run(t, 20*time.Second, bin, "--timeout", "1s", "-s", "3", "-m", "5", ln.Addr().String())
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "fatal: timeout while reading server greeting") {
+		t.Fatalf("%v", res)
+	}
+	if res.Elapsed > 10*time.Second {
+		t.Fatalf("took %v with a 1 s timeout", res.Elapsed)
+	}
+	got := summary(t, res.Stderr)
+	if got[3] != 3 || got[4] != 2 {
+		t.Fatalf("want 3 failed (one per session) and 2 not started: %v", got)
+	}
+}
+
+// A server that drops the connection mid-dialogue: smtp-source's fatal "lost connection".
+func TestLostConnection(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSink(t, "-q", "mail")
+	res := testpeer.Run(t, 20*time.Second, bin, sink.Addr)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "fatal: lost connection while sending sender") {
+		t.Fatalf("%v", res)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSink(t, "-r", "rcpt")
+	res := testpeer.Run(t, 20*time.Second, bin, "-m", "2", sink.Addr)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "fatal: recipient rejected: 450 4.3.0 Error: command failed\n") {
+		t.Fatalf("without -A: %v", res)
+	}
+	res = testpeer.Run(t, 20*time.Second, bin, "-A", "-d", "-m", "2", "-v", sink.Addr)
+	if res.ExitCode != 0 || strings.Count(res.Stderr, "warning: recipient rejected: 450 4.3.0 Error: command failed\n") != 2 {
+		t.Fatalf("with -A: %v", res)
+	}
+	if got := summary(t, res.Stderr); got[2] != 2 {
+		t.Fatalf("want 2 rejected: %v", got)
+	}
+	// smtp-source's -A -d sequence: RSET after the rejected recipient, next MAIL, RSET, QUIT.
+	var cmds []string
+	for _, l := range strings.Split(res.Stderr, "\n") {
+		_, rest, ok := strings.Cut(l, ": ")
+		if !ok || rest == "" || strings.HasPrefix(rest, "<<<") || strings.HasPrefix(rest, "warning:") || strings.Contains(rest, "messages:") {
+			continue
+		}
+		cmds = append(cmds, strings.Fields(rest)[0])
+	}
+	if got := strings.Join(cmds, ","); got != "HELO,MAIL,RCPT,RSET,MAIL,RCPT,RSET,QUIT" {
+		t.Fatalf("commands %s, want HELO,MAIL,RCPT,RSET,MAIL,RCPT,RSET,QUIT\n%s", got, res.Stderr)
+	}
+	// 421 under -A: the session closes without QUIT and the next message reconnects.
+	sink421 := testpeer.StartPostfixSink(t, "-Q", "mail")
+	res = testpeer.Run(t, 20*time.Second, bin, "-A", "-m", "2", sink421.Addr)
+	if res.ExitCode != 0 || strings.Count(res.Stderr, "warning: sender rejected: 421 4.0.0 Server closing connection\n") != 2 {
+		t.Fatalf("421 with -A: %v", res)
+	}
+}
+
+func TestLMTPAndUnixSocket(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSinkUnix(t, "-L", "-c")
+	res := testpeer.Run(t, 30*time.Second, bin, "-L", "-r", "3", "-d", "-s", "5", "-m", "100", sink.Addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	if got := summary(t, res.Stderr); got[1] != 100 {
+		t.Fatalf("accepted %v", got)
+	}
+}
+
+// -c: the counter on stdout, one "N\r" per message, and "\n" at a successful end.
+func TestRunningCounter(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSink(t)
+	res := testpeer.Run(t, 30*time.Second, bin, "-c", "-s", "5", "-m", "50", sink.Addr)
+	var want strings.Builder
+	for i := 1; i <= 50; i++ {
+		fmt.Fprintf(&want, "%d\r", i)
+	}
+	want.WriteString("\n")
+	if res.ExitCode != 0 || res.Stdout != want.String() {
+		t.Fatalf("stdout %q, want %q (%v)", res.Stdout, want.String(), res)
+	}
+}
+
+// SIGINT stops new messages, lets sessions in flight end, prints the summary with every
+// message accounted for, and exits 130.
+func TestInterrupt(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSink(t, "-w", "1") // every DATA reply waits 1 s
+	p := testpeer.Start(t, bin, "-s", "20", "-m", "100000", "--grace", "3s", sink.Addr)
+	time.Sleep(1500 * time.Millisecond)
+	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	exited, _ := p.Wait(10 * time.Second)
+	if !exited {
+		t.Fatal("still running 10 s after SIGINT")
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr %s", code, p.Stderr.String())
+	}
+	got := summary(t, p.Stderr.String())
+	if got[0] != 100000 || got[1] < 20 || got[4] < 99000 {
+		t.Fatalf("accounting %v: want 100000 planned, the in-flight ones finished, the rest not started", got)
+	}
+}
