@@ -1,0 +1,75 @@
+package main_test
+
+// TestCompatTargetErrors: a target that cannot be reached ends both programs the same
+// way: exit status, stdout, and smtp-source's diagnostics in order (program name
+// normalised); go-smtp-source may add its one summary line at the end. Only loopback
+// literals and a missing unix socket are used, so no name lookup leaves the machine.
+
+import (
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+func TestCompatTargetErrors(t *testing.T) {
+	source := testpeer.Require(t, "smtp-source")
+	tool := compatUnderTest(t)
+	cases := []struct {
+		name string
+		args []string // "PORT" is replaced by a free loopback port
+	}{
+		{"refused", []string{"127.0.0.1:PORT"}},
+		{"refused-C3", []string{"-C", "3", "127.0.0.1:PORT"}},
+		{"refused-s3-m5", []string{"-s", "3", "-m", "5", "127.0.0.1:PORT"}},
+		{"refused-ipv6", []string{"[::1]:PORT"}},
+		{"unix-missing", []string{"unix:SOCKDIR/missing.sock"}},
+		{"6-with-ipv4-literal", []string{"-6", "127.0.0.1:PORT"}},
+		{"4-with-ipv6-literal", []string{"-4", "[::1]:PORT"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			port := strconv.Itoa(testpeer.FreePort(t))
+			dir := t.TempDir()
+			args := make([]string, len(tc.args))
+			for i, a := range tc.args {
+				switch {
+				case a == "127.0.0.1:PORT" || a == "[::1]:PORT":
+					a = a[:len(a)-len("PORT")] + port
+				case a == "unix:SOCKDIR/missing.sock":
+					a = "unix:" + filepath.Join(dir, "missing.sock")
+				}
+				args[i] = a
+			}
+			refCh := make(chan testpeer.Result, 1)
+			go func() {
+				defer close(refCh)
+				refCh <- testpeer.Run(t, compatRunLimit, source, args...)
+			}()
+			got := testpeer.Run(t, compatRunLimit, tool.path, tool.args(nil, args...)...)
+			ref, ok := <-refCh
+			if !ok {
+				t.FailNow()
+			}
+			if ref.ExitCode != 1 {
+				t.Fatalf("harness: smtp-source should exit 1: %s", ref)
+			}
+			if got.ExitCode != ref.ExitCode {
+				t.Errorf("exit code: smtp-source %d, go-smtp-source %d (stderr %q)", ref.ExitCode, got.ExitCode, got.Stderr)
+			}
+			if got.Stdout != ref.Stdout {
+				t.Errorf("stdout: smtp-source %q, go-smtp-source %q", ref.Stdout, got.Stdout)
+			}
+			refLines := compatStderrLines(ref.Stderr, source)
+			gotLines := compatStderrLines(got.Stderr, tool.path)
+			if !tool.oracle && len(gotLines) == len(refLines)+1 {
+				gotLines = gotLines[:len(refLines)] // the summary line
+			}
+			if d := compatDiff(refLines, gotLines); d != "" {
+				t.Errorf("stderr differs (program name normalised to PROG; go-smtp-source may add one summary line at the end):\n%s", d)
+			}
+		})
+	}
+}
