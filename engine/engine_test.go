@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+)
+
+// events records what a run reports, from any goroutine.
+type events struct {
+	mu       sync.Mutex
+	warnings []string
+	dots     int
+}
+
+func (e *events) Warning(err error) {
+	e.mu.Lock()
+	e.warnings = append(e.warnings, err.Error())
+	e.mu.Unlock()
+}
+func (e *events) Trace([]byte, bool) {}
+func (e *events) DotSent() {
+	e.mu.Lock()
+	e.dots++
+	e.mu.Unlock()
+}
+
+func config(t *testing.T, addr string, sessions int, messages int64) Config {
+	t.Helper()
+	target, err := ParseTarget(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
+		Date: "d", PID: 1, Content: protocol.DefaultContent()}
+	return Config{
+		Target: target, Sessions: sessions, Messages: messages,
+		Protocol: protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec)},
+		Timeout:  10 * time.Second,
+	}
+}
+
+func checkAccounting(t *testing.T, r Result) {
+	t.Helper()
+	if r.Accepted+r.Rejected+r.Failed+r.NotStarted != r.Planned {
+		t.Fatalf("accounting does not add up: %+v", r)
+	}
+}
+
+func TestRunAgainstPostfixSink(t *testing.T) {
+	sink := testpeer.StartPostfixSink(t, "-m", "1000")
+	for _, tc := range []struct {
+		name  string
+		tweak func(*Config)
+	}{
+		{"new connection per message", func(*Config) {}},
+		{"-d", func(c *Config) { c.Protocol.ReuseConnection = true }},
+		{"-d --pipelining", func(c *Config) {
+			c.Protocol.ReuseConnection, c.Protocol.Pipelining, c.Protocol.Greeting = true, true, protocol.GreetEHLO
+		}},
+		{"two source addresses", func(c *Config) { c.SourceAddrs = []net.IP{net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3")} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config(t, sink.Addr, 50, 1000)
+			ev := &events{}
+			cfg.Events = ev
+			tc.tweak(&cfg)
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAccounting(t, res)
+			if res.Accepted != 1000 || ev.dots != 1000 {
+				t.Fatalf("accepted %d, dots %d: %+v", res.Accepted, ev.dots, res)
+			}
+			if res.Phases[protocol.PhaseEOD].Count != 1000 || res.Phases[protocol.PhaseBanner].Count != res.Sessions {
+				t.Fatalf("phases not delivered: %+v", res.Phases)
+			}
+		})
+	}
+}
+
+// A server that closes every connection at once: the run stops with smtp-source's
+// "lost connection" and still accounts for every message.
+func TestRunLostConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	res, err := Run(context.Background(), config(t, ln.Addr().String(), 10, 100))
+	if err == nil || !strings.Contains(err.Error(), "lost connection while reading server greeting") {
+		t.Fatalf("err %v", err)
+	}
+	checkAccounting(t, res)
+	if res.Failed == 0 || res.Accepted != 0 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// Cancelling the context stops new messages; sessions in flight finish within the grace
+// period; the rest are not started.
+func TestRunInterrupted(t *testing.T) {
+	sink := testpeer.StartPostfixSink(t, "-w", "1") // the DATA reply waits a second
+	cfg := config(t, sink.Addr, 10, 1000)
+	cfg.Grace = 5 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := Run(ctx, cfg)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err %v", err)
+	}
+	checkAccounting(t, res)
+	if res.Accepted != 10 || res.NotStarted != 990 || time.Since(start) > 4*time.Second {
+		t.Fatalf("want the 10 in-flight messages finished and 990 not started within ~1 s: %+v after %v", res, time.Since(start))
+	}
+}
+
+// When the grace period runs out, sessions still waiting are cut off and count as failed.
+func TestRunGraceExpires(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // silent: never sends a banner
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	cfg := config(t, ln.Addr().String(), 5, 50)
+	cfg.Grace = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	res, err := Run(ctx, cfg)
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err %v", err)
+	}
+	checkAccounting(t, res)
+	if res.Failed != 5 || res.NotStarted != 45 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct{ in, network, host, port, err string }{
+		{"127.0.0.1", "tcp", "127.0.0.1", "smtp", ""},
+		{"inet:host.example:2525", "tcp", "host.example", "2525", ""},
+		{"[127.0.0.1]:2525", "tcp", "127.0.0.1", "2525", ""},
+		{"inet:[::1]:2525", "tcp", "::1", "2525", ""},
+		{"[IPv6:::1]:25", "tcp", "::1", "25", ""},
+		{"::1:2525", "tcp", "::1", "2525", ""},
+		{"host:", "tcp", "host", "smtp", ""},
+		{"unix:/run/x.sock", "unix", "", "", ""},
+		{"::1", "", "", "", "valid hostname or network address required"},
+		{"[127.0.0.1", "", "", "", `missing "]"`},
+		{"[127.0.0.1]x", "", "", "", `garbage after "]"`},
+		{"[ipv6:127.0.0.1]:25", "", "", "", "malformed IPv6 address"},
+		{"127.0.0.1:25x", "", "", "", "garbage after numerical service"},
+		{":25", "", "", "", "missing host information"},
+		{"inet:", "", "", "", "missing host information"},
+	} {
+		got, err := ParseTarget(tc.in)
+		if tc.err != "" {
+			if err == nil || err.Error() != fmt.Sprintf("%s: %s", tc.in, tc.err) {
+				t.Errorf("%s: err %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.Network != tc.network || got.Host != tc.host || got.Port != tc.port {
+			t.Errorf("%s: %+v %v", tc.in, got, err)
+		}
+	}
+}
