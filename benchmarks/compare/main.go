@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -225,7 +226,7 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 				bin, args, name = ours, ourArgs, "go-smtp-source"
 			}
 			fmt.Fprintf(os.Stderr, "compare: %-14s run %d/%d: %s %s\n", c.id, i+1, runs, name, strings.Join(args, " "))
-			s, err := measure(bin, args, limit)
+			s, err := measure(bin, args, limit, msgs)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "compare:   %v\n", err)
 				if isOurs {
@@ -275,7 +276,9 @@ func median(ss []sample, f func(sample) float64) float64 {
 }
 
 // measure runs one tool to completion and returns its wall time and its own rusage.
-func measure(bin string, args []string, limit time.Duration) (sample, error) {
+// When the run's stderr holds go-smtp-source's summary ("N accepted"), every planned
+// message must have been accepted; smtp-source's exit status 0 already says so.
+func measure(bin string, args []string, limit time.Duration, msgs int) (sample, error) {
 	var stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -297,6 +300,9 @@ func measure(bin string, args []string, limit time.Duration) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %v: %s", filepath.Base(bin), err, tail(stderr.String(), 400))
 	}
+	if m := acceptedRe.FindStringSubmatch(stderr.String()); m != nil && m[1] != strconv.Itoa(msgs) {
+		return sample{}, fmt.Errorf("%s: %s of %d messages accepted: %s", filepath.Base(bin), m[1], msgs, tail(stderr.String(), 400))
+	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return sample{}, errors.New("no rusage on this platform")
@@ -304,6 +310,8 @@ func measure(bin string, args []string, limit time.Duration) (sample, error) {
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return sample{wall: wall, cpu: cpu, rssKB: ru.Maxrss}, nil
 }
+
+var acceptedRe = regexp.MustCompile(`\b(\d+) accepted\b`)
 
 func tail(s string, n int) string {
 	s = strings.TrimSpace(s)
