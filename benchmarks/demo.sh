@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the main job against a sink the project starts itself.
 #
-# Starts Postfix smtp-sink on a free loopback port (go-smtp-sink will take its place once
-# it exists), runs `bin/go-smtp-source -d -s 100 -m 10000` against it, prints the result,
+# Starts the project's own go-smtp-sink (bin/go-smtp-sink, built by make build) on a free
+# loopback port, runs `bin/go-smtp-source -d -s 100 -m 10000` against it, prints the result,
 # and stops the sink by its PID. Builds nothing: make demo runs make build first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,9 @@ if [ ! -x "$src" ]; then
   echo "demo.sh: $src not found; run 'make build' first (make demo does)" >&2
   exit 2
 fi
-sink_bin=$(command -v smtp-sink || true)
-if [ -z "$sink_bin" ]; then
-  echo "demo.sh: smtp-sink not found (Debian: apt-get install postfix)" >&2
+sink_bin=bin/go-smtp-sink
+if [ ! -x "$sink_bin" ]; then
+  echo "demo.sh: $sink_bin not found; run 'make build' first (make demo does)" >&2
   exit 2
 fi
 
@@ -37,14 +37,12 @@ trap 'stop_sink; exit 130' INT TERM
 
 accepting() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-sink_args=()
-if [ "$(id -u)" = 0 ]; then sink_args+=(-u nobody); fi # smtp-sink refuses root without -u
 port=""
 for _ in $(seq 1 20); do
   # A port below the ephemeral range (32768-60999) that nothing accepts on.
   p=$((20000 + RANDOM % 12000))
   if accepting "$p"; then continue; fi
-  "$sink_bin" "${sink_args[@]}" -m 2000 "127.0.0.1:$p" 1024 &
+  "$sink_bin" -m 2000 "127.0.0.1:$p" 1024 &
   sink_pid=$!
   for _ in $(seq 1 100); do
     if accepting "$p"; then port=$p; break; fi
@@ -55,12 +53,12 @@ for _ in $(seq 1 20); do
   stop_sink
 done
 if [ -z "$port" ]; then
-  echo "demo.sh: could not start smtp-sink on a free loopback port" >&2
+  echo "demo.sh: could not start go-smtp-sink on a free loopback port" >&2
   exit 1
 fi
 
 cmd=("$src" -d -s 100 -m 10000 "127.0.0.1:$port")
-echo "sink:   $sink_bin ${sink_args[*]} -m 2000 127.0.0.1:$port 1024 (pid $sink_pid)"
+echo "sink:   $sink_bin -m 2000 127.0.0.1:$port 1024 (pid $sink_pid)"
 echo "\$ ${cmd[*]}"
 start=$(date +%s.%N)
 set +e

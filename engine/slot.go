@@ -16,6 +16,9 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
+// quitWait is how long a session waits, after the server's 221, for the server to close.
+const quitWait = 2 * time.Second
+
 // errAborted is the outcome of messages cut off when the run stops.
 var errAborted = errors.New("aborted: the run was stopped")
 
@@ -37,11 +40,12 @@ type slot struct {
 	closedIn  bool // the connection closed during traffic()
 	vec       [][]byte
 
-	lastActive atomic.Int64 // ns since epoch of the last byte from the server
-	timedOut   atomic.Bool
-	resumeDue  atomic.Bool // a pause between messages is over
-	paused     atomic.Bool
-	timeout    *time.Timer
+	lastActive  atomic.Int64 // ns since epoch of the last byte from the server
+	timedOut    atomic.Bool
+	resumeDue   atomic.Bool // a pause between messages is over
+	paused      atomic.Bool
+	awaitingFIN atomic.Bool // QUIT answered; the server is expected to close
+	timeout     *time.Timer
 
 	mu        sync.Mutex
 	live      gnet.Conn   // the open connection, for timer goroutines
@@ -157,6 +161,7 @@ func (s *slot) opened(c gnet.Conn) {
 	s.Phase(protocol.PhaseConnect, s.dialStart, s.connected, 0)
 	s.client.Start(s.seq, s.connected)
 	s.timedOut.Store(false)
+	s.awaitingFIN.Store(false)
 	s.paused.Store(false)
 	s.resumeDue.Store(false)
 	s.lastActive.Store(s.r.now())
@@ -222,6 +227,15 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 			}
 		})
 		s.mu.Unlock()
+	case protocol.StepDone:
+		s.ended = true
+		if s.r.cfg.Linger0 {
+			return gnet.Close // smtp-source's reset right after the 221
+		}
+		// Let the server close first so TIME_WAIT lands on its side, not on our ports;
+		// close ourselves only if it has not within quitWait.
+		s.awaitingFIN.Store(true)
+		s.timeout.Reset(quitWait)
 	case protocol.StepClose:
 		s.ended = true
 		return gnet.Close
@@ -277,6 +291,12 @@ func (s *slot) afterClose() {
 
 // onTimeout runs on a timer goroutine: the server has been silent for too long.
 func (s *slot) onTimeout() {
+	if s.awaitingFIN.Load() {
+		if c := s.getLive(); c != nil {
+			_ = c.CloseWithCallback(nil)
+		}
+		return
+	}
 	if s.paused.Load() {
 		s.timeout.Reset(s.r.cfg.Timeout) // our own pause is not the server's silence
 		return

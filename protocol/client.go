@@ -57,6 +57,7 @@ const (
 	StepRead  Step = iota // send Output, then wait for more bytes from the server
 	StepPause             // send Output, then call Resume after the between-message delay
 	StepClose             // send Output, then close: the session is over
+	StepDone              // the server said goodbye (221): let it close first, so TIME_WAIT stays on its side
 	StepFatal             // the run must stop; Err says why
 )
 
@@ -437,7 +438,7 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 
 	case PhaseQuit:
 		c.state = stateDone
-		return StepClose
+		return StepDone
 	}
 	return StepRead
 }
