@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -165,6 +166,9 @@ type connState struct {
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	cs := &connState{srv: s, c: c, sess: newSession(s.env, clientAddrString(c.RemoteAddr()))}
 	c.SetContext(cs)
+	if _, tcp := c.RemoteAddr().(*net.TCPAddr); tcp {
+		_ = c.SetNoDelay(true) // gnet sets TCP_NODELAY only on client conns; replies are whole already
+	}
 	s.stats.sessionOpened()
 	if tr := s.env.cfg.Trace; tr != nil {
 		tr("connect (" + familyName(c) + ")")

@@ -95,8 +95,10 @@ func TestSessionTranscripts(t *testing.T) {
 			want:  "220 smtp-sink ESMTP\r\n" + ehloDefault,
 		},
 		{
-			name:  "EHLO with -p -8 -a -C -F -E -N and no chunking/smtputf8, size",
-			mod:   func(c *Config) { *c = Config{Listen: c.Listen, DisablePipelining: true, Disable8BitMIME: true, DisableAuthAnnounce: true, DisableXCLIENT: true, DisableXFORWARD: true, DisableEnhanced: true, DisableDSN: true, DisableSMTPUTF8: true, DisableChunking: true, MaxMessageSize: 1000, Hostname: "h"} },
+			name: "EHLO with -p -8 -a -C -F -E -N and no chunking/smtputf8, size",
+			mod: func(c *Config) {
+				*c = Config{Listen: c.Listen, DisablePipelining: true, Disable8BitMIME: true, DisableAuthAnnounce: true, DisableXCLIENT: true, DisableXFORWARD: true, DisableEnhanced: true, DisableDSN: true, DisableSMTPUTF8: true, DisableChunking: true, MaxMessageSize: 1000, Hostname: "h"}
+			},
 			input: "EHLO x\r\nMAIL FROM:<a> SIZE=1001\r\nXCLIENT a\r\nBDAT 1\r\n",
 			want:  "220 h ESMTP\r\n250-h\r\n250 SIZE 1000\r\n" + replyTooBig + replyUnknown + replyUnknown,
 		},
@@ -126,7 +128,7 @@ func TestSessionTranscripts(t *testing.T) {
 			want:  "220 smtp-sink ESMTP\r\n" + replyLineTooLong + replyOK,
 		},
 		{
-			name:  "over-long line without CRLF is discarded as it comes",
+			name:   "over-long line without CRLF is discarded as it comes",
 			input:  strings.Repeat("y", 50000) + "\r\nQUIT\r\n",
 			want:   "220 smtp-sink ESMTP\r\n" + replyLineTooLong + replyBye,
 			closed: true,

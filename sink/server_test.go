@@ -1,0 +1,361 @@
+package sink
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+// startServer runs a Server on a free loopback port; it is shut down when the test ends.
+func startServer(t *testing.T, mod func(*Config)) (*Server, string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	cfg := Config{Listen: "tcp4://" + addr, EventLoops: 2}
+	if mod != nil {
+		mod(&cfg)
+	}
+	if strings.HasPrefix(cfg.Listen, "unix://") {
+		addr = "unix:" + strings.TrimPrefix(cfg.Listen, "unix://")
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case <-srv.Ready():
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server not ready after 10s")
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return srv, addr
+}
+
+// smtpClient is a raw test client: it writes exactly what it is told.
+type smtpClient struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialSMTP(t *testing.T, addr string) *smtpClient {
+	t.Helper()
+	network := "tcp"
+	if strings.HasPrefix(addr, "unix:") {
+		network, addr = "unix", strings.TrimPrefix(addr, "unix:")
+	}
+	conn, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	t.Cleanup(func() { conn.Close() })
+	return &smtpClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+func (c *smtpClient) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.conn, s); err != nil {
+		c.t.Fatalf("send %q: %v", s, err)
+	}
+}
+
+// reply reads one complete (possibly multi-line) reply.
+func (c *smtpClient) reply() string {
+	c.t.Helper()
+	var all string
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("reading reply (so far %q): %v", all+line, err)
+		}
+		all += line
+		if len(line) < 4 || line[3] != '-' {
+			return all
+		}
+	}
+}
+
+func (c *smtpClient) expect(prefix string) {
+	c.t.Helper()
+	if got := c.reply(); !strings.HasPrefix(got, prefix) {
+		c.t.Fatalf("reply %q, want prefix %q", got, prefix)
+	}
+}
+
+// expectEOF waits for the server to close the connection.
+func (c *smtpClient) expectEOF(within time.Duration) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(within))
+	rest, err := io.ReadAll(c.r)
+	if err != nil && !isConnReset(err) {
+		c.t.Fatalf("want close within %v, got %v after %q", within, err, rest)
+	}
+}
+
+func isConnReset(err error) bool { return strings.Contains(err.Error(), "connection reset") }
+
+// oneMessage runs a whole dialogue and checks every reply.
+func oneMessage(t *testing.T, addr string) {
+	t.Helper()
+	c := dialSMTP(t, addr)
+	c.expect("220 ")
+	c.send("EHLO test\r\n")
+	c.expect("250-")
+	c.send("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n") // pipelined
+	c.expect("250 2.1.0")
+	c.expect("250 2.1.5")
+	c.expect("354 ")
+	c.send("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+	c.expect("250 2.0.0 Ok: queued as ")
+	c.expect("221 ")
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestServerDialogueAndCounters(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, nil)
+	for i := 0; i < 3; i++ {
+		oneMessage(t, addr)
+	}
+	eventually(t, "3 closed sessions", func() bool { return srv.Stats().Snapshot().SessionsClosed == 3 })
+	st := srv.Stats().Snapshot()
+	if st.Sessions != 3 || st.MessagesAccepted != 3 || st.Quits != 3 || st.Recipients != 3 || st.Transactions != 3 || st.Bytes != 3*20 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestServerUnixSocket(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sink.sock")
+	_, addr := startServer(t, func(c *Config) { c.Listen = "unix://" + path })
+	oneMessage(t, addr)
+}
+
+// TestServerBadInput sends each kind of bad input and then checks that the same
+// connection (where it survives) and a fresh one are still served.
+func TestServerBadInput(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, nil)
+	tests := []struct {
+		name  string
+		input string
+		want  []string // reply prefixes, in order
+	}{
+		{"over-long command line", "NOOP " + strings.Repeat("x", 3000) + "\r\n", []string{"500 5.5.2 Error: command line too long"}},
+		{"endless line without CRLF", strings.Repeat("z", 200000) + "\r\n", []string{"500 5.5.2 Error: command line too long"}},
+		{"unknown command", "EXPN list\r\nFOO\r\n", []string{"500 5.5.1", "500 5.5.1"}},
+		{"out of sequence", "RCPT TO:<x>\r\nDATA\r\nMAIL FROM:<a>\r\nMAIL FROM:<b>\r\n", []string{"503 5.5.1 Error: need MAIL", "503 5.5.1 Error: need RCPT", "250 2.1.0", "503 5.5.1 Error: nested MAIL"}},
+		{"bare LF is not a line end", "NOOP\nNOOP\nNOOP\r\nHELO x\nNOOP\r\n", []string{"500 5.5.1", "250 smtp-sink"}},
+		{"NUL bytes", "NO\x00OP\r\n\x00\x00\r\n", []string{"500 5.5.2 Error: NUL", "500 5.5.2 Error: NUL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialSMTP(t, addr)
+			c.expect("220 ")
+			c.send(tt.input)
+			for _, w := range tt.want {
+				c.expect(w)
+			}
+			c.send("NOOP\r\n")
+			c.expect("250 2.0.0 Ok")
+			oneMessage(t, addr)
+		})
+	}
+	st := srv.Stats().Snapshot()
+	if st.LongLines != 2 || st.UnknownCommands != 3 || st.NULCommands != 2 || st.BadSequence != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestServerSilentClientTimesOut(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	c := dialSMTP(t, addr)
+	c.expect("220 ")
+	start := time.Now()
+	c.expectEOF(5 * time.Second)
+	if took := time.Since(start); took < 250*time.Millisecond || took > 3*time.Second {
+		t.Errorf("silent client closed after %v, want about 300ms", took)
+	}
+	eventually(t, "timeout counted", func() bool { return srv.Stats().Snapshot().Timeouts == 1 })
+	oneMessage(t, addr) // others are still served
+}
+
+func TestServerSlowButActiveClientDoesNotTimeOut(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, func(c *Config) { c.IdleTimeout = 400 * time.Millisecond })
+	c := dialSMTP(t, addr)
+	c.expect("220 ")
+	for i := 0; i < 4; i++ {
+		time.Sleep(200 * time.Millisecond)
+		c.send("NOOP\r\n")
+		c.expect("250 ")
+	}
+}
+
+func TestServerFloodWithoutReadingIsDisconnected(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, func(c *Config) { c.SocketBuffer = 32 << 10 })
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+	_ = conn.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	chunk := []byte(strings.Repeat("EHLO flood\r\n", 4096)) // 48 KiB of commands, ~1 MiB of replies
+	sent := 0
+	for i := 0; i < 2000; i++ { // at most ~100 MB; the sink must give up long before
+		n, err := conn.Write(chunk)
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	eventually(t, "flood disconnect", func() bool { return srv.Stats().Snapshot().FloodDisconnects == 1 })
+	if sent > 50<<20 {
+		t.Errorf("the sink read %d MB from a client that never reads", sent>>20)
+	}
+	oneMessage(t, addr)
+}
+
+func TestServerMidDataDisconnect(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, nil)
+	c := dialSMTP(t, addr)
+	c.expect("220 ")
+	c.send("HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send("Subject: cut\r\n\r\nhalf a mess")
+	c.conn.Close()
+	eventually(t, "mid-data disconnect counted", func() bool { return srv.Stats().Snapshot().MidDataDisconnects == 1 })
+	oneMessage(t, addr)
+	if st := srv.Stats().Snapshot(); st.MessagesAccepted != 1 {
+		t.Errorf("accepted %d, want 1 (the cut message must not count)", st.MessagesAccepted)
+	}
+}
+
+func TestServerInputDuringDelayIsBounded(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, func(c *Config) {
+		c.Delays[VerbRCPT] = Delay{Duration: 5 * time.Second}
+		c.MaxPendingInput = 64 << 10
+	})
+	c := dialSMTP(t, addr)
+	c.expect("220 ")
+	c.send("MAIL FROM:<a>\r\nRCPT TO:<b>\r\n")
+	c.expect("250 2.1.0")
+	junk := []byte(strings.Repeat("x", 32<<10))
+	_ = c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < 64; i++ {
+		if _, err := c.conn.Write(junk); err != nil {
+			break
+		}
+	}
+	eventually(t, "disconnect for pending input", func() bool { return srv.Stats().Snapshot().FloodDisconnects == 1 })
+	other := dialSMTP(t, addr) // RCPT is delayed for everyone: check the others with NOOP
+	other.expect("220 ")
+	other.send("NOOP\r\n")
+	other.expect("250 ")
+}
+
+func TestServerMaxConnectionsParksExtraClients(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, func(c *Config) { c.MaxConnections = 1 })
+	first := dialSMTP(t, addr)
+	first.expect("220 ")
+	second := dialSMTP(t, addr)
+	_ = second.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := second.r.ReadString('\n'); err == nil {
+		t.Fatalf("second client greeted while the first holds the only slot: %q", line)
+	}
+	_ = second.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	first.send("QUIT\r\n")
+	first.expect("221 ")
+	second.r = bufio.NewReader(second.conn)
+	second.expect("220 ")
+	second.send("QUIT\r\n")
+	second.expect("221 ")
+}
+
+func TestServerMaxMessagesSignalsDone(t *testing.T) {
+	t.Parallel()
+	srv, addr := startServer(t, func(c *Config) { c.MaxMessages = 2 })
+	oneMessage(t, addr)
+	select {
+	case <-srv.Done():
+		t.Fatal("done after 1 of 2 messages")
+	default:
+	}
+	oneMessage(t, addr) // the second message still gets its reply
+	select {
+	case <-srv.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not done after 2 messages")
+	}
+}
+
+func TestServerDelayFromClientSide(t *testing.T) {
+	if raceEnabled {
+		t.Skip("timing test; run without -race")
+	}
+	_, addr := startServer(t, func(c *Config) {
+		c.Delays[VerbRCPT] = Delay{Duration: 30 * time.Millisecond}
+		c.Delays[VerbDot] = Delay{Duration: 60 * time.Millisecond}
+	})
+	c := dialSMTP(t, addr)
+	c.expect("220 ")
+	c.send("MAIL FROM:<a>\r\n")
+	c.expect("250 ")
+	start := time.Now()
+	c.send("RCPT TO:<b>\r\n")
+	c.expect("250 2.1.5")
+	rcpt := time.Since(start)
+	c.send("DATA\r\n")
+	c.expect("354 ")
+	start = time.Now()
+	c.send("x\r\n.\r\n")
+	c.expect("250 2.0.0")
+	dot := time.Since(start)
+	if rcpt < 30*time.Millisecond || rcpt > 45*time.Millisecond {
+		t.Errorf("RCPT reply after %v, want 30ms (+ a few)", rcpt)
+	}
+	if dot < 60*time.Millisecond || dot > 75*time.Millisecond {
+		t.Errorf("end-of-data reply after %v, want 60ms (+ a few)", dot)
+	}
+}
