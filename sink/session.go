@@ -114,7 +114,11 @@ type Session struct {
 }
 
 func newSession(e *env, clientAddr string) *Session {
-	return &Session{env: e, clientAddr: clientAddr}
+	s := &Session{env: e, clientAddr: clientAddr}
+	if e.cfg.LMTP {
+		s.proto = protoLMTP // even before LHLO, as smtp-sink's dumps show
+	}
+	return s
 }
 
 // InData reports whether the session is inside message content (DATA or BDAT), so a

@@ -119,6 +119,13 @@ loop:
 			}
 			break loop
 		case <-srv.Done():
+			// -M/-n reached: let the sessions in flight end (the client's QUIT) for a moment.
+			for grace := time.Now().Add(2 * time.Second); time.Now().Before(grace); {
+				if srv.Stats().Snapshot().SessionsActive == 0 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			break loop
 		case err := <-served:
 			fmt.Fprintf(errOut, "%s: fatal: %v\n", prog, err)

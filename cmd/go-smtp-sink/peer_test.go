@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+// TestPostfixSMTPSourceCountsExact drives go-smtp-sink with the real smtp-source at
+// 10,000 messages over 1,000 parallel sessions, one connection per message, and checks
+// every counter is exact.
+func TestPostfixSMTPSourceCountsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: 10,000 messages")
+	}
+	source := testpeer.Require(t, "smtp-source")
+	s := startGoSink(t)
+	res := testpeer.Run(t, 120*time.Second, source, "-s", "1000", "-m", "10000", "-r", "2", s.Addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("smtp-source: %v", res)
+	}
+	st := s.stop(t)
+	// +1 session: the readiness probe
+	if st.MessagesAccepted != 10000 || st.Quits != 10000 || st.Transactions != 10000 || st.Recipients != 20000 ||
+		st.Sessions != 10001 || st.SessionsClosed != 10001 || st.MessagesRejected != 0 || st.MidDataDisconnects != 0 {
+		t.Errorf("counters %+v", st)
+	}
+	if st.SessionsPeak < 100 {
+		t.Errorf("peak sessions %d: smtp-source -s 1000 should have overlapped far more", st.SessionsPeak)
+	}
+}
+
+// TestPostfixSMTPSourceReusedConnections is the same with -d: 10,000 messages over 1,000
+// connections held open.
+func TestPostfixSMTPSourceReusedConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: 10,000 messages")
+	}
+	source := testpeer.Require(t, "smtp-source")
+	s := startGoSink(t, "-c")
+	res := testpeer.Run(t, 120*time.Second, source, "-d", "-s", "1000", "-m", "10000", s.Addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("smtp-source: %v", res)
+	}
+	st := s.stop(t)
+	if st.MessagesAccepted != 10000 || st.Transactions != 10000 || st.Sessions != 1001 || st.Quits != 1000 {
+		t.Errorf("counters %+v", st)
+	}
+	if !strings.Contains(s.Stdout.String(), "sess=1001 quit=1000 mesg=10000\r") {
+		t.Errorf("-c output does not end with the final counts: %q", tail(s.Stdout.String(), 200))
+	}
+}
+
+// TestGoSMTPSourceCountsExact drives go-smtp-sink with this project's go-smtp-source.
+func TestGoSMTPSourceCountsExact(t *testing.T) {
+	if testing.Short() {
+		t.Skip("heavy: 10,000 messages")
+	}
+	source := testpeer.BuildCommand(t, "go-smtp-source")
+	s := startGoSink(t)
+	res := testpeer.Run(t, 120*time.Second, source, "-s", "1000", "-m", "10000", s.Addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("go-smtp-source: %v", res)
+	}
+	st := s.stop(t)
+	if st.MessagesAccepted != 10000 || st.Transactions != 10000 || st.Sessions != 10001 || st.MidDataDisconnects != 0 {
+		t.Errorf("counters %+v", st)
+	}
+}
+
+// dumpNormaliser removes what legitimately differs between two runs: the queue id and
+// date in the Received header, and the sending smtp-source's pid in Message-Id and the
+// Date it computes once per process.
+var dumpNormaliser = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?m)^(\tby .* id )[0-9a-f]{8};\n\t.*$`), "${1}ID;\n\tDATE"},
+	{regexp.MustCompile(`(?m)^Message-Id: <[0-9a-f]{4}\.`), "Message-Id: <PID."},
+	{regexp.MustCompile(`(?m)^Date: .*$`), "Date: DATE"},
+}
+
+func normaliseDump(b []byte) string {
+	s := string(b)
+	for _, n := range dumpNormaliser {
+		s = n.re.ReplaceAllString(s, n.with)
+	}
+	return s
+}
+
+// TestDumpsMatchPostfixSmtpSink runs the same smtp-source commands against Postfix
+// smtp-sink and go-smtp-sink, both with -D, and compares the dump files.
+func TestDumpsMatchPostfixSmtpSink(t *testing.T) {
+	source := testpeer.Require(t, "smtp-source")
+	msgFile := filepath.Join(t.TempDir(), "message")
+	// dot-stuffing, a CRLF line (kept as CR CR LF by smtp-source), a bare CR, no final newline
+	if err := os.WriteFile(msgFile, []byte("Subject: from file\n\n.leading dot\n..two dots\nline2\r\nmid\rcr\nlast-no-newline"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs := [][]string{
+		{"-S", "dump me", "-m", "2", "-r", "3"},
+		{"-F", msgFile, "-m", "2"},
+		{"-d", "-m", "3", "-N", "-r", "2", "-f", "sender@example.com", "-t", "rcpt@example.com", "-M", "client.example", "-l", "300"},
+		{"-o", "-m", "1", "-f", ""},
+	}
+	for _, lmtp := range []bool{false, true} {
+		name := "smtp"
+		var sinkOpts []string
+		if lmtp {
+			name, sinkOpts = "lmtp", []string{"-L"}
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := testpeer.WritableDir(t)
+			postfixDump, goDump := filepath.Join(dir, "postfix.dump"), filepath.Join(dir, "go.dump")
+			pf := testpeer.StartPostfixSink(t, append([]string{"-D", postfixDump}, sinkOpts...)...)
+			gs := startGoSink(t, append([]string{"-D", goDump}, sinkOpts...)...)
+			for _, run := range runs {
+				for _, addr := range []string{pf.Addr, gs.Addr} {
+					args := append([]string{}, run...)
+					if lmtp {
+						args = append(args, "-L")
+					}
+					if res := testpeer.Run(t, 30*time.Second, source, append(args, addr)...); res.ExitCode != 0 {
+						t.Fatalf("smtp-source %v %s: %v", args, addr, res)
+					}
+				}
+			}
+			pf.Stop()
+			gs.stop(t)
+			want, err := os.ReadFile(postfixDump)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(goDump)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) < 500 {
+				t.Fatalf("Postfix dump suspiciously short: %q", want)
+			}
+			if w, g := normaliseDump(want), normaliseDump(got); w != g {
+				t.Errorf("dumps differ after normalising.\nPostfix smtp-sink:\n%s\ngo-smtp-sink:\n%s\nfirst difference at %d", w, g, firstDiff(w, g))
+			}
+		})
+	}
+}
+
+func firstDiff(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// TestUnixSocketDumpMatchesPostfix checks the unix-domain form: X-Client-Addr "local".
+func TestUnixSocketDumpMatchesPostfix(t *testing.T) {
+	source := testpeer.Require(t, "smtp-source")
+	dir := testpeer.WritableDir(t)
+	postfixDump, goDump := filepath.Join(dir, "postfix.dump"), filepath.Join(dir, "go.dump")
+	pf := testpeer.StartPostfixSinkUnix(t, "-D", postfixDump)
+	gs := startGoSinkAt(t, "unix:"+filepath.Join(dir, "go.sock"), "-D", goDump)
+	for _, addr := range []string{pf.Addr, gs.Addr} {
+		if res := testpeer.Run(t, 30*time.Second, source, "-m", "2", addr); res.ExitCode != 0 {
+			t.Fatalf("smtp-source %s: %v", addr, res)
+		}
+	}
+	pf.Stop()
+	gs.stop(t)
+	want, _ := os.ReadFile(postfixDump)
+	got, _ := os.ReadFile(goDump)
+	if w, g := normaliseDump(want), normaliseDump(got); w != g || !strings.Contains(g, "X-Client-Addr: local\n") {
+		t.Errorf("unix-socket dumps differ:\n%s\n---\n%s", w, g)
+	}
+}
+
+func TestMaxMessagesExits(t *testing.T) {
+	source := testpeer.Require(t, "smtp-source")
+	s := startGoSink(t, "-M", "5")
+	res := testpeer.Run(t, 30*time.Second, source, "-m", "5", s.Addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("smtp-source: %v (go-smtp-sink replies to the last message before it exits)", res)
+	}
+	exited, err := s.Wait(10 * time.Second)
+	if !exited || err != nil {
+		t.Fatalf("go-smtp-sink -M 5: exited=%v err=%v", exited, err)
+	}
+	if st := readStats(t, s.Stats); st.MessagesAccepted != 5 {
+		t.Errorf("accepted %d", st.MessagesAccepted)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-sink")
+	for _, args := range [][]string{{}, {"-x", "127.0.0.1:1", "1"}, {"127.0.0.1:1", "1", "-v"}, {"127.0.0.1:1", "0"}} {
+		res := testpeer.Run(t, 10*time.Second, bin, args...)
+		if res.ExitCode != 1 || !strings.Contains(res.Stderr, "go-smtp-sink: fatal: usage: go-smtp-sink [-468acCeEFLpPv]") {
+			t.Errorf("%v: %v", args, res)
+		}
+	}
+	res := testpeer.Run(t, 10*time.Second, bin, "[127.0.0.1:1", "1")
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, `go-smtp-sink: fatal: [127.0.0.1:1: missing "]"`) {
+		t.Errorf("bad address: %v", res)
+	}
+	port := testpeer.FreePort(t)
+	busy := startGoSinkAt(t, fmt.Sprintf("127.0.0.1:%d", port))
+	_ = busy
+	if res := testpeer.Run(t, 10*time.Second, bin, "-d", "a", "-D", "b", "127.0.0.1:1", "1"); res.ExitCode != 1 ||
+		!strings.Contains(res.Stderr, "use only one of -d or -D") {
+		t.Errorf("-d with -D: %v", res)
+	}
+}
