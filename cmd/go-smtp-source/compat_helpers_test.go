@@ -88,7 +88,7 @@ func compatCheckClean(t *testing.T, who string, r testpeer.Result, summaryAllowe
 var (
 	compatDateRe  = regexp.MustCompile(`^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), ( \d|[1-3]\d) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d [+-]\d{4} \([^()\r\n]*\)(\r?)$`)
 	compatMsgIDRe = regexp.MustCompile(`^Message-Id: <[^<>\s]+>(\r?)$`)
-	compatRcvdRe  = regexp.MustCompile(`^(\tby \S+ \(\S+\) with \S+ id )[0-9a-f]+;$`)
+	compatRcvdRe  = regexp.MustCompile(`^\tby \S+ (\(\S+\) with \S+ id )[0-9a-f]+;$`)
 	compatRDateRe = regexp.MustCompile(`^\t(Mon|Tue|Wed|Thu|Fri|Sat|Sun), `)
 )
 
@@ -114,10 +114,11 @@ type compatDump struct {
 
 // compatParseDump splits a dump written with -S compatMarker into records and
 // normalises each: the Received header's smtp-sink id and timestamp, and the Date and
-// Message-Id header values. With rcptSet, X-Rcpt-Args values are moved out of the
+// Message-Id header values. Every record must name sinkName (smtp-sink -h) in its
+// Received header. With rcptSet, X-Rcpt-Args values are moved out of the
 // records into one list (the line stays as a placeholder, so per-message counts still
 // compare).
-func compatParseDump(dump string, rcptSet bool) (compatDump, error) {
+func compatParseDump(dump, sinkName string, rcptSet bool) (compatDump, error) {
 	var d compatDump
 	if dump == "" {
 		return d, nil
@@ -137,7 +138,11 @@ func compatParseDump(dump string, rcptSet bool) (compatDump, error) {
 			i++
 		}
 		if i+2 < len(lines) && strings.HasPrefix(lines[i], "Received: ") {
-			lines[i+1] = compatRcvdRe.ReplaceAllString(lines[i+1], "${1}<SINK-ID>;")
+			if !strings.HasPrefix(lines[i+1], "\tby "+sinkName+" (") {
+				return d, fmt.Errorf("harness: a record came from another smtp-sink than %s (a shared port?): %q",
+					sinkName, lines[i+1])
+			}
+			lines[i+1] = compatRcvdRe.ReplaceAllString(lines[i+1], "\tby <SINK> ${1}<SINK-ID>;")
 			if compatRDateRe.MatchString(lines[i+1+1]) {
 				lines[i+2] = "\t<RECEIVED-DATE>"
 			}

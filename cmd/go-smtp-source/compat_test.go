@@ -22,10 +22,15 @@ package main_test
 // the harness itself is validated.
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,6 +89,8 @@ type compatDumpCase struct {
 	target    string   // target template, "ADDR" is replaced by 127.0.0.1:PORT
 	needExt   bool     // needs go-smtp-source's extensions (skipped in oracle mode)
 	quiet     bool     // go-smtp-source must print nothing on stderr
+	ipv6      bool     // the sinks listen on [::1] (skipped when the host has no IPv6 loopback)
+	timed     bool     // -w: both runs must take as long (±0.5 s); smtp-source waits after every message
 }
 
 func TestCompatDump(t *testing.T) {
@@ -155,6 +162,12 @@ func TestCompatDump(t *testing.T) {
 		{name: "target-4-localhost", args: []string{"-4"}, target: "localhost:PORT", msgs: 1},
 		{name: "double-dash", args: []string{"-m", "2", "--"}, msgs: 2},
 		{name: "A-C2-T8192", args: []string{"-A", "-C", "2", "-T", "8192"}, msgs: 1},
+		// IPv6 loopback (X-Client-Addr: ipv6:::1).
+		{name: "ipv6", args: []string{"-m", "2"}, ipv6: true, msgs: 2},
+		{name: "ipv6-6-d-m2", args: []string{"-6", "-d", "-m", "2"}, ipv6: true, msgs: 2},
+		// -w: a fixed wait after each message, the last one included.
+		{name: "w1-d-m2", args: []string{"-w", "1", "-d", "-m", "2"}, msgs: 2, timed: true},
+		{name: "w1-s2-m2", args: []string{"-w", "1", "-s", "2", "-m", "2"}, msgs: 2, unordered: true, timed: true},
 		// -c: stdout must be byte-identical ("1\r2\r...N\r\n").
 		{name: "c-m20-s3", args: []string{"-c", "-m", "20", "-s", "3"}, msgs: 20, unordered: true},
 		{name: "c-d-m20-s2", args: []string{"-c", "-d", "-m", "20", "-s", "2"}, msgs: 20, unordered: true},
@@ -177,12 +190,9 @@ func TestCompatDump(t *testing.T) {
 func compatRunDumpCase(t *testing.T, source string, tool compatTool, tc compatDumpCase) {
 	dir := testpeer.WritableDir(t)
 	args := compatExpand(t, dir, tc.args)
-	start := func(dump string) *testpeer.Sink {
+	start := func(dump string) (*testpeer.Sink, string) {
 		opts := append([]string{"-D", dump, "-S", compatMarker + `\n`}, tc.sinkOpts...)
-		if tc.unix {
-			return testpeer.StartPostfixSinkUnix(t, opts...)
-		}
-		return testpeer.StartPostfixSink(t, opts...)
+		return compatStartSink(t, tc.ipv6, tc.unix, opts...)
 	}
 	target := func(s *testpeer.Sink) string {
 		if tc.target == "" || tc.unix {
@@ -192,12 +202,26 @@ func compatRunDumpCase(t *testing.T, source string, tool compatTool, tc compatDu
 		return strings.NewReplacer("ADDR", s.Addr, "PORT", port).Replace(tc.target)
 	}
 	refDump, gotDump := filepath.Join(dir, "smtp-source.dump"), filepath.Join(dir, "go-smtp-source.dump")
-	refSink, gotSink := start(refDump), start(gotDump)
+	refSink, refName := start(refDump)
+	gotSink, gotName := start(gotDump)
 
-	ref := testpeer.Run(t, compatRunLimit, source, append(append([]string{}, args...), target(refSink))...)
+	// Both at once: each has its own sink.
+	refCh := make(chan testpeer.Result, 1)
+	go func() {
+		defer close(refCh)
+		refCh <- testpeer.Run(t, compatRunLimit, source, append(append([]string{}, args...), target(refSink))...)
+	}()
 	got := testpeer.Run(t, compatRunLimit, tool.path, append(tool.args(tc.ext, args...), target(gotSink))...)
+	ref, ok := <-refCh
+	if !ok {
+		t.FailNow()
+	}
 	compatCheckClean(t, "smtp-source", ref, false)
 	compatCheckClean(t, "go-smtp-source", got, !tool.oracle && !tc.quiet)
+	if d := got.Elapsed - ref.Elapsed; tc.timed && (d > 500*time.Millisecond || d < -500*time.Millisecond) {
+		t.Errorf("run time: smtp-source %v, go-smtp-source %v (smtp-source waits -w seconds after every message, the last one included)",
+			ref.Elapsed.Round(time.Millisecond), got.Elapsed.Round(time.Millisecond))
+	}
 	if ref.Stdout != got.Stdout {
 		t.Errorf("stdout differs:\n  smtp-source:    %q\n  go-smtp-source: %q", ref.Stdout, got.Stdout)
 	}
@@ -210,11 +234,11 @@ func compatRunDumpCase(t *testing.T, source string, tool compatTool, tc compatDu
 	if gotErr != nil {
 		t.Errorf("go-smtp-source: %v (sink stderr: %s)", gotErr, gotSink.Stderr.String())
 	}
-	refD, err := compatParseDump(refText, tc.rcptSet)
+	refD, err := compatParseDump(refText, refName, tc.rcptSet)
 	if err != nil {
 		t.Fatalf("smtp-source dump: %v", err)
 	}
-	gotD, err := compatParseDump(gotText, tc.rcptSet)
+	gotD, err := compatParseDump(gotText, gotName, tc.rcptSet)
 	if err != nil {
 		t.Fatalf("go-smtp-source dump: %v", err)
 	}
@@ -246,6 +270,74 @@ func compatRunDumpCase(t *testing.T, source string, tool compatTool, tc compatDu
 			t.Errorf("the multisets of RCPT TO arguments differ (one per line, sorted):\n%s", d)
 		}
 	}
+}
+
+// compatStartSink starts Postfix smtp-sink with the given options on 127.0.0.1, on
+// [::1] (ipv6; the test is skipped when the host has no IPv6 loopback) or on a unix
+// socket, and returns it with the name it announces (-h), which the dump check uses to
+// prove that every record came from this sink.
+//
+// TCP ports come from compatPort rather than testpeer.FreePort: smtp-sink binds with
+// SO_REUSEPORT, so two sinks that were handed the same ephemeral port one after the
+// other would silently share connections and mix their dumps.
+func compatStartSink(t *testing.T, ipv6, unix bool, opts ...string) (*testpeer.Sink, string) {
+	t.Helper()
+	if unix {
+		name := fmt.Sprintf("sink-unix-%d", compatSinkSeq.Add(1))
+		return testpeer.StartPostfixSinkUnix(t, append([]string{"-h", name}, opts...)...), name
+	}
+	host := "127.0.0.1"
+	if ipv6 {
+		l, err := net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		l.Close()
+		host = "::1"
+	}
+	port := compatPort(t, host)
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	name := fmt.Sprintf("sink-%d", port)
+	var args []string
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "nobody") // smtp-sink refuses root without it
+	}
+	args = append(append(append(args, "-h", name), opts...), addr, "1024")
+	s := &testpeer.Sink{Process: testpeer.Start(t, testpeer.Require(t, "smtp-sink"), args...), Addr: addr}
+	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
+		t.Fatalf("smtp-sink %v: %v; stderr: %s", args, err, s.Stderr.String())
+	}
+	return s, name
+}
+
+var (
+	compatSinkSeq atomic.Int64
+	compatPortsMu sync.Mutex
+	compatPorts   = map[int]bool{}
+)
+
+// compatPort returns a loopback port below the ephemeral range (32768-60999), so no
+// client connection can hold it, that this test binary has never handed out before and
+// that nothing is bound to right now.
+func compatPort(t *testing.T, host string) int {
+	t.Helper()
+	compatPortsMu.Lock()
+	defer compatPortsMu.Unlock()
+	for range 500 {
+		p := 20000 + rand.IntN(12000)
+		if compatPorts[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		compatPorts[p] = true
+		return p
+	}
+	t.Fatal("no free loopback port in 20000-31999")
+	return 0
 }
 
 type compatRawCase struct {
