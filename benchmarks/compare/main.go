@@ -58,9 +58,10 @@ var allCases = []benchCase{
 
 // sample is one measured run.
 type sample struct {
-	wall  time.Duration
-	cpu   time.Duration // user + system
-	rssKB int64
+	wall    time.Duration
+	cpu     time.Duration // user + system
+	rssKB   int64
+	sinkCPU time.Duration // the sink's user + system time during the run (from /proc)
 }
 
 type result struct {
@@ -226,7 +227,9 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 				bin, args, name = ours, ourArgs, "go-smtp-source"
 			}
 			fmt.Fprintf(os.Stderr, "compare: %-14s run %d/%d: %s %s\n", c.id, i+1, runs, name, strings.Join(args, " "))
+			sinkBefore := procCPU(sink.Process.Pid)
 			s, err := measure(bin, args, limit, msgs)
+			s.sinkCPU = procCPU(sink.Process.Pid) - sinkBefore
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "compare:   %v\n", err)
 				if isOurs {
@@ -260,6 +263,39 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 		r.peakRSSMB[k] = median(ss, func(s sample) float64 { return float64(s.rssKB) / 1024 })
 	}
 	return r
+}
+
+// procCPU is a process's user + system time from /proc/PID/stat (clock ticks of 10 ms),
+// or 0 when it cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s) // f[0] is field 3 (state); utime and stime are fields 14 and 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func minMax(ss []sample, f func(sample) float64) (lo, hi float64) {
+	for i, s := range ss {
+		v := f(s)
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
 }
 
 func median(ss []sample, f func(sample) float64) float64 {
@@ -437,6 +473,27 @@ func report(w io.Writer, cases []benchCase, rs []*result, runs int, ours, theirs
 	}
 	if len(targets) > 0 {
 		fmt.Fprintf(w, "\nTargets:\n\n%s\n", strings.Join(targets, "\n"))
+	}
+	fmt.Fprintf(w, "\nRun-to-run spread (msgs/s, min–max) and the sink's load (its CPU time over the run's wall time, median; "+
+		"100%% means the single-threaded sink was the bottleneck):\n\n")
+	fmt.Fprintln(w, "| case | smtp-source msgs/s range | ours msgs/s range | sink busy, smtp-source runs | sink busy, our runs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	for i, c := range cases {
+		r := rs[i]
+		rng := func(ss []sample) string {
+			if len(ss) == 0 {
+				return "failed"
+			}
+			lo, hi := minMax(ss, func(s sample) float64 { return float64(r.msgs) / s.wall.Seconds() })
+			return fmt.Sprintf("%.0f–%.0f", lo, hi)
+		}
+		busy := func(ss []sample) string {
+			if len(ss) == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.0f%%", 100*median(ss, func(s sample) float64 { return s.sinkCPU.Seconds() / s.wall.Seconds() }))
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s |\n", c.label, rng(r.theirs), rng(r.ours), busy(r.theirs), busy(r.ours))
 	}
 	var errs []string
 	for i, c := range cases {
