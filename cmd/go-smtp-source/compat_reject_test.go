@@ -57,6 +57,8 @@ func TestCompatReject(t *testing.T) {
 			opts: testpeer.CaptureOptions{Reject: []testpeer.CaptureReject{{Prefix: "HELO", Reply: hard}}}},
 		{name: "fatal-dot-554-d-m2", args: []string{"-d", "-m", "2"}, status: 1,
 			opts: testpeer.CaptureOptions{Reject: []testpeer.CaptureReject{{Prefix: ".", Reply: "554 5.7.1 spam"}}}},
+		{name: "c-fatal-dot-554-d-m3", args: []string{"-c", "-d", "-m", "3"}, status: 1,
+			opts: testpeer.CaptureOptions{Reject: []testpeer.CaptureReject{{Prefix: ".", Reply: "554 5.7.1 spam"}}}},
 		{name: "fatal-data-multiline", args: []string{}, status: 1,
 			opts: testpeer.CaptureOptions{Reject: []testpeer.CaptureReject{{Prefix: "DATA", Reply: "554-first\r\n554-second\r\n554 third"}}}},
 	}

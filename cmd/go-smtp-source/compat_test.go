@@ -142,6 +142,7 @@ func TestCompatDump(t *testing.T) {
 		{name: "f-t-r2", args: []string{"-f", "sender@example.com", "-t", "rcpt@example.com", "-r", "2"}, msgs: 1},
 		{name: "M-hostname", args: []string{"-M", "client.example"}, msgs: 1},
 		{name: "M-literal", args: []string{"-M", "[127.0.0.1]"}, msgs: 1},
+		{name: "M-ipv6-literal", args: []string{"-M", "[IPv6:::1]"}, msgs: 1},
 		{name: "M-f-t-S-N-r3", args: []string{"-M", "client.example", "-f", "s@example.com", "-t", "r@example.com",
 			"-S", "all of it", "-N", "-r", "3", "-l", "100"}, msgs: 1},
 		// LMTP against smtp-sink -L.
@@ -450,6 +451,12 @@ func TestCompatUsage(t *testing.T) {
 		{"s0", []string{"-s", "0"}},
 		{"r0", []string{"-r", "0"}},
 		{"F-missing", []string{"-F", "/nonexistent/gss-compat.msg"}},
+		{"C0", []string{"-C", "0"}},
+		{"R0", []string{"-R", "0"}},
+		{"w0", []string{"-w", "0"}},
+		{"T0", []string{"-T", "0"}},
+		{"M-bad-hostname", []string{"-M", "a..b"}},
+		{"M-bad-literal", []string{"-M", "[1.2.3]"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
