@@ -125,7 +125,7 @@ func compatParseDump(dump, sinkName string, rcptSet bool) (compatDump, error) {
 	}
 	parts := strings.Split(dump, compatMarker+"\n")
 	if parts[0] != "" {
-		return d, fmt.Errorf("dump does not start with the record marker: %q", firstN(dump, 200))
+		return d, fmt.Errorf("dump does not start with the record marker: %q", compatFirstN(dump, 200))
 	}
 	for _, rec := range parts[1:] {
 		lines := strings.Split(rec, "\n")
@@ -303,10 +303,10 @@ func compatFirstByteDiff(want, got string) string {
 	lo := max(0, i-40)
 	return fmt.Sprintf("first differing byte at offset %d (smtp-source %d bytes, go-smtp-source %d bytes):\n"+
 		"  smtp-source:    %q\n  go-smtp-source: %q", i, len(want), len(got),
-		firstN(want[lo:], i-lo+60), firstN(got[lo:], i-lo+60))
+		compatFirstN(want[lo:], i-lo+60), compatFirstN(got[lo:], i-lo+60))
 }
 
-func firstN(s string, n int) string {
+func compatFirstN(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
 	}

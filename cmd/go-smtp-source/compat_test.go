@@ -16,6 +16,20 @@ package main_test
 // TestCompatUsage: bad values and fatal combinations; exit code, stdout and stderr must
 // match once the program name is normalised.
 //
+// Elsewhere: TestCompatReject (compat_reject_test.go: server rejections with and without
+// -A), TestCompatVerbose (-v dialogue), TestCompatTargetErrors (unreachable targets),
+// TestCompatGetopt (operands and option order).
+//
+// Deliberate differences that are normalised away, never reported: the Date and
+// Message-Id values (ours are unique per message), smtp-sink's Received id and time,
+// go-smtp-source's one summary line on stderr (absent with --quiet), the grouping of -N
+// numbers when -s > 1 (RCPT arguments then compare as one multiset over the dump), FIN
+// instead of smtp-source's RST on close, and the protocol name ESMTP in the dump when
+// ours runs with --ehlo/--pipelining.
+//
+// Run: go test -run TestCompat ./cmd/go-smtp-source/ (add -v and GSS_COMPAT_LOG=1 to
+// see smtp-source's transcripts).
+//
 // GSS_UNDER_TEST=/path/to/binary replaces the freshly built ./cmd/go-smtp-source; with
 // GSS_UNDER_TEST=/usr/sbin/smtp-source the suite compares smtp-source with itself (the
 // extension options are then dropped and the cases that need them skipped), which is how
@@ -434,7 +448,7 @@ func TestCompatRaw(t *testing.T) {
 				t.Errorf("go-smtp-source made %d connections, smtp-source %d", len(gotConns), len(refConns))
 			}
 			for i, c := range refConns {
-				compatLog(t, "smtp-source connection %d (%s):\n%s", i+1, c.End(), firstN(string(c.Bytes()), 4000))
+				compatLog(t, "smtp-source connection %d (%s):\n%s", i+1, c.End(), compatFirstN(string(c.Bytes()), 4000))
 			}
 			for i := 0; i < len(refConns) && i < len(gotConns); i++ {
 				if e := refConns[i].End(); e != "server closed after 221" {
