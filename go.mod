@@ -3,6 +3,7 @@ module github.com/go-smtp-source/go-smtp-source
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0 // indirect
 	github.com/panjf2000/ants/v2 v2.11.3 // indirect
 	github.com/panjf2000/gnet/v2 v2.9.7 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect

@@ -1,0 +1,89 @@
+// Package metrics records what a load run measures — per-phase latency histograms
+// (HdrHistogram), counters and error classes — per event loop without locks, and turns
+// them into reports: text, schema-versioned JSON that merges exactly, and HdrHistogram
+// interval logs.
+//
+// Percentiles are never averaged: every combination of results (loops, intervals, files,
+// cluster workers) merges histograms.
+package metrics
+
+// Phase is one measured quantity. The engine reports SMTP phases from the int64
+// nanosecond boundaries the protocol machine delivers; whole units and open-model
+// quantities are derived by the engine.
+type Phase uint8
+
+const (
+	Connect      Phase = iota // connect() → established
+	Banner                    // established → 220 greeting
+	Helo                      // HELO/EHLO/LHLO → reply
+	StartTLS                  // STARTTLS → 220
+	TLSHandshake              // handshake start → done
+	EhloTLS                   // EHLO after TLS → reply
+	Auth                      // AUTH → final reply
+	Mail                      // MAIL FROM → reply
+	Rcpt                      // each RCPT TO → its reply
+	Data                      // DATA → 354
+	DataXfer                  // first body byte written → final "." written
+	EOD                       // final "." → reply (LMTP: one per recipient)
+	Rset                      // RSET → reply
+	Quit                      // QUIT → 221
+	Txn                       // MAIL sent → end-of-data reply
+	Session                   // connect start → close
+	ScheduleLag               // open model: intended start → picked up
+	Latency                   // open model: intended start → end-of-data reply (corrected for coordinated omission)
+	ServiceTime               // actual start → end-of-data reply (uncorrected)
+	NumPhases
+)
+
+var phaseNames = [NumPhases]string{
+	"connect", "banner", "helo", "starttls", "tls_handshake", "ehlo_tls", "auth", "mail", "rcpt",
+	"data", "data_xfer", "eod", "rset", "quit", "txn", "session", "schedule_lag", "latency", "service_time",
+}
+
+// String is the phase's name in reports and JSON.
+func (p Phase) String() string {
+	if p < NumPhases {
+		return phaseNames[p]
+	}
+	return "phase?"
+}
+
+// PhaseByName is the inverse of String.
+func PhaseByName(name string) (Phase, bool) {
+	for i, n := range phaseNames {
+		if n == name {
+			return Phase(i), true
+		}
+	}
+	return 0, false
+}
+
+// Counter is one counted quantity.
+type Counter uint8
+
+const (
+	SessionsOpened     Counter = iota // connections established
+	SessionsFailed                    // connects that failed
+	MessagesAccepted                  // 2xx after the dot
+	MessagesRejected                  // a 4xx/5xx ended the transaction
+	MessagesFailed                    // the session broke first
+	RecipientsAccepted                // 2xx to RCPT
+	RecipientsRejected                // 4xx/5xx to RCPT
+	BytesSent                         // message bytes handed to the transport (headers, body, dot)
+	Dropped                           // open model: no session free within the slack; the message was not sent
+	Late                              // open model: picked up later than the lateness bound
+	NumCounters
+)
+
+var counterNames = [NumCounters]string{
+	"sessions_opened", "sessions_failed", "messages_accepted", "messages_rejected", "messages_failed",
+	"recipients_accepted", "recipients_rejected", "bytes_sent", "dropped", "late",
+}
+
+// String is the counter's name in reports and JSON.
+func (c Counter) String() string {
+	if c < NumCounters {
+		return counterNames[c]
+	}
+	return "counter?"
+}
