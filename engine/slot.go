@@ -158,7 +158,7 @@ func (s *slot) opened(c gnet.Conn) {
 	s.sessions++
 	s.ended = false
 	s.setLive(c)
-	s.Phase(protocol.PhaseConnect, s.dialStart, s.connected, 0)
+	s.Phase(protocol.PhaseConnect, s.seq, s.dialStart, s.connected, 0)
 	s.client.Start(s.seq, s.connected)
 	s.timedOut.Store(false)
 	s.awaitingFIN.Store(false)
@@ -326,14 +326,14 @@ func (s *slot) getLive() gnet.Conn {
 
 // protocol.Observer, on the event loop.
 
-func (s *slot) Phase(p protocol.Phase, start, end int64, _ int) {
+func (s *slot) Phase(p protocol.Phase, _, start, end int64, _ int) {
 	s.phases[p].Count++
 	s.phases[p].Nanos += end - start
 }
 
 func (s *slot) DotSent(int64) { s.r.cfg.Events.DotSent() }
 
-func (s *slot) MessageDone(_ int64, o protocol.Outcome, _ error) {
+func (s *slot) MessageDone(_ int64, o protocol.Outcome, _ error, _ *protocol.Reply) {
 	switch o {
 	case protocol.Accepted:
 		s.accepted++

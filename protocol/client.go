@@ -120,6 +120,11 @@ type Client struct {
 	outOfMsgs  bool
 	err        error
 
+	// reply is the reply being handled, for the observer; nil outside onReply. It points
+	// at rep, so that handing it out does not allocate.
+	reply *Reply
+	rep   Reply
+
 	out    *bytebufferpool.ByteBuffer
 	body   []byte // shared message body, sent between out.B[:bodyAt] and out.B[bodyAt:]
 	bodyAt int
@@ -255,7 +260,11 @@ func (c *Client) Feed(p []byte, now int64) (consumed int, step Step) {
 			break
 		}
 		consumed += n
-		if step = c.onReply(&r, now); step != StepRead {
+		c.rep = r
+		c.reply = &c.rep
+		step = c.onReply(c.reply, now)
+		c.reply = nil
+		if step != StepRead {
 			return consumed, step
 		}
 	}
@@ -307,13 +316,13 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 	if c.cfg.Trace {
 		traceReply(c.obs, r)
 	}
-	c.obs.Phase(e.phase, e.start, now, r.Code)
+	c.obs.Phase(e.phase, e.seq, e.start, now, r.Code)
 	t := c.txnFor(e.seq)
 
 	switch e.phase {
 	case PhaseBanner:
 		if !r.Positive() {
-			err := rejection("rejected at server banner", r)
+			err := rejection(e.phase, "rejected at server banner", r)
 			if !c.cfg.AllowReject {
 				return c.fatalRejected(err)
 			}
@@ -353,7 +362,7 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 		if step, stop := c.rejected(t, "sender rejected", r); stop {
 			return step
 		}
-		t.rejected = rejection("sender rejected", r)
+		t.rejected = rejection(e.phase, "sender rejected", r)
 		if !c.pipelining {
 			c.endRejected(t, now)
 		}
@@ -368,7 +377,7 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 				return step
 			}
 			if t.rcptAccepted == 0 && t.rcptReplies == c.cfg.Template.Recipients() {
-				t.rejected = rejection("recipient rejected", r)
+				t.rejected = rejection(e.phase, "recipient rejected", r)
 			}
 		}
 		if c.pipelining {
@@ -400,7 +409,7 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 			if step, stop := c.rejected(t, "data rejected", r); stop {
 				return step
 			}
-			t.rejected = rejection("data rejected", r)
+			t.rejected = rejection(e.phase, "data rejected", r)
 			c.endRejected(t, now)
 		}
 
@@ -416,7 +425,7 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 			if step, stop := c.rejected(t, "end of data rejected", r); stop {
 				return step
 			}
-			t.rejected = rejection("end of data rejected", r)
+			t.rejected = rejection(e.phase, "end of data rejected", r)
 		}
 		if c.cfg.LMTP && t.eodReplies < t.rcptAccepted {
 			return StepRead
@@ -446,7 +455,7 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 // rejected applies smtp-source's rules to a negative reply: without -A the run stops;
 // with -A it is a warning, and 421/521 end the session at once without QUIT.
 func (c *Client) rejected(t *txn, what string, r *Reply) (Step, bool) {
-	err := rejection(what, r)
+	err := rejection(c.expect[c.head-1].phase, what, r)
 	if !c.cfg.AllowReject {
 		return c.fatalRejected(err), true
 	}
@@ -481,7 +490,7 @@ func (c *Client) finish(t *txn, o Outcome, err error) {
 		return
 	}
 	t.done = true
-	c.obs.MessageDone(t.seq, o, err)
+	c.obs.MessageDone(t.seq, o, err, c.reply)
 }
 
 // endRejected closes a transaction that a rejection ended: the outcome, then RSET.
@@ -610,6 +619,7 @@ func traceReply(obs Observer, r *Reply) {
 // ReplyError is a negative reply that ended a step, with smtp-source's wording
 // ("sender rejected: 550 5.1.0 text").
 type ReplyError struct {
+	Phase    Phase  // the step the reply answered
 	What     string // "sender rejected", "rejected at server banner", …
 	Code     int
 	Enhanced string
@@ -620,6 +630,6 @@ func (e *ReplyError) Error() string {
 	return e.What + ": " + strconv.Itoa(e.Code) + " " + printable([]byte(e.Text), MaxReplyLine)
 }
 
-func rejection(what string, r *Reply) *ReplyError {
-	return &ReplyError{What: what, Code: r.Code, Enhanced: string(r.Enhanced), Text: r.Text()}
+func rejection(p Phase, what string, r *Reply) *ReplyError {
+	return &ReplyError{Phase: p, What: what, Code: r.Code, Enhanced: string(r.Enhanced), Text: r.Text()}
 }

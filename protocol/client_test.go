@@ -36,14 +36,14 @@ func newRecorder() *recorder {
 	return &recorder{outcomes: map[int64]Outcome{}, errs: map[int64]string{}}
 }
 
-func (r *recorder) Phase(p Phase, start, end int64, code int) {
+func (r *recorder) Phase(p Phase, _ int64, start, end int64, code int) {
 	if end < start || start < r.last-1000 {
 		r.bad = fmt.Sprintf("phase %v: start %d end %d", p, start, end)
 	}
 	r.phases = append(r.phases, fmt.Sprintf("%v:%d", p, code))
 }
 func (r *recorder) DotSent(int64) { r.dots++ }
-func (r *recorder) MessageDone(seq int64, o Outcome, err error) {
+func (r *recorder) MessageDone(seq int64, o Outcome, err error, _ *Reply) {
 	if _, dup := r.outcomes[seq]; dup {
 		r.bad = fmt.Sprintf("message %d reported twice", seq)
 	}
@@ -532,8 +532,8 @@ func TestClientSteadyStateAllocations(t *testing.T) {
 
 type nopObserver struct{}
 
-func (nopObserver) Phase(Phase, int64, int64, int)    {}
-func (nopObserver) DotSent(int64)                     {}
-func (nopObserver) MessageDone(int64, Outcome, error) {}
-func (nopObserver) Warning(error)                     {}
-func (nopObserver) Trace([]byte, bool)                {}
+func (nopObserver) Phase(Phase, int64, int64, int64, int)     {}
+func (nopObserver) DotSent(int64)                             {}
+func (nopObserver) MessageDone(int64, Outcome, error, *Reply) {}
+func (nopObserver) Warning(error)                             {}
+func (nopObserver) Trace([]byte, bool)                        {}

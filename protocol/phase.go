@@ -49,13 +49,16 @@ func (o Outcome) String() string {
 // Observer receives what a Client reports. The engine gives each session its own, so
 // implementations need no locks when sessions of one event loop share one.
 type Observer interface {
-	// Phase reports one completed phase with its start and end (ns since the run's epoch)
-	// and the reply code that ended it.
-	Phase(p Phase, start, end int64, code int)
+	// Phase reports one completed phase of message seq (0 for session-level steps: banner,
+	// greeting, RSET, QUIT) with its start and end (ns since the run's epoch) and the reply
+	// code that ended it.
+	Phase(p Phase, seq, start, end int64, code int)
 	// DotSent reports that the final "." of message seq was handed to the transport.
 	DotSent(seq int64)
 	// MessageDone reports the outcome of message seq; err is nil when it was accepted.
-	MessageDone(seq int64, o Outcome, err error)
+	// final is the reply that decided it (its end-of-data reply, with the queue id, when
+	// accepted); nil when the session broke. It is valid only during the call.
+	MessageDone(seq int64, o Outcome, err error, final *Reply)
 	// Warning reports a rejection that -A turned into a warning.
 	Warning(err error)
 	// Trace reports one command line sent (fromServer false) or one reply line received,

@@ -91,7 +91,7 @@ func TestParseCapabilities(t *testing.T) {
 
 func TestReplyErrorText(t *testing.T) {
 	r, _, _ := ParseReply([]byte("550-line one\r\n550 line\x01two\r\n"))
-	err := rejection("sender rejected", &r)
+	err := rejection(PhaseMail, "sender rejected", &r)
 	if got, want := err.Error(), "sender rejected: 550 line one?line?two"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
