@@ -30,6 +30,7 @@ type options struct {
 	statsFile   string // --stats
 	authUsers   string // --auth-users
 	listen      string // the address operand as typed
+	cpuProfile  string // --cpuprofile
 	ignoredOpts []string
 }
 
@@ -129,6 +130,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines AUTH accepts (default: any)")
 	fs.Var(&atoiValue{n: &size, check: nonNegative}, "size", "SIZE limit announced and enforced on MAIL SIZE= (default none)")
 	fs.Var(&atoiValue{n: &loops, check: nonNegative}, "loops", "event loops (default one per CPU)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for benchmarking the sink)")
 	fs.BoolVar(&o.cfg.DisableChunking, "no-chunking", false, "do not announce or accept CHUNKING/BDAT")
 	fs.BoolVar(&o.cfg.DisableSMTPUTF8, "no-smtputf8", false, "do not announce SMTPUTF8")
 

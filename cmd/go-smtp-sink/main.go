@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -63,6 +64,16 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	}
 	if opts.user != "" || opts.rootDir != "" {
 		cfg.AfterListen = func() error { return dropPrivileges(opts.user, opts.rootDir) }
+	}
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return fatal("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fatal("cpu profile: %v", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	srv, err := sink.NewServer(cfg)
 	if err != nil {
