@@ -5,9 +5,11 @@ package engine
 
 import (
 	"errors"
+	"io"
 	"net"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -33,7 +35,17 @@ type Config struct {
 	EventLoops     int           // 0: one per CPU
 	Grace          time.Duration // after an interrupt, how long in-flight sessions may finish
 
-	Events Events // where warnings, the -v transcript and -c ticks go; may be nil
+	// Open model (any of Rate or Stages set): messages arrive on a schedule whatever
+	// the server does; Messages then caps the count (0: what the schedule produces).
+	Rate        float64       // messages per second (the start rate when Stages are given)
+	Stages      []Stage       // linear ramps of the rate
+	MaxSessions int           // sessions opened as needed up to this (default 1000)
+	DropAfter   time.Duration // a due message that finds no session for this long is dropped (default 1s)
+	LateAfter   time.Duration // pick-up later than this after the due time counts as late (default 10ms)
+
+	Events     Events         // where warnings, the -v transcript and -c ticks go; may be nil
+	Progress   func(Progress) // called once a second from a sampler goroutine; may be nil
+	MessageLog io.Writer      // --log-messages: one CSV line per message; may be nil
 }
 
 // Events receives what a run reports while it runs. Calls come from event-loop and
@@ -54,6 +66,10 @@ type Result struct {
 	Sessions   int64 // connections established
 	Elapsed    time.Duration
 	Phases     [protocol.NumPhases]PhaseTotal
+
+	Start     time.Time                // wall clock at the run's epoch
+	Metrics   *metrics.Snapshot        // everything recorded, merged over loops and intervals
+	Intervals []metrics.IntervalSample // one per second of the run
 }
 
 // PhaseTotal sums one phase over the run.

@@ -46,13 +46,43 @@ type runner struct {
 	fatalOnce sync.Once
 	fatalErr  error
 	fatalCh   chan struct{}
+	haltOnce  sync.Once
+	halt      chan struct{} // closed when no new message may start (fatal, interrupt, shutdown)
 
-	slots []*slot
+	slotsMu sync.Mutex
+	slots   []*slot
+
+	open     *openModel // nil in the closed model
+	recs     *recorders
+	msgLog   *messageLog
+	inFlight atomic.Int64 // connections open
+}
+
+// stop forbids new messages from now on.
+func (r *runner) stop() {
+	r.stopping.Store(true)
+	r.haltOnce.Do(func() { close(r.halt) })
+}
+
+// addSlot creates one more session slot.
+func (r *runner) addSlot() *slot {
+	r.slotsMu.Lock()
+	defer r.slotsMu.Unlock()
+	s := newSlot(r, len(r.slots))
+	r.slots = append(r.slots, s)
+	r.active.Add(1)
+	return s
+}
+
+func (r *runner) allSlots() []*slot {
+	r.slotsMu.Lock()
+	defer r.slotsMu.Unlock()
+	return append([]*slot(nil), r.slots...)
 }
 
 func (r *runner) now() int64 { return int64(time.Since(r.epoch)) }
 
-// Claim is the run's protocol.MessageSource: one message from the shared budget.
+// Claim takes one message from the shared budget (closed model).
 func (r *runner) Claim() (int64, bool) {
 	if r.stopping.Load() {
 		return 0, false
@@ -74,7 +104,7 @@ func (r *runner) Exhausted() bool {
 func (r *runner) fatal(err error) {
 	r.fatalOnce.Do(func() {
 		r.fatalErr = err
-		r.stopping.Store(true)
+		r.stop()
 		close(r.fatalCh)
 	})
 }
@@ -84,8 +114,30 @@ func (r *runner) fatal(err error) {
 // rejection without -A, a lost connection, a timeout, a failed connect), ErrInterrupted
 // when ctx was cancelled, or nil.
 func Run(ctx context.Context, cfg Config) (Result, error) {
+	var sched *Schedule
+	switch {
+	case cfg.Rate > 0 && len(cfg.Stages) > 0:
+		sched = RampingRate(cfg.Rate, cfg.Stages, cfg.Messages)
+	case len(cfg.Stages) > 0:
+		sched = RampingRate(0, cfg.Stages, cfg.Messages)
+	case cfg.Rate > 0:
+		sched = ConstantRate(cfg.Rate, cfg.Messages)
+	}
+	if sched != nil {
+		cfg.Messages = sched.Total()
+		if cfg.MaxSessions < 1 {
+			cfg.MaxSessions = 1000
+		}
+		if cfg.DropAfter <= 0 {
+			cfg.DropAfter = time.Second
+		}
+		if cfg.LateAfter <= 0 {
+			cfg.LateAfter = 10 * time.Millisecond
+		}
+		cfg.Sessions = cfg.MaxSessions
+	}
 	if cfg.Sessions < 1 || cfg.Messages < 1 {
-		return Result{}, errors.New("engine: sessions and messages must be positive")
+		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, errors.New("engine: sessions and messages must be positive")
 	}
 	if cfg.ConnectTries < 1 {
 		cfg.ConnectTries = 1
@@ -111,10 +163,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		addr:    addr,
 		allDone: make(chan struct{}),
 		fatalCh: make(chan struct{}),
+		halt:    make(chan struct{}),
 	}
 	r.proto = cfg.Protocol
-	r.proto.Source = r
-	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0
+	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
+		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
 	r.dialCtx, r.cancelDial = context.WithCancel(context.Background())
 	defer r.cancelDial()
 	r.dialers = newDialers(cfg, addr)
@@ -139,13 +192,25 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	r.epoch = time.Now()
-	r.slots = make([]*slot, cfg.Sessions)
-	r.active.Store(int64(cfg.Sessions))
-	for i := range r.slots {
-		r.slots[i] = newSlot(r, i)
+	r.recs = newRecorders(r.epoch)
+	if cfg.MessageLog != nil {
+		r.msgLog = newMessageLog(cfg.MessageLog, r.epoch.UnixNano())
 	}
-	for _, s := range r.slots {
-		go s.startNext()
+	samplerStop, samplerDone := make(chan struct{}), make(chan struct{})
+	go r.recs.run(r, samplerStop, samplerDone)
+	if sched != nil {
+		r.open = &openModel{r: r, sched: sched}
+		r.active.Store(1) // the dispatcher's token
+		go r.open.run()
+	} else {
+		r.active.Store(0)
+		slots := make([]*slot, cfg.Sessions)
+		for i := range slots {
+			slots[i] = r.addSlot()
+		}
+		for _, s := range slots {
+			go s.startNext()
+		}
 	}
 
 	var runErr error
@@ -154,7 +219,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	case <-r.fatalCh:
 	case <-ctx.Done():
 		// Start nothing new; let sessions in flight finish their message and QUIT.
-		r.stopping.Store(true)
+		r.stop()
+		r.wakeIdle()
 		runErr = ErrInterrupted
 		select {
 		case <-r.allDone:
@@ -165,19 +231,42 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	elapsed := time.Since(r.epoch)
 	r.shutdown()
 	<-r.allDone
+	close(samplerStop)
+	<-samplerDone
+	r.recs.sample(time.Now()) // the loops have stopped: the last interval is complete
 	if r.fatalErr != nil {
 		runErr = r.fatalErr
 	}
-	return r.result(elapsed), runErr
+	res := r.result(elapsed)
+	if r.msgLog != nil {
+		if err := r.msgLog.close(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("--log-messages: %w", err)
+		}
+	}
+	return res, runErr
+}
+
+// wakeIdle tells sessions idle between messages (open model, -d) that none will come.
+func (r *runner) wakeIdle() {
+	if r.open == nil {
+		return
+	}
+	r.open.mu.Lock()
+	idle := r.open.idle
+	r.open.idle = nil
+	r.open.mu.Unlock()
+	for _, s := range idle {
+		s.handOver(due{})
+	}
 }
 
 // shutdown stops everything still running: dials are cancelled, delays end, and the
 // event loops close the remaining connections (their messages count as failed).
 func (r *runner) shutdown() {
-	r.stopping.Store(true)
+	r.stop()
 	r.shut.Store(true)
 	r.cancelDial()
-	for _, s := range r.slots {
+	for _, s := range r.allSlots() {
 		s.cutWait()
 	}
 	r.enrollMu.Lock()
@@ -187,8 +276,9 @@ func (r *runner) shutdown() {
 }
 
 func (r *runner) result(elapsed time.Duration) Result {
-	res := Result{Planned: r.cfg.Messages, Elapsed: elapsed}
-	for _, s := range r.slots {
+	res := Result{Planned: r.cfg.Messages, Elapsed: elapsed, Start: r.epoch,
+		Metrics: r.recs.total, Intervals: r.recs.intervals}
+	for _, s := range r.allSlots() {
 		res.Accepted += s.accepted
 		res.Rejected += s.rejected
 		res.Failed += s.failed

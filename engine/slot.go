@@ -13,6 +13,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -52,13 +53,24 @@ type slot struct {
 	waitTimer *time.Timer // the pause before connecting again (-w/-R without -d)
 	pauseTmr  *time.Timer // the pause before the next message on this connection (-d)
 
+	pcfg    protocol.Config   // the run's, with this slot as the message source
+	pending due               // open model: the message handed over for the next start (under mu)
+	rec     *metrics.Recorder // the current event loop's
+	recLoop gnet.EventLoop
+	msgs    [2]message // messages in flight
+	lastEnd int64      // end of the last phase reported
+	lagDue  bool       // a message was picked up off the loop: record its lag when connected
+	xferAt  int64      // data_xfer start while the body is still in gnet's buffer; 0 if none
+	dotSeq  int64      // the message whose dot went out last
+
 	accepted, rejected, failed, sessions int64
 	phases                               [protocol.NumPhases]PhaseTotal
 }
 
 func newSlot(r *runner, i int) *slot {
-	s := &slot{r: r, triesLeft: r.cfg.ConnectTries}
-	s.client = protocol.NewClient(&r.proto, s, i+1)
+	s := &slot{r: r, triesLeft: r.cfg.ConnectTries, pcfg: r.proto}
+	s.pcfg.Source = s
+	s.client = protocol.NewClient(&s.pcfg, s, i+1)
 	s.timeout = time.AfterFunc(time.Hour, s.onTimeout)
 	s.timeout.Stop()
 	return s
@@ -67,13 +79,69 @@ func newSlot(r *runner, i int) *slot {
 // startNext claims a message and connects for it; it runs on its own goroutine because
 // dialing blocks.
 func (s *slot) startNext() {
-	seq, ok := s.r.Claim()
+	seq, ok := s.take()
 	if !ok {
 		s.r.slotDone()
 		return
 	}
 	s.seq = seq
+	s.lagDue = true
 	s.dial()
+}
+
+// take picks up the next message: from the shared budget (closed model) or the one the
+// dispatcher handed over (open model).
+func (s *slot) take() (int64, bool) {
+	now := s.r.now()
+	if s.r.open == nil {
+		seq, ok := s.r.Claim()
+		if ok {
+			s.begin(seq, now, now)
+		}
+		return seq, ok
+	}
+	s.mu.Lock()
+	d := s.pending
+	s.pending = due{}
+	s.mu.Unlock()
+	if d.seq == 0 {
+		return 0, false
+	}
+	s.begin(d.seq, d.at, now)
+	return d.seq, true
+}
+
+// Claim is the slot's protocol.MessageSource, called on the event loop for the next
+// message on a kept connection.
+func (s *slot) Claim() (int64, bool) {
+	seq, ok := s.take()
+	if ok {
+		s.recordLag(s.message(seq))
+	}
+	return seq, ok
+}
+
+// Exhausted reports that no message will come for this slot's connection.
+func (s *slot) Exhausted() bool {
+	if s.r.open == nil {
+		return s.r.Exhausted()
+	}
+	return s.r.stopping.Load()
+}
+
+func (s *slot) setPending(d due) {
+	s.mu.Lock()
+	s.pending = d
+	s.mu.Unlock()
+}
+
+// handOver gives an idle connection its next message (or, with none, the signal to QUIT).
+func (s *slot) handOver(d due) {
+	s.setPending(d)
+	s.resumeDue.Store(true)
+	if c := s.getLive(); c != nil {
+		_ = c.Wake(nil)
+	}
 }
 
 // startAnother follows a closed connection, after the -w/-R pause if there is one.
@@ -150,6 +218,14 @@ func (s *slot) dial() {
 // abandon counts the claimed message as failed and finishes the slot.
 func (s *slot) abandon(err error) {
 	s.failed++
+	s.msgs = [2]message{}
+	s.r.recs.withDial(func(rec *metrics.Recorder) {
+		rec.Add(metrics.MessagesFailed, 1)
+		if err != errAborted {
+			rec.Add(metrics.SessionsFailed, 1)
+			rec.Error(metrics.NetErrorKey("connect", err), err.Error())
+		}
+	})
 	s.r.slotDone()
 }
 
@@ -158,6 +234,15 @@ func (s *slot) opened(c gnet.Conn) {
 	s.sessions++
 	s.ended = false
 	s.setLive(c)
+	s.r.inFlight.Add(1)
+	if el := c.EventLoop(); s.rec == nil || el != s.recLoop {
+		s.rec, s.recLoop = s.r.recs.forLoop(el), el
+	}
+	s.rec.Add(metrics.SessionsOpened, 1)
+	if s.lagDue {
+		s.lagDue = false
+		s.recordLag(s.message(s.seq))
+	}
 	s.Phase(protocol.PhaseConnect, s.seq, s.dialStart, s.connected, 0)
 	s.client.Start(s.seq, s.connected)
 	s.timedOut.Store(false)
@@ -176,6 +261,10 @@ func (s *slot) traffic(c gnet.Conn) gnet.Action {
 	now := s.r.now()
 	s.lastActive.Store(now)
 	s.inTraffic = true
+	if s.xferAt != 0 && c.OutboundBuffered() == 0 {
+		s.rec.Record(metrics.DataXfer, now-s.xferAt)
+		s.xferAt = 0
+	}
 	step := protocol.StepRead
 	if s.resumeDue.Swap(false) {
 		s.paused.Store(false)
@@ -187,7 +276,7 @@ func (s *slot) traffic(c gnet.Conn) gnet.Action {
 		_, _ = c.Discard(n)
 	}
 	action := gnet.None
-	if s.flush(c) {
+	if s.flush(c, now) {
 		action = s.act(c, step)
 	}
 	s.inTraffic = false
@@ -200,10 +289,12 @@ func (s *slot) traffic(c gnet.Conn) gnet.Action {
 
 // flush writes the machine's output; gnet copies what the socket does not take at once.
 // It reports false when the write failed (gnet has then closed the connection already).
-func (s *slot) flush(c gnet.Conn) bool {
-	if s.client.OutputLen() == 0 {
+func (s *slot) flush(c gnet.Conn, now int64) bool {
+	n := s.client.OutputLen()
+	if n == 0 {
 		return true
 	}
+	body := s.client.OutputHasBody()
 	s.vec = s.client.Output(s.vec[:0])
 	_, err := c.Writev(s.vec)
 	clear(s.vec)
@@ -211,6 +302,19 @@ func (s *slot) flush(c gnet.Conn) bool {
 		return false
 	}
 	s.client.Flushed()
+	s.rec.Add(metrics.BytesSent, int64(n))
+	if body {
+		// data_xfer: from the 354 to the last byte handed to the kernel. When gnet had to
+		// buffer part of it, it ends at the first event that finds the buffer empty.
+		if m := s.message(s.dotSeq); m != nil {
+			m.bytes = int64(n)
+		}
+		if c.OutboundBuffered() == 0 {
+			s.rec.Record(metrics.DataXfer, s.r.now()-now)
+		} else {
+			s.xferAt = now
+		}
+	}
 	return true
 }
 
@@ -218,6 +322,14 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 	switch step {
 	case protocol.StepPause:
 		s.paused.Store(true)
+		if s.r.open != nil {
+			// Open model: the next message comes from the dispatcher, when it is due.
+			d, state := s.r.open.available(s, true)
+			if state != slotParked {
+				s.handOver(d) // a queued message, or QUIT when none will come
+			}
+			return gnet.None
+		}
 		d := s.r.delay()
 		s.mu.Lock()
 		s.pauseTmr = time.AfterFunc(d, func() {
@@ -251,6 +363,9 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 func (s *slot) closed(err error) {
 	s.timeout.Stop()
 	s.setLive(nil)
+	s.r.inFlight.Add(-1)
+	s.rec.Record(metrics.Session, s.r.now()-s.dialStart)
+	s.xferAt = 0
 	s.mu.Lock()
 	if s.pauseTmr != nil {
 		s.pauseTmr.Stop()
@@ -282,11 +397,56 @@ func (s *slot) closed(err error) {
 
 func (s *slot) afterClose() {
 	s.client.Release()
+	s.msgs = [2]message{}
+	if s.r.open != nil {
+		s.afterCloseOpen()
+		return
+	}
 	if s.r.stopping.Load() || s.client.OutOfMessages() {
 		s.r.slotDone()
 		return
 	}
 	s.startAnother()
+}
+
+// afterCloseOpen: in the open model a slot without a connection asks for the next due
+// message, or waits in the free list.
+func (s *slot) afterCloseOpen() {
+	if s.paused.Load() && !s.r.open.leave(s) {
+		// The dispatcher handed this idle connection a message just as it closed.
+		s.mu.Lock()
+		has := s.pending.seq != 0
+		s.mu.Unlock()
+		if has && !s.r.stopping.Load() {
+			go s.startNext()
+			return
+		}
+	}
+	s.paused.Store(false)
+	if s.r.stopping.Load() {
+		s.r.slotDone()
+		return
+	}
+	d, state := s.r.open.available(s, false)
+	switch state {
+	case slotGotMessage:
+		s.setPending(d)
+		go s.startNext()
+	case slotFinished:
+		s.r.slotDone()
+	}
+}
+
+// recordLag records how long message m waited between its due time and its pick-up.
+func (s *slot) recordLag(m *message) {
+	if m == nil || s.r.open == nil {
+		return
+	}
+	lag := m.started - m.intended
+	s.rec.Record(metrics.ScheduleLag, lag)
+	if lag > int64(s.r.cfg.LateAfter) {
+		s.rec.Add(metrics.Late, 1)
+	}
 }
 
 // onTimeout runs on a timer goroutine: the server has been silent for too long.
@@ -323,30 +483,6 @@ func (s *slot) getLive() gnet.Conn {
 	defer s.mu.Unlock()
 	return s.live
 }
-
-// protocol.Observer, on the event loop.
-
-func (s *slot) Phase(p protocol.Phase, _, start, end int64, _ int) {
-	s.phases[p].Count++
-	s.phases[p].Nanos += end - start
-}
-
-func (s *slot) DotSent(int64) { s.r.cfg.Events.DotSent() }
-
-func (s *slot) MessageDone(_ int64, o protocol.Outcome, _ error, _ *protocol.Reply) {
-	switch o {
-	case protocol.Accepted:
-		s.accepted++
-	case protocol.Rejected:
-		s.rejected++
-	default:
-		s.failed++
-	}
-}
-
-func (s *slot) Warning(err error) { s.r.cfg.Events.Warning(err) }
-
-func (s *slot) Trace(line []byte, fromServer bool) { s.r.cfg.Events.Trace(line, fromServer) }
 
 // connectError words a failed connect like smtp-source: "connect: Connection refused".
 func connectError(err error) error {

@@ -196,6 +196,17 @@ func (c *Client) Waiting() string {
 	}
 }
 
+// PendingPhase is the step whose reply the session is waiting for, if any.
+func (c *Client) PendingPhase() (Phase, bool) {
+	if c.head >= len(c.expect) {
+		return 0, false
+	}
+	return c.expect[c.head].phase, true
+}
+
+// OutputHasBody reports that Output includes a message body.
+func (c *Client) OutputHasBody() bool { return c.body != nil }
+
 // Fail ends every message still open on this connection with outcome Failed: the
 // driver calls it when the connection is lost, times out or is aborted.
 func (c *Client) Fail(err error) {

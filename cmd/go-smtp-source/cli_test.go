@@ -112,7 +112,10 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{}, 2, "expected one host[:port] or unix:path operand"},
 		{[]string{"127.0.0.1", "-m", "2"}, 2, "expected one host[:port] or unix:path operand"},
 		{[]string{"-tls", "127.0.0.1"}, 2, "-tls/--tls (STARTTLS) is not supported yet"},
-		{[]string{"-q", "10", "127.0.0.1"}, 2, "-q/--rate (open-model rate) is not supported yet"},
+		{[]string{"-q", "10", "127.0.0.1"}, 2, "--rate needs -m or --duration to know when to stop"},
+		{[]string{"--rate", "0", "-m", "5", "127.0.0.1"}, 2, `--rate: want messages per second above 0: "0"`},
+		{[]string{"--stages", "10s", "127.0.0.1"}, 2, `--stages: stage "10s": want DURATION:TARGET`},
+		{[]string{"--duration", "5s", "127.0.0.1"}, 2, "--duration needs --rate"},
 		{[]string{"--compat=3.8", "127.0.0.1"}, 2, "--compat: want 3.7 or 3.9"},
 		{[]string{"--timeout", "soon", "127.0.0.1"}, 2, `--timeout: not a positive duration: "soon"`},
 		{[]string{"--source-addr", "nope", "127.0.0.1"}, 2, `--source-addr: not an IP address: "nope"`},
@@ -217,6 +220,9 @@ func TestRejections(t *testing.T) {
 	// smtp-source's -A -d sequence: RSET after the rejected recipient, next MAIL, RSET, QUIT.
 	var cmds []string
 	for _, l := range strings.Split(res.Stderr, "\n") {
+		if summaryRE.MatchString(l) {
+			break // the report follows
+		}
 		_, rest, ok := strings.Cut(l, ": ")
 		if !ok || rest == "" || strings.HasPrefix(rest, "<<<") || strings.HasPrefix(rest, "warning:") || strings.Contains(rest, "messages:") {
 			continue

@@ -35,6 +35,9 @@ func main() {
 }
 
 func run(name string, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return runMerge(name, args[1:], stdout, stderr)
+	}
 	opts, help, err := parseOptions(args)
 	if help {
 		printUsage(os.Stdout, name)
@@ -59,6 +62,18 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	out := &console{name: name, stdout: bufio.NewWriter(stdout), stderr: stderr, count: opts.count, verbose: opts.verbose > 0}
 	cfg.Events = out
+	if opts.progress || !opts.quiet && stderr == io.Writer(os.Stderr) && isTerminal(os.Stderr) {
+		cfg.Progress = progressPrinter(out)
+	}
+	if opts.logMessages != "" {
+		f, err := os.Create(opts.logMessages)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: fatal: --log-messages: %v\n", name, err)
+			return exitFatal
+		}
+		defer f.Close()
+		cfg.MessageLog = f
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -96,6 +111,14 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	// A run that never reached the server has nothing to summarise beyond its one error line.
 	if !opts.quiet && (res.Sessions > 0 || code == exitOK) {
 		out.summary(res)
+	}
+	if res.Sessions > 0 || code == exitOK {
+		if err := writeResults(opts, newPlan(args, opts, cfg), res, stderr); err != nil {
+			out.fatalf("%v", err)
+			if code == exitOK {
+				code = exitFatal
+			}
+		}
 	}
 	return code
 }
@@ -191,6 +214,11 @@ func buildConfig(o *options) (engine.Config, error) {
 		Linger0:        o.linger0,
 		Grace:          o.grace,
 		EventLoops:     o.eventLoops,
+		Rate:           o.rate,
+		Stages:         o.stages,
+		MaxSessions:    o.maxSessions,
+		DropAfter:      o.dropAfter,
+		LateAfter:      o.lateAfter,
 	}, nil
 }
 

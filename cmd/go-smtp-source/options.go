@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/go-smtp-source/go-smtp-source/engine"
 )
 
 // options is the parsed command line, before it becomes an engine.Config.
@@ -44,6 +46,19 @@ type options struct {
 	quiet            bool
 	grace            time.Duration
 	eventLoops       int
+
+	// Metrics and load models.
+	messagesSet bool // -m given
+	rate        float64
+	stages      []engine.Stage
+	duration    time.Duration
+	maxSessions int
+	dropAfter   time.Duration
+	lateAfter   time.Duration
+	jsonFile    string
+	hdrLog      string
+	logMessages string
+	progress    bool
 }
 
 // usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
@@ -106,7 +121,16 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Int("event-loops", 0, "number of event loops (default: one per CPU core)")
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
 	ext.Bool("tls", false, "STARTTLS (the original go-smtp-source's -tls): not supported yet")
-	ext.StringP("rate", "q", "", "messages per second, open model (the original go-smtp-source's -q): not supported yet")
+	ext.StringP("rate", "q", "", "open model: `messages` per second, arriving whatever the server does (the original go-smtp-source's -q)")
+	ext.String("stages", "", "open model: linear ramps of the rate, `DUR:RATE,…` (e.g. 30s:100,2m:500,30s:0), from --rate or 0")
+	ext.String("duration", "", "open model: how long --rate runs (messages = rate × duration; -m caps)")
+	ext.Int("max-sessions", 1000, "open model: most sessions open at once")
+	ext.String("drop-after", "1s", "open model: a due message that finds no free session for this long is dropped")
+	ext.String("late-after", "10ms", "open model: picked up later than this after its due time counts as late")
+	ext.String("json", "", "write the result document (schema-versioned, mergeable) to `file`")
+	ext.String("hdr-log", "", "write an HdrHistogram interval log to `file`")
+	ext.String("log-messages", "", "write one CSV line per message to `file` (times, phases, reply, queue id)")
+	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
 }
@@ -141,9 +165,6 @@ func parseOptions(args []string) (*options, bool, error) {
 	}
 	if tls, _ := fs.GetBool("tls"); tls {
 		return nil, false, usagef("-tls/--tls (STARTTLS) is not supported yet")
-	}
-	if fs.Changed("rate") {
-		return nil, false, usagef("-q/--rate (open-model rate) is not supported yet")
 	}
 	if fs.NArg() != 1 {
 		return nil, false, &usageError{msg: fmt.Sprintf("expected one host[:port] or unix:path operand after the options, got %d", fs.NArg()), showUsage: true}
@@ -266,10 +287,73 @@ func parseOptions(args []string) (*options, bool, error) {
 		return nil, false, usagef("--compat: want 3.7 or 3.9, got %q", o.compat)
 	}
 	o.linger0, o.quiet = flag("linger0"), flag("quiet")
+	if err := parseLoadModel(fs, o); err != nil {
+		return nil, false, err
+	}
 	if o.eventLoops, _ = fs.GetInt("event-loops"); o.eventLoops < 0 {
 		return nil, false, usagef("--event-loops: must not be negative: %d", o.eventLoops)
 	}
 	return o, false, nil
+}
+
+// parseLoadModel reads the open-model and output options.
+func parseLoadModel(fs *pflag.FlagSet, o *options) error {
+	str := func(name string) string { v, _ := fs.GetString(name); return v }
+	o.messagesSet = fs.Changed("messages")
+	if fs.Changed("rate") {
+		r, err := strconv.ParseFloat(str("rate"), 64)
+		if err != nil || r <= 0 || r > 1e7 {
+			return usagef("--rate: want messages per second above 0: %q", str("rate"))
+		}
+		o.rate = r
+	}
+	if fs.Changed("stages") {
+		st, err := engine.ParseStages(str("stages"))
+		if err != nil {
+			return usagef("--stages: %v", err)
+		}
+		o.stages = st
+	}
+	if fs.Changed("duration") {
+		d, err := parseDuration("--duration", str("duration"))
+		if err != nil {
+			return err
+		}
+		o.duration = d
+	}
+	switch {
+	case o.rate > 0 && o.stages == nil && !o.messagesSet && o.duration == 0:
+		return usagef("--rate needs -m or --duration to know when to stop")
+	case o.duration > 0 && o.rate == 0:
+		return usagef("--duration needs --rate")
+	case o.duration > 0 && o.stages != nil:
+		return usagef("--duration and --stages both set the length; use one")
+	}
+	if o.duration > 0 {
+		n := int64(o.rate * o.duration.Seconds())
+		if !o.messagesSet || n < o.messages {
+			o.messages = n
+		}
+		if o.messages < 1 {
+			return usagef("--rate × --duration is less than one message")
+		}
+	}
+	if o.stages != nil && !o.messagesSet {
+		o.messages = 0 // what the stages produce
+	}
+	var err error
+	if o.maxSessions, _ = fs.GetInt("max-sessions"); o.maxSessions < 1 {
+		return usagef("--max-sessions: must be positive: %d", o.maxSessions)
+	}
+	if o.dropAfter, err = parseDuration("--drop-after", str("drop-after")); err != nil {
+		return err
+	}
+	if o.lateAfter, err = parseDuration("--late-after", str("late-after")); err != nil {
+		return err
+	}
+	o.jsonFile, o.hdrLog, o.logMessages = str("json"), str("hdr-log"), str("log-messages")
+	o.progress, _ = fs.GetBool("progress")
+	return nil
 }
 
 // atoi is C's atoi(): optional blanks and sign, then digits up to the first non-digit.

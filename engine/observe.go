@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+)
+
+// metricPhase maps the protocol machine's phases onto the recorded ones.
+var metricPhase = [protocol.NumPhases]metrics.Phase{
+	protocol.PhaseConnect: metrics.Connect,
+	protocol.PhaseBanner:  metrics.Banner,
+	protocol.PhaseHelo:    metrics.Helo,
+	protocol.PhaseMail:    metrics.Mail,
+	protocol.PhaseRcpt:    metrics.Rcpt,
+	protocol.PhaseData:    metrics.Data,
+	protocol.PhaseEOD:     metrics.EOD,
+	protocol.PhaseRset:    metrics.Rset,
+	protocol.PhaseQuit:    metrics.Quit,
+}
+
+// message is what a slot remembers about a message in flight; at most two are (the
+// current one and, with PIPELINING, the next one sent after the dot).
+type message struct {
+	seq       int64
+	intended  int64 // open model: when it was due (ns since epoch); closed model: = started
+	started   int64 // when a session picked it up
+	mailStart int64
+	phases    [protocol.NumPhases]int64 // ns spent per phase, for --log-messages
+	bytes     int64
+}
+
+func (s *slot) message(seq int64) *message {
+	for i := range s.msgs {
+		if s.msgs[i].seq == seq {
+			return &s.msgs[i]
+		}
+	}
+	return nil
+}
+
+// begin notes that the slot picked up message seq at now (due at intended).
+func (s *slot) begin(seq, intended, now int64) {
+	m := &s.msgs[0]
+	if m.seq != 0 {
+		m = &s.msgs[1]
+	}
+	*m = message{seq: seq, intended: intended, started: now}
+}
+
+// Phase records one phase; it is the protocol.Observer hook, on the event loop.
+func (s *slot) Phase(p protocol.Phase, seq, start, end int64, code int) {
+	d := end - start
+	s.phases[p].Count++
+	s.phases[p].Nanos += d
+	s.rec.Record(metricPhase[p], d)
+	s.lastEnd = end
+	if p == protocol.PhaseRcpt {
+		if code >= 200 && code < 300 {
+			s.rec.Add(metrics.RecipientsAccepted, 1)
+		} else {
+			s.rec.Add(metrics.RecipientsRejected, 1)
+		}
+	}
+	if m := s.message(seq); m != nil && seq != 0 {
+		m.phases[p] += d
+		if p == protocol.PhaseMail {
+			m.mailStart = start
+		}
+	}
+}
+
+func (s *slot) DotSent(seq int64) {
+	s.dotSeq = seq
+	s.r.cfg.Events.DotSent()
+}
+
+// MessageDone accounts for one message, exactly once.
+func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *protocol.Reply) {
+	end := s.lastEnd
+	if final == nil {
+		end = s.r.now()
+	}
+	switch o {
+	case protocol.Accepted:
+		s.accepted++
+		s.rec.Add(metrics.MessagesAccepted, 1)
+	case protocol.Rejected:
+		s.rejected++
+		s.rec.Add(metrics.MessagesRejected, 1)
+	default:
+		s.failed++
+		s.rec.Add(metrics.MessagesFailed, 1)
+	}
+	if err != nil {
+		s.recordError(err)
+	}
+	m := s.message(seq)
+	if m == nil {
+		return
+	}
+	if final != nil {
+		s.rec.Record(metrics.ServiceTime, end-m.started)
+		if s.r.open != nil {
+			s.rec.Record(metrics.Latency, end-m.intended)
+		}
+		if m.mailStart != 0 {
+			s.rec.Record(metrics.Txn, end-m.mailStart)
+		}
+	}
+	if s.r.msgLog != nil {
+		s.r.msgLog.write(m, o, err, final)
+	}
+	m.seq = 0
+}
+
+// recordError files an error under its class key with its text.
+func (s *slot) recordError(err error) {
+	var re *protocol.ReplyError
+	if errors.As(err, &re) {
+		s.rec.Error(metrics.ReplyErrorKey(re.Phase.String(), re.Code, re.Enhanced), err.Error())
+		return
+	}
+	phase := "session"
+	if p, ok := s.client.PendingPhase(); ok {
+		phase = p.String()
+	}
+	s.rec.Error(metrics.NetErrorKey(phase, err), err.Error())
+}
+
+func (s *slot) Warning(err error) { s.r.cfg.Events.Warning(err) }
+
+func (s *slot) Trace(line []byte, fromServer bool) { s.r.cfg.Events.Trace(line, fromServer) }
+
+// queueID finds the id in "250 2.0.0 Ok: queued as 4Xyz" (Postfix and most MTAs).
+func queueID(r *protocol.Reply) []byte {
+	if r == nil {
+		return nil
+	}
+	i := bytes.Index(r.Raw, []byte("queued as "))
+	if i < 0 {
+		return nil
+	}
+	id := r.Raw[i+len("queued as "):]
+	end := bytes.IndexAny(id, " \r\n;,")
+	if end >= 0 {
+		id = id[:end]
+	}
+	return id
+}
+
+// appendCSVField appends a field, quoted when it needs to be (RFC 4180).
+func appendCSVField(dst []byte, f []byte) []byte {
+	if bytes.ContainsAny(f, ",\"\r\n") {
+		dst = append(dst, '"')
+		dst = append(dst, bytes.ReplaceAll(f, []byte{'"'}, []byte{'"', '"'})...)
+		return append(dst, '"')
+	}
+	return append(dst, f...)
+}
+
+func appendMicros(dst []byte, ns int64) []byte {
+	return strconv.AppendFloat(dst, float64(ns)/1e3, 'f', 3, 64)
+}

@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+)
+
+// stallServer is a minimal SMTP sink (goroutine per connection; it is the test's peer,
+// not the thing measured) whose every reply waits while a stall is on.
+type stallServer struct {
+	ln         net.Listener
+	stallFrom  atomic.Int64 // unix ns; replies in [from, until) wait until `until`
+	stallUntil atomic.Int64
+	accepted   atomic.Int64
+	wg         sync.WaitGroup
+}
+
+func newStallServer(t *testing.T) *stallServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stallServer{ln: ln}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
+	return s
+}
+
+func (s *stallServer) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go s.session(c)
+	}
+}
+
+func (s *stallServer) reply(w *bufio.Writer, line string) bool {
+	now := time.Now().UnixNano()
+	if from, until := s.stallFrom.Load(), s.stallUntil.Load(); now >= from && now < until {
+		time.Sleep(time.Duration(until - now))
+	}
+	w.WriteString(line)
+	return w.Flush() == nil
+}
+
+func (s *stallServer) session(c net.Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	r, w := bufio.NewReader(c), bufio.NewWriter(c)
+	if !s.reply(w, "220 stall ESMTP\r\n") {
+		return
+	}
+	inData := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if inData {
+			if line == "." {
+				inData = false
+				s.accepted.Add(1)
+				if !s.reply(w, "250 2.0.0 Ok: queued as Q1\r\n") {
+					return
+				}
+			}
+			continue
+		}
+		var out string
+		switch strings.ToUpper(strings.SplitN(line, " ", 2)[0]) {
+		case "DATA":
+			inData, out = true, "354 go\r\n"
+		case "QUIT":
+			s.reply(w, "221 bye\r\n")
+			return
+		default:
+			out = "250 ok\r\n"
+		}
+		if !s.reply(w, out) {
+			return
+		}
+	}
+}
+
+// The open model keeps its arrivals while the server stalls: latency measured from the
+// intended start shows the stall (coordinated omission corrected), service time from the
+// actual start does not, and the queued messages are counted late, none dropped.
+func TestOpenModelCoordinatedOmission(t *testing.T) {
+	srv := newStallServer(t)
+	cfg := config(t, srv.ln.Addr().String(), 0, 1500)
+	cfg.Rate = 500 // 3 s of arrivals
+	cfg.MaxSessions = 10
+	cfg.DropAfter = 5 * time.Second
+	cfg.Protocol.ReuseConnection = true
+	start := time.Now()
+	srv.stallFrom.Store(start.Add(time.Second).UnixNano())
+	srv.stallUntil.Store(start.Add(2 * time.Second).UnixNano())
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, res)
+	if res.Accepted != 1500 || srv.accepted.Load() != 1500 {
+		t.Fatalf("accepted %d (server %d), want 1500: %+v", res.Accepted, srv.accepted.Load(), res)
+	}
+	m := res.Metrics
+	corrected, uncorrected := m.Quantile(metrics.Latency, 0.99), m.Quantile(metrics.ServiceTime, 0.99)
+	if corrected < 700*time.Millisecond {
+		t.Errorf("corrected latency p99 %v does not show the 1 s stall", corrected)
+	}
+	if uncorrected > 100*time.Millisecond {
+		t.Errorf("uncorrected service time p99 %v shows the stall (only the 10 sessions in flight waited)", uncorrected)
+	}
+	if late := m.Counter(metrics.Late); late < 300 || late > 700 {
+		t.Errorf("late %d, want about the 500 messages due during the stall", late)
+	}
+	if m.Counter(metrics.Dropped) != 0 {
+		t.Errorf("dropped %d", m.Counter(metrics.Dropped))
+	}
+	if lag := m.Quantile(metrics.ScheduleLag, 0.99); lag < 500*time.Millisecond {
+		t.Errorf("schedule lag p99 %v", lag)
+	}
+}
+
+// Messages that wait longer than DropAfter for a session are dropped: counted, never
+// sent, and part of "not started".
+func TestOpenModelDrops(t *testing.T) {
+	srv := newStallServer(t)
+	cfg := config(t, srv.ln.Addr().String(), 0, 600)
+	cfg.Rate = 600 // 1 s of arrivals
+	cfg.MaxSessions = 2
+	cfg.DropAfter = 100 * time.Millisecond
+	srv.stallFrom.Store(time.Now().UnixNano())
+	srv.stallUntil.Store(time.Now().Add(700 * time.Millisecond).UnixNano())
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, res)
+	dropped := res.Metrics.Counter(metrics.Dropped)
+	if dropped < 200 || res.NotStarted != dropped || res.Accepted != 600-dropped {
+		t.Fatalf("dropped %d: %+v", dropped, res)
+	}
+}
+
+// A constant rate sends what it should in the time it should, and every interval of the
+// series carries its share.
+func TestOpenModelRate(t *testing.T) {
+	srv := newStallServer(t)
+	cfg := config(t, srv.ln.Addr().String(), 0, 3000)
+	cfg.Rate = 1000
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	checkAccounting(t, res)
+	if res.Accepted != 3000 || elapsed < 2900*time.Millisecond || elapsed > 4*time.Second {
+		t.Fatalf("accepted %d in %v, want 3000 in about 3 s", res.Accepted, elapsed)
+	}
+	full := 0
+	for _, iv := range res.Intervals {
+		n := iv.Snap.Counter(metrics.MessagesAccepted)
+		if n >= 900 && n <= 1100 {
+			full++
+		}
+	}
+	if full < 2 {
+		t.Errorf("want at least two intervals of about 1000: %d of %d", full, len(res.Intervals))
+	}
+	if p := res.Metrics.Count(metrics.Latency); p != 3000 {
+		t.Errorf("latency samples %d", p)
+	}
+}
+
+// Without -d the open model opens a connection per message, reusing slots.
+func TestOpenModelNewConnectionPerMessage(t *testing.T) {
+	srv := newStallServer(t)
+	cfg := config(t, srv.ln.Addr().String(), 0, 400)
+	cfg.Rate = 2000
+	cfg.MaxSessions = 50
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, res)
+	if res.Accepted != 400 || res.Sessions != 400 {
+		t.Fatalf("%+v", res)
+	}
+	if res.Phases[protocol.PhaseQuit].Count != 400 {
+		t.Fatalf("QUIT count %d", res.Phases[protocol.PhaseQuit].Count)
+	}
+}
