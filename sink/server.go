@@ -174,7 +174,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		tr("connect (" + familyName(c) + ")")
 	}
 	cs.lastInput.Store(s.nowNS())
-	cs.idle = time.AfterFunc(s.env.cfg.IdleTimeout, cs.onIdleTimer)
+	// Assign the timer before it can fire: onIdleTimer re-arms it through cs.idle.
+	cs.idle = time.AfterFunc(time.Hour, cs.onIdleTimer)
+	cs.idle.Reset(s.env.cfg.IdleTimeout)
 	if s.limiter != nil && !s.limiter.acquire(cs) {
 		cs.parked = true
 		cs.waiting.Store(true)

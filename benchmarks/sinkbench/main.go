@@ -136,6 +136,12 @@ func run(s settings) error {
 		if s.cases != "" && !strings.Contains(","+s.cases+",", ","+c.name+",") {
 			continue
 		}
+		if c.name == "gosource-s10000" {
+			if _, err := os.Stat(s.goSource); err != nil {
+				fmt.Fprintf(os.Stderr, "sinkbench: %s skipped: %v\n", c.name, err)
+				continue
+			}
+		}
 		fmt.Fprintf(os.Stderr, "sinkbench: %s: %s\n", c.name, c.about)
 		theirs, ours, err := medianRuns(s, c)
 		if err != nil {

@@ -222,6 +222,21 @@ func TestMaxMessagesExits(t *testing.T) {
 	}
 }
 
+func TestMaxSessionsExits(t *testing.T) {
+	source := testpeer.Require(t, "smtp-source")
+	s := startGoSink(t, "-n", "3") // the readiness probe is session 1
+	if res := testpeer.Run(t, 30*time.Second, source, "-m", "2", s.Addr); res.ExitCode != 0 {
+		t.Fatalf("smtp-source: %v", res)
+	}
+	exited, err := s.Wait(10 * time.Second)
+	if !exited || err != nil {
+		t.Fatalf("go-smtp-sink -n 3: exited=%v err=%v", exited, err)
+	}
+	if st := readStats(t, s.Stats); st.SessionsClosed != 3 || st.MessagesAccepted != 2 {
+		t.Errorf("counters %+v", st)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-sink")
 	for _, args := range [][]string{{}, {"-x", "127.0.0.1:1", "1"}, {"127.0.0.1:1", "1", "-v"}, {"127.0.0.1:1", "0"}} {
@@ -234,9 +249,6 @@ func TestUsageErrors(t *testing.T) {
 	if res.ExitCode != 1 || !strings.Contains(res.Stderr, `go-smtp-sink: fatal: [127.0.0.1:1: missing "]"`) {
 		t.Errorf("bad address: %v", res)
 	}
-	port := testpeer.FreePort(t)
-	busy := startGoSinkAt(t, fmt.Sprintf("127.0.0.1:%d", port))
-	_ = busy
 	if res := testpeer.Run(t, 10*time.Second, bin, "-d", "a", "-D", "b", "127.0.0.1:1", "1"); res.ExitCode != 1 ||
 		!strings.Contains(res.Stderr, "use only one of -d or -D") {
 		t.Errorf("-d with -D: %v", res)
