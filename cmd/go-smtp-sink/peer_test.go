@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,5 +253,40 @@ func TestUsageErrors(t *testing.T) {
 	if res := testpeer.Run(t, 10*time.Second, bin, "-d", "a", "-D", "b", "127.0.0.1:1", "1"); res.ExitCode != 1 ||
 		!strings.Contains(res.Stderr, "use only one of -d or -D") {
 		t.Errorf("-d with -D: %v", res)
+	}
+}
+
+// TestIPv6DumpMatchesPostfix checks the IPv6 form: X-Client-Addr "ipv6:::1".
+func TestIPv6DumpMatchesPostfix(t *testing.T) {
+	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	source := testpeer.Require(t, "smtp-source")
+	sinkBin := testpeer.Require(t, "smtp-sink")
+	dir := testpeer.WritableDir(t)
+	postfixDump, goDump := filepath.Join(dir, "postfix.dump"), filepath.Join(dir, "go.dump")
+	pfAddr := fmt.Sprintf("[::1]:%d", testpeer.FreePort(t))
+	args := []string{"-D", postfixDump, pfAddr, "100"}
+	if os.Geteuid() == 0 {
+		args = append([]string{"-u", "nobody"}, args...)
+	}
+	pf := testpeer.Start(t, sinkBin, args...)
+	if err := testpeer.WaitAccepting(pfAddr, 10*time.Second); err != nil {
+		t.Fatalf("smtp-sink on %s: %v", pfAddr, err)
+	}
+	gs := startGoSinkAt(t, fmt.Sprintf("[::1]:%d", testpeer.FreePort(t)), "-D", goDump)
+	for _, addr := range []string{pfAddr, gs.Addr} {
+		if res := testpeer.Run(t, 30*time.Second, source, "-6", "-m", "2", addr); res.ExitCode != 0 {
+			t.Fatalf("smtp-source %s: %v", addr, res)
+		}
+	}
+	pf.Stop()
+	gs.stop(t)
+	want, _ := os.ReadFile(postfixDump)
+	got, _ := os.ReadFile(goDump)
+	if w, g := normaliseDump(want), normaliseDump(got); w != g || !strings.Contains(g, "X-Client-Addr: ipv6:::1\n") {
+		t.Errorf("IPv6 dumps differ:\n%s\n---\n%s", w, g)
 	}
 }
