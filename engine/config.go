@@ -43,6 +43,8 @@ type Config struct {
 	DropAfter   time.Duration // a due message that finds no session for this long is dropped (default 1s)
 	LateAfter   time.Duration // pick-up later than this after the due time counts as late (default 10ms)
 
+	NoMetrics bool // record no phases, counters or errors (to measure what recording costs)
+
 	Events     Events         // where warnings, the -v transcript and -c ticks go; may be nil
 	Progress   func(Progress) // called once a second from a sampler goroutine; may be nil
 	MessageLog io.Writer      // --log-messages: one CSV line per message; may be nil

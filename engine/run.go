@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	r.epoch = time.Now()
-	r.recs = newRecorders(r.epoch)
+	r.recs = newRecorders(r.epoch, cfg.NoMetrics)
 	if cfg.MessageLog != nil {
 		r.msgLog = newMessageLog(cfg.MessageLog, r.epoch.UnixNano())
 	}

@@ -21,11 +21,26 @@ type Progress struct {
 	Intervals int           // intervals so far
 }
 
+// recorder is what a session records into: its event loop's metrics.Recorder, or
+// nothing at all when metrics are off (Config.NoMetrics, for measuring their cost).
+type recorder interface {
+	Record(p metrics.Phase, nanos int64)
+	Add(c metrics.Counter, n int64)
+	Error(key, text string)
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Record(metrics.Phase, int64) {}
+func (nopRecorder) Add(metrics.Counter, int64)  {}
+func (nopRecorder) Error(string, string)        {}
+
 // recorders hands each event loop its own metrics.Recorder, so recording needs no lock,
 // and samples them all once a second into the run's interval series.
 type recorders struct {
 	mu    sync.Mutex
 	loops []loopRecorder
+	off   bool
 
 	dialMu sync.Mutex // dialing goroutines share one recorder, taking turns
 	dial   *metrics.Recorder
@@ -40,12 +55,15 @@ type loopRecorder struct {
 	rec  *metrics.Recorder
 }
 
-func newRecorders(start time.Time) *recorders {
-	return &recorders{dial: metrics.NewRecorder(), total: metrics.NewSnapshot(), last: start}
+func newRecorders(start time.Time, off bool) *recorders {
+	return &recorders{dial: metrics.NewRecorder(), total: metrics.NewSnapshot(), last: start, off: off}
 }
 
 // forLoop returns the recorder of the event loop that runs a connection.
-func (rs *recorders) forLoop(el gnet.EventLoop) *metrics.Recorder {
+func (rs *recorders) forLoop(el gnet.EventLoop) recorder {
+	if rs.off {
+		return nopRecorder{}
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for _, lr := range rs.loops {

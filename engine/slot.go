@@ -53,9 +53,9 @@ type slot struct {
 	waitTimer *time.Timer // the pause before connecting again (-w/-R without -d)
 	pauseTmr  *time.Timer // the pause before the next message on this connection (-d)
 
-	pcfg    protocol.Config   // the run's, with this slot as the message source
-	pending due               // open model: the message handed over for the next start (under mu)
-	rec     *metrics.Recorder // the current event loop's
+	pcfg    protocol.Config // the run's, with this slot as the message source
+	pending due             // open model: the message handed over for the next start (under mu)
+	rec     recorder        // the current event loop's
 	recLoop gnet.EventLoop
 	msgs    [2]message // messages in flight
 	lastEnd int64      // end of the last phase reported

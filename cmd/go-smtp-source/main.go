@@ -219,6 +219,7 @@ func buildConfig(o *options) (engine.Config, error) {
 		MaxSessions:    o.maxSessions,
 		DropAfter:      o.dropAfter,
 		LateAfter:      o.lateAfter,
+		NoMetrics:      o.noMetrics,
 	}, nil
 }
 

@@ -59,6 +59,7 @@ type options struct {
 	hdrLog      string
 	logMessages string
 	progress    bool
+	noMetrics   bool
 }
 
 // usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
@@ -130,6 +131,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.String("json", "", "write the result document (schema-versioned, mergeable) to `file`")
 	ext.String("hdr-log", "", "write an HdrHistogram interval log to `file`")
 	ext.String("log-messages", "", "write one CSV line per message to `file` (times, phases, reply, queue id)")
+	ext.Bool("no-metrics", false, "record no timings (the summary line's counts stay exact); for measuring what metrics cost")
 	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
@@ -353,6 +355,7 @@ func parseLoadModel(fs *pflag.FlagSet, o *options) error {
 	}
 	o.jsonFile, o.hdrLog, o.logMessages = str("json"), str("hdr-log"), str("log-messages")
 	o.progress, _ = fs.GetBool("progress")
+	o.noMetrics, _ = fs.GetBool("no-metrics")
 	return nil
 }
 
