@@ -148,6 +148,7 @@ func (s *Server) checkLimits() {
 type connState struct {
 	srv  *Server
 	c    gnet.Conn
+	tr   transport
 	sess *Session
 
 	parked      bool  // waiting for a -m slot; no greeting sent yet
@@ -164,7 +165,7 @@ type connState struct {
 
 // OnOpen greets a new connection, or parks it when -m sessions are already served.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	cs := &connState{srv: s, c: c, sess: newSession(s.env, clientAddrString(c.RemoteAddr()))}
+	cs := &connState{srv: s, c: c, tr: plainTransport{c}, sess: newSession(s.env, clientAddrString(c.RemoteAddr()))}
 	c.SetContext(cs)
 	if _, tcp := c.RemoteAddr().(*net.TCPAddr); tcp {
 		_ = c.SetNoDelay(true) // gnet sets TCP_NODELAY only on client conns; replies are whole already
@@ -233,7 +234,7 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 // process feeds the buffered input to the session and writes the replies, until the
 // input is used up, a delay starts, or the connection must close.
 func (cs *connState) process() gnet.Action {
-	s, c := cs.srv, cs.c
+	s, tr := cs.srv, cs.tr
 	if cs.pausedUntil != 0 {
 		if s.nowNS() < cs.pausedUntil {
 			return cs.boundPending() // input arrived during the delay
@@ -242,16 +243,14 @@ func (cs *connState) process() gnet.Action {
 		cs.waiting.Store(false)
 	}
 	for {
-		in, _ := c.Peek(-1)
+		in := tr.input()
 		avail := len(in)
 		buf := bytebufferpool.Get()
 		var res Result
 		res, buf.B = cs.sess.Feed(in, buf.B[:0])
-		if res.Consumed > 0 {
-			_, _ = c.Discard(res.Consumed) // Discard(0) would drop everything
-		}
+		tr.consume(res.Consumed)
 		if len(buf.B) > 0 {
-			_, _ = c.Write(buf.B) // gnet copies what the socket does not take at once
+			tr.write(buf.B) // all replies of this input in one write
 		}
 		bytebufferpool.Put(buf)
 		s.checkLimits()
@@ -262,7 +261,7 @@ func (cs *connState) process() gnet.Action {
 			cs.startDelay(res.Delay)
 			return gnet.None
 		}
-		if c.OutboundBuffered() > s.env.cfg.MaxPendingOutput {
+		if tr.pendingOutput() > s.env.cfg.MaxPendingOutput {
 			s.stats.floodDisconnects.Add(1) // commands keep coming, replies are not read
 			return gnet.Close
 		}
@@ -275,7 +274,7 @@ func (cs *connState) process() gnet.Action {
 // boundPending closes a connection whose unprocessed input outgrows the limit while its
 // session waits (a delay, or a parked connection that talks before its greeting).
 func (cs *connState) boundPending() gnet.Action {
-	if cs.c.InboundBuffered() > cs.srv.env.cfg.MaxPendingInput {
+	if cs.tr.pendingInput() > cs.srv.env.cfg.MaxPendingInput {
 		cs.srv.stats.floodDisconnects.Add(1)
 		return gnet.Close
 	}

@@ -105,7 +105,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	fs.StringVarP(&o.cfg.Hostname, "hostname", "h", "", "host name in the banner, replies and dumps (default smtp-sink)")
 	firstRead := fs.StringP("data-read-delay", "H", "", "accepted for compatibility; not implemented")
 	fs.BoolVarP(&o.cfg.LMTP, "lmtp", "L", false, "speak LMTP")
-	var maxConn, maxMsg, maxSess, timeout, window, size, loops int64
+	var maxConn, maxMsg, maxSess, timeout, window, size, loops, maxLine int64
 	fs.VarP(&atoiValue{n: &maxConn, check: nonNegative}, "max-connections", "m", "serve at most this many sessions at once; others wait for their greeting (default no limit)")
 	fs.VarP(&atoiValue{n: &maxMsg, check: positive}, "max-messages", "M", "exit after this many messages")
 	fs.VarP(&atoiValue{n: &maxSess, check: positive}, "max-sessions", "n", "exit after this many sessions")
@@ -129,6 +129,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	fs.StringVar(&o.cfg.UniqueHeader, "unique-header", "", "count distinct values of this header (e.g. Message-Id)")
 	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines AUTH accepts (default: any)")
 	fs.Var(&atoiValue{n: &size, check: nonNegative}, "size", "SIZE limit announced and enforced on MAIL SIZE= (default none)")
+	fs.Var(&atoiValue{n: &maxLine, check: func(n int64) bool { return n >= 512 }}, "max-line", "longest command line accepted, CRLF included (default 2048; RFC 5321's minimum is 512)")
 	fs.Var(&atoiValue{n: &loops, check: nonNegative}, "loops", "event loops (default one per CPU)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for benchmarking the sink)")
 	fs.BoolVar(&o.cfg.DisableChunking, "no-chunking", false, "do not announce or accept CHUNKING/BDAT")
@@ -160,6 +161,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	cfg.MaxConnections, cfg.MaxMessages, cfg.MaxSessions = int(maxConn), maxMsg, maxSess
 	cfg.IdleTimeout = time.Duration(timeout) * time.Second
 	cfg.SocketBuffer, cfg.MaxMessageSize, cfg.EventLoops = int(window), size, int(loops)
+	cfg.MaxCommandLine = int(maxLine)
 	if *abort != "" {
 		d, err := sink.ParseSeconds(*abort)
 		if err != nil {

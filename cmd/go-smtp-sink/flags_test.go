@@ -37,6 +37,8 @@ func TestParseArgsGetoptCompatible(t *testing.T) {
 		{"timeouts, window, long options", []string{"-t", "5", "-T", "8192", "--stats", "s.json", "--unique-header", "Message-Id", "--loops", "3", "x:25", "1"}, func(o *options) bool {
 			return o.cfg.IdleTimeout == 5*time.Second && o.cfg.SocketBuffer == 8192 && o.statsFile == "s.json" && o.cfg.UniqueHeader == "Message-Id" && o.cfg.EventLoops == 3
 		}, ""},
+		{"strict RFC 5321 line limit", []string{"--max-line", "512", "x:25", "1"}, func(o *options) bool { return o.cfg.MaxCommandLine == 512 }, ""},
+		{"line limit below RFC 5321", []string{"--max-line", "100", "x:25", "1"}, nil, "bad value"},
 		{"-6 after -4 wins", []string{"-4", "-6", "x:25", "1"}, func(o *options) bool { return o.family == sink.FamilyIPv6 }, ""},
 		{"options after the operand", []string{"x:25", "1", "-v"}, nil, "usage"},
 		{"one operand", []string{"x:25"}, nil, "usage"},
