@@ -128,6 +128,12 @@ func TestSessionTranscripts(t *testing.T) {
 			want:  "220 smtp-sink ESMTP\r\n" + replyLineTooLong + replyOK,
 		},
 		{
+			name:  "strict RFC 5321 limit: 512 octets with CRLF pass, 513 do not",
+			mod:   func(c *Config) { c.MaxCommandLine = 512 },
+			input: "NOOP " + strings.Repeat("x", 505) + "\r\nNOOP " + strings.Repeat("x", 506) + "\r\n",
+			want:  "220 smtp-sink ESMTP\r\n" + replyOK + replyLineTooLong,
+		},
+		{
 			name:   "over-long line without CRLF is discarded as it comes",
 			input:  strings.Repeat("y", 50000) + "\r\nQUIT\r\n",
 			want:   "220 smtp-sink ESMTP\r\n" + replyLineTooLong + replyBye,
