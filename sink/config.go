@@ -122,7 +122,8 @@ type Config struct {
 	// loops and must be safe for concurrent use.
 	Trace func(line string)
 	// AfterListen, when set, runs once the listener is bound and before any connection is
-	// served (for dropping privileges, or announcing readiness).
+	// served (for dropping privileges). With it set the loops share one listening socket
+	// instead of one SO_REUSEPORT socket each.
 	AfterListen func() error
 }
 

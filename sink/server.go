@@ -28,7 +28,6 @@ type Server struct {
 	done      chan struct{}
 	doneOnce  sync.Once
 	bootErr   error
-	serving   atomic.Bool
 	stopOnce  sync.Once
 	stopErr   error
 	serveDone chan struct{}
@@ -74,7 +73,11 @@ func (s *Server) Serve() error {
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReuseAddr(true),
-		gnet.WithReusePort(!strings.HasPrefix(cfg.Listen, "unix:")),
+		// One SO_REUSEPORT socket per loop, each accepting on its own. gnet binds the extra
+		// sockets after OnBoot, so with an AfterListen hook (which may drop privileges,
+		// and the kernel refuses to share a port across users) one socket is used and gnet's
+		// main reactor hands connections to the loops.
+		gnet.WithReusePort(!strings.HasPrefix(cfg.Listen, "unix:") && cfg.AfterListen == nil),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(64 << 10),
 		gnet.WithWriteBufferCap(16 << 10),
@@ -83,7 +86,6 @@ func (s *Server) Serve() error {
 	if cfg.SocketBuffer > 0 {
 		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.SocketBuffer), gnet.WithSocketSendBuffer(cfg.SocketBuffer))
 	}
-	s.serving.Store(true)
 	err := gnet.Run(s, cfg.Listen, opts...)
 	if s.bootErr != nil {
 		err = s.bootErr

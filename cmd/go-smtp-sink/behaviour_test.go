@@ -175,3 +175,23 @@ func TestVerboseTrace(t *testing.T) {
 		}
 	}
 }
+
+func TestUserDropsPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	source := testpeer.Require(t, "smtp-source")
+	dir := testpeer.WritableDir(t)
+	dump := dir + "/dump"
+	s := startGoSink(t, "-u", "nobody", "-D", dump)
+	if res := testpeer.Run(t, 30*time.Second, source, s.Addr); res.ExitCode != 0 {
+		t.Fatal(res)
+	}
+	st, err := os.Stat(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid == 0 {
+		t.Errorf("dump written by uid %d; -u nobody should have dropped root", uid)
+	}
+}
