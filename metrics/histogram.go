@@ -86,6 +86,7 @@ type countsPage [pageSize]int64
 // lands in them: O(1) recording without the memory of a dense histogram per phase.
 type pagedCounts struct {
 	pages *[numPages]*countsPage
+	dirty [(numPages + 63) / 64]uint64 // pages with counts since the last drain
 }
 
 // add counts one sample of v µs. It allocates only the first time a page is touched.
@@ -100,25 +101,26 @@ func (c *pagedCounts) add(v int64) {
 		c.pages[idx>>pageShift] = page
 	}
 	page[idx&(pageSize-1)]++
+	c.dirty[idx>>(pageShift+6)] |= 1 << (uint(idx>>pageShift) & 63)
 }
 
 // drainInto moves every count into h (in ascending bucket order, so the sparse histogram
 // only appends) and leaves the pages zeroed for reuse.
 func (c *pagedCounts) drainInto(h *hdr.PackedHistogram) {
-	if c.pages == nil {
-		return
-	}
-	for p, page := range c.pages {
-		if page == nil {
-			continue
-		}
-		for i, n := range page {
-			if n == 0 {
-				continue
+	for w, bitsLeft := range c.dirty {
+		for bitsLeft != 0 {
+			p := w*64 + bits.TrailingZeros64(bitsLeft)
+			bitsLeft &= bitsLeft - 1
+			page := c.pages[p]
+			for i, n := range page {
+				if n == 0 {
+					continue
+				}
+				// Cannot fail: the value is in range and the count positive.
+				_ = h.RecordValues(valueAtIndex(p<<pageShift+i), n)
+				page[i] = 0
 			}
-			// Cannot fail: the value is in range and the count positive.
-			_ = h.RecordValues(valueAtIndex(p<<pageShift+i), n)
-			page[i] = 0
 		}
+		c.dirty[w] = 0
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -336,9 +337,14 @@ func describeJSONError(data []byte, err error) string {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &syntax) && strings.Contains(syntax.Error(), "unexpected end"):
+		line, col := lineCol(data, syntax.Offset)
+		return fmt.Sprintf("truncated JSON: the input ends at line %d, column %d in the middle of the document", line, col)
 	case errors.As(err, &syntax):
 		line, col := lineCol(data, syntax.Offset)
 		return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return fmt.Sprintf("the document is a JSON %s, not an object", typeErr.Value)
 	case errors.As(err, &typeErr):
 		line, col := lineCol(data, typeErr.Offset)
 		return fmt.Sprintf("field %q at line %d, column %d: a JSON %s where %s belongs", typeErr.Field, line, col, typeErr.Value, typeErr.Type)

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+)
+
+// writeTestReport writes a small report (accepted messages with eod samples) to dir/name.
+func writeTestReport(t *testing.T, dir, name string, start time.Time, accepted int) string {
+	t.Helper()
+	s := metrics.NewSnapshot()
+	for i := 0; i < accepted; i++ {
+		s.Record(metrics.EOD, int64(i+1)*int64(time.Millisecond))
+	}
+	s.Add(metrics.MessagesAccepted, int64(accepted))
+	r := metrics.NewReport(map[string]int{"messages": accepted}, start, 2*time.Second,
+		metrics.Totals{Planned: int64(accepted), Accepted: int64(accepted), Sessions: 1}, s,
+		[]metrics.IntervalSample{{Start: start, Snap: s}})
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := r.WriteJSON(f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runMergeForTest(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = runMerge("go-smtp-source", args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestMergeCommand(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	a := writeTestReport(t, dir, "a.json", start, 10)
+	b := writeTestReport(t, dir, "b.json", start.Add(200*time.Millisecond), 30)
+	out := filepath.Join(dir, "merged.json")
+
+	code, stdout, stderr := runMergeForTest("--json", out, a, b)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if stderr != "" {
+		t.Fatalf("stderr %q, want nothing (the starts are 200ms apart)", stderr)
+	}
+	for _, want := range []string{"Accounting", "40, 40, 0, 0, 0", "eod", "a.json", "b.json"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	merged, err := metrics.ReadReport(f)
+	if err != nil {
+		t.Fatalf("--json output: %v", err)
+	}
+	if merged.Totals.Accepted != 40 || len(merged.Sources) != 2 || merged.Phases[0].Count != 40 || merged.Phases[0].MaxNs != int64(30*time.Millisecond) {
+		t.Fatalf("merged report: %+v", merged.Totals)
+	}
+
+	// A merged report merges again; a start-time skew warns on stderr.
+	c := writeTestReport(t, dir, "c.json", start.Add(3*time.Second), 5)
+	code, stdout, stderr = runMergeForTest("--max-skew", "500ms", out, c)
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if !strings.HasPrefix(stderr, "go-smtp-source: warning: start times differ by 3s") || !strings.Contains(stderr, "c.json") {
+		t.Fatalf("stderr %q, want a skew warning", stderr)
+	}
+	if !strings.Contains(stdout, "45, 45, 0, 0, 0") {
+		t.Fatalf("stdout:\n%s", stdout)
+	}
+
+	// --json - puts the JSON on stdout and the text on stderr.
+	code, stdout, stderr = runMergeForTest("--json", "-", a)
+	if code != exitOK || !strings.HasPrefix(stdout, "{") || !strings.Contains(stderr, "Accounting") {
+		t.Fatalf("--json -: exit %d, stdout %.40q, stderr %.40q", code, stdout, stderr)
+	}
+	if _, err := metrics.ReadReport(strings.NewReader(stdout)); err != nil {
+		t.Fatalf("--json - output: %v", err)
+	}
+}
+
+func TestMergeCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := writeTestReport(t, dir, "good.json", time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), 3)
+	garbage := filepath.Join(dir, "garbage.json")
+	os.WriteFile(garbage, []byte("this is not json"), 0o644)
+	truncated := filepath.Join(dir, "truncated.json")
+	data, _ := os.ReadFile(good)
+	os.WriteFile(truncated, data[:len(data)/2], 0o644)
+	newer := filepath.Join(dir, "newer.json")
+	os.WriteFile(newer, []byte(`{"schema":"go-smtp-source/report","schema_version":7}`), 0o644)
+	missing := filepath.Join(dir, "missing.json")
+
+	for _, c := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no files", nil, exitUsage, "go-smtp-source: fatal: merge: no report files"},
+		{"unknown flag", []string{"--bogus", good}, exitUsage, "unknown flag: --bogus"},
+		{"bad skew", []string{"--max-skew", "soon", good}, exitUsage, "invalid argument"},
+		{"missing file", []string{good, missing}, exitFatal, "go-smtp-source: fatal: " + missing + ": open"},
+		{"garbage", []string{good, garbage}, exitFatal, "go-smtp-source: fatal: " + garbage + ": not a go-smtp-source report: invalid JSON"},
+		{"truncated", []string{truncated}, exitFatal, truncated + ": not a go-smtp-source report: truncated JSON"},
+		{"newer schema", []string{newer}, exitFatal, newer + ": report: unsupported schema version 7"},
+		{"unwritable json", []string{"--json", filepath.Join(dir, "no", "such", "dir.json"), good}, exitFatal, "dir.json: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runMergeForTest(c.args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, c.code, stderr)
+			}
+			if !strings.Contains(stderr, c.stderr) {
+				t.Fatalf("stderr %q does not say %q", stderr, c.stderr)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") > 1 {
+				t.Fatalf("more than a line or two of error: %q", stderr)
+			}
+			if c.code == exitFatal && stdout != "" {
+				t.Fatalf("stdout %q on failure", stdout)
+			}
+		})
+	}
+
+	code, stdout, _ := runMergeForTest("-h")
+	if code != exitOK || !strings.Contains(stdout, "usage: go-smtp-source merge") || !strings.Contains(stdout, "--max-skew") {
+		t.Fatalf("-h: exit %d, %q", code, stdout)
+	}
+}
