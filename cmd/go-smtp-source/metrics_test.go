@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+)
+
+// startGoSink runs the project's go-smtp-sink on a free loopback port.
+func startGoSink(t *testing.T, opts ...string) (*testpeer.Process, string) {
+	t.Helper()
+	bin := testpeer.BuildCommand(t, "go-smtp-sink")
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	p := testpeer.Start(t, bin, append(opts, addr, "1024")...)
+	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
+		t.Fatalf("go-smtp-sink: %v; stderr %s", err, p.Stderr.String())
+	}
+	return p, addr
+}
+
+func readReport(t *testing.T, path string) *metrics.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := metrics.ReadReport(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return r
+}
+
+func phaseStats(t *testing.T, r *metrics.Report, name string) metrics.PhaseStats {
+	t.Helper()
+	for _, p := range r.Phases {
+		if p.Phase == name {
+			return p
+		}
+	}
+	t.Fatalf("no phase %q in the report", name)
+	return metrics.PhaseStats{}
+}
+
+// Injected server delays come back in the per-phase numbers: p50 within 1 ms of the
+// delay, the other phases unaffected.
+func TestPhaseTimingAccuracy(t *testing.T) {
+	_, addr := startGoSink(t, "--delay", "rcpt=5ms,dot=20ms")
+	out := filepath.Join(t.TempDir(), "r.json")
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	res := testpeer.Run(t, time.Minute, bin, "-d", "-s", "20", "-m", "400", "--json", out, addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	r := readReport(t, out)
+	for _, tc := range []struct {
+		phase string
+		want  time.Duration
+	}{{"rcpt", 5 * time.Millisecond}, {"eod", 20 * time.Millisecond}} {
+		p := phaseStats(t, r, tc.phase)
+		if got := time.Duration(p.P50Ns); (got-tc.want).Abs() > time.Millisecond || p.Count != 400 {
+			t.Errorf("%s: p50 %v over %d samples, want %v ± 1ms", tc.phase, got, p.Count, tc.want)
+		}
+	}
+	for _, name := range []string{"mail", "data"} {
+		if p := phaseStats(t, r, name); time.Duration(p.P50Ns) > time.Millisecond {
+			t.Errorf("%s: p50 %v, want it unaffected by the injected delays", name, time.Duration(p.P50Ns))
+		}
+	}
+	// txn spans MAIL to the end-of-data reply: at least both delays.
+	if p := phaseStats(t, r, "txn"); time.Duration(p.P50Ns) < 25*time.Millisecond {
+		t.Errorf("txn p50 %v, want ≥ 25ms", time.Duration(p.P50Ns))
+	}
+}
+
+// --rate 2000 for 10 s sends 20,000 messages ± 1% in about 10 s, about 2000 every second.
+func TestOpenModelRateCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s run")
+	}
+	_, addr := startGoSink(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	// A generous --drop-after: on a busy CI machine a late message is still sent.
+	res := testpeer.Run(t, time.Minute, bin, "--rate", "2000", "--duration", "10s", "-d", "--drop-after", "30s", "--json", out, addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	r := readReport(t, out)
+	if a := r.Totals.Accepted; a < 19800 || a > 20200 || r.Totals.Planned != 20000 {
+		t.Fatalf("accepted %d of %d, want 20000 ± 1%%", a, r.Totals.Planned)
+	}
+	if el := time.Duration(r.ElapsedNs); el < 9900*time.Millisecond || el > 15*time.Second {
+		t.Fatalf("elapsed %v, want about 10 s", el)
+	}
+}
+
+// startsPerSecond is the series of messages picked up per second (one schedule_lag
+// sample each), the arrivals as the engine released them.
+func startsPerSecond(r *metrics.Report) []float64 {
+	var rates []float64
+	for i := 0; i+1 < len(r.Intervals); i++ {
+		iv := r.Intervals[i]
+		var n int64
+		for _, p := range iv.Phases {
+			if p.Phase == "schedule_lag" {
+				n = p.Count
+			}
+		}
+		rates = append(rates, float64(n)/(float64(iv.DurationNs)/1e9))
+	}
+	return rates
+}
+
+// --stages: the per-second series follows the ramp up, the plateau and the ramp down.
+func TestStagesSeries(t *testing.T) {
+	_, addr := startGoSink(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	res := testpeer.Run(t, time.Minute, bin, "--stages", "2s:1000,2s:1000,2s:0", "-d", "--drop-after", "30s", "--json", out, addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	r := readReport(t, out)
+	// ∫ = 1000 + 2000 + 1000
+	if r.Totals.Planned != 4000 || r.Totals.Accepted != 4000 {
+		t.Fatalf("totals %+v", r.Totals)
+	}
+	rates := startsPerSecond(r)
+	if len(rates) < 5 {
+		t.Fatalf("only %d whole intervals", len(rates))
+	}
+	// Seconds 0-1 average 250/s and 750/s; 2-3 about 1000/s; 4-5 750 and 250.
+	want := []float64{250, 750, 1000, 1000, 750}
+	for i, w := range want {
+		if rates[i] < w*0.8-30 || rates[i] > w*1.2+30 {
+			t.Errorf("second %d: %.0f messages/s, want about %.0f (series %v)", i, rates[i], w, rates)
+		}
+	}
+}
+
+// Rejections at every phase, counted exactly: planned = accepted + rejected + failed +
+// not started, the error table names the phase and code, and accepted equals what the
+// sink says it accepted.
+func TestAccountingAgainstSinkStats(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	for _, tc := range []struct {
+		reject string // go-smtp-sink -r (soft reject) command list; "" for none
+		key    string // the error key expected
+		reuse  bool
+	}{
+		{"", "", true},
+		{"mail", "mail:temp:450:4.3.0", true},
+		{"rcpt", "rcpt:temp:450:4.3.0", false},
+		{"data", "data:temp:450:4.3.0", true},
+		{".", "eod:temp:450:4.3.0", false},
+	} {
+		t.Run("reject "+tc.reject, func(t *testing.T) {
+			stats := filepath.Join(t.TempDir(), "stats.json")
+			opts := []string{"--stats", stats}
+			if tc.reject != "" {
+				opts = append(opts, "-r", tc.reject)
+			}
+			sink, addr := startGoSink(t, opts...)
+			out := filepath.Join(t.TempDir(), "r.json")
+			args := []string{"-A", "-s", "10", "-m", "300", "--json", out, addr}
+			if tc.reuse {
+				args = append([]string{"-d"}, args...)
+			}
+			res := testpeer.Run(t, time.Minute, bin, args...)
+			if res.ExitCode != 0 {
+				t.Fatalf("%v", res)
+			}
+			r := readReport(t, out)
+			tot := r.Totals
+			if tot.Accepted+tot.Rejected+tot.Failed+tot.NotStarted != tot.Planned || tot.Planned != 300 {
+				t.Fatalf("accounting %+v", tot)
+			}
+			wantAccepted := int64(300)
+			if tc.reject != "" {
+				wantAccepted = 0
+				if tot.Rejected != 300 {
+					t.Fatalf("rejected %d, want 300", tot.Rejected)
+				}
+				found := false
+				for _, e := range r.Errors {
+					found = found || e.Key == tc.key && e.Count == 300
+				}
+				if !found {
+					t.Fatalf("no error %q ×300 in %+v", tc.key, r.Errors)
+				}
+			}
+			sink.Stop() // SIGTERM: the sink writes its stats and exits
+			b, err := os.ReadFile(stats)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st struct {
+				MessagesAccepted int64 `json:"messages_accepted"`
+			}
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatalf("sink stats %s: %v", b, err)
+			}
+			if tot.Accepted != wantAccepted || st.MessagesAccepted != tot.Accepted {
+				t.Fatalf("we counted %d accepted, the sink %d; want %d", tot.Accepted, st.MessagesAccepted, wantAccepted)
+			}
+		})
+	}
+}
