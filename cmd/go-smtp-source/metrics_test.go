@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
@@ -212,5 +216,67 @@ func TestAccountingAgainstSinkStats(t *testing.T) {
 				t.Fatalf("we counted %d accepted, the sink %d; want %d", tot.Accepted, st.MessagesAccepted, wantAccepted)
 			}
 		})
+	}
+}
+
+// --log-messages writes one CSV line per message with the sink's queue id; --hdr-log
+// writes an interval log that HdrHistogram's log reader takes back, tagged per phase.
+func TestMessageLogAndHdrLog(t *testing.T) {
+	_, addr := startGoSink(t)
+	dir := t.TempDir()
+	csvPath, hlogPath := filepath.Join(dir, "m.csv"), filepath.Join(dir, "r.hlog")
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	res := testpeer.Run(t, time.Minute, bin, "-d", "-s", "4", "-m", "200", "--log-messages", csvPath, "--hdr-log", hlogPath, addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v", err)
+	}
+	if len(rows) != 201 || rows[0][0] != "seq" {
+		t.Fatalf("%d rows, header %v", len(rows), rows[0])
+	}
+	seen := map[string]bool{}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, row := range rows[1:] {
+		if row[col["outcome"]] != "accepted" || row[col["code"]] != "250" || row[col["queue_id"]] == "" {
+			t.Fatalf("row %v", row)
+		}
+		if seen[row[col["seq"]]] {
+			t.Fatalf("message %s logged twice", row[col["seq"]])
+		}
+		seen[row[col["seq"]]] = true
+		if eod, err := strconv.ParseFloat(row[col["eod_us"]], 64); err != nil || eod <= 0 {
+			t.Fatalf("eod_us %q", row[col["eod_us"]])
+		}
+	}
+	hf, err := os.Open(hlogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hf.Close()
+	rd := hdr.NewHistogramLogReader(hf)
+	tags := map[string]int64{}
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("reading the interval log: %v", err)
+		}
+		if h == nil {
+			break
+		}
+		tags[h.Tag()] += h.TotalCount()
+	}
+	if tags["eod"] != 200 || tags["mail"] != 200 {
+		t.Fatalf("interval log counts per tag: %v", tags)
 	}
 }
