@@ -22,7 +22,7 @@ package main_test
 //
 // Deliberate differences that are normalised away, never reported: the Date and
 // Message-Id values (ours are unique per message), smtp-sink's Received id and time,
-// go-smtp-source's one summary line on stderr (absent with --quiet), the grouping of -N
+// go-smtp-source's summary line and report at the end of stderr (absent with --quiet), the grouping of -N
 // numbers when -s > 1 (RCPT arguments then compare as one multiset over the dump), FIN
 // instead of smtp-source's RST on close, and the protocol name ESMTP in the dump when
 // ours runs with --ehlo/--pipelining.
@@ -250,8 +250,8 @@ func compatRunDumpCase(t *testing.T, source string, tool compatTool, tc compatDu
 	if !ok {
 		t.FailNow()
 	}
-	compatCheckClean(t, "smtp-source", ref, false)
-	compatCheckClean(t, "go-smtp-source", got, !tool.oracle && !tc.quiet)
+	compatCheckClean(t, "smtp-source", ref, source, false)
+	compatCheckClean(t, "go-smtp-source", got, tool.path, !tool.oracle && !tc.quiet)
 	if d := got.Elapsed - ref.Elapsed; tc.timed && (d > 500*time.Millisecond || d < -500*time.Millisecond) {
 		t.Errorf("run time: smtp-source %v, go-smtp-source %v (smtp-source waits -w seconds after every message, the last one included)",
 			ref.Elapsed.Round(time.Millisecond), got.Elapsed.Round(time.Millisecond))
@@ -432,8 +432,8 @@ func TestCompatRaw(t *testing.T) {
 			gotSrv := testpeer.StartCapture(t, testpeer.CaptureOptions{LMTP: tc.lmtp})
 			ref := testpeer.Run(t, compatRunLimit, source, append(append([]string{}, args...), refSrv.Addr)...)
 			got := testpeer.Run(t, compatRunLimit, tool.path, append(tool.args(nil, args...), gotSrv.Addr)...)
-			compatCheckClean(t, "smtp-source", ref, false)
-			compatCheckClean(t, "go-smtp-source", got, !tool.oracle)
+			compatCheckClean(t, "smtp-source", ref, source, false)
+			compatCheckClean(t, "go-smtp-source", got, tool.path, !tool.oracle)
 			if err := refSrv.WaitConns(tc.conns, 10*time.Second); err != nil {
 				t.Fatalf("smtp-source: %v", err)
 			}
