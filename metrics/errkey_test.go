@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,7 @@ func TestNetErrorKey(t *testing.T) {
 		{net.ErrClosed, "connect:net:closed"},
 		{&net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}, "connect:net:dns"},
 		{errors.New("something else"), "connect:net:other"},
+		{fmt.Errorf("handshake: %w", tls.AlertError(42)), "connect:tls:error"},
 		{nil, "connect:net:other"},
 	} {
 		if got := NetErrorKey("connect", c.err); got != c.want {
