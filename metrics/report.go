@@ -2,6 +2,9 @@ package metrics
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +22,9 @@ import (
 const (
 	ReportSchema        = "go-smtp-source/report"
 	ReportSchemaVersion = 1
+
+	// MaxReportBytes bounds the size of a document ReadReport accepts.
+	MaxReportBytes = 1 << 30
 )
 
 // Report is a run's result document (or the merge of several): what was planned, the
@@ -286,9 +292,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // ReadReport reads one report document and checks it: the schema and version, and every
 // histogram (decodable, of this package's geometry, holding as many samples as its count).
 func ReadReport(rd io.Reader) (*Report, error) {
-	data, err := io.ReadAll(rd)
+	data, err := io.ReadAll(io.LimitReader(rd, MaxReportBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if len(data) > MaxReportBytes {
+		return nil, fmt.Errorf("report: larger than %d MiB", MaxReportBytes>>20)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("not a go-smtp-source report: empty input")
@@ -427,6 +436,9 @@ func decodeHistogram(enc string) (h *hdr.PackedHistogram, err error) {
 			h, err = nil, fmt.Errorf("histogram: corrupt encoding (%v)", p)
 		}
 	}()
+	if err := checkEncodedGeometry(enc); err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
+	}
 	h, err = hdr.DecodePacked([]byte(enc))
 	if err != nil {
 		return nil, fmt.Errorf("histogram: %w", err)
@@ -440,6 +452,39 @@ func decodeHistogram(enc string) (h *hdr.PackedHistogram, err error) {
 		return nil, errors.New("histogram: sample count overflows")
 	}
 	return h, nil
+}
+
+// checkEncodedGeometry reads the geometry from an encoded histogram's header and rejects
+// any other than the package's before the payload is decoded (a hostile header could ask
+// for a very large one).
+func checkEncodedGeometry(enc string) error {
+	// Only the 40-byte inner header is inflated; the payload is left to DecodePacked.
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return err
+	}
+	if len(raw) < 8 {
+		return fmt.Errorf("encoding too short (%d bytes)", len(raw))
+	}
+	if cookie := int32(binary.BigEndian.Uint32(raw[0:4])) &^ 0xf0; cookie != hdr.V2CompressedEncodingCookieBase {
+		return fmt.Errorf("not a V2 compressed histogram (cookie %#x)", uint32(cookie))
+	}
+	z, err := zlib.NewReader(bytes.NewReader(raw[8:]))
+	if err != nil {
+		return err
+	}
+	defer z.Close()
+	var header [hdr.ENCODING_HEADER_SIZE]byte
+	if _, err := io.ReadFull(z, header[:]); err != nil {
+		return fmt.Errorf("truncated header: %w", err)
+	}
+	sig := int32(binary.BigEndian.Uint32(header[12:16]))
+	lowest := int64(binary.BigEndian.Uint64(header[16:24]))
+	highest := int64(binary.BigEndian.Uint64(header[24:32]))
+	if lowest != HistogramLowestUS || highest != HistogramHighestUS || sig != HistogramSigFigs {
+		return fmt.Errorf("geometry %d…%d µs at %d digits, want %d…%d at %d", lowest, highest, sig, HistogramLowestUS, HistogramHighestUS, HistogramSigFigs)
+	}
+	return nil
 }
 
 // phaseSnapshot turns statistics back into mergeable form (the histogram is shared, not
