@@ -43,6 +43,11 @@ type Config struct {
 	DropAfter   time.Duration // a due message that finds no session for this long is dropped (default 1s)
 	LateAfter   time.Duration // pick-up later than this after the due time counts as late (default 10ms)
 
+	// SessionStages ramps the number of sessions (closed model, like k6's ramping VUs):
+	// targets reached linearly over each stage, Sessions caps them; the run ends with the
+	// stages, or earlier when Messages (if > 0) are all sent.
+	SessionStages []Stage
+
 	NoMetrics bool // record no phases, counters or errors (to measure what recording costs)
 
 	Events     Events         // where warnings, the -v transcript and -c ticks go; may be nil

@@ -206,3 +206,40 @@ func TestOpenModelNewConnectionPerMessage(t *testing.T) {
 		t.Fatalf("QUIT count %d", res.Phases[protocol.PhaseQuit].Count)
 	}
 }
+
+// Session stages (closed model): the number of sessions follows the ramp and the run
+// ends with the stages.
+func TestSessionRamp(t *testing.T) {
+	srv := newStallServer(t)
+	cfg := config(t, srv.ln.Addr().String(), 0, 0)
+	cfg.SessionStages = []Stage{{Duration: time.Second, Target: 20}, {Duration: time.Second, Target: 20}, {Duration: time.Second, Target: 0}}
+	cfg.Protocol.ReuseConnection = true
+	var mu sync.Mutex
+	var inFlight []int64
+	cfg.Progress = func(p Progress) {
+		mu.Lock()
+		inFlight = append(inFlight, p.InFlight)
+		mu.Unlock()
+	}
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, res)
+	if el := time.Since(start); el < 3*time.Second || el > 5*time.Second {
+		t.Fatalf("ran %v, want the 3 s of stages", el)
+	}
+	if res.Accepted == 0 || res.Accepted != res.Planned || res.Accepted != srv.accepted.Load() {
+		t.Fatalf("%+v (server %d)", res, srv.accepted.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// At 1 s the ramp reaches 20; at 2 s it starts down; sessions open at 1 s and 2 s ≈ 20.
+	if len(inFlight) < 2 || inFlight[0] < 15 || inFlight[0] > 20 || inFlight[1] < 15 || inFlight[1] > 20 {
+		t.Fatalf("sessions in flight per second %v, want about 20 at 1 s and 2 s", inFlight)
+	}
+	if res.Sessions > 40 {
+		t.Fatalf("%d connections: sessions were not kept while the target held", res.Sessions)
+	}
+}

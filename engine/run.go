@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"runtime"
@@ -52,10 +53,12 @@ type runner struct {
 	slotsMu sync.Mutex
 	slots   []*slot
 
-	open     *openModel // nil in the closed model
-	recs     *recorders
-	msgLog   *messageLog
-	inFlight atomic.Int64 // connections open
+	open      *openModel   // nil in the closed model
+	ramp      *sessionRamp // closed model with session stages; nil otherwise
+	unbounded bool         // no message count: the run lasts as long as its stages
+	recs      *recorders
+	msgLog    *messageLog
+	inFlight  atomic.Int64 // connections open
 }
 
 // stop forbids new messages from now on.
@@ -136,6 +139,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		cfg.Sessions = cfg.MaxSessions
 	}
+	unbounded := false
+	if len(cfg.SessionStages) > 0 && sched == nil {
+		if cfg.Messages <= 0 {
+			cfg.Messages, unbounded = math.MaxInt64/4, true
+		}
+		if cfg.Sessions < 1 {
+			cfg.Sessions = math.MaxInt32 // no cap beyond the stages' targets
+		}
+	}
 	if cfg.Sessions < 1 || cfg.Messages < 1 {
 		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, errors.New("engine: sessions and messages must be positive")
 	}
@@ -165,6 +177,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		fatalCh: make(chan struct{}),
 		halt:    make(chan struct{}),
 	}
+	r.unbounded = unbounded
 	r.proto = cfg.Protocol
 	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
 		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
@@ -198,11 +211,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	samplerStop, samplerDone := make(chan struct{}), make(chan struct{})
 	go r.recs.run(r, samplerStop, samplerDone)
-	if sched != nil {
+	switch {
+	case sched != nil:
 		r.open = &openModel{r: r, sched: sched}
 		r.active.Store(1) // the dispatcher's token
 		go r.open.run()
-	} else {
+	case len(cfg.SessionStages) > 0:
+		r.ramp = &sessionRamp{r: r, sched: RampingRate(0, cfg.SessionStages, 0)}
+		r.active.Store(1) // the controller's token
+		go r.ramp.run()
+	default:
 		r.active.Store(0)
 		slots := make([]*slot, cfg.Sessions)
 		for i := range slots {
@@ -287,6 +305,9 @@ func (r *runner) result(elapsed time.Duration) Result {
 			res.Phases[p].Count += s.phases[p].Count
 			res.Phases[p].Nanos += s.phases[p].Nanos
 		}
+	}
+	if r.unbounded {
+		res.Planned = res.Accepted + res.Rejected + res.Failed
 	}
 	res.NotStarted = res.Planned - res.Accepted - res.Rejected - res.Failed
 	return res

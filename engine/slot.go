@@ -53,15 +53,16 @@ type slot struct {
 	waitTimer *time.Timer // the pause before connecting again (-w/-R without -d)
 	pauseTmr  *time.Timer // the pause before the next message on this connection (-d)
 
-	pcfg    protocol.Config // the run's, with this slot as the message source
-	pending due             // open model: the message handed over for the next start (under mu)
-	rec     recorder        // the current event loop's
-	recLoop gnet.EventLoop
-	msgs    [2]message // messages in flight
-	lastEnd int64      // end of the last phase reported
-	lagDue  bool       // a message was picked up off the loop: record its lag when connected
-	xferAt  int64      // data_xfer start while the body is still in gnet's buffer; 0 if none
-	dotSeq  int64      // the message whose dot went out last
+	pcfg     protocol.Config // the run's, with this slot as the message source
+	pending  due             // open model: the message handed over for the next start (under mu)
+	rec      recorder        // the current event loop's
+	recLoop  gnet.EventLoop
+	msgs     [2]message // messages in flight
+	lastEnd  int64      // end of the last phase reported
+	lagDue   bool       // a message was picked up off the loop: record its lag when connected
+	xferAt   int64      // data_xfer start while the body is still in gnet's buffer; 0 if none
+	dotSeq   int64      // the message whose dot went out last
+	retiring bool       // session ramp: leave after this connection
 
 	accepted, rejected, failed, sessions int64
 	phases                               [protocol.NumPhases]PhaseTotal
@@ -123,10 +124,17 @@ func (s *slot) Claim() (int64, bool) {
 
 // Exhausted reports that no message will come for this slot's connection.
 func (s *slot) Exhausted() bool {
-	if s.r.open == nil {
-		return s.r.Exhausted()
+	if s.r.open != nil {
+		return s.r.stopping.Load()
 	}
-	return s.r.stopping.Load()
+	if s.r.Exhausted() {
+		return true
+	}
+	if s.r.ramp != nil && s.r.ramp.retireOne() {
+		s.retiring = true // QUIT now; park after the close
+		return true
+	}
+	return false
 }
 
 func (s *slot) setPending(d due) {
@@ -404,6 +412,11 @@ func (s *slot) afterClose() {
 	}
 	if s.r.stopping.Load() || s.client.OutOfMessages() {
 		s.r.slotDone()
+		return
+	}
+	if s.r.ramp != nil && (s.retiring || s.r.ramp.retireOne()) {
+		s.retiring = false
+		s.r.ramp.park(s)
 		return
 	}
 	s.startAnother()

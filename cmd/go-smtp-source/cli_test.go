@@ -289,3 +289,28 @@ func TestInterrupt(t *testing.T) {
 		t.Fatalf("accounting %v: want 100000 planned, the in-flight ones finished, the rest not started", got)
 	}
 }
+
+func TestSessionStagesCLI(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSink(t, "-c")
+	res := testpeer.Run(t, time.Minute, bin, "--stages", "1s:10,1s:0", "--stages-of", "sessions", "-d", "-s", "5", sink.Addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	got := summary(t, res.Stderr)
+	if got[1] == 0 || got[0] != got[1] || res.Elapsed < 2*time.Second {
+		t.Fatalf("want a 2 s run with every started message accepted: %v in %v", got, res.Elapsed)
+	}
+	if !strings.Contains(res.Stderr, "; 5 connections;") {
+		t.Fatalf("-s 5 caps the ramp at 5 sessions: %s", res.Stderr)
+	}
+	for _, bad := range [][]string{
+		{"--stages-of", "sessions", sink.Addr},
+		{"--stages", "1s:5", "--stages-of", "vus", sink.Addr},
+		{"--stages", "1s:5", "--stages-of", "sessions", "--rate", "5", sink.Addr},
+	} {
+		if res := testpeer.Run(t, 10*time.Second, bin, bad...); res.ExitCode != 2 || !strings.Contains(res.Stderr, "--stages-of") {
+			t.Errorf("%v: %v", bad, res)
+		}
+	}
+}

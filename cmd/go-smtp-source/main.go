@@ -215,12 +215,27 @@ func buildConfig(o *options) (engine.Config, error) {
 		Grace:          o.grace,
 		EventLoops:     o.eventLoops,
 		Rate:           o.rate,
-		Stages:         o.stages,
+		Stages:         rateStages(o),
+		SessionStages:  sessionStages(o),
 		MaxSessions:    o.maxSessions,
 		DropAfter:      o.dropAfter,
 		LateAfter:      o.lateAfter,
 		NoMetrics:      o.noMetrics,
 	}, nil
+}
+
+func rateStages(o *options) []engine.Stage {
+	if o.sessionRamp {
+		return nil
+	}
+	return o.stages
+}
+
+func sessionStages(o *options) []engine.Stage {
+	if !o.sessionRamp {
+		return nil
+	}
+	return o.stages
 }
 
 func capitalizeErr(err error) string {

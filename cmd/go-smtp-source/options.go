@@ -60,6 +60,7 @@ type options struct {
 	logMessages string
 	progress    bool
 	noMetrics   bool
+	sessionRamp bool // --stages-of sessions
 }
 
 // usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
@@ -124,6 +125,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("tls", false, "STARTTLS (the original go-smtp-source's -tls): not supported yet")
 	ext.StringP("rate", "q", "", "open model: `messages` per second, arriving whatever the server does (the original go-smtp-source's -q)")
 	ext.String("stages", "", "open model: linear ramps of the rate, `DUR:RATE,…` (e.g. 30s:100,2m:500,30s:0), from --rate or 0")
+	ext.String("stages-of", "rate", "what --stages ramps: `rate` (open model, messages/s) or sessions (closed model, sessions working, like k6's ramping VUs; -s caps them)")
 	ext.String("duration", "", "open model: how long --rate runs (messages = rate × duration; -m caps)")
 	ext.Int("max-sessions", 1000, "open model: most sessions open at once")
 	ext.String("drop-after", "1s", "open model: a due message that finds no free session for this long is dropped")
@@ -315,6 +317,22 @@ func parseLoadModel(fs *pflag.FlagSet, o *options) error {
 			return usagef("--stages: %v", err)
 		}
 		o.stages = st
+	}
+	switch str("stages-of") {
+	case "rate":
+	case "sessions":
+		if o.stages == nil {
+			return usagef("--stages-of sessions needs --stages")
+		}
+		if o.rate > 0 {
+			return usagef("--stages-of sessions ramps sessions, not --rate; drop one")
+		}
+		o.sessionRamp = true
+		if !fs.Changed("sessions") {
+			o.sessions = 0 // no cap beyond the stages
+		}
+	default:
+		return usagef("--stages-of: want rate or sessions, got %q", str("stages-of"))
 	}
 	if fs.Changed("duration") {
 		d, err := parseDuration("--duration", str("duration"))

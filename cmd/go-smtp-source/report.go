@@ -37,15 +37,23 @@ func newPlan(args []string, o *options, cfg engine.Config) plan {
 		Sessions: cfg.Sessions, Messages: cfg.Messages, Recipients: o.recipients,
 		Reuse: o.keepConnection, Pipelining: o.pipelining, LMTP: o.lmtp,
 	}
+	if len(cfg.SessionStages) > 0 {
+		p.Model, p.Sessions = "closed-ramping", 0
+		p.Stages = stagesString(cfg.SessionStages)
+	}
 	if cfg.Rate > 0 || len(cfg.Stages) > 0 {
 		p.Model, p.Sessions, p.Rate, p.MaxSessions = "open", 0, cfg.Rate, cfg.MaxSessions
-		var st []string
-		for _, s := range cfg.Stages {
-			st = append(st, fmt.Sprintf("%v:%g", s.Duration, s.Target))
-		}
-		p.Stages = strings.Join(st, ",")
+		p.Stages = stagesString(cfg.Stages)
 	}
 	return p
+}
+
+func stagesString(stages []engine.Stage) string {
+	var st []string
+	for _, s := range stages {
+		st = append(st, fmt.Sprintf("%v:%g", s.Duration, s.Target))
+	}
+	return strings.Join(st, ",")
 }
 
 // writeResults writes the report on stderr (unless quiet) and the --json and --hdr-log
