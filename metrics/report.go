@@ -561,3 +561,13 @@ func sortPhaseStats(ps []PhaseStats) {
 		return ps[i].Phase < ps[j].Phase
 	})
 }
+
+// Phase is the statistics of the named phase, if it has any.
+func (r *Report) Phase(name string) (PhaseStats, bool) {
+	for _, ps := range r.Phases {
+		if ps.Phase == name {
+			return ps, true
+		}
+	}
+	return PhaseStats{}, false
+}

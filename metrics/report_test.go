@@ -241,6 +241,12 @@ func TestReportSnapshotKnowsCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ps, ok := r.Phase("latency"); !ok || ps.MaxNs != 9e6 {
+		t.Fatalf("Phase(latency) = %+v, %v", ps, ok)
+	}
+	if _, ok := r.Phase("eod"); ok {
+		t.Fatal("Phase(eod) found without samples")
+	}
 	if got.Counter(RecipientsRejected) != 4 || got.Count(Latency) != 1 || got.Max(Latency) != 9e6 {
 		t.Fatalf("snapshot of report: %d rejected, %d latency samples", got.Counter(RecipientsRejected), got.Count(Latency))
 	}
