@@ -1,7 +1,7 @@
 # go-smtp-source: build, test, benchmark.
 GO      ?= go
 BIN     := bin
-RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/...
+RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/...
 
 .PHONY: all build test vet fmt-check race fuzz bench demo clean
 

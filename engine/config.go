@@ -50,9 +50,12 @@ type Config struct {
 
 	NoMetrics bool // record no phases, counters or errors (to measure what recording costs)
 
-	Events     Events         // where warnings, the -v transcript and -c ticks go; may be nil
-	Progress   func(Progress) // called once a second from a sampler goroutine; may be nil
-	MessageLog io.Writer      // --log-messages: one CSV line per message; may be nil
+	Events   Events         // where warnings, the -v transcript and -c ticks go; may be nil
+	Progress func(Progress) // called once a second from a sampler goroutine; may be nil
+	// OnInterval receives each second's full measurements as it closes (for an interval
+	// log), from the sampler goroutine; may be nil.
+	OnInterval func(start, end time.Time, snap *metrics.Snapshot)
+	MessageLog io.Writer // --log-messages: one CSV line per message; may be nil
 }
 
 // Events receives what a run reports while it runs. Calls come from event-loop and
@@ -74,9 +77,9 @@ type Result struct {
 	Elapsed    time.Duration
 	Phases     [protocol.NumPhases]PhaseTotal
 
-	Start     time.Time                // wall clock at the run's epoch
-	Metrics   *metrics.Snapshot        // everything recorded, merged over loops and intervals
-	Intervals []metrics.IntervalSample // one per second of the run
+	Start     time.Time          // wall clock at the run's epoch
+	Metrics   *metrics.Snapshot  // everything recorded, merged over loops and intervals
+	Intervals []metrics.Interval // one per wall-clock second of the run
 }
 
 // PhaseTotal sums one phase over the run.

@@ -206,6 +206,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	r.epoch = time.Now()
 	r.recs = newRecorders(r.epoch, cfg.NoMetrics)
+	r.recs.onSample = cfg.OnInterval
 	if cfg.MessageLog != nil {
 		r.msgLog = newMessageLog(cfg.MessageLog, r.epoch.UnixNano())
 	}

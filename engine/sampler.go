@@ -46,8 +46,9 @@ type recorders struct {
 	dial   *metrics.Recorder
 
 	total     *metrics.Snapshot
-	intervals []metrics.IntervalSample
+	intervals []metrics.Interval // compact: long runs keep one small record a second
 	last      time.Time
+	onSample  func(start, end time.Time, snap *metrics.Snapshot)
 }
 
 type loopRecorder struct {
@@ -96,22 +97,33 @@ func (rs *recorders) sample(now time.Time) *metrics.Snapshot {
 	rs.dialMu.Lock()
 	snap.Merge(rs.dial.Swap())
 	rs.dialMu.Unlock()
-	rs.intervals = append(rs.intervals, metrics.IntervalSample{Start: rs.last, Snap: snap})
+	rs.intervals = append(rs.intervals, metrics.NewInterval(rs.last, now, snap))
+	if rs.onSample != nil {
+		rs.onSample(rs.last, now, snap)
+	}
 	rs.last = now
 	rs.total.Merge(snap)
 	return snap
 }
 
-// run samples once a second until stop is closed, reporting progress.
+// run samples at every whole wall-clock second until stop is closed, reporting progress.
+// Whole seconds make the series of several runs (cluster workers) line up exactly.
 func (rs *recorders) run(r *runner, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(time.Second)
+	next := time.Now().Truncate(time.Second).Add(time.Second)
+	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Now()
+			next = next.Add(time.Second)
+			for !next.After(now) {
+				next = next.Add(time.Second) // a stalled process skips, never bunches
+			}
+			t.Reset(time.Until(next))
 			snap := rs.sample(now)
 			if r.cfg.Progress == nil {
 				continue

@@ -75,6 +75,15 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		cfg.MessageLog = f
 	}
 
+	var hlog *hdrLogWriter
+	if opts.hdrLog != "" {
+		if hlog, err = newHdrLogWriter(opts.hdrLog, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "%s: fatal: --hdr-log: %v\n", name, err)
+			return exitFatal
+		}
+		cfg.OnInterval = hlog.interval
+	}
+
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	sigs := make(chan os.Signal, 1)
@@ -111,6 +120,14 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	// A run that never reached the server has nothing to summarise beyond its one error line.
 	if !opts.quiet && (res.Sessions > 0 || code == exitOK) {
 		out.summary(res)
+	}
+	if hlog != nil {
+		if err := hlog.close(); err != nil {
+			out.fatalf("--hdr-log %s: %v", opts.hdrLog, err)
+			if code == exitOK {
+				code = exitFatal
+			}
+		}
 	}
 	if res.Sessions > 0 || code == exitOK {
 		if err := writeResults(opts, newPlan(args, opts, cfg), res, stderr); err != nil {

@@ -65,7 +65,8 @@ func writeResults(o *options, p plan, res engine.Result, stderr io.Writer) error
 	p.Messages = res.Planned
 	totals := metrics.Totals{Planned: res.Planned, Accepted: res.Accepted, Rejected: res.Rejected,
 		Failed: res.Failed, NotStarted: res.NotStarted, Sessions: res.Sessions}
-	report := metrics.NewReport(p, res.Start, res.Elapsed, totals, res.Metrics, res.Intervals)
+	report := metrics.NewReport(p, res.Start, res.Elapsed, totals, res.Metrics, nil)
+	report.Intervals = res.Intervals
 	if !o.quiet {
 		if err := metrics.WriteText(stderr, report); err != nil {
 			return err
@@ -74,27 +75,6 @@ func writeResults(o *options, p plan, res engine.Result, stderr io.Writer) error
 	if o.jsonFile != "" {
 		if err := writeFile(o.jsonFile, report.WriteJSON); err != nil {
 			return fmt.Errorf("--json %s: %w", o.jsonFile, err)
-		}
-	}
-	if o.hdrLog != "" {
-		err := writeFile(o.hdrLog, func(w io.Writer) error {
-			l, err := metrics.NewIntervalLog(w, res.Start)
-			if err != nil {
-				return err
-			}
-			for i, iv := range res.Intervals {
-				end := res.Start.Add(res.Elapsed)
-				if i+1 < len(res.Intervals) {
-					end = res.Intervals[i+1].Start
-				}
-				if err := l.Write(iv.Start, end, iv.Snap); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("--hdr-log %s: %w", o.hdrLog, err)
 		}
 	}
 	return nil
@@ -110,6 +90,39 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return f.Close()
+}
+
+// hdrLogWriter writes each second into an HdrHistogram interval log as the run goes.
+type hdrLogWriter struct {
+	f   *os.File
+	log *metrics.IntervalLog
+	err error
+}
+
+func newHdrLogWriter(path string, start time.Time) (*hdrLogWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	l, err := metrics.NewIntervalLog(f, start)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &hdrLogWriter{f: f, log: l}, nil
+}
+
+func (h *hdrLogWriter) interval(start, end time.Time, snap *metrics.Snapshot) {
+	if h.err == nil {
+		h.err = h.log.Write(start, end, snap)
+	}
+}
+
+func (h *hdrLogWriter) close() error {
+	if err := h.f.Close(); h.err == nil {
+		h.err = err
+	}
+	return h.err
 }
 
 // progressPrinter prints one line a second on stderr.
