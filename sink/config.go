@@ -78,6 +78,8 @@ type Config struct {
 	// disconnect, AbortDelay after the 354. AbortAfterData false disables it.
 	AbortAfterData bool
 	AbortDelay     time.Duration
+	// DataReadDelay (-H) waits this long after the 354 before reading message content.
+	DataReadDelay time.Duration
 
 	// MaxConnections (-m) bounds the sessions served at once; beyond it new connections
 	// are accepted but get no greeting until a slot frees. 0 means no limit.

@@ -289,8 +289,12 @@ func (s *Session) stepCommand(in []byte) (int, Action, time.Duration) {
 		return n, act, 0
 	}
 	act := s.command(cmd)
-	if act == ActionDelay {
-		return n, act, s.env.cfg.AbortDelay
+	if act == ActionDelay { // after the 354: -A's wait before the abort, or -H's before the first read
+		d := s.env.cfg.DataReadDelay
+		if s.phase == phaseAborting {
+			d = s.env.cfg.AbortDelay
+		}
+		return n, act, d
 	}
 	return n, act, 0
 }
@@ -435,6 +439,10 @@ func (s *Session) data() Action {
 	}
 	s.startMessage()
 	s.phase = phaseData
+	if s.env.cfg.DataReadDelay > 0 {
+		s.env.stats.delays.Add(1)
+		return ActionDelay
+	}
 	return ActionContinue
 }
 

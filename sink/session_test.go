@@ -307,6 +307,14 @@ func TestSessionDelays(t *testing.T) {
 	}
 }
 
+func TestSessionDataReadDelay(t *testing.T) {
+	s := newSession(newTestEnv(t, func(c *Config) { c.DataReadDelay = 2 * time.Second }), "127.0.0.1")
+	got := runSession(s, "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nx\r\n.\r\n", nil)
+	if len(got.delays) != 1 || got.delays[0] != 2*time.Second || !strings.HasSuffix(got.out, replyDataGo+"250 2.0.0 Ok: queued as 00000001\r\n") {
+		t.Errorf("-H: %+v", got)
+	}
+}
+
 func TestSessionAbortDelay(t *testing.T) {
 	s := newSession(newTestEnv(t, func(c *Config) { c.AbortAfterData, c.AbortDelay = true, time.Second }), "127.0.0.1")
 	got := runSession(s, "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n", nil)

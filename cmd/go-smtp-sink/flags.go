@@ -103,7 +103,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	hard := fs.StringArrayP("hard-reject", "f", nil, "reject these commands with the hard reply (implies -p)")
 	fs.BoolVarP(&o.cfg.DisableXFORWARD, "no-xforward", "F", false, "disable XFORWARD")
 	fs.StringVarP(&o.cfg.Hostname, "hostname", "h", "", "host name in the banner, replies and dumps (default smtp-sink)")
-	firstRead := fs.StringP("data-read-delay", "H", "", "accepted for compatibility; not implemented")
+	firstRead := fs.StringP("data-read-delay", "H", "", "wait this many seconds after DATA's 354 before reading the message")
 	fs.BoolVarP(&o.cfg.LMTP, "lmtp", "L", false, "speak LMTP")
 	var maxConn, maxMsg, maxSess, timeout, window, size, loops, maxLine int64
 	fs.VarP(&atoiValue{n: &maxConn, check: nonNegative}, "max-connections", "m", "serve at most this many sessions at once; others wait for their greeting (default no limit)")
@@ -200,7 +200,11 @@ func parseArgs(prog string, args []string) (*options, error) {
 		cfg.DumpPrefix = unescapeC(*prefix)
 	}
 	if *firstRead != "" {
-		o.ignoredOpts = append(o.ignoredOpts, "-H")
+		d, err := sink.ParseSeconds(*firstRead)
+		if err != nil {
+			return nil, fmt.Errorf("-H: %w", err)
+		}
+		cfg.DataReadDelay = d
 	}
 	if *syslogCmds != "" {
 		o.ignoredOpts = append(o.ignoredOpts, "-s")

@@ -39,6 +39,7 @@ func TestParseArgsGetoptCompatible(t *testing.T) {
 		}, ""},
 		{"strict RFC 5321 line limit", []string{"--max-line", "512", "x:25", "1"}, func(o *options) bool { return o.cfg.MaxCommandLine == 512 }, ""},
 		{"line limit below RFC 5321", []string{"--max-line", "100", "x:25", "1"}, nil, "bad value"},
+		{"-H", []string{"-H", "0.25", "x:25", "1"}, func(o *options) bool { return o.cfg.DataReadDelay == 250*time.Millisecond }, ""},
 		{"-6 after -4 wins", []string{"-4", "-6", "x:25", "1"}, func(o *options) bool { return o.family == sink.FamilyIPv6 }, ""},
 		{"options after the operand", []string{"x:25", "1", "-v"}, nil, "usage"},
 		{"one operand", []string{"x:25"}, nil, "usage"},
