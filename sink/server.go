@@ -183,6 +183,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.limiter != nil && !s.limiter.acquire(cs) {
 		cs.parked = true
 		cs.waiting.Store(true)
+		s.stats.parked.Add(1)
 		return nil, gnet.None
 	}
 	return nil, cs.process()

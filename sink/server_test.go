@@ -367,3 +367,68 @@ func TestServerDelayFromClientSide(t *testing.T) {
 		}
 	}
 }
+
+// TestServerManyClientsWithParking runs many concurrent clients through a small -m limit,
+// so parking, slot hand-over and the counters are exercised together (also under -race).
+func TestServerManyClientsWithParking(t *testing.T) {
+	t.Parallel()
+	clients, perClient := 200, 3
+	if raceEnabled {
+		clients = 60
+	}
+	srv, addr := startServer(t, func(c *Config) { c.MaxConnections = 16; c.UniqueHeader = "Message-Id" })
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		go func(i int) {
+			errs <- func() error {
+				conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+				r := bufio.NewReader(conn)
+				expect := func(prefix string) error {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return fmt.Errorf("client %d: %w", i, err)
+					}
+					if !strings.HasPrefix(line, prefix) {
+						return fmt.Errorf("client %d: got %q, want %q", i, line, prefix)
+					}
+					return nil
+				}
+				if err := expect("220 "); err != nil {
+					return err
+				}
+				for m := 0; m < perClient; m++ {
+					fmt.Fprintf(conn, "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nMessage-Id: <%d.%d@x>\r\n\r\nx\r\n.\r\n", i, m)
+					for _, p := range []string{"250 2.1.0", "250 2.1.5", "354 ", "250 2.0.0 Ok: queued as "} {
+						if err := expect(p); err != nil {
+							return err
+						}
+					}
+				}
+				fmt.Fprintf(conn, "QUIT\r\n")
+				return expect("221 ")
+			}()
+		}(i)
+	}
+	for i := 0; i < clients; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	eventually(t, "all sessions closed", func() bool { return srv.Stats().Snapshot().SessionsClosed == int64(clients) })
+	st := srv.Stats().Snapshot()
+	want := int64(clients * perClient)
+	if st.MessagesAccepted != want || st.Unique.Distinct != want || st.Unique.Duplicates != 0 || st.SessionsParked == 0 {
+		t.Errorf("stats %+v unique %+v (want %d messages, some parked)", st, st.Unique, want)
+	}
+	srv.limiter.mu.Lock()
+	active, waiting := srv.limiter.active, len(srv.limiter.waiting)
+	srv.limiter.mu.Unlock()
+	if active != 0 || waiting != 0 {
+		t.Errorf("after all clients left: %d slots held, %d waiting", active, waiting)
+	}
+}

@@ -13,6 +13,7 @@ type Stats struct {
 	sessionsActive   atomic.Int64
 	sessionsPeak     atomic.Int64
 	sessionsDone     atomic.Int64 // connections closed
+	parked           atomic.Int64 // connections that waited for a -m slot
 	quits            atomic.Int64
 	transactions     atomic.Int64 // MAIL commands accepted
 	recipients       atomic.Int64 // RCPT commands accepted
@@ -61,6 +62,7 @@ type Snapshot struct {
 	SessionsActive     int64         `json:"sessions_active"`
 	SessionsPeak       int64         `json:"sessions_peak"`
 	SessionsClosed     int64         `json:"sessions_closed"`
+	SessionsParked     int64         `json:"sessions_parked"`
 	Quits              int64         `json:"quits"`
 	Transactions       int64         `json:"transactions"`
 	Recipients         int64         `json:"recipients"`
@@ -98,6 +100,7 @@ func (s *Stats) Snapshot() Snapshot {
 		SessionsActive:     s.sessionsActive.Load(),
 		SessionsPeak:       s.sessionsPeak.Load(),
 		SessionsClosed:     s.sessionsDone.Load(),
+		SessionsParked:     s.parked.Load(),
 		Quits:              s.quits.Load(),
 		Transactions:       s.transactions.Load(),
 		Recipients:         s.recipients.Load(),
