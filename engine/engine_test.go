@@ -91,21 +91,7 @@ func TestRunAgainstPostfixSink(t *testing.T) {
 // A server that closes every connection at once: the run stops with smtp-source's
 // "lost connection" and still accounts for every message.
 func TestRunLostConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	res, err := Run(context.Background(), config(t, ln.Addr().String(), 10, 100))
+	res, err := Run(context.Background(), config(t, testpeer.ListenClosing(t), 10, 100))
 	if err == nil || !strings.Contains(err.Error(), "lost connection while reading server greeting") {
 		t.Fatalf("err %v", err)
 	}
@@ -136,32 +122,7 @@ func TestRunInterrupted(t *testing.T) {
 
 // When the grace period runs out, sessions still waiting are cut off and count as failed.
 func TestRunGraceExpires(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // silent: never sends a banner
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	cfg := config(t, ln.Addr().String(), 5, 50)
+	cfg := config(t, testpeer.ListenSilent(t), 5, 50)
 	cfg.Grace = 200 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -166,21 +165,7 @@ func TestConnectFailures(t *testing.T) {
 // A server that accepts and never says a word ends in a timeout, never a hang.
 func TestSilentServerTimesOut(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	res := testpeer.Run(t, 20*time.Second, bin, "--timeout", "1s", "-s", "3", "-m", "5", ln.Addr().String())
+	res := testpeer.Run(t, 20*time.Second, bin, "--timeout", "1s", "-s", "3", "-m", "5", testpeer.ListenSilent(t))
 	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "fatal: timeout while reading server greeting") {
 		t.Fatalf("%v", res)
 	}
