@@ -1,3 +1,24 @@
 // Package tlsconn runs crypto/tls over a gnet connection, for the client (go-smtp-source)
 // and the server (go-smtp-sink), without a goroutine per established TLS session.
+//
+// The standard crypto/tls cannot resume a handshake that returned an error, so the
+// handshake runs on a short-lived goroutine of its own that reads through a blocking
+// adapter fed by the event loop (Feed, from OnTraffic). Once it is over, every record is
+// read and written on the event loop: the adapter's Read then returns a temporary
+// net.Error when gnet has nothing buffered, which crypto/tls returns without making it
+// sticky, keeping any partial record for the next call (see TestTemporaryReadErrorIsRetried,
+// which fails if a Go release changes that).
+//
+// Life of a Conn, all calls but the goroutine's on the connection's event loop:
+//
+//	c := tlsconn.Client(gc, cfg) // or Server
+//	c.StartHandshake(timeout)    // the goroutine; it calls gc.Wake when done
+//	// OnTraffic, while c.Handshaking():
+//	c.Feed()                     // hand gnet's inbound bytes to the handshake
+//	done, err := c.HandshakeDone()
+//	// afterwards, in OnTraffic:
+//	n, err := c.Read(p)          // n == 0, err == nil: nothing decrypted yet
+//	c.Write(p) / c.Writev(bufs)  // records written through gnet, one write per call
+//	// OnClose:
+//	c.Close()
 package tlsconn

@@ -1,0 +1,134 @@
+package tlsconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Conn is one TLS session over a gnet connection, client or server side.
+type Conn struct {
+	gc gnet.Conn
+	w  *wire
+	tc *tls.Conn
+
+	handshaking bool        // on the loop: StartHandshake called, HandshakeDone not yet true
+	done        atomic.Bool // set by the handshake goroutine when it has finished
+	hsErr       error       // written before done is set
+}
+
+// Client starts the client side of TLS over gc. cfg is not modified and may be shared.
+func Client(gc gnet.Conn, cfg *tls.Config) *Conn {
+	w := newWire(gc)
+	return &Conn{gc: gc, w: w, tc: tls.Client(w, cfg)}
+}
+
+// Server starts the server side of TLS over gc. cfg is not modified and may be shared.
+func Server(gc gnet.Conn, cfg *tls.Config) *Conn {
+	w := newWire(gc)
+	return &Conn{gc: gc, w: w, tc: tls.Server(w, cfg)}
+}
+
+// StartHandshake runs the handshake on a goroutine that ends with it, within timeout.
+// When it is over the goroutine wakes the connection (gnet calls OnTraffic), where
+// HandshakeDone reports the result. Call it on the event loop, once.
+func (c *Conn) StartHandshake(timeout time.Duration) {
+	c.handshaking = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := c.tc.HandshakeContext(ctx) // on timeout: context.DeadlineExceeded
+		cancel()
+		c.hsErr = err
+		c.done.Store(true)
+		_ = c.gc.Wake(nil) // a no-op when the connection has closed meanwhile
+	}()
+}
+
+// Handshaking reports that the handshake has started and HandshakeDone has not yet
+// reported its end. Event loop only.
+func (c *Conn) Handshaking() bool { return c.handshaking }
+
+// Feed hands what gnet has buffered to the handshake. Event loop only, while
+// Handshaking; OnTraffic calls it with every arrival.
+func (c *Conn) Feed() {
+	if buf, _ := c.gc.Peek(-1); len(buf) > 0 {
+		c.w.feed(buf)
+		_, _ = c.gc.Discard(len(buf))
+	}
+}
+
+// HandshakeDone reports whether the handshake has ended, and its error. From the call
+// that first reports it ended without error, records are read and written on the event
+// loop. Event loop only.
+func (c *Conn) HandshakeDone() (bool, error) {
+	if !c.handshaking {
+		return true, c.hsErr
+	}
+	if !c.done.Load() {
+		return false, nil
+	}
+	c.handshaking = false
+	if c.hsErr == nil {
+		c.w.mu.Lock()
+		c.w.onLoop = true
+		c.w.mu.Unlock()
+	}
+	return true, c.hsErr
+}
+
+// Read decrypts into p what has arrived. It returns 0 and no error when no complete
+// record is buffered yet; io.EOF after the peer's close_notify. Event loop only, after
+// the handshake.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.tc.Read(p)
+	if ferr := c.w.flush(); ferr != nil && err == nil { // a KeyUpdate reply, for example
+		err = ferr
+	}
+	var ne wouldBlock
+	if errors.As(err, &ne) {
+		err = nil
+	}
+	return n, err
+}
+
+// Write encrypts p and writes the records through gnet in one write. Event loop only,
+// after the handshake.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.tc.Write(p)
+	if ferr := c.w.flush(); err == nil {
+		err = ferr
+	}
+	return n, err
+}
+
+// Writev encrypts the buffers in order (a record or more each) and writes all the
+// records through gnet in one write. Event loop only, after the handshake.
+func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	total := 0
+	var err error
+	for _, b := range bufs {
+		var n int
+		n, err = c.tc.Write(b)
+		total += n
+		if err != nil {
+			break
+		}
+	}
+	if ferr := c.w.flush(); err == nil {
+		err = ferr
+	}
+	return total, err
+}
+
+// ConnectionState is the TLS session's state (version, cipher suite, resumption, the
+// peer's certificates). Event loop only, after the handshake.
+func (c *Conn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+// Close ends the TLS session's use of the connection: a handshake in progress fails at
+// once. It neither sends close_notify nor closes the gnet connection; call it from
+// OnClose. Safe on any goroutine, more than once.
+func (c *Conn) Close() { _ = c.w.Close() }

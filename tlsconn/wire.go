@@ -1,0 +1,152 @@
+package tlsconn
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// wouldBlock is what the adapter's Read returns on the event loop when gnet has no byte
+// buffered. Temporary() is true, so crypto/tls returns it without storing it as the
+// connection's permanent error, and keeps a partly read record (Go's crypto/tls
+// conn.go, readRecordOrCCS).
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "tlsconn: would block" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+var errWouldBlock net.Error = wouldBlock{}
+
+// wire is the net.Conn that crypto/tls reads and writes: a gnet connection seen through
+// two modes. Before the handshake ends it belongs to the handshake goroutine: Read blocks
+// until the loop feeds bytes, Write copies and queues an AsyncWrite. Once onLoop is set,
+// only the event loop calls it: Read takes what gnet has buffered or returns
+// errWouldBlock, Write collects the records for one gnet write.
+type wire struct {
+	gc     gnet.Conn
+	la, ra net.Addr
+
+	mu      sync.Mutex
+	cond    sync.Cond // L is &mu; signalled when pending grows or the wire closes
+	pending []byte    // bytes fed by the loop and not yet read by crypto/tls
+	closed  bool
+	onLoop  bool
+
+	// queued counts AsyncWrites not yet done. While any is, the loop queues its writes
+	// behind them, so records never overtake the handshake's last flight.
+	queued atomic.Int32
+	out    []byte // on the loop: records written by crypto/tls, not yet handed to gnet
+}
+
+func newWire(gc gnet.Conn) *wire {
+	w := &wire{gc: gc, la: gc.LocalAddr(), ra: gc.RemoteAddr()}
+	w.cond.L = &w.mu
+	return w
+}
+
+// feed appends what the loop read to the handshake's input.
+func (w *wire) feed(b []byte) {
+	w.mu.Lock()
+	w.pending = append(w.pending, b...)
+	w.mu.Unlock()
+	w.cond.Signal()
+}
+
+func (w *wire) Read(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.onLoop {
+		if len(w.pending) > 0 {
+			return w.takePending(p), nil
+		}
+		if w.gc.InboundBuffered() == 0 {
+			return 0, errWouldBlock // gnet would say io.ErrShortBuffer, which tls makes sticky
+		}
+		return w.gc.Read(p)
+	}
+	for len(w.pending) == 0 && !w.closed {
+		w.cond.Wait()
+	}
+	if len(w.pending) == 0 {
+		return 0, net.ErrClosed
+	}
+	return w.takePending(p), nil
+}
+
+func (w *wire) takePending(p []byte) int {
+	n := copy(p, w.pending)
+	w.pending = w.pending[n:]
+	if len(w.pending) == 0 {
+		w.pending = nil // let the handshake's buffer go
+	}
+	return n
+}
+
+func (w *wire) Write(p []byte) (int, error) {
+	if w.onLoop {
+		w.out = append(w.out, p...)
+		return len(p), nil
+	}
+	return w.asyncWrite(append([]byte(nil), p...), len(p)) // crypto/tls reuses p
+}
+
+// asyncWrite hands b to the loop behind the writes already queued.
+func (w *wire) asyncWrite(b []byte, n int) (int, error) {
+	w.queued.Add(1)
+	if err := w.gc.AsyncWrite(b, w.written); err != nil {
+		w.queued.Add(-1)
+		return 0, err
+	}
+	return n, nil
+}
+
+func (w *wire) written(gnet.Conn, error) error {
+	w.queued.Add(-1)
+	return nil
+}
+
+// flush hands the records collected on the loop to gnet in one write (gnet copies what
+// the socket does not take at once).
+func (w *wire) flush() error {
+	if len(w.out) == 0 {
+		return nil
+	}
+	var err error
+	if w.queued.Load() > 0 {
+		_, err = w.asyncWrite(append([]byte(nil), w.out...), len(w.out))
+	} else {
+		_, err = w.gc.Write(w.out)
+	}
+	if cap(w.out) > maxKeptOut {
+		w.out = nil
+	} else {
+		w.out = w.out[:0]
+	}
+	return err
+}
+
+// maxKeptOut bounds the write buffer a connection keeps between writes: a message body
+// larger than this is collected in a buffer that is dropped afterwards.
+const maxKeptOut = 4 << 10
+
+// Close unblocks a handshake waiting for bytes; it does not close the gnet connection.
+func (w *wire) Close() error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.cond.Broadcast()
+	return nil
+}
+
+func (w *wire) LocalAddr() net.Addr  { return w.la }
+func (w *wire) RemoteAddr() net.Addr { return w.ra }
+
+// Deadlines are not used: the handshake is bounded by its context (which closes the
+// wire), and records are read without blocking.
+func (w *wire) SetDeadline(time.Time) error      { return nil }
+func (w *wire) SetReadDeadline(time.Time) error  { return nil }
+func (w *wire) SetWriteDeadline(time.Time) error { return nil }
