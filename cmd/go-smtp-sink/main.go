@@ -147,15 +147,15 @@ loop:
 			showCounters()
 		}
 	}
-	if opts.counters {
-		showCounters()
-	}
 	if served != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := srv.Shutdown(ctx); err != nil {
 			fmt.Fprintf(errOut, "%s: warning: shutdown: %v\n", prog, err)
 		}
 		cancel()
+	}
+	if opts.counters {
+		showCounters() // the final counts, every connection closed
 	}
 	writeStats()
 	return status
