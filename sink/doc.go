@@ -10,7 +10,7 @@
 //     drive it with byte strings.
 //   - Server (server.go) drives one Session per connection on gnet event loops, one loop per
 //     core, with no goroutine per connection and pooled reply buffers. A later TLS layer sits
-//     between the loop and Session.Feed (see connState.input).
+//     between the loop and Session.Feed (see transport.go).
 //
 // The package never prints, never exits and reads no flags: a Config goes in; errors,
 // Stats and an optional trace callback come out.

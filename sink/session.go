@@ -12,7 +12,8 @@ const (
 	// ActionContinue: write the replies, then wait for more input.
 	ActionContinue Action = iota
 	// ActionDelay: write the replies, wait Result.Delay, then call Feed again with the
-	// unconsumed input (an injected delay, or the pause before an -A abort).
+	// unconsumed input (an injected delay, -H after the 354, or the pause before an -A
+	// abort).
 	ActionDelay
 	// ActionClose: write the replies, then close the connection.
 	ActionClose
@@ -80,7 +81,7 @@ const maxOutPerFeed = 64 << 10
 const partialLine = 4096
 
 // Session is the server side of one SMTP/LMTP connection, without I/O: Feed takes the
-// client's bytes and appends the replies. Make one with Server-side newSession.
+// client's bytes and appends the replies. The Server makes one per connection.
 type Session struct {
 	env        *env
 	clientAddr string // "127.0.0.1", "ipv6:::1", "local": dump format
