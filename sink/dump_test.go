@@ -59,3 +59,24 @@ func TestDumpPerMessageFilesAndSpill(t *testing.T) {
 		t.Errorf("dump errors: %d", st.DumpErrors)
 	}
 }
+
+func TestDumpBDATContent(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shared")
+	e := newTestEnv(t, func(c *Config) { c.DumpFile = file })
+	s := newSession(e, "127.0.0.1")
+	// BDAT content is not dot-stuffed: a leading "." stays; CRs go, as in DATA dumps.
+	runSession(s, "EHLO c\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nBDAT 9\r\nS: x\r\n\r\n.BDAT 4 LAST\r\n.y\r\n", nil)
+	if err := e.dump.close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "X-Client-Addr: 127.0.0.1\nX-Client-Proto: ESMTP\nX-Helo-Args: c\nX-Mail-Args: <a>\nX-Rcpt-Args: <b>\n" +
+		"Received: from c ([127.0.0.1])\n\tby smtp-sink (smtp-sink) with ESMTP id 00000001;\n" +
+		"\tSat, 28 Nov 2026 17:47:20 +0000 (UTC)\nS: x\n\n..y\n\n"
+	if string(got) != want {
+		t.Errorf("BDAT dump\n got %q\nwant %q", got, want)
+	}
+}
