@@ -48,6 +48,10 @@ type Config struct {
 	Trace           bool   // report every command and reply line to Observer.Trace
 	Template        *Template
 	Source          MessageSource
+
+	TLS         TLSPolicy   // STARTTLS after EHLO: never, when offered, or required
+	ImplicitTLS bool        // the connection is TLS from its start (SMTPS): the driver handshakes before the banner
+	Auth        *AuthConfig // AUTH after the greeting (after STARTTLS, if any); nil: none
 }
 
 // Step tells the driver what to do after Feed or Resume.
@@ -59,6 +63,10 @@ const (
 	StepClose             // send Output, then close: the session is over
 	StepDone              // the server said goodbye (221): let it close first, so TIME_WAIT stays on its side
 	StepFatal             // the run must stop; Err says why
+	// StepStartTLS: send Output, then start the TLS handshake and call TLSDone when it
+	// is over. Feed has consumed everything up to and including the STARTTLS 220: any byte
+	// after it arrived before the handshake and must be refused (STARTTLS injection).
+	StepStartTLS
 )
 
 // sessionState is where the session stands between replies.
@@ -120,6 +128,11 @@ type Client struct {
 	outOfMsgs  bool
 	err        error
 
+	tlsActive   bool // the connection is encrypted (implicit TLS, or STARTTLS done)
+	tlsPending  bool // a TLS handshake is in progress; nothing is fed until TLSDone
+	tlsDeclined bool // --tls may: the server refused STARTTLS; go on in plaintext
+	auth        authState
+
 	// reply is the reply being handled, for the observer; nil outside onReply. It points
 	// at rep, so that handing it out does not allocate.
 	reply *Reply
@@ -147,6 +160,10 @@ func (c *Client) Start(seq int64, connected int64) {
 	c.next = txn{}
 	c.outOfMsgs = false
 	c.err = nil
+	c.tlsActive = false
+	c.tlsPending = c.cfg.ImplicitTLS
+	c.tlsDeclined = false
+	c.auth = authState{}
 	if c.out == nil {
 		c.out = bytebufferpool.Get()
 	}
@@ -177,14 +194,21 @@ func (c *Client) OutOfMessages() bool { return c.outOfMsgs }
 // Waiting names what the session is waiting for, in smtp-source's words, for "lost
 // connection while …" and "timeout while …" diagnostics.
 func (c *Client) Waiting() string {
+	if c.tlsPending {
+		return "performing the TLS handshake"
+	}
 	if c.head >= len(c.expect) {
 		return "sending message"
 	}
 	switch c.expect[c.head].phase {
 	case PhaseBanner:
 		return "reading server greeting"
-	case PhaseHelo:
+	case PhaseHelo, PhaseEhloTLS:
 		return "sending " + c.cfg.Greeting.command()
+	case PhaseStartTLS:
+		return "sending STARTTLS"
+	case PhaseAuth:
+		return "sending AUTH"
 	case PhaseMail:
 		return "sending sender"
 	case PhaseRcpt:
@@ -292,6 +316,17 @@ func (c *Client) Resume(now int64) Step {
 	return StepRead
 }
 
+// sendGreeting sends HELO/EHLO/LHLO with the host name.
+func (c *Client) sendGreeting(p Phase, now int64) {
+	start := len(c.out.B)
+	c.out.B = append(c.out.B, c.cfg.Greeting.command()...)
+	c.out.B = append(c.out.B, ' ')
+	c.out.B = append(c.out.B, c.cfg.Hostname...)
+	c.traceSent(c.out.B[start:])
+	c.out.B = append(c.out.B, '\r', '\n')
+	c.push(p, now, 0)
+}
+
 func (c *Client) push(p Phase, start, seq int64) {
 	if c.head == len(c.expect) {
 		c.expect, c.head = c.expect[:0], 0
@@ -327,7 +362,9 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 	if c.cfg.Trace {
 		traceReply(c.obs, r)
 	}
-	c.obs.Phase(e.phase, e.seq, e.start, now, r.Code)
+	if e.phase != PhaseAuth || r.Code != 334 { // AUTH is timed to its final reply
+		c.obs.Phase(e.phase, e.seq, e.start, now, r.Code)
+	}
 	t := c.txnFor(e.seq)
 
 	switch e.phase {
@@ -343,15 +380,9 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 			c.beginMessage(now)
 			return StepRead
 		}
-		start := len(c.out.B)
-		c.out.B = append(c.out.B, c.cfg.Greeting.command()...)
-		c.out.B = append(c.out.B, ' ')
-		c.out.B = append(c.out.B, c.cfg.Hostname...)
-		c.traceSent(c.out.B[start:])
-		c.out.B = append(c.out.B, '\r', '\n')
-		c.push(PhaseHelo, now, 0)
+		c.sendGreeting(PhaseHelo, now)
 
-	case PhaseHelo:
+	case PhaseHelo, PhaseEhloTLS:
 		if !r.Positive() {
 			if step, stop := c.rejected(t, c.cfg.Greeting.command()+" rejected", r); stop {
 				return step
@@ -360,7 +391,13 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 			c.caps = ParseCapabilities(r)
 			c.pipelining = c.cfg.Pipelining && c.caps.Has(ExtPipelining)
 		}
-		c.beginMessage(now)
+		return c.afterGreeting(now)
+
+	case PhaseStartTLS:
+		return c.onStartTLSReply(t, r, now)
+
+	case PhaseAuth:
+		return c.onAuthReply(t, e, r, now)
 
 	case PhaseMail:
 		if r.Positive() {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -72,6 +73,7 @@ type simServer struct {
 	rcpts    int
 	ehloCaps string
 	closed   bool
+	tls      tlsSim // STARTTLS and AUTH (starttls_test.go)
 }
 
 func (s *simServer) reply(verb, def string) string {
@@ -108,12 +110,20 @@ func (s *simServer) input(p []byte) string {
 			}
 			continue
 		}
+		if s.tls.authMech != "" {
+			out.WriteString(s.authContinue(line))
+			continue
+		}
 		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
 		switch verb {
+		case "STARTTLS":
+			out.WriteString(s.startTLS())
+		case "AUTH":
+			out.WriteString(s.authStart(line))
 		case "HELO":
 			out.WriteString(s.reply("HELO", "250 sim\r\n"))
 		case "EHLO", "LHLO":
-			out.WriteString(s.reply(verb, "250-sim\r\n"+s.ehloCaps+"250 8BITMIME\r\n"))
+			out.WriteString(s.reply(verb, "250-sim\r\n"+s.ehloCaps+s.tlsCaps()+"250 8BITMIME\r\n"))
 		case "MAIL":
 			out.WriteString(s.reply("MAIL", "250 2.1.0 Ok\r\n"))
 		case "RCPT":
@@ -153,6 +163,10 @@ type run struct {
 	rec      *recorder
 	err      error
 	sessions int
+	// STARTTLS: how many handshakes the driver ran, and the bytes that followed a 220
+	// (the driver refuses them, like the engine).
+	handshakes int
+	injected   []byte
 }
 
 // drive runs a scenario to the end: sessions are reconnected as the engine would, server
@@ -193,7 +207,25 @@ func drive(t *testing.T, sc scenario, rng *rand.Rand, maxChunk int) run {
 		inbox := []byte(srv.banner())
 		var buffered []byte
 		step := StepRead
-		for step == StepRead || step == StepPause {
+		if sc.cfg.ImplicitTLS {
+			now += 1000
+			c.TLSDone(now)
+			res.handshakes++
+		}
+		for step == StepRead || step == StepPause || step == StepStartTLS {
+			if step == StepStartTLS {
+				if len(buffered) > 0 || len(inbox) > 0 {
+					res.injected = append(append(res.injected, buffered...), inbox...)
+					c.Fail(errors.New("injected"))
+					step = StepFatal
+					break
+				}
+				srv.tls.active = true
+				res.handshakes++
+				now += 1000
+				c.TLSDone(now)
+				step = StepRead
+			}
 			if step == StepPause {
 				step = c.Resume(now)
 			}

@@ -5,19 +5,24 @@ package protocol
 type Phase uint8
 
 const (
-	PhaseConnect Phase = iota // dial start → connected (reported by the engine)
-	PhaseBanner               // connected → 220 greeting
-	PhaseHelo                 // HELO/EHLO/LHLO → reply
-	PhaseMail                 // MAIL FROM → reply
-	PhaseRcpt                 // each RCPT TO → its reply
-	PhaseData                 // DATA → 354
-	PhaseEOD                  // final "." written → its reply (with LMTP, each recipient's)
-	PhaseRset                 // RSET → reply
-	PhaseQuit                 // QUIT → 221
+	PhaseConnect      Phase = iota // dial start → connected (reported by the engine)
+	PhaseBanner                    // connected → 220 greeting
+	PhaseHelo                      // HELO/EHLO/LHLO → reply
+	PhaseMail                      // MAIL FROM → reply
+	PhaseRcpt                      // each RCPT TO → its reply
+	PhaseData                      // DATA → 354
+	PhaseEOD                       // final "." written → its reply (with LMTP, each recipient's)
+	PhaseRset                      // RSET → reply
+	PhaseQuit                      // QUIT → 221
+	PhaseStartTLS                  // STARTTLS → 220
+	PhaseTLSHandshake              // TLS handshake start → done (reported by the engine)
+	PhaseEhloTLS                   // EHLO/LHLO again after the TLS handshake → reply
+	PhaseAuth                      // AUTH → its final reply (the 334 challenges in between included)
 	NumPhases
 )
 
-var phaseNames = [NumPhases]string{"connect", "banner", "helo", "mail", "rcpt", "data", "eod", "rset", "quit"}
+var phaseNames = [NumPhases]string{"connect", "banner", "helo", "mail", "rcpt", "data", "eod", "rset", "quit",
+	"starttls", "tls_handshake", "ehlo_tls", "auth"}
 
 func (p Phase) String() string {
 	if p < NumPhases {
