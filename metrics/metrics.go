@@ -72,12 +72,28 @@ const (
 	BytesSent                         // message bytes handed to the transport (headers, body, dot)
 	Dropped                           // open model: no session free within the slack; the message was not sent
 	Late                              // open model: picked up later than the lateness bound
+
+	// TLS (tls.go maps versions and cipher suites onto these).
+	TLSHandshakes        // TLS handshakes completed
+	TLSResumed           // of which resumed a session
+	TLSVersion10         // handshakes that negotiated TLS 1.0
+	TLSVersion11         // … TLS 1.1
+	TLSVersion12         // … TLS 1.2
+	TLSVersion13         // … TLS 1.3
+	TLSAES128GCM         // cipher suite TLS_AES_128_GCM_SHA256 (1.3) or ECDHE-*-AES128-GCM-SHA256 (1.2)
+	TLSAES256GCM         // TLS_AES_256_GCM_SHA384 or ECDHE-*-AES256-GCM-SHA384
+	TLSChaCha20Poly1305  // TLS_CHACHA20_POLY1305_SHA256 or ECDHE-*-CHACHA20-POLY1305
+	TLSOtherCipher       // any other cipher suite (CBC, RSA key exchange, …)
+	TLSCertificateFailed // handshakes that failed on the server's certificate
 	NumCounters
 )
 
 var counterNames = [NumCounters]string{
 	"sessions_opened", "sessions_failed", "messages_accepted", "messages_rejected", "messages_failed",
 	"recipients_accepted", "recipients_rejected", "bytes_sent", "dropped", "late",
+	"tls_handshakes", "tls_resumed", "tls_version_1_0", "tls_version_1_1", "tls_version_1_2", "tls_version_1_3",
+	"tls_cipher_aes_128_gcm", "tls_cipher_aes_256_gcm", "tls_cipher_chacha20_poly1305", "tls_cipher_other",
+	"tls_certificate_failed",
 }
 
 // String is the counter's name in reports and JSON.
