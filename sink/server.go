@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -147,9 +146,6 @@ func (s *Server) checkLimits() {
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	cs := &connState{srv: s, c: c, tr: plainTransport{c}, sess: newSession(s.env, clientAddrString(c.RemoteAddr()))}
 	c.SetContext(cs)
-	if _, tcp := c.RemoteAddr().(*net.TCPAddr); tcp {
-		_ = c.SetNoDelay(true) // gnet sets TCP_NODELAY only on client conns; replies are whole already
-	}
 	s.stats.sessionOpened()
 	if tr := s.env.cfg.Trace; tr != nil {
 		tr("connect (" + familyName(c) + ")")
