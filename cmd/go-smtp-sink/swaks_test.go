@@ -70,6 +70,18 @@ func TestSwaksExtensions(t *testing.T) {
 	}
 }
 
+// TestSwaksLMTP delivers one message over LMTP with swaks.
+func TestSwaksLMTP(t *testing.T) {
+	s := startGoSink(t, "-L")
+	res := testpeer.Swaks(t, s.Addr, "--protocol", "LMTP", "--to", "a@example.com,b@example.com")
+	if res.ExitCode != 0 || strings.Count(res.Stdout, "250 2.2.0 Ok: queued as ") != 2 || !strings.Contains(res.Stdout, " -> LHLO ") {
+		t.Errorf("swaks LMTP: %v", res)
+	}
+	if st := s.stop(t); st.MessagesAccepted != 1 || st.Recipients != 2 {
+		t.Errorf("counters %+v", st)
+	}
+}
+
 // TestSwaksFaults runs swaks against each injected fault.
 func TestSwaksFaults(t *testing.T) {
 	tests := []struct {
@@ -89,6 +101,9 @@ func TestSwaksFaults(t *testing.T) {
 		{"-A 0.2: abort after DATA", []string{"-A", "0.2"}, 26, []string{"354 End data", "<** 550 This violates SMTP"}, nil},
 		{"-e: no ESMTP", []string{"-e"}, 0, []string{"<-  220 smtp-sink\n", "<** 500 5.5.1 Error: unknown command", " -> HELO swaks.test"}, nil},
 		{"-W rcpt with delay, still accepted", []string{"-W", "rcpt:0.05", "--delay", "dot=20ms"}, 0, []string{"250 2.0.0 Ok: queued as "}, nil},
+		{"-w and -H: DATA reply and first read delayed", []string{"-w", "0.05", "-H", "0.05"}, 0, []string{"354 End data", "250 2.0.0 Ok: queued as "}, nil},
+		{"-P: PIX banner", []string{"-P"}, 0, []string{"<-  220 ********", "<** 500 5.5.1 Error: unknown command"}, nil},
+		{"--delay connect with probability", []string{"--delay", "connect=30ms:100%"}, 0, []string{"<-  220 smtp-sink ESMTP"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +126,9 @@ func TestSwaksFaults(t *testing.T) {
 			st := s.stop(t)
 			if st.FaultsInjected == 0 && tt.exit != 0 && !strings.HasPrefix(tt.name, "-A") {
 				t.Errorf("no fault counted: %+v", st)
+			}
+			if strings.Contains(tt.name, "delay") && st.DelaysInjected == 0 {
+				t.Errorf("no delay counted: %+v", st)
 			}
 		})
 	}
