@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -49,6 +50,10 @@ type Config struct {
 	SessionStages []Stage
 
 	NoMetrics bool // record no phases, counters or errors (to measure what recording costs)
+
+	// TLS is the client TLS configuration (server name, roots, versions, session cache),
+	// shared by all connections; required when Protocol.TLS or Protocol.ImplicitTLS is set.
+	TLS *tls.Config
 
 	Events   Events         // where warnings, the -v transcript and -c ticks go; may be nil
 	Progress func(Progress) // called once a second from a sampler goroutine; may be nil

@@ -20,6 +20,11 @@ var metricPhase = [protocol.NumPhases]metrics.Phase{
 	protocol.PhaseEOD:     metrics.EOD,
 	protocol.PhaseRset:    metrics.Rset,
 	protocol.PhaseQuit:    metrics.Quit,
+
+	protocol.PhaseStartTLS:     metrics.StartTLS,
+	protocol.PhaseTLSHandshake: metrics.TLSHandshake,
+	protocol.PhaseEhloTLS:      metrics.EhloTLS,
+	protocol.PhaseAuth:         metrics.Auth,
 }
 
 // message is what a slot remembers about a message in flight; at most two are (the
@@ -119,6 +124,10 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 
 // recordError files an error under its class key with its text.
 func (s *slot) recordError(err error) {
+	if key, ok := tlsErrorKey(err); ok {
+		s.rec.Error(key, err.Error())
+		return
+	}
 	var re *protocol.ReplyError
 	if errors.As(err, &re) {
 		s.rec.Error(metrics.ReplyErrorKey(re.Phase.String(), re.Code, re.Enhanced), err.Error())

@@ -151,6 +151,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Sessions < 1 || cfg.Messages < 1 {
 		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, errors.New("engine: sessions and messages must be positive")
 	}
+	if err := checkTLS(&cfg); err != nil {
+		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, err
+	}
 	if cfg.ConnectTries < 1 {
 		cfg.ConnectTries = 1
 	}

@@ -63,6 +63,7 @@ type slot struct {
 	xferAt   int64      // data_xfer start while the body is still in gnet's buffer; 0 if none
 	dotSeq   int64      // the message whose dot went out last
 	retiring bool       // session ramp: leave after this connection
+	tls      tlsSession // TLS on the current connection (tls.go)
 
 	accepted, rejected, failed, sessions int64
 	phases                               [protocol.NumPhases]PhaseTotal
@@ -253,6 +254,9 @@ func (s *slot) opened(c gnet.Conn) {
 	}
 	s.Phase(protocol.PhaseConnect, s.seq, s.dialStart, s.connected, 0)
 	s.client.Start(s.seq, s.connected)
+	if s.pcfg.ImplicitTLS {
+		s.startTLS(c, s.r.now())
+	}
 	s.timedOut.Store(false)
 	s.awaitingFIN.Store(false)
 	s.paused.Store(false)
@@ -278,13 +282,18 @@ func (s *slot) traffic(c gnet.Conn) gnet.Action {
 		s.paused.Store(false)
 		step = s.client.Resume(now)
 	}
-	if buf, _ := c.Peek(-1); len(buf) > 0 {
+	action := gnet.None
+	if s.tls.conn != nil {
+		var closing bool
+		if step, closing = s.tlsTraffic(c, now, step); closing {
+			action = gnet.Close
+		}
+	} else if buf, _ := c.Peek(-1); len(buf) > 0 {
 		var n int
 		n, step = s.client.Feed(buf, now)
 		_, _ = c.Discard(n)
 	}
-	action := gnet.None
-	if s.flush(c, now) {
+	if action == gnet.None && s.flush(c, now) {
 		action = s.act(c, step)
 	}
 	s.inTraffic = false
@@ -304,7 +313,12 @@ func (s *slot) flush(c gnet.Conn, now int64) bool {
 	}
 	body := s.client.OutputHasBody()
 	s.vec = s.client.Output(s.vec[:0])
-	_, err := c.Writev(s.vec)
+	var err error
+	if s.tls.conn != nil {
+		err = s.writeTLS(s.vec)
+	} else {
+		_, err = c.Writev(s.vec)
+	}
 	clear(s.vec)
 	if err != nil {
 		return false
@@ -363,6 +377,8 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 		s.ended = true
 		s.r.fatal(s.client.Err())
 		return gnet.Close
+	case protocol.StepStartTLS:
+		return s.afterStartTLS(c)
 	}
 	return gnet.None
 }
@@ -370,6 +386,7 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 // closed runs on the event loop when the connection is gone, for whatever reason.
 func (s *slot) closed(err error) {
 	s.timeout.Stop()
+	s.closeTLS()
 	s.setLive(nil)
 	s.r.inFlight.Add(-1)
 	s.rec.Record(metrics.Session, s.r.now()-s.dialStart)

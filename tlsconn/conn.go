@@ -16,9 +16,10 @@ type Conn struct {
 	w  *wire
 	tc *tls.Conn
 
-	handshaking bool        // on the loop: StartHandshake called, HandshakeDone not yet true
-	done        atomic.Bool // set by the handshake goroutine when it has finished
-	hsErr       error       // written before done is set
+	handshaking bool          // on the loop: StartHandshake called, HandshakeDone not yet true
+	done        atomic.Bool   // set by the handshake goroutine when it has finished
+	finished    chan struct{} // closed with done
+	hsErr       error         // written before done is set
 }
 
 // Client starts the client side of TLS over gc. cfg is not modified and may be shared.
@@ -38,12 +39,14 @@ func Server(gc gnet.Conn, cfg *tls.Config) *Conn {
 // HandshakeDone reports the result. Call it on the event loop, once.
 func (c *Conn) StartHandshake(timeout time.Duration) {
 	c.handshaking = true
+	c.finished = make(chan struct{})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		err := c.tc.HandshakeContext(ctx) // on timeout: context.DeadlineExceeded
 		cancel()
 		c.hsErr = err
 		c.done.Store(true)
+		close(c.finished)
 		_ = c.gc.Wake(nil) // a no-op when the connection has closed meanwhile
 	}()
 }
@@ -132,3 +135,39 @@ func (c *Conn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionSta
 // once. It neither sends close_notify nor closes the gnet connection; call it from
 // OnClose. Safe on any goroutine, more than once.
 func (c *Conn) Close() { _ = c.w.Close() }
+
+// CloseDuringHandshake is Close for a connection that closed while the handshake was in
+// progress (OnClose): the handshake first reads what the loop already fed it — often the
+// peer's alert, which says why the peer hung up — and its error is returned, waiting at
+// most d for it. When the handshake had succeeded (the close came before the loop heard
+// of it), what arrived after it is read for an alert: in TLS 1.3 a server refuses a client
+// certificate only after the client's handshake is over. It returns nil when no handshake
+// was in progress, or nothing explains the close.
+func (c *Conn) CloseDuringHandshake(d time.Duration) error {
+	if !c.handshaking {
+		c.Close()
+		return nil
+	}
+	c.handshaking = false
+	c.Close() // the handshake still reads what was fed before it sees the close
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.finished:
+	case <-t.C:
+		return context.DeadlineExceeded
+	}
+	if c.hsErr != nil {
+		return c.hsErr
+	}
+	c.w.mu.Lock()
+	c.w.onLoop = true
+	c.w.mu.Unlock()
+	var scratch [512]byte
+	for {
+		n, err := c.Read(scratch[:])
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+	"github.com/go-smtp-source/go-smtp-source/tlsconn"
+)
+
+// tlsSession is a slot's TLS state on its current connection; the zero value is a
+// plaintext connection.
+type tlsSession struct {
+	conn    *tlsconn.Conn
+	started int64  // handshake start (ns since epoch)
+	plain   []byte // decrypted server bytes the machine has not consumed yet
+}
+
+// closeWait bounds how long OnClose waits for a handshake in progress to read what had
+// already arrived (usually the alert that explains the close).
+const closeWait = time.Second
+
+// TLSError is a TLS handshake or record failure, with the one-word reason that also
+// names its error key (unknown_authority, name_mismatch, expired, handshake_failure, …).
+type TLSError struct {
+	Phase  string // "tls_handshake", or the SMTP phase a record error interrupted
+	Reason string
+	Err    error
+}
+
+func (e *TLSError) Error() string {
+	if e.Phase == metrics.TLSHandshake.String() {
+		return "TLS handshake failed (" + e.Reason + "): " + e.Err.Error()
+	}
+	return "TLS error while in " + e.Phase + " (" + e.Reason + "): " + e.Err.Error()
+}
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// plainBufs are the buffers records are decrypted into, shared by all slots: a slot
+// holds one only during its OnTraffic.
+var plainBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// startTLS begins the handshake: after the STARTTLS 220, or on connect with implicit TLS.
+func (s *slot) startTLS(c gnet.Conn, now int64) {
+	s.tls = tlsSession{conn: tlsconn.Client(c, s.r.cfg.TLS), started: now, plain: s.tls.plain[:0]}
+	s.tls.conn.StartHandshake(s.r.cfg.Timeout)
+}
+
+// afterStartTLS runs when the machine has consumed the STARTTLS 220: any byte after it
+// came before the handshake, from the server or from someone in between, and is refused.
+func (s *slot) afterStartTLS(c gnet.Conn) gnet.Action {
+	if err := tlsconn.CheckNothingBuffered(c, "server"); err != nil {
+		s.ended = true
+		s.client.Fail(err)
+		s.r.fatal(err) // a protocol error, fatal even with -A
+		return gnet.Close
+	}
+	s.startTLS(c, s.r.now())
+	return gnet.None
+}
+
+// tlsTraffic is traffic() on a TLS connection: it feeds the handshake while it runs,
+// then the machine with the decrypted replies. It returns the machine's step, or
+// handled when the connection must close (the action is then close).
+func (s *slot) tlsTraffic(c gnet.Conn, now int64, step protocol.Step) (protocol.Step, bool) {
+	tc := s.tls.conn
+	if tc.Handshaking() {
+		tc.Feed()
+		done, err := tc.HandshakeDone()
+		if !done {
+			return protocol.StepRead, false
+		}
+		if err != nil {
+			s.tlsFailed(metrics.TLSHandshake.String(), err)
+			return step, true
+		}
+		s.handshakeDone(now)
+	}
+	step, err := s.readRecords(now, step)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return step, true // close_notify: closed() says "lost connection while …"
+		}
+		phase := "session"
+		if p, ok := s.client.PendingPhase(); ok {
+			phase = p.String()
+		}
+		s.tlsFailed(phase, err)
+		return step, true
+	}
+	return step, false
+}
+
+// handshakeDone times and counts the handshake and lets the machine go on.
+func (s *slot) handshakeDone(now int64) {
+	st := s.tls.conn.ConnectionState()
+	s.Phase(protocol.PhaseTLSHandshake, 0, s.tls.started, now, 0)
+	s.rec.Add(metrics.TLSHandshakes, 1)
+	if st.DidResume {
+		s.rec.Add(metrics.TLSResumed, 1)
+	}
+	if c, ok := metrics.TLSVersionCounter(st.Version); ok {
+		s.rec.Add(c, 1)
+	}
+	s.rec.Add(metrics.TLSCipherCounter(st.CipherSuite), 1)
+	s.client.TLSDone(now)
+}
+
+// readRecords decrypts what has arrived and feeds it to the machine until it has no
+// complete reply left or wants something else than reading.
+func (s *slot) readRecords(now int64, step protocol.Step) (protocol.Step, error) {
+	bp := plainBufs.Get().(*[]byte)
+	defer plainBufs.Put(bp)
+	buf := *bp
+	for step == protocol.StepRead {
+		if len(s.tls.plain) > 0 {
+			n, st := s.client.Feed(s.tls.plain, now)
+			s.tls.plain = s.tls.plain[:copy(s.tls.plain, s.tls.plain[n:])]
+			if step = st; step != protocol.StepRead {
+				break
+			}
+		}
+		n, err := s.tls.conn.Read(buf)
+		if err != nil {
+			return step, err
+		}
+		if n == 0 {
+			break // nothing more decrypted: wait for the next OnTraffic
+		}
+		if len(s.tls.plain) > 0 {
+			s.tls.plain = append(s.tls.plain, buf[:n]...)
+			continue
+		}
+		used, st := s.client.Feed(buf[:n], now)
+		s.tls.plain = append(s.tls.plain, buf[used:n]...)
+		step = st
+	}
+	return step, nil
+}
+
+// tlsFailed ends the session on a TLS failure: its messages fail; the run stops unless -A.
+func (s *slot) tlsFailed(phase string, err error) {
+	terr := &TLSError{Phase: phase, Reason: metrics.TLSReason(err), Err: err}
+	if _, ok := metrics.CertificateFailure(err); ok {
+		s.rec.Add(metrics.TLSCertificateFailed, 1)
+	}
+	s.ended = true
+	s.client.Fail(terr)
+	if s.pcfg.AllowReject {
+		s.r.cfg.Events.Warning(terr)
+		return
+	}
+	s.r.fatal(terr)
+}
+
+// writeTLS encrypts the machine's output and writes it in one gnet write.
+func (s *slot) writeTLS(vec [][]byte) error {
+	_, err := s.tls.conn.Writev(vec)
+	return err
+}
+
+// closeTLS releases the connection's TLS state in OnClose. A handshake the close cut
+// short is reported as a TLS failure when it ended on something else than the close
+// itself (an alert the server sent before hanging up, a certificate it refused).
+func (s *slot) closeTLS() {
+	tc := s.tls.conn
+	if tc == nil {
+		return
+	}
+	err := tc.CloseDuringHandshake(closeWait)
+	s.tls = tlsSession{plain: s.tls.plain[:0]}
+	if err != nil && !s.ended && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !s.r.shut.Load() {
+		s.tlsFailed(metrics.TLSHandshake.String(), err)
+	}
+}
+
+// tlsErrorKey is the error key of a TLS failure or a STARTTLS injection.
+func tlsErrorKey(err error) (string, bool) {
+	var terr *TLSError
+	if errors.As(err, &terr) {
+		return terr.Phase + ":" + metrics.ClassTLS + ":" + terr.Reason, true
+	}
+	var inj *tlsconn.InjectionError
+	if errors.As(err, &inj) {
+		return protocol.PhaseStartTLS.String() + ":" + metrics.ClassTLS + ":injection", true
+	}
+	if errors.Is(err, protocol.ErrNoStartTLS) {
+		return protocol.PhaseHelo.String() + ":" + metrics.ClassTLS + ":starttls_not_offered", true
+	}
+	return "", false
+}
+
+// checkTLS refuses a run that asks for TLS without saying how.
+func checkTLS(cfg *Config) error {
+	if (cfg.Protocol.TLS != protocol.TLSNone || cfg.Protocol.ImplicitTLS) && cfg.TLS == nil {
+		return errors.New("engine: TLS requested without a TLS configuration")
+	}
+	return nil
+}
