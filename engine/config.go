@@ -49,6 +49,16 @@ type Config struct {
 	// stages, or earlier when Messages (if > 0) are all sent.
 	SessionStages []Stage
 
+	// Shard, when set, is the part of the run this process owns (a cluster worker or a
+	// --shard i/n run): Messages and Rate stay the whole run's; this process sends only
+	// its messages, under their global numbers and due times.
+	Shard *Shard
+	// StartAt, when set, is the shared start (t0) of a run spread over several processes:
+	// the run waits for it, and fails with ErrMissedStart when it is already more than
+	// MaxStartLate past.
+	StartAt      time.Time
+	MaxStartLate time.Duration // default 100ms
+
 	NoMetrics bool // record no phases, counters or errors (to measure what recording costs)
 
 	// TLS is the client TLS configuration (server name, roots, versions, session cache),
@@ -100,6 +110,9 @@ func (p PhaseTotal) Mean() time.Duration {
 	}
 	return time.Duration(p.Nanos / p.Count)
 }
+
+// ErrMissedStart is returned when StartAt had passed before the run could start.
+var ErrMissedStart = errors.New("missed the shared start time")
 
 // ErrInterrupted is returned when the run was stopped from outside (SIGINT/SIGTERM).
 var ErrInterrupted = errors.New("interrupted")

@@ -46,7 +46,11 @@ func (m *openModel) run() {
 	r := m.r
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for g := int64(0); g < m.sched.Total(); g++ {
+	for n := int64(0); n < r.local; n++ {
+		g := n
+		if r.cfg.Shard != nil {
+			g = r.cfg.Shard.Global(n)
+		}
 		d, _ := m.sched.Due(g)
 		at := int64(d)
 		if wait := time.Duration(at - r.now()); wait > 0 {

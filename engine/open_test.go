@@ -3,7 +3,9 @@ package engine
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,9 @@ type stallServer struct {
 	stallUntil atomic.Int64
 	accepted   atomic.Int64
 	wg         sync.WaitGroup
+
+	idMu sync.Mutex
+	ids  []string // Message-Id header values, in arrival order
 }
 
 func newStallServer(t *testing.T) *stallServer {
@@ -73,6 +78,11 @@ func (s *stallServer) session(c net.Conn) {
 		}
 		line = strings.TrimRight(line, "\r\n")
 		if inData {
+			if id, ok := strings.CutPrefix(line, "Message-Id: "); ok {
+				s.idMu.Lock()
+				s.ids = append(s.ids, id)
+				s.idMu.Unlock()
+			}
 			if line == "." {
 				inData = false
 				s.accepted.Add(1)
@@ -245,5 +255,80 @@ func TestSessionRamp(t *testing.T) {
 	}
 	if res.Sessions > 40 {
 		t.Fatalf("%d connections: sessions were not kept while the target held", res.Sessions)
+	}
+}
+
+// Three shards of one run, each sending only its own messages under their global numbers:
+// together they send every message of the run exactly once.
+func TestShardsCoverTheRunOnce(t *testing.T) {
+	srv := newStallServer(t)
+	const total = 100
+	for i := int64(0); i < 3; i++ {
+		cfg := config(t, srv.ln.Addr().String(), 4, total)
+		cfg.Shard = &Shard{Period: 3, Offsets: []int64{i}}
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAccounting(t, res)
+		if want := cfg.Shard.Count(total); res.Planned != want || res.Accepted != want {
+			t.Fatalf("shard %d: %+v, want %d", i, res, want)
+		}
+	}
+	seen := map[int64]bool{}
+	srv.idMu.Lock()
+	defer srv.idMu.Unlock()
+	for _, id := range srv.ids {
+		// <pid.slot.seq@host>, hex
+		parts := strings.Split(strings.TrimSuffix(strings.TrimPrefix(id, "<"), "@vm>"), ".")
+		seq, err := strconv.ParseInt(parts[2], 16, 64)
+		if err != nil || seen[seq] || seq < 1 || seq > total {
+			t.Fatalf("Message-Id %s: seq %d (err %v, seen %v)", id, seq, err, seen[seq])
+		}
+		seen[seq] = true
+	}
+	if len(seen) != total {
+		t.Fatalf("%d distinct messages, want %d", len(seen), total)
+	}
+}
+
+func TestShardCount(t *testing.T) {
+	s := &Shard{Period: 5, Offsets: []int64{1, 3}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for total := int64(0); total < 23; total++ {
+		n := int64(0)
+		for g := int64(0); g < total; g++ {
+			if g%5 == 1 || g%5 == 3 {
+				if s.Global(n) != g {
+					t.Fatalf("Global(%d) = %d, want %d", n, s.Global(n), g)
+				}
+				n++
+			}
+		}
+		if s.Count(total) != n {
+			t.Fatalf("Count(%d) = %d, want %d", total, s.Count(total), n)
+		}
+	}
+	for _, bad := range []Shard{{Period: 0, Offsets: []int64{0}}, {Period: 2, Offsets: []int64{2}}, {Period: 3, Offsets: []int64{1, 1}}, {Period: 3, Offsets: []int64{2, 1}}, {Period: 2}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// A shared start time: the run waits for it, and refuses to start when it has passed.
+func TestStartAt(t *testing.T) {
+	srv := newStallServer(t)
+	cfg := config(t, srv.ln.Addr().String(), 1, 1)
+	cfg.StartAt = time.Now().Add(300 * time.Millisecond)
+	res, err := Run(context.Background(), cfg)
+	if err != nil || res.Start.Before(cfg.StartAt) || res.Start.Sub(cfg.StartAt) > 50*time.Millisecond {
+		t.Fatalf("started at %v for %v: %v", res.Start, cfg.StartAt, err)
+	}
+	cfg.StartAt = time.Now().Add(-time.Second)
+	if res, err := Run(context.Background(), cfg); !errors.Is(err, ErrMissedStart) || res.NotStarted != 1 {
+		t.Fatalf("late start: %+v %v", res, err)
 	}
 }

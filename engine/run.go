@@ -32,6 +32,7 @@ type runner struct {
 	nextDial atomic.Uint64
 
 	claimed  atomic.Int64
+	local    int64       // messages this process owns (all of them without a Shard)
 	stopping atomic.Bool // no new message may start
 
 	dialCtx    context.Context
@@ -91,16 +92,19 @@ func (r *runner) Claim() (int64, bool) {
 		return 0, false
 	}
 	n := r.claimed.Add(1)
-	if n > r.cfg.Messages {
+	if n > r.local {
 		r.claimed.Add(-1)
 		return 0, false
+	}
+	if r.cfg.Shard != nil {
+		return r.cfg.Shard.Global(n-1) + 1, true
 	}
 	return n, true
 }
 
 // Exhausted reports that no message is left to start.
 func (r *runner) Exhausted() bool {
-	return r.stopping.Load() || r.claimed.Load() >= r.cfg.Messages
+	return r.stopping.Load() || r.claimed.Load() >= r.local
 }
 
 // fatal stops the run with err, as smtp-source's msg_fatal does (without the exit).
@@ -151,8 +155,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Sessions < 1 || cfg.Messages < 1 {
 		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, errors.New("engine: sessions and messages must be positive")
 	}
+	local := cfg.Messages
+	if cfg.Shard != nil {
+		if err := cfg.Shard.Validate(); err != nil {
+			return Result{}, err
+		}
+		local = cfg.Shard.Count(cfg.Messages)
+	}
 	if err := checkTLS(&cfg); err != nil {
-		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, err
+		return Result{Planned: local, NotStarted: local}, err
 	}
 	if cfg.ConnectTries < 1 {
 		cfg.ConnectTries = 1
@@ -171,7 +182,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	addr, err := cfg.Target.Resolve(ctx, cfg.Family)
 	if err != nil {
-		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, err
+		return Result{Planned: local, NotStarted: local}, err
 	}
 	r := &runner{
 		cfg:     cfg,
@@ -181,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		halt:    make(chan struct{}),
 	}
 	r.unbounded = unbounded
+	r.local = local
 	r.proto = cfg.Protocol
 	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
 		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
@@ -201,12 +213,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(silentLogger{}))
 	if err != nil {
-		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, fmt.Errorf("event loops: %w", err)
+		return Result{Planned: local, NotStarted: local}, fmt.Errorf("event loops: %w", err)
 	}
 	if err := r.cli.Start(); err != nil {
-		return Result{Planned: cfg.Messages, NotStarted: cfg.Messages}, fmt.Errorf("event loops: %w", err)
+		return Result{Planned: local, NotStarted: local}, fmt.Errorf("event loops: %w", err)
 	}
 
+	if !cfg.StartAt.IsZero() {
+		late := cfg.MaxStartLate
+		if late <= 0 {
+			late = 100 * time.Millisecond
+		}
+		wait := time.Until(cfg.StartAt)
+		if wait < -late {
+			_ = r.cli.Stop()
+			return Result{Planned: local, NotStarted: local}, fmt.Errorf("%w: %v late", ErrMissedStart, -wait)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			_ = r.cli.Stop()
+			return Result{Planned: local, NotStarted: local}, ErrInterrupted
+		}
+	}
 	r.epoch = time.Now()
 	r.recs = newRecorders(r.epoch, cfg.NoMetrics)
 	r.recs.onSample = cfg.OnInterval
@@ -298,7 +327,7 @@ func (r *runner) shutdown() {
 }
 
 func (r *runner) result(elapsed time.Duration) Result {
-	res := Result{Planned: r.cfg.Messages, Elapsed: elapsed, Start: r.epoch,
+	res := Result{Planned: r.local, Elapsed: elapsed, Start: r.epoch,
 		Metrics: r.recs.total, Intervals: r.recs.intervals}
 	for _, s := range r.allSlots() {
 		res.Accepted += s.accepted
