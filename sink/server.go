@@ -3,9 +3,11 @@ package sink
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -21,6 +23,7 @@ type Server struct {
 	epoch   time.Time
 
 	engine    gnet.Engine
+	addr      net.Addr
 	ready     chan struct{}
 	done      chan struct{}
 	doneOnce  sync.Once
@@ -74,7 +77,8 @@ func (s *Server) Serve() error {
 		// sockets after OnBoot, so with an AfterListen hook (which may drop privileges,
 		// and the kernel refuses to share a port across users) one socket is used and gnet's
 		// main reactor hands connections to the loops.
-		gnet.WithReusePort(!strings.HasPrefix(cfg.Listen, "unix:") && cfg.AfterListen == nil),
+		// Port 0 also gets one socket: each SO_REUSEPORT socket would draw its own port.
+		gnet.WithReusePort(!strings.HasPrefix(cfg.Listen, "unix:") && cfg.AfterListen == nil && !strings.HasSuffix(cfg.Listen, ":0")),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(64 << 10),
 		gnet.WithWriteBufferCap(16 << 10),
@@ -115,9 +119,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.stopErr
 }
 
+// Addr is the bound listening address (useful with port 0); nil before Ready.
+func (s *Server) Addr() net.Addr { return s.addr }
+
 // OnBoot runs once the listeners are bound.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.engine = eng
+	s.addr = boundAddr(eng)
 	if hook := s.env.cfg.AfterListen; hook != nil {
 		if err := hook(); err != nil {
 			s.bootErr = fmt.Errorf("after listen: %w", err)
@@ -206,6 +214,28 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	}
 	s.checkLimits()
 	return gnet.None
+}
+
+// boundAddr asks the kernel which address the (first) listening socket is bound to.
+func boundAddr(eng gnet.Engine) net.Addr {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil
+	}
+	defer syscall.Close(fd)
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	case *syscall.SockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return nil
 }
 
 // discardLogger keeps gnet quiet: the package never prints.

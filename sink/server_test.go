@@ -157,6 +157,18 @@ func TestServerDialogueAndCounters(t *testing.T) {
 	}
 }
 
+func TestServerPortZeroReportsItsAddress(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, func(c *Config) { c.Listen = "tcp4://127.0.0.1:0" })
+	addr, ok := srv.Addr().(*net.TCPAddr)
+	if !ok || addr.Port == 0 {
+		t.Fatalf("Addr() = %v", srv.Addr())
+	}
+	for i := 0; i < 4; i++ { // every loop accepts on that one port
+		oneMessage(t, addr.String())
+	}
+}
+
 func TestServerUnixSocket(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "sink.sock")
