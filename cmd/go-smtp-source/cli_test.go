@@ -110,7 +110,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"-x", "127.0.0.1"}, 2, "unknown shorthand flag: 'x'"},
 		{[]string{}, 2, "expected one host[:port] or unix:path operand"},
 		{[]string{"127.0.0.1", "-m", "2"}, 2, "expected one host[:port] or unix:path operand"},
-		{[]string{"-tls", "127.0.0.1"}, 2, "-tls/--tls (STARTTLS) is not supported yet"},
+		{[]string{"-tls", "-o", "127.0.0.1"}, 2, "fatal: --tls encrypt needs EHLO, and -o sends no greeting"},
 		{[]string{"-q", "10", "127.0.0.1"}, 2, "--rate needs -m or --duration to know when to stop"},
 		{[]string{"--rate", "0", "-m", "5", "127.0.0.1"}, 2, `--rate: want messages per second above 0: "0"`},
 		{[]string{"--stages", "10s", "127.0.0.1"}, 2, `--stages: stage "10s": want DURATION:TARGET`},

@@ -215,7 +215,7 @@ func buildConfig(o *options) (engine.Config, error) {
 	} else if o.ipv6 {
 		family = engine.FamilyIPv6
 	}
-	return engine.Config{
+	cfg := engine.Config{
 		Target:         target,
 		Family:         family,
 		Sessions:       o.sessions,
@@ -238,7 +238,8 @@ func buildConfig(o *options) (engine.Config, error) {
 		DropAfter:      o.dropAfter,
 		LateAfter:      o.lateAfter,
 		NoMetrics:      o.noMetrics,
-	}, nil
+	}
+	return cfg, applyTLS(o.tls, target, &cfg)
 }
 
 func rateStages(o *options) []engine.Stage {

@@ -61,6 +61,8 @@ type options struct {
 	progress    bool
 	noMetrics   bool
 	sessionRamp bool // --stages-of sessions
+
+	tls tlsOptions // TLS and AUTH (tlsoptions.go)
 }
 
 // usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
@@ -77,7 +79,7 @@ func usagef(format string, args ...any) error { return &usageError{msg: fmt.Spri
 // legacySpellings are the original go-smtp-source's single-dash words. getopt would read
 // "-tls" as "-t ls", so they are rewritten before parsing.
 var legacySpellings = map[string]string{
-	"-tls":          "--tls",
+	"-tls":          "--tls=encrypt",
 	"-resolve-once": "--resolve-once",
 }
 
@@ -122,7 +124,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.String("grace", "5s", "after SIGINT/SIGTERM, how long sessions in flight may finish")
 	ext.Int("event-loops", 0, "number of event loops (default: one per CPU core)")
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
-	ext.Bool("tls", false, "STARTTLS (the original go-smtp-source's -tls): not supported yet")
+	addTLSFlags(ext)
 	ext.StringP("rate", "q", "", "open model: `messages` per second, arriving whatever the server does (the original go-smtp-source's -q)")
 	ext.String("stages", "", "open model: linear ramps of the rate, `DUR:RATE,…` (e.g. 30s:100,2m:500,30s:0), from --rate or 0")
 	ext.String("stages-of", "rate", "what --stages ramps: `rate` (open model, messages/s) or sessions (closed model, sessions working, like k6's ramping VUs; -s caps them)")
@@ -166,9 +168,6 @@ func parseOptions(args []string) (*options, bool, error) {
 	}
 	if help, _ := fs.GetBool("help"); help {
 		return nil, true, nil
-	}
-	if tls, _ := fs.GetBool("tls"); tls {
-		return nil, false, usagef("-tls/--tls (STARTTLS) is not supported yet")
 	}
 	if fs.NArg() != 1 {
 		return nil, false, &usageError{msg: fmt.Sprintf("expected one host[:port] or unix:path operand after the options, got %d", fs.NArg()), showUsage: true}
@@ -296,6 +295,9 @@ func parseOptions(args []string) (*options, bool, error) {
 	}
 	if o.eventLoops, _ = fs.GetInt("event-loops"); o.eventLoops < 0 {
 		return nil, false, usagef("--event-loops: must not be negative: %d", o.eventLoops)
+	}
+	if o.tls, err = parseTLSOptions(fs, o); err != nil {
+		return nil, false, err
 	}
 	return o, false, nil
 }
