@@ -278,4 +278,3 @@ func contains16(list []uint16, v uint16) bool {
 	}
 	return false
 }
-
