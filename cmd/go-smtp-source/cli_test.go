@@ -81,6 +81,8 @@ func TestVolumeCountedAtSink(t *testing.T) {
 	}
 }
 
+// Values smtp-source refuses with "fatal:" exit 1 as there; mistakes of form (an unknown
+// option, a missing operand) and bad values of our own long options exit 2.
 func TestBadCommandLines(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
 	empty := filepath.Join(t.TempDir(), "msg")
@@ -92,21 +94,21 @@ func TestBadCommandLines(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-w", "1", "-R", "1", "127.0.0.1"}, 2, "fatal: do not use -w and -R options at the same time"},
-		{[]string{"-R", "1", "-w", "1", "127.0.0.1"}, 2, "fatal: do not use -w and -R options at the same time"},
-		{[]string{"-l", "10", "-F", empty, "127.0.0.1"}, 2, "fatal: -l option cannot be used with -F"},
-		{[]string{"-F", empty, "-l", "10", "127.0.0.1"}, 2, "fatal: -l option cannot be used with -F"},
-		{[]string{"-m", "0", "127.0.0.1"}, 2, "fatal: bad message count: 0"},
-		{[]string{"-m", "-3", "127.0.0.1"}, 2, "fatal: bad message count: -3"},
-		{[]string{"-s0", "127.0.0.1"}, 2, "fatal: bad session count: 0"},
-		{[]string{"-r", "x", "127.0.0.1"}, 2, "fatal: bad recipient count: x"},
-		{[]string{"-l", "0", "127.0.0.1"}, 2, "fatal: bad message length: 0"},
-		{[]string{"-C", "0", "127.0.0.1"}, 2, "fatal: bad connection count: 0"},
-		{[]string{"-R", "0", "127.0.0.1"}, 2, "fatal: bad random delay: 0"},
-		{[]string{"-w", "0", "127.0.0.1"}, 2, "fatal: bad fixed delay: 0"},
-		{[]string{"-T", "0", "127.0.0.1"}, 2, "fatal: bad TCP window size: 0"},
-		{[]string{"-M", "a..b", "127.0.0.1"}, 2, "fatal: bad hostname: a..b"},
-		{[]string{"-M", "[1.2.3]", "127.0.0.1"}, 2, "fatal: bad address literal: [1.2.3]"},
+		{[]string{"-w", "1", "-R", "1", "127.0.0.1"}, 1, "fatal: do not use -w and -R options at the same time"},
+		{[]string{"-R", "1", "-w", "1", "127.0.0.1"}, 1, "fatal: do not use -w and -R options at the same time"},
+		{[]string{"-l", "10", "-F", empty, "127.0.0.1"}, 1, "fatal: -l option cannot be used with -F"},
+		{[]string{"-F", empty, "-l", "10", "127.0.0.1"}, 1, "fatal: -l option cannot be used with -F"},
+		{[]string{"-m", "0", "127.0.0.1"}, 1, "fatal: bad message count: 0"},
+		{[]string{"-m", "-3", "127.0.0.1"}, 1, "fatal: bad message count: -3"},
+		{[]string{"-s0", "127.0.0.1"}, 1, "fatal: bad session count: 0"},
+		{[]string{"-r", "x", "127.0.0.1"}, 1, "fatal: bad recipient count: x"},
+		{[]string{"-l", "0", "127.0.0.1"}, 1, "fatal: bad message length: 0"},
+		{[]string{"-C", "0", "127.0.0.1"}, 1, "fatal: bad connection count: 0"},
+		{[]string{"-R", "0", "127.0.0.1"}, 1, "fatal: bad random delay: 0"},
+		{[]string{"-w", "0", "127.0.0.1"}, 1, "fatal: bad fixed delay: 0"},
+		{[]string{"-T", "0", "127.0.0.1"}, 1, "fatal: bad TCP window size: 0"},
+		{[]string{"-M", "a..b", "127.0.0.1"}, 1, "fatal: bad hostname: a..b"},
+		{[]string{"-M", "[1.2.3]", "127.0.0.1"}, 1, "fatal: bad address literal: [1.2.3]"},
 		{[]string{"-x", "127.0.0.1"}, 2, "unknown shorthand flag: 'x'"},
 		{[]string{}, 2, "expected one host[:port] or unix:path operand"},
 		{[]string{"127.0.0.1", "-m", "2"}, 2, "expected one host[:port] or unix:path operand"},
@@ -118,13 +120,13 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--compat=3.8", "127.0.0.1"}, 2, "--compat: want 3.7 or 3.9"},
 		{[]string{"--timeout", "soon", "127.0.0.1"}, 2, `--timeout: not a positive duration: "soon"`},
 		{[]string{"--source-addr", "nope", "127.0.0.1"}, 2, `--source-addr: not an IP address: "nope"`},
-		{[]string{"[127.0.0.1"}, 2, `fatal: [127.0.0.1: missing "]"`},
-		{[]string{"[127.0.0.1]x"}, 2, `fatal: [127.0.0.1]x: garbage after "]"`},
-		{[]string{"[ipv6:127.0.0.1]:25"}, 2, "fatal: [ipv6:127.0.0.1]:25: malformed IPv6 address"},
-		{[]string{"127.0.0.1:25x"}, 2, "fatal: 127.0.0.1:25x: garbage after numerical service"},
-		{[]string{":25"}, 2, "fatal: :25: missing host information"},
-		{[]string{"::1"}, 2, "fatal: ::1: valid hostname or network address required"},
-		{[]string{"unix:/" + strings.Repeat("x", 120)}, 2, "fatal: unix-domain name too long"},
+		{[]string{"[127.0.0.1"}, 1, `fatal: [127.0.0.1: missing "]"`},
+		{[]string{"[127.0.0.1]x"}, 1, `fatal: [127.0.0.1]x: garbage after "]"`},
+		{[]string{"[ipv6:127.0.0.1]:25"}, 1, "fatal: [ipv6:127.0.0.1]:25: malformed IPv6 address"},
+		{[]string{"127.0.0.1:25x"}, 1, "fatal: 127.0.0.1:25x: garbage after numerical service"},
+		{[]string{":25"}, 1, "fatal: :25: missing host information"},
+		{[]string{"::1"}, 1, "fatal: ::1: valid hostname or network address required"},
+		{[]string{"unix:/" + strings.Repeat("x", 120)}, 1, "fatal: unix-domain name too long"},
 		{[]string{"127.0.0.1:abc"}, 1, "fatal: 127.0.0.1:abc: Servname not supported for ai_socktype"},
 		{[]string{"-6", "127.0.0.1:25"}, 1, "fatal: 127.0.0.1:25: Address family for hostname not supported"},
 		{[]string{"-F", "/nonexistent/msg", "127.0.0.1"}, 1, "fatal: open /nonexistent/msg: No such file or directory"},

@@ -48,6 +48,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		if ue, ok := err.(*usageError); ok && ue.showUsage {
 			fmt.Fprintf(stderr, "%s: "+usageLine+" (-h for help)\n", name, name)
 		}
+		if _, ok := err.(*fatalError); ok {
+			return exitFatal
+		}
 		return exitUsage
 	}
 	cfg, err := buildConfig(opts)
@@ -59,6 +62,10 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
 		return exitFatal
+	}
+	if err := applyShard(opts.cluster.shard, &cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
+		return exitUsage
 	}
 	out := &console{name: name, stdout: bufio.NewWriter(stdout), stderr: stderr, count: opts.count, verbose: opts.verbose > 0}
 	cfg.Events = out
@@ -145,7 +152,7 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 func buildConfig(o *options) (engine.Config, error) {
 	target, err := engine.ParseTarget(o.target)
 	if err != nil {
-		return engine.Config{}, &usageError{msg: err.Error()}
+		return engine.Config{}, &fatalError{msg: err.Error()}
 	}
 	myhostname := o.hostname
 	if myhostname == "" {

@@ -56,6 +56,11 @@ func runMerge(name string, args []string, stdout, stderr io.Writer) int {
 		}
 		reports = append(reports, r)
 	}
+	sharded, err := checkShardReports(reports)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
+		return exitFatal
+	}
 	merged, warnings, err := metrics.Merge(reports, *maxSkew)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
@@ -63,6 +68,12 @@ func runMerge(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", name, w)
+	}
+	if sharded {
+		if err := setShardMergedPlan(merged, reports); err != nil {
+			fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
+			return exitFatal
+		}
 	}
 
 	textOut := stdout

@@ -62,6 +62,8 @@ type options struct {
 	noMetrics   bool
 	sessionRamp bool // --stages-of sessions
 
+	cluster clusterOptions // --shard, --start-at, the NATS cluster (cluster_options.go)
+
 	tls tlsOptions // TLS and AUTH (tlsoptions.go)
 }
 
@@ -75,6 +77,15 @@ type usageError struct {
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// fatalError is a value smtp-source itself refuses with "fatal:" (a count ≤ 0, -w with
+// -R, a bad -M, a malformed target): exit status 1, as smtp-source's, so scripts that
+// check for it keep working.
+type fatalError struct{ msg string }
+
+func (e *fatalError) Error() string { return e.msg }
+
+func fatalf(format string, args ...any) error { return &fatalError{msg: fmt.Sprintf(format, args...)} }
 
 // legacySpellings are the original go-smtp-source's single-dash words. getopt would read
 // "-tls" as "-t ls", so they are rewritten before parsing.
@@ -123,6 +134,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("quiet", false, "print no summary line")
 	ext.String("grace", "5s", "after SIGINT/SIGTERM, how long sessions in flight may finish")
 	ext.Int("event-loops", 0, "number of event loops (default: one per CPU core)")
+	addClusterFlags(ext)
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
 	addTLSFlags(ext)
 	ext.StringP("rate", "q", "", "open model: `messages` per second, arriving whatever the server does (the original go-smtp-source's -q)")
@@ -182,7 +194,7 @@ func parseOptions(args []string) (*options, bool, error) {
 		v := str(name)
 		n := atoi(v)
 		if n <= 0 {
-			return 0, usagef("bad %s: %s", what, v)
+			return 0, fatalf("bad %s: %s", what, v)
 		}
 		return n, nil
 	}
@@ -212,11 +224,11 @@ func parseOptions(args []string) (*options, bool, error) {
 	}
 	o.subject = str("subject")
 	if fs.Changed("file") && fs.Changed("length") {
-		return nil, false, usagef("-l option cannot be used with -F")
+		return nil, false, fatalf("-l option cannot be used with -F")
 	}
 	o.file = str("file")
 	if fs.Changed("delay") && fs.Changed("random-delay") {
-		return nil, false, usagef("do not use -w and -R options at the same time")
+		return nil, false, fatalf("do not use -w and -R options at the same time")
 	}
 	var n int64
 	if n, err = positive("connect-tries", "connection count"); err != nil {
@@ -297,6 +309,9 @@ func parseOptions(args []string) (*options, bool, error) {
 		return nil, false, usagef("--event-loops: must not be negative: %d", o.eventLoops)
 	}
 	if o.tls, err = parseTLSOptions(fs, o); err != nil {
+		return nil, false, err
+	}
+	if o.cluster, err = parseClusterOptions(fs, o.target); err != nil {
 		return nil, false, err
 	}
 	return o, false, nil
@@ -428,21 +443,21 @@ func validMyhostname(h string) error {
 				return nil
 			}
 		}
-		return usagef("bad address literal: %s", h)
+		return fatalf("bad address literal: %s", h)
 	}
 	labels := strings.Split(h, ".")
 	for _, l := range labels {
 		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return usagef("bad hostname: %s", h)
+			return fatalf("bad hostname: %s", h)
 		}
 		for _, c := range l {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return usagef("bad hostname: %s", h)
+				return fatalf("bad hostname: %s", h)
 			}
 		}
 	}
 	if len(h) > 255 {
-		return usagef("bad hostname: %s", h)
+		return fatalf("bad hostname: %s", h)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ type plan struct {
 	Reuse       bool     `json:"reuse_connection"`
 	Pipelining  bool     `json:"pipelining"`
 	LMTP        bool     `json:"lmtp"`
+
+	// Shard is a --shard run's place in the plan (shard.go).
+	Shard *planShard `json:"shard,omitempty"`
 }
 
 func newPlan(args []string, o *options, cfg engine.Config) plan {
@@ -37,6 +40,7 @@ func newPlan(args []string, o *options, cfg engine.Config) plan {
 		Sessions: cfg.Sessions, Messages: cfg.Messages, Recipients: o.recipients,
 		Reuse: o.keepConnection, Pipelining: o.pipelining, LMTP: o.lmtp,
 	}
+	p.Shard = shardPlan(o.cluster.shard)
 	if len(cfg.SessionStages) > 0 {
 		p.Model, p.Sessions = "closed-ramping", 0
 		p.Stages = stagesString(cfg.SessionStages)
