@@ -1,0 +1,218 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/cluster"
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/sink"
+)
+
+// clusterSink is a go-smtp-sink counting distinct Message-Ids, with its --stats file.
+type clusterSink struct {
+	proc  *testpeer.Process
+	addr  string
+	stats string
+}
+
+func startCountingSink(t *testing.T) *clusterSink {
+	t.Helper()
+	stats := filepath.Join(t.TempDir(), "sink-stats.json")
+	p, addr := startGoSink(t, "--unique-header", "Message-Id", "--stats", stats)
+	return &clusterSink{proc: p, addr: addr, stats: stats}
+}
+
+// stop ends the sink with SIGTERM and returns its final counters.
+func (s *clusterSink) stop(t *testing.T) sink.Snapshot {
+	t.Helper()
+	_ = s.proc.Cmd.Process.Signal(syscall.SIGTERM)
+	if exited, _ := s.proc.Wait(10 * time.Second); !exited {
+		t.Fatal("go-smtp-sink did not exit within 10s of SIGTERM")
+	}
+	b, err := os.ReadFile(s.stats)
+	if err != nil {
+		t.Fatalf("sink stats: %v", err)
+	}
+	var snap sink.Snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatalf("sink stats %s: %v", b, err)
+	}
+	return snap
+}
+
+// Brokerless: three --shard processes of the real binary, started together with
+// --start-at, against one sink; merge checks the set and sums exactly.
+func TestBrokerlessShardsMerge(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	s := startCountingSink(t)
+	dir := t.TempDir()
+	const m = 301
+	start := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	procs := make([]*testpeer.Process, 3)
+	files := make([]string, 3)
+	for i := range procs {
+		files[i] = filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
+		procs[i] = testpeer.Start(t, bin, "--shard", fmt.Sprintf("%d/3", i), "--start-at", start, "--json", files[i],
+			"--quiet", "-m", fmt.Sprint(m), "-s", "7", "-r", "2", "127.0.0.1:"+strings.Split(s.addr, ":")[1])
+	}
+	for i, p := range procs {
+		exited, err := p.Wait(20 * time.Second)
+		if !exited || err != nil {
+			t.Fatalf("shard %d: exited %v, %v; stderr %s", i, exited, err, p.Stderr.String())
+		}
+	}
+	var starts []time.Time
+	var sessions int
+	for i, f := range files {
+		r := readReport(t, f)
+		starts = append(starts, r.Start)
+		sp, ok, err := cluster.ReadShardPlan(r.Plan)
+		if err != nil || !ok || sp.Index != i || sp.Count != 3 {
+			t.Fatalf("%s: shard plan %+v %v %v", f, sp, ok, err)
+		}
+		var p struct{ Sessions int }
+		_ = json.Unmarshal(r.Plan, &p)
+		sessions += p.Sessions
+		if want := []int64{101, 100, 100}[i]; r.Totals.Planned != want {
+			t.Errorf("shard %d planned %d, want %d", i, r.Totals.Planned, want)
+		}
+	}
+	if sessions != 7 {
+		t.Errorf("sessions of the shards add up to %d, want 7", sessions)
+	}
+	for _, st := range starts[1:] {
+		if d := st.Sub(starts[0]).Abs(); d > 50*time.Millisecond {
+			t.Errorf("start skew %v", d)
+		}
+	}
+
+	merged := filepath.Join(dir, "merged.json")
+	code, _, stderr := runMergeForTest(append([]string{"--json", merged}, files...)...)
+	if code != 0 {
+		t.Fatalf("merge: exit %d: %s", code, stderr)
+	}
+	r := readReport(t, merged)
+	st := s.stop(t)
+	if r.Totals.Planned != m || r.Totals.Accepted != m || st.MessagesAccepted != m {
+		t.Errorf("merged totals %+v, sink accepted %d, want %d", r.Totals, st.MessagesAccepted, m)
+	}
+	if st.Unique == nil || st.Unique.Distinct != m || st.Unique.Duplicates != 0 {
+		t.Errorf("sink Message-Ids %+v, want %d distinct", st.Unique, m)
+	}
+	if r.Totals.Sessions != st.Sessions-1 { // the sink also counted the readiness probe
+		t.Errorf("merged sessions %d, sink %d", r.Totals.Sessions, st.Sessions)
+	}
+	var plan map[string]any
+	if err := json.Unmarshal(r.Plan, &plan); err != nil || plan["messages"] != float64(m) || plan["sessions"] != float64(7) {
+		t.Errorf("merged plan %s (%v)", r.Plan, err)
+	}
+	if len(r.Sources) != 3 {
+		t.Errorf("%d sources, want 3", len(r.Sources))
+	}
+
+	// merge refuses an incomplete, a duplicated, or a mixed set, in one line.
+	other := filepath.Join(dir, "other.json")
+	writeShardReport(t, other, files[2], func(sp map[string]any) { sp["plan_fingerprint"] = "0123" })
+	for _, c := range []struct {
+		files []string
+		want  string
+	}{
+		{files[:2], "shard(s) 2 of 3 missing"},
+		{[]string{files[0], files[1], files[2], files[1]}, "shard 1/3 is present twice"},
+		{[]string{files[0], files[1], other}, "of another plan"},
+	} {
+		code, _, stderr := runMergeForTest(c.files...)
+		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("merge %v: exit %d, stderr %q; want 1 and one line with %q", c.files, code, stderr, c.want)
+		}
+	}
+}
+
+// writeShardReport copies a report, editing its plan's shard object.
+func writeShardReport(t *testing.T, to, from string, edit func(map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	edit(doc["plan"].(map[string]any)["shard"].(map[string]any))
+	if b, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A shard that would start too late refuses, and writes no report.
+func TestShardMissedStart(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	s := startCountingSink(t)
+	out := filepath.Join(t.TempDir(), "late.json")
+	past := time.Now().Add(-2 * time.Second).UTC().Format(time.RFC3339Nano)
+	r := testpeer.Run(t, 20*time.Second, bin, "--shard", "0/2", "--start-at", past, "--json", out, "-m", "4", "-s", "2", s.addr)
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "missed the shared start time") {
+		t.Errorf("exit %d, stderr %q", r.ExitCode, r.Stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a shard that missed its start wrote a report")
+	}
+	if st := s.stop(t); st.MessagesAccepted != 0 {
+		t.Errorf("sink accepted %d", st.MessagesAccepted)
+	}
+}
+
+func TestShardOptionErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--shard", "3/3", "127.0.0.1"}, "--shard: shard \"3/3\": want 0 ≤ i < n"},
+		{[]string{"--shard", "0/3", "-s", "2", "-m", "9", "127.0.0.1"}, "would own messages but get no session"},
+		{[]string{"--shard", "0/3", "-s", "3", "-m", "2", "127.0.0.1"}, "would own none of the 2 messages"},
+		{[]string{"--start-at", "tomorrow", "127.0.0.1"}, "--start-at: want an RFC 3339 time"},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run("go-smtp-source", c.args, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+}
+
+// Shards of one plan share a fingerprint whatever their per-process options; another
+// plan has another.
+func TestShardFingerprint(t *testing.T) {
+	fp := func(args ...string) string {
+		o, _, err := parseOptions(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.cluster.shard.fingerprint
+	}
+	a := fp("--shard", "0/3", "--json", "a.json", "-m", "10", "-s", "3", "mx:25")
+	b := fp("-m", "10", "--json=b.json", "--shard=2/3", "-s", "3", "--quiet", "mx:25")
+	if a != b {
+		t.Errorf("same plan, fingerprints %s and %s", a, b)
+	}
+	for _, other := range [][]string{
+		{"--shard", "0/3", "-m", "11", "-s", "3", "mx:25"},
+		{"--shard", "0/3", "-m", "10", "-s", "3", "mx:26"},
+		{"--shard", "0/4", "-m", "10", "-s", "3", "mx:25"},
+		{"--shard", "0/3:1,2,1", "-m", "10", "-s", "3", "mx:25"},
+	} {
+		if fp(other...) == a {
+			t.Errorf("%v: same fingerprint as another plan", other)
+		}
+	}
+}
