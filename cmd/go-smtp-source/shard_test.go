@@ -54,7 +54,7 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 	s := startCountingSink(t)
 	dir := t.TempDir()
 	const m = 301
-	start := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	start := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
 	procs := make([]*testpeer.Process, 3)
 	files := make([]string, 3)
 	for i := range procs {
@@ -88,7 +88,8 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 		t.Errorf("sessions of the shards add up to %d, want 7", sessions)
 	}
 	for _, st := range starts[1:] {
-		if d := st.Sub(starts[0]).Abs(); d > 50*time.Millisecond {
+		// Each started at the shared time, or refused: no later than --max-start-late.
+		if d := st.Sub(starts[0]).Abs(); d > 100*time.Millisecond {
 			t.Errorf("start skew %v", d)
 		}
 	}
