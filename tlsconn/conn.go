@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,9 +109,27 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Writev encrypts the buffers in order (a record or more each) and writes all the
-// records through gnet in one write. Event loop only, after the handshake.
+// Writev encrypts the buffers in order and writes all the records through gnet in one
+// write. Buffers that fit in one record together are sealed as one (one AEAD pass and
+// header instead of one per buffer). Event loop only, after the handshake.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	if len(bufs) > 1 {
+		size := 0
+		for _, b := range bufs {
+			size += len(b)
+		}
+		if size <= maxPlainRecord {
+			bp := joinBufs.Get().(*[]byte)
+			joined := (*bp)[:0]
+			for _, b := range bufs {
+				joined = append(joined, b...)
+			}
+			n, err := c.Write(joined)
+			*bp = joined[:0]
+			joinBufs.Put(bp)
+			return n, err
+		}
+	}
 	total := 0
 	var err error
 	for _, b := range bufs {
@@ -126,6 +145,13 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	}
 	return total, err
 }
+
+// maxPlainRecord is the most plaintext one TLS record carries.
+const maxPlainRecord = 16 << 10
+
+// joinBufs hold Writev's buffers joined into one record's plaintext; shared by all
+// connections, held only during a call.
+var joinBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxPlainRecord); return &b }}
 
 // ConnectionState is the TLS session's state (version, cipher suite, resumption, the
 // peer's certificates). Event loop only, after the handshake.

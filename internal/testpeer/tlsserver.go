@@ -52,18 +52,28 @@ type TLSServer struct {
 // StartTLSServer starts a TLSServer on a free loopback port; it stops when the test ends.
 func StartTLSServer(t testing.TB, cfg TLSServerConfig) *TLSServer {
 	t.Helper()
+	s, err := ListenTLSServer("127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// ListenTLSServer starts a TLSServer on addr, for programs (the benchmarks' server);
+// tests use StartTLSServer. Stop ends it.
+func ListenTLSServer(addr string, cfg TLSServerConfig) (*TLSServer, error) {
 	if cfg.AuthMechs == "" {
 		cfg.AuthMechs = "PLAIN LOGIN CRAM-MD5"
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s := &TLSServer{Addr: l.Addr().String(), cfg: cfg, l: l, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.accept()
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 // Stop closes the listener and every connection, and waits for their goroutines.
