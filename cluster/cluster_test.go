@@ -1,0 +1,301 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// fakeRunner "sends" its shard's messages at a steady pace and returns a small document
+// listing them, so the test can check the split end to end without SMTP.
+type fakeRunner struct {
+	messages int64
+	pace     time.Duration
+	hang     atomic.Bool // Run blocks until its context ends
+	refuse   string
+	started  chan time.Time
+}
+
+type fakePrepared struct {
+	r     *fakeRunner
+	split *Split
+	shard int
+}
+
+func (f *fakeRunner) Prepare(plan Plan, shard int) (Prepared, error) {
+	if f.refuse != "" {
+		return nil, errors.New(f.refuse)
+	}
+	s, err := NewSplit(plan.Weights)
+	if err != nil {
+		return nil, err
+	}
+	return &fakePrepared{r: f, split: s, shard: shard}, nil
+}
+
+func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, progress func(Report)) ([]byte, time.Time, error) {
+	select {
+	case <-time.After(time.Until(startAt)):
+	case <-ctx.Done():
+		return nil, time.Time{}, ctx.Err()
+	}
+	started := time.Now()
+	if p.r.started != nil {
+		p.r.started <- started
+	}
+	sh := p.split.Shard(p.shard)
+	var sent []int64
+	for i := int64(0); i < sh.Count(p.r.messages); i++ {
+		select {
+		case <-ctx.Done():
+			return nil, started, ctx.Err()
+		case <-time.After(p.r.pace):
+		}
+		sent = append(sent, sh.Global(i))
+		progress(Report{Accepted: int64(len(sent))})
+	}
+	if p.r.hang.Load() {
+		<-ctx.Done()
+		return nil, started, ctx.Err()
+	}
+	doc, _ := json.Marshal(sent)
+	return doc, started, nil
+}
+
+func startTestServer(t *testing.T) *EmbeddedServer {
+	t.Helper()
+	srv, err := StartServer("127.0.0.1:0", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func connect(t *testing.T, srv *EmbeddedServer, name string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(srv.URL, nats.Token(srv.Token), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+type worker struct {
+	name   string
+	nc     *nats.Conn
+	runner *fakeRunner
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	events []string
+}
+
+func startWorker(t *testing.T, srv *EmbeddedServer, name, version string, runner *fakeRunner) *worker {
+	t.Helper()
+	w := &worker{name: name, nc: connect(t, srv, name), runner: runner, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	go func() {
+		w.done <- Serve(ctx, w.nc, WorkerConfig{Name: name, Host: "test", Version: version, Runner: runner,
+			Event: func(run, text string) { w.mu.Lock(); w.events = append(w.events, text); w.mu.Unlock() }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-w.done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("worker %s did not stop", name)
+		}
+	})
+	return w
+}
+
+func (w *worker) saw(text string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.events {
+		if strings.Contains(e, text) {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func coordConfig(workers int, messages int64) CoordinatorConfig {
+	return CoordinatorConfig{Workers: workers, Args: []string{"-m", fmt.Sprint(messages), "x"}, Messages: messages, Sessions: 9,
+		Version: "v", Lead: 300 * time.Millisecond, ReportInterval: 200 * time.Millisecond, CoordGrace: time.Second,
+		JoinTimeout: 10 * time.Second}
+}
+
+// Three workers, one of them weighted, split the run exactly; progress is merged live; a
+// late and a mismatched worker are refused.
+func TestClusterRun(t *testing.T) {
+	srv := startTestServer(t)
+	const m = 200
+	runner := &fakeRunner{messages: m, pace: 25 * time.Millisecond} // long enough for an announcement to reach the late worker
+	for i := 0; i < 3; i++ {
+		startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
+	}
+	odd := startWorker(t, srv, "old", "v0", runner)
+	cfg := coordConfig(3, m)
+	var progress []Progress
+	cfg.Progress = func(p Progress) { progress = append(progress, p) }
+	var late *worker
+	cfg.Event = func(text string) {
+		if strings.HasPrefix(text, "all ready") && late == nil {
+			late = startWorker(t, srv, "late", "v", runner)
+		}
+	}
+	out, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
+	if err != nil {
+		t.Fatalf("coordinate: %v (%+v)", err, out)
+	}
+	owned := make(map[int64]int)
+	for _, w := range out.Workers {
+		var sent []int64
+		if err := json.Unmarshal(w.Document, &sent); err != nil {
+			t.Fatalf("%s: %v", w.Name, err)
+		}
+		if int64(len(sent)) != w.Planned {
+			t.Errorf("%s sent %d, planned %d", w.Name, len(sent), w.Planned)
+		}
+		for _, g := range sent {
+			owned[g]++
+		}
+	}
+	if len(owned) != m {
+		t.Errorf("%d distinct messages, want %d", len(owned), m)
+	}
+	for g, n := range owned {
+		if n != 1 || g < 0 || g >= m {
+			t.Errorf("message %d sent %d times", g, n)
+		}
+	}
+	if out.StartSkew > 50*time.Millisecond {
+		t.Errorf("start skew %v", out.StartSkew)
+	}
+	if len(progress) == 0 || progress[len(progress)-1].Workers != 3 {
+		t.Errorf("progress %+v", progress)
+	}
+	waitFor(t, "version refusal", 5*time.Second, func() bool { return odd.saw("worker version \"v0\", coordinator \"v\"") })
+	if late == nil {
+		t.Fatal("no late worker started")
+	}
+	waitFor(t, "late refusal", 5*time.Second, func() bool { return late.saw("late joiners are refused") })
+}
+
+// A worker that goes silent mid-run is lost within three report intervals; the run is
+// aborted (the others stop), incomplete, with the lost worker's messages unaccounted for.
+func TestClusterWorkerLost(t *testing.T) {
+	srv := startTestServer(t)
+	const m = 3000
+	runner := &fakeRunner{messages: m, pace: 2 * time.Millisecond, started: make(chan time.Time, 3)}
+	ws := make([]*worker, 3)
+	for i := range ws {
+		ws[i] = startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
+	}
+	cfg := coordConfig(3, m)
+	type result struct {
+		out *Outcome
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		out, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
+		res <- result{out, err}
+	}()
+	<-runner.started
+	time.Sleep(300 * time.Millisecond)
+	ws[1].nc.Close() // silent from now on (a SIGKILL, or a cut cable)
+	killed := time.Now()
+	var r result
+	select {
+	case r = <-res:
+	case <-time.After(15 * time.Second):
+		t.Fatal("coordinator did not finish after a worker was lost")
+	}
+	if !errors.Is(r.err, ErrWorkerLost) || !r.out.Incomplete {
+		t.Fatalf("err %v, incomplete %v", r.err, r.out.Incomplete)
+	}
+	var lost WorkerResult
+	for _, w := range r.out.Workers {
+		if w.Name == "w1" {
+			lost = w
+		} else if w.Lost {
+			t.Errorf("worker %s lost too", w.Name)
+		}
+	}
+	if !lost.Lost || lost.Unaccounted() == 0 {
+		t.Errorf("lost worker %+v", lost)
+	}
+	if d := time.Since(killed); d > 3*cfg.ReportInterval+2*time.Second {
+		t.Errorf("took %v to finish", d)
+	}
+	for _, k := range []int{0, 2} {
+		if !ws[k].saw("aborted by the coordinator") {
+			t.Errorf("worker %d was not aborted: %v", k, ws[k].events)
+		}
+	}
+}
+
+// A worker whose coordinator goes silent stops by itself within the grace.
+func TestClusterCoordinatorLost(t *testing.T) {
+	srv := startTestServer(t)
+	const m = 100000
+	runner := &fakeRunner{messages: m, pace: time.Millisecond, started: make(chan time.Time, 1)}
+	w := startWorker(t, srv, "w0", "v", runner)
+	coordNC := connect(t, srv, "coord")
+	go func() { _, _ = Coordinate(context.Background(), coordNC, coordConfig(1, m)) }()
+	<-runner.started
+	coordNC.Close()
+	lostAt := time.Now()
+	waitFor(t, "worker stop", 5*time.Second, func() bool { return w.saw("lost the coordinator") })
+	if d := time.Since(lostAt); d > 3*time.Second {
+		t.Errorf("stopped after %v (grace 1s)", d)
+	}
+}
+
+// A plan the worker refuses (say, a target it does not allow) aborts the run before any load.
+func TestClusterPlanRefused(t *testing.T) {
+	srv := startTestServer(t)
+	startWorker(t, srv, "w0", "v", &fakeRunner{messages: 10, refuse: "target mx:25 is not allowed"})
+	_, err := Coordinate(context.Background(), connect(t, srv, "coord"), coordConfig(1, 10))
+	if err == nil || !strings.Contains(err.Error(), "worker w0 refused the plan: target mx:25 is not allowed") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// The embedded server requires its token.
+func TestEmbeddedServerToken(t *testing.T) {
+	srv := startTestServer(t)
+	if nc, err := nats.Connect(srv.URL, nats.Token("wrong"), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("wrong token accepted")
+	} else if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := StartServer("127.0.0.1:0", ""); err == nil {
+		t.Error("server without a token started")
+	}
+}

@@ -1,0 +1,490 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// CoordinatorConfig is one cluster run as the coordinator sees it.
+type CoordinatorConfig struct {
+	Workers     int      // how many workers the run needs (the roster is frozen at this many)
+	Args        []string // the run's arguments, as every worker will parse them
+	Fingerprint string   // the plan's fingerprint
+	Messages    int64    // the whole run's message count
+	Sessions    int64    // the whole run's sessions (the open model's session cap), shared by weight
+	Version     string   // workers of another version are refused
+
+	JoinTimeout    time.Duration // the roster must be full by then (default 60 s)
+	ReadyTimeout   time.Duration // every worker must be ready by then (default 30 s)
+	Lead           time.Duration // least time between "go" and the start (default 2 s)
+	ReportInterval time.Duration // workers' report period (default 1 s)
+	MissedReports  int           // reports missed before a worker is lost (default 3)
+	CoordGrace     time.Duration // workers stop after this long without the coordinator (default 5 s)
+	ContinueOnLoss bool          // a lost worker does not abort the others
+
+	// Event receives what happens (joins, refusals, losses), Progress the merged progress
+	// once per report interval. Either may be nil. Both are called from Coordinate's goroutine.
+	Event    func(text string)
+	Progress func(Progress)
+}
+
+// Progress is the run's merged progress: the sum of every worker's last cumulative report.
+type Progress struct {
+	Elapsed  time.Duration
+	Accepted int64
+	Rejected int64
+	Failed   int64
+	InFlight int64
+	Rate     float64 // messages answered per second since the previous progress
+	Workers  int     // reporting
+	Lost     int
+}
+
+// WorkerResult is one worker's part of the outcome.
+type WorkerResult struct {
+	Name     string
+	Host     string
+	Shard    int
+	Planned  int64  // messages it owned
+	Document []byte // its result document (metrics.Report JSON); nil if it never delivered one
+	Error    string // its run's error, if any
+	Lost     bool   // declared lost (no report for MissedReports intervals)
+	LastSeen time.Time
+	Last     Report        // its last cumulative report
+	OffsetNs int64         // its clock offset (coordinator − worker)
+	RTT      time.Duration // the round trip of its best clock probe
+	Started  time.Time     // its actual start, on the coordinator's clock
+}
+
+// Unaccounted is how many of its messages a lost worker's last report does not account for.
+func (w *WorkerResult) Unaccounted() int64 {
+	n := w.Planned - w.Last.Accepted - w.Last.Rejected - w.Last.Failed
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Outcome is how a cluster run ended.
+type Outcome struct {
+	Run        string
+	StartAt    time.Time // the shared start, coordinator's clock
+	Workers    []WorkerResult
+	Incomplete bool   // a worker was lost: its messages are not all accounted for
+	Aborted    string // why the run was aborted, if it was
+	StartSkew  time.Duration
+}
+
+// ErrWorkerLost is the error of a run that lost a worker (the outcome is incomplete).
+var ErrWorkerLost = errors.New("worker lost")
+
+// Coordinate runs one cluster run: it announces the run, freezes the roster at Workers
+// joins (later ones are refused), sends the plan, waits until every worker is ready,
+// gives the start time, collects the reports (heartbeats) and the final results. The
+// outcome is returned even on error, as far as it got.
+func Coordinate(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig) (*Outcome, error) {
+	if cfg.Workers < 1 {
+		return nil, fmt.Errorf("coordinator: %d workers", cfg.Workers)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.JoinTimeout, 60*time.Second)
+	def(&cfg.ReadyTimeout, 30*time.Second)
+	def(&cfg.Lead, 2*time.Second)
+	def(&cfg.ReportInterval, time.Second)
+	def(&cfg.CoordGrace, 5*time.Second)
+	if cfg.MissedReports < 1 {
+		cfg.MissedReports = 3
+	}
+	if cfg.Event == nil {
+		cfg.Event = func(string) {}
+	}
+	var idb [8]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, fmt.Errorf("coordinator: run id: %w", err)
+	}
+	c := &coordinator{nc: nc, cfg: cfg, out: &Outcome{Run: hex.EncodeToString(idb[:])}}
+	return c.out, c.coordinate(ctx)
+}
+
+type coordinator struct {
+	nc  *nats.Conn
+	cfg CoordinatorConfig
+	out *Outcome
+
+	msgs    chan *nats.Msg
+	frozen  bool
+	weights []int64
+	parts   map[int][][]byte
+}
+
+func (c *coordinator) subj(name string) string { return subject(c.out.Run, name) }
+
+func (c *coordinator) coordinate(ctx context.Context) error {
+	c.msgs = make(chan *nats.Msg, 1024)
+	var subs []*nats.Subscription
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
+	for _, name := range []string{"join", "ready.*", "report.*", "final.*"} {
+		s, err := c.nc.ChanSubscribe(c.subj(name), c.msgs)
+		if err != nil {
+			return fmt.Errorf("coordinator: subscribe: %w", err)
+		}
+		subs = append(subs, s)
+	}
+	probe, err := c.nc.Subscribe(c.subj("time"), func(m *nats.Msg) {
+		_ = m.Respond(encode(TimeProbe{CoordUnixNs: time.Now().UnixNano()}))
+	})
+	if err != nil {
+		return fmt.Errorf("coordinator: subscribe: %w", err)
+	}
+	subs = append(subs, probe)
+	if err := c.nc.Flush(); err != nil {
+		return fmt.Errorf("coordinator: %w", err)
+	}
+
+	// The coordinator's heartbeat, and the announcement, for the whole run: a worker
+	// that comes late hears of the run, asks to join, and is told it is too late.
+	hbCtx, stopHB := context.WithCancel(context.Background())
+	defer stopHB()
+	ann := encode(Announce{Run: c.out.Run, WantWorkers: c.cfg.Workers, Version: c.cfg.Version, Proto: ProtocolVersion})
+	go func() {
+		hb := time.NewTicker(c.cfg.CoordGrace / 5)
+		defer hb.Stop()
+		announce := time.NewTicker(time.Second)
+		defer announce.Stop()
+		_ = c.nc.Publish(SubjectAnnounce, ann)
+		for {
+			_ = c.nc.Publish(c.subj("coord"), nil)
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-hb.C:
+			case <-announce.C:
+				_ = c.nc.Publish(SubjectAnnounce, ann)
+			}
+		}
+	}()
+
+	if err := c.gather(ctx); err != nil {
+		c.abort(err.Error())
+		return err
+	}
+	if err := c.ready(ctx); err != nil {
+		c.abort(err.Error())
+		return err
+	}
+	return c.follow(ctx)
+}
+
+func (c *coordinator) abort(reason string) {
+	if c.out.Aborted == "" {
+		c.out.Aborted = reason
+	}
+	_ = c.nc.Publish(c.subj("ctl"), encode(Control{Abort: true, Reason: reason}))
+	_ = c.nc.Flush()
+}
+
+// gather takes joins until the roster is full, then sends the plan.
+func (c *coordinator) gather(ctx context.Context) error {
+	deadline := time.NewTimer(c.cfg.JoinTimeout)
+	defer deadline.Stop()
+	for len(c.out.Workers) < c.cfg.Workers {
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted while workers joined")
+		case <-deadline.C:
+			return fmt.Errorf("only %d of %d workers joined within %v", len(c.out.Workers), c.cfg.Workers, c.cfg.JoinTimeout)
+		case m := <-c.msgs:
+			c.handle(m)
+		}
+	}
+	c.frozen = true
+	c.weights = make([]int64, len(c.out.Workers))
+	names := make([]string, len(c.out.Workers))
+	for k, w := range c.out.Workers {
+		names[k] = w.Name
+	}
+	for k := range c.weights {
+		c.weights[k] = c.out.Workers[k].Planned // the join's weight, parked here
+		c.out.Workers[k].Planned = 0
+	}
+	split, err := NewSplit(c.weights)
+	if err != nil {
+		return err
+	}
+	if err := split.Validate(c.cfg.Messages, c.cfg.Sessions); err != nil {
+		return err
+	}
+	for k := range c.out.Workers {
+		c.out.Workers[k].Planned = split.Shard(k).Count(c.cfg.Messages)
+		if c.out.Workers[k].Planned == 0 {
+			return fmt.Errorf("worker %s (shard %d) would own none of the %d messages: use fewer workers", names[k], k, c.cfg.Messages)
+		}
+	}
+	plan := Plan{Run: c.out.Run, Args: c.cfg.Args, Weights: c.weights, Workers: names,
+		ReportInterval: c.cfg.ReportInterval, CoordGrace: c.cfg.CoordGrace, Fingerprint: c.cfg.Fingerprint}
+	if err := c.nc.Publish(c.subj("plan"), encode(plan)); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	c.cfg.Event(fmt.Sprintf("roster full (%d workers): plan %s sent", len(names), c.cfg.Fingerprint))
+	return nil
+}
+
+// ready waits for every worker's ready, then gives the start.
+func (c *coordinator) ready(ctx context.Context) error {
+	deadline := time.NewTimer(c.cfg.ReadyTimeout)
+	defer deadline.Stop()
+	ready := make(map[int]bool)
+	for len(ready) < len(c.out.Workers) {
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted before the start")
+		case <-deadline.C:
+			var missing []string
+			for k, w := range c.out.Workers {
+				if !ready[k] {
+					missing = append(missing, w.Name)
+				}
+			}
+			return fmt.Errorf("not ready within %v: %s", c.cfg.ReadyTimeout, strings.Join(missing, ", "))
+		case m := <-c.msgs:
+			k, ok := shardOf(m.Subject, "ready")
+			if !ok {
+				c.handle(m)
+				continue
+			}
+			var r Ready
+			if json.Unmarshal(m.Data, &r) != nil || k >= len(c.out.Workers) {
+				continue
+			}
+			w := &c.out.Workers[k]
+			if r.Error != "" {
+				return fmt.Errorf("worker %s refused the plan: %s", w.Name, r.Error)
+			}
+			w.OffsetNs, w.RTT, w.LastSeen = r.OffsetNs, r.RTT, time.Now()
+			ready[k] = true
+		}
+	}
+	lead := c.cfg.Lead
+	for _, w := range c.out.Workers {
+		lead = max(lead, 10*w.RTT)
+	}
+	c.out.StartAt = time.Now().Add(lead)
+	if err := c.nc.Publish(c.subj("go"), encode(Go{StartAtUnixNs: c.out.StartAt.UnixNano()})); err != nil {
+		return fmt.Errorf("go: %w", err)
+	}
+	c.cfg.Event(fmt.Sprintf("all ready: start at %s", c.out.StartAt.UTC().Format(time.RFC3339Nano)))
+	for k := range c.out.Workers {
+		c.out.Workers[k].LastSeen = c.out.StartAt // liveness counts from the start
+	}
+	return nil
+}
+
+// follow collects reports and final results until every worker has delivered or is lost.
+func (c *coordinator) follow(ctx context.Context) error {
+	tick := time.NewTicker(c.cfg.ReportInterval)
+	defer tick.Stop()
+	c.parts = make(map[int][][]byte)
+	done := make(map[int]bool)
+	var lastTotal int64
+	lastTick := time.Now()
+	var runErr error
+	for {
+		pending := 0
+		for k, w := range c.out.Workers {
+			if !done[k] && !w.Lost {
+				pending++
+			}
+		}
+		if pending == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			if c.out.Aborted == "" {
+				c.abort("the coordinator was interrupted")
+				c.cfg.Event("interrupted: aborting the run")
+			}
+			ctx = context.Background()
+		case now := <-tick.C:
+			p := Progress{Elapsed: now.Sub(c.out.StartAt)}
+			for k := range c.out.Workers {
+				w := &c.out.Workers[k]
+				if !w.Lost && !done[k] && now.Sub(w.LastSeen) > time.Duration(c.cfg.MissedReports)*c.cfg.ReportInterval {
+					w.Lost = true
+					c.out.Incomplete = true
+					reason := fmt.Sprintf("worker %s (shard %d) lost: no report since %s; %d of its %d messages unaccounted for",
+						w.Name, w.Shard, w.LastSeen.UTC().Format(time.RFC3339Nano), w.Unaccounted(), w.Planned)
+					c.cfg.Event(reason)
+					if !c.cfg.ContinueOnLoss {
+						c.abort(reason)
+					}
+				}
+				p.Accepted += w.Last.Accepted
+				p.Rejected += w.Last.Rejected
+				p.Failed += w.Last.Failed
+				p.InFlight += w.Last.InFlight
+				if w.Lost {
+					p.Lost++
+				} else {
+					p.Workers++
+				}
+			}
+			total := p.Accepted + p.Rejected + p.Failed
+			if secs := now.Sub(lastTick).Seconds(); secs > 0 {
+				p.Rate = float64(total-lastTotal) / secs
+			}
+			lastTotal, lastTick = total, now
+			if c.cfg.Progress != nil && now.After(c.out.StartAt) {
+				c.cfg.Progress(p)
+			}
+		case m := <-c.msgs:
+			if k, ok := shardOf(m.Subject, "final"); ok && k < len(c.out.Workers) {
+				complete, err := c.final(m, k)
+				if err != nil {
+					c.cfg.Event(err.Error())
+					continue
+				}
+				if complete && !done[k] {
+					done[k] = true
+					w := &c.out.Workers[k]
+					if w.Error != "" && runErr == nil && c.out.Aborted == "" {
+						runErr = fmt.Errorf("worker %s: %s", w.Name, w.Error)
+						c.abort(runErr.Error())
+					}
+				}
+				continue
+			}
+			c.handle(m)
+		}
+	}
+	var starts []time.Time
+	for _, w := range c.out.Workers {
+		if !w.Started.IsZero() {
+			starts = append(starts, w.Started)
+		}
+	}
+	if len(starts) > 1 {
+		sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+		c.out.StartSkew = starts[len(starts)-1].Sub(starts[0])
+	}
+	switch {
+	case runErr != nil:
+		return runErr
+	case c.out.Incomplete:
+		return ErrWorkerLost
+	case c.out.Aborted != "":
+		return errors.New(c.out.Aborted)
+	}
+	return nil
+}
+
+// final takes one part of a worker's final result; complete says the result is whole.
+func (c *coordinator) final(m *nats.Msg, k int) (complete bool, err error) {
+	var f Final
+	if err := json.Unmarshal(m.Data, &f); err != nil {
+		return false, fmt.Errorf("final result of shard %d: %w", k, err)
+	}
+	_ = m.Respond([]byte("ok")) // acknowledged even when repeated: parts are idempotent
+	w := &c.out.Workers[k]
+	w.LastSeen = time.Now()
+	if f.Parts < 1 || f.Part < 0 || f.Part >= f.Parts || f.Parts > 1<<16 {
+		return false, fmt.Errorf("final result of shard %d: part %d of %d", k, f.Part, f.Parts)
+	}
+	if len(c.parts[k]) != f.Parts {
+		c.parts[k] = make([][]byte, f.Parts)
+	}
+	c.parts[k][f.Part] = append([]byte{}, f.Data...)
+	for _, p := range c.parts[k] {
+		if p == nil {
+			return false, nil
+		}
+	}
+	var doc []byte
+	for _, p := range c.parts[k] {
+		doc = append(doc, p...)
+	}
+	w.Document, w.Error = doc, f.Error
+	if len(doc) == 0 {
+		w.Document = nil
+	}
+	if !f.StartAt.IsZero() {
+		w.Started = f.StartAt.Add(time.Duration(w.OffsetNs))
+	}
+	return true, nil
+}
+
+// handle answers joins (at any time: refused once the roster is frozen) and takes reports.
+func (c *coordinator) handle(m *nats.Msg) {
+	if m.Subject == c.subj("join") {
+		var req JoinRequest
+		reply := func(r JoinReply) { _ = m.Respond(encode(r)) }
+		switch {
+		case json.Unmarshal(m.Data, &req) != nil || req.Worker == "":
+			reply(JoinReply{Reject: "bad", Reason: "unreadable join request"})
+		case req.Version != c.cfg.Version:
+			reply(JoinReply{Reject: "version", Reason: fmt.Sprintf("worker version %q, coordinator %q: run the same build everywhere", req.Version, c.cfg.Version)})
+			c.cfg.Event(fmt.Sprintf("refused worker %s: version %q, not %q", req.Worker, req.Version, c.cfg.Version))
+		case c.frozen:
+			reply(JoinReply{Reject: "started", Reason: "the run has its workers already (late joiners are refused)"})
+			c.cfg.Event(fmt.Sprintf("refused late worker %s", req.Worker))
+		default:
+			for _, w := range c.out.Workers {
+				if w.Name == req.Worker {
+					reply(JoinReply{Reject: "duplicate", Reason: fmt.Sprintf("a worker named %s has joined already", req.Worker)})
+					return
+				}
+			}
+			k := len(c.out.Workers)
+			weight := req.Weight
+			if weight < 1 {
+				weight = 1
+			}
+			c.out.Workers = append(c.out.Workers, WorkerResult{Name: req.Worker, Host: req.Host, Shard: k, Planned: weight, LastSeen: time.Now()})
+			reply(JoinReply{Shard: k})
+			c.cfg.Event(fmt.Sprintf("worker %s (%s) joined as shard %d", req.Worker, req.Host, k))
+		}
+		return
+	}
+	if k, ok := shardOf(m.Subject, "report"); ok && k < len(c.out.Workers) {
+		var r Report
+		if json.Unmarshal(m.Data, &r) != nil {
+			return
+		}
+		w := &c.out.Workers[k]
+		if w.Lost {
+			return // lost is final: a late report does not bring it back
+		}
+		w.LastSeen = time.Now()
+		if r.Seq > w.Last.Seq {
+			w.Last = r
+		}
+	}
+}
+
+// shardOf reads the shard from a subject gss.v1.<run>.<kind>.<shard>.
+func shardOf(subj, kind string) (int, bool) {
+	parts := strings.Split(subj, ".")
+	if len(parts) != 5 || parts[3] != kind {
+		return 0, false
+	}
+	k, err := strconv.Atoi(parts[4])
+	return k, err == nil && k >= 0
+}
