@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -110,6 +111,13 @@ func (s *slot) handshakeDone(now int64) {
 		s.rec.Add(c, 1)
 	}
 	s.rec.Add(metrics.TLSCipherCounter(st.CipherSuite), 1)
+	if s.pcfg.Trace {
+		line := "TLS established: " + tls.VersionName(st.Version) + ", " + tls.CipherSuiteName(st.CipherSuite)
+		if st.DidResume {
+			line += ", resumed"
+		}
+		s.r.cfg.Events.Trace([]byte(line), false)
+	}
 	s.client.TLSDone(now)
 }
 
