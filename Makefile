@@ -38,6 +38,7 @@ fuzz:
 # Side-by-side with Postfix smtp-source against the same sink; prints the table for the README.
 bench: build
 	./benchmarks/run.sh
+	./benchmarks/tls.sh
 
 # The main job against a sink the project starts itself.
 demo: build
