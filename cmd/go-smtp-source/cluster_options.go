@@ -1,18 +1,112 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/pflag"
 )
 
 // clusterOptions are the options that spread one run over several processes: the
-// brokerless --shard/--start-at (shard.go).
+// brokerless --shard/--start-at (shard.go) and the NATS coordinator's (cluster.go).
 type clusterOptions struct {
 	shard shardOptions
+
+	workers      int           // --cluster-workers: 0 means a local run
+	listen       string        // --cluster-listen: embedded NATS server address
+	natsURL      string        // --cluster-nats: an existing NATS server
+	auth         natsAuth      // --cluster-token, -user, -password, -creds, -nkey, -tls-*
+	continueLoss bool          // --on-worker-loss=continue
+	joinTimeout  time.Duration // --cluster-join-timeout
+	planArgs     []string      // the run's arguments as every worker parses them
+}
+
+func (c *clusterOptions) coordinating() bool { return c.workers > 0 }
+
+// natsAuth is how a process authenticates to NATS and secures the connection.
+type natsAuth struct {
+	token, user, password, creds, nkey string
+	tlsCA, tlsCert, tlsKey             string
+}
+
+// addNATSAuthFlags adds the authentication options under prefix ("cluster-" for the
+// coordinator, "" for a worker).
+func addNATSAuthFlags(fs *pflag.FlagSet, prefix string) {
+	fs.String(prefix+"token", "", "NATS token (default $GSS_NATS_TOKEN; the embedded server generates one when neither is given)")
+	fs.String(prefix+"user", "", "NATS user name (the password from $GSS_NATS_PASSWORD)")
+	fs.String(prefix+"creds", "", "NATS credentials `file` (JWT and NKey seed)")
+	fs.String(prefix+"nkey", "", "NATS NKey seed `file`")
+	fs.String(prefix+"tls-ca", "", "CA `file` to verify the NATS server's TLS certificate (enables TLS to NATS)")
+	fs.String(prefix+"tls-cert", "", "client certificate `file` for TLS to NATS")
+	fs.String(prefix+"tls-key", "", "client key `file` for TLS to NATS")
+}
+
+func parseNATSAuth(fs *pflag.FlagSet, prefix string) (natsAuth, error) {
+	str := func(name string) string { v, _ := fs.GetString(prefix + name); return v }
+	a := natsAuth{token: str("token"), user: str("user"), creds: str("creds"), nkey: str("nkey"),
+		tlsCA: str("tls-ca"), tlsCert: str("tls-cert"), tlsKey: str("tls-key")}
+	if a.token == "" {
+		a.token = os.Getenv("GSS_NATS_TOKEN")
+	}
+	if a.user != "" {
+		a.password = os.Getenv("GSS_NATS_PASSWORD")
+	}
+	if (a.tlsCert == "") != (a.tlsKey == "") {
+		return a, usagef("--%stls-cert and --%stls-key go together", prefix, prefix)
+	}
+	return a, nil
+}
+
+// options turns the authentication into nats.go options.
+func (a natsAuth) options() []nats.Option {
+	var o []nats.Option
+	if a.token != "" {
+		o = append(o, nats.Token(a.token))
+	}
+	if a.user != "" {
+		o = append(o, nats.UserInfo(a.user, a.password))
+	}
+	if a.creds != "" {
+		o = append(o, nats.UserCredentials(a.creds))
+	}
+	if a.nkey != "" {
+		if opt, err := nats.NkeyOptionFromSeed(a.nkey); err == nil {
+			o = append(o, opt)
+		} else {
+			o = append(o, func(*nats.Options) error { return fmt.Errorf("--nkey %s: %w", a.nkey, err) })
+		}
+	}
+	if a.tlsCA != "" {
+		o = append(o, nats.RootCAs(a.tlsCA))
+	}
+	if a.tlsCert != "" {
+		o = append(o, nats.ClientCert(a.tlsCert, a.tlsKey))
+	}
+	return o
 }
 
 // addClusterFlags adds the cluster options to the extensions.
 func addClusterFlags(fs *pflag.FlagSet) {
 	addShardFlags(fs)
+	fs.Int("cluster-workers", 0, "cluster: coordinate this many workers (go-smtp-source worker) over NATS, which run this command line together")
+	fs.String("cluster-listen", "", "cluster: run an embedded NATS server on `host:port` for the workers (a token is required: generated and printed unless given)")
+	fs.String("cluster-nats", "", "cluster: use the NATS server at `URL` instead")
+	addNATSAuthFlags(fs, "cluster-")
+	fs.String("on-worker-loss", "abort", "cluster: when a worker is lost, abort the run (abort) or let the others finish (continue); either way the result is INCOMPLETE, exit status 3")
+	fs.String("cluster-join-timeout", "60s", "cluster: how long to wait for the workers to join")
+}
+
+// notPlanFlags are not passed to the workers: the cluster's own, and those that only
+// shape this process's output.
+var notPlanFlags = map[string]bool{
+	"shard": true, "start-at": true, "max-start-late": true, "on-worker-loss": true,
+	"json": true, "hdr-log": true, "log-messages": true, "progress": true, "quiet": true,
+	"count": true, "verbose": true, "help": true,
+	"source-addr": true, "event-loops": true, // each worker's own machine
 }
 
 // parseClusterOptions reads the cluster options of a parsed command line.
@@ -22,5 +116,42 @@ func parseClusterOptions(fs *pflag.FlagSet, target string) (clusterOptions, erro
 	if co.shard, err = parseShardOptions(fs, target); err != nil {
 		return co, err
 	}
+	str := func(name string) string { v, _ := fs.GetString(name); return v }
+	co.workers, _ = fs.GetInt("cluster-workers")
+	co.listen, co.natsURL = str("cluster-listen"), str("cluster-nats")
+	if co.auth, err = parseNATSAuth(fs, "cluster-"); err != nil {
+		return co, err
+	}
+	switch str("on-worker-loss") {
+	case "abort":
+	case "continue":
+		co.continueLoss = true
+	default:
+		return co, usagef("--on-worker-loss: want abort or continue, got %q", str("on-worker-loss"))
+	}
+	if co.joinTimeout, err = parseDuration("--cluster-join-timeout", str("cluster-join-timeout")); err != nil {
+		return co, err
+	}
+	switch {
+	case co.workers < 0:
+		return co, usagef("--cluster-workers: must not be negative: %d", co.workers)
+	case co.workers == 0 && (co.listen != "" || co.natsURL != ""):
+		return co, usagef("--cluster-listen and --cluster-nats need --cluster-workers")
+	case co.workers > 0 && (co.listen == "") == (co.natsURL == ""):
+		return co, usagef("--cluster-workers needs one of --cluster-listen and --cluster-nats")
+	case co.workers > 0 && (co.shard.id != nil || !co.shard.startAt.IsZero()):
+		return co, usagef("--cluster-workers: the coordinator splits the run and gives the start itself; --shard and --start-at are for runs without it")
+	}
+	var names []string
+	fs.Visit(func(f *pflag.Flag) {
+		if !notPlanFlags[f.Name] && !strings.HasPrefix(f.Name, "cluster-") {
+			names = append(names, f.Name)
+		}
+	})
+	sort.Strings(names)
+	for _, n := range names {
+		co.planArgs = append(co.planArgs, "--"+n+"="+fs.Lookup(n).Value.String())
+	}
+	co.planArgs = append(co.planArgs, "--", target)
 	return co, nil
 }

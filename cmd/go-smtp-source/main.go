@@ -38,6 +38,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "merge" {
 		return runMerge(name, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "worker" {
+		return runWorker(name, args[1:], stdout, stderr)
+	}
 	opts, help, err := parseOptions(args)
 	if help {
 		printUsage(os.Stdout, name)
@@ -66,6 +69,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if err := applyShard(opts.cluster.shard, &cfg); err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
 		return exitUsage
+	}
+	if opts.cluster.coordinating() {
+		return runCoordinator(name, args, opts, cfg, stdout, stderr)
 	}
 	out := &console{name: name, stdout: bufio.NewWriter(stdout), stderr: stderr, count: opts.count, verbose: opts.verbose > 0}
 	cfg.Events = out
