@@ -301,6 +301,8 @@ func (c *coordinator) ready(ctx context.Context) error {
 func (c *coordinator) follow(ctx context.Context) error {
 	tick := time.NewTicker(c.cfg.ReportInterval)
 	defer tick.Stop()
+	live := time.NewTicker(c.cfg.ReportInterval / 4)
+	defer live.Stop()
 	c.parts = make(map[int][][]byte)
 	done := make(map[int]bool)
 	var lastTotal int64
@@ -323,20 +325,13 @@ func (c *coordinator) follow(ctx context.Context) error {
 				c.cfg.Event("interrupted: aborting the run")
 			}
 			ctx = context.Background()
+		case now := <-live.C:
+			c.checkLiveness(now, done)
 		case now := <-tick.C:
+			c.checkLiveness(now, done)
 			p := Progress{Elapsed: now.Sub(c.out.StartAt)}
 			for k := range c.out.Workers {
 				w := &c.out.Workers[k]
-				if !w.Lost && !done[k] && now.Sub(w.LastSeen) > time.Duration(c.cfg.MissedReports)*c.cfg.ReportInterval {
-					w.Lost = true
-					c.out.Incomplete = true
-					reason := fmt.Sprintf("worker %s (shard %d) lost: no report since %s; %d of its %d messages unaccounted for",
-						w.Name, w.Shard, w.LastSeen.UTC().Format(time.RFC3339Nano), w.Unaccounted(), w.Planned)
-					c.cfg.Event(reason)
-					if !c.cfg.ContinueOnLoss {
-						c.abort(reason)
-					}
-				}
 				p.Accepted += w.Last.Accepted
 				p.Rejected += w.Last.Rejected
 				p.Failed += w.Last.Failed
@@ -394,6 +389,25 @@ func (c *coordinator) follow(ctx context.Context) error {
 		return errors.New(c.out.Aborted)
 	}
 	return nil
+}
+
+// checkLiveness declares lost the workers that have not reported for MissedReports
+// intervals (those done excepted), and aborts the run unless ContinueOnLoss.
+func (c *coordinator) checkLiveness(now time.Time, done map[int]bool) {
+	for k := range c.out.Workers {
+		w := &c.out.Workers[k]
+		if w.Lost || done[k] || now.Sub(w.LastSeen) <= time.Duration(c.cfg.MissedReports)*c.cfg.ReportInterval {
+			continue
+		}
+		w.Lost = true
+		c.out.Incomplete = true
+		reason := fmt.Sprintf("worker %s (shard %d) lost: no report since %s; %d of its %d messages unaccounted for",
+			w.Name, w.Shard, w.LastSeen.UTC().Format(time.RFC3339Nano), w.Unaccounted(), w.Planned)
+		c.cfg.Event(reason)
+		if !c.cfg.ContinueOnLoss {
+			c.abort(reason)
+		}
+	}
 }
 
 // final takes one part of a worker's final result; complete says the result is whole.

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+// testCluster is a coordinator process with an embedded NATS server and its workers,
+// all the real binary, on loopback.
+type testCluster struct {
+	bin, url, token string
+	coord           *testpeer.Process
+	workers         []*testpeer.Process
+	json            string
+}
+
+func startCoordinator(t *testing.T, workers int, run ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{bin: testpeer.BuildCommand(t, "go-smtp-source"), token: "test-token-6"}
+	port := testpeer.FreePort(t)
+	c.url = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	c.json = filepath.Join(t.TempDir(), "cluster.json")
+	args := append([]string{"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", port), "--cluster-token", c.token,
+		"--cluster-workers", fmt.Sprint(workers), "--cluster-join-timeout", "30s", "--progress", "--json", c.json}, run...)
+	c.coord = testpeer.Start(t, c.bin, args...)
+	waitStderr(t, c.coord, "waiting for", 15*time.Second)
+	return c
+}
+
+func (c *testCluster) startWorker(t *testing.T, name string, extra ...string) *testpeer.Process {
+	t.Helper()
+	p := testpeer.Start(t, c.bin, append([]string{"worker", "--nats", c.url, "--token", c.token, "--name", name}, extra...)...)
+	c.workers = append(c.workers, p)
+	return p
+}
+
+// waitStderr waits until the process's stderr holds text.
+func waitStderr(t *testing.T, p *testpeer.Process, text string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.Stderr.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within %v; stderr:\n%s", text, within, p.Stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitExit(t *testing.T, p *testpeer.Process, within time.Duration) int {
+	t.Helper()
+	if exited, _ := p.Wait(within); !exited {
+		t.Fatalf("still running after %v; stderr:\n%s", within, p.Stderr.String())
+	}
+	return p.Cmd.ProcessState.ExitCode()
+}
+
+type clusterDoc struct {
+	Run         string `json:"run"`
+	StartSkewNs int64  `json:"start_skew_ns"`
+	Incomplete  bool   `json:"incomplete"`
+	Workers     []struct {
+		Name        string `json:"name"`
+		Planned     int64  `json:"planned"`
+		Lost        bool   `json:"lost"`
+		Unaccounted int64  `json:"unaccounted"`
+	} `json:"workers"`
+}
+
+// Three worker processes run one test through the coordinator's embedded NATS: the sink
+// sees every message exactly once, the merged counters equal the sink's, the start skew
+// is small, live progress is printed; a late fourth worker and a wrong token are refused.
+func TestClusterEmbeddedNATS(t *testing.T) {
+	s := startCountingSink(t)
+	const m = 600
+	c := startCoordinator(t, 3, "--rate", "300", "-m", fmt.Sprint(m), "--max-sessions", "30", s.addr)
+	bad := testpeer.Start(t, c.bin, "worker", "--nats", c.url, "--token", "wrong")
+	for i := 0; i < 3; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i), "--allow-target", s.addr)
+	}
+	if code := waitExit(t, bad, 10*time.Second); code != 1 || !strings.Contains(strings.ToLower(bad.Stderr.String()), "authorization violation") {
+		t.Errorf("wrong token: exit %d, stderr %q", code, bad.Stderr.String())
+	}
+	waitStderr(t, c.coord, "all ready", 20*time.Second)
+	late := c.startWorker(t, "late")
+	waitStderr(t, late, "late joiners are refused", 10*time.Second)
+	if code := waitExit(t, c.coord, 30*time.Second); code != 0 {
+		t.Fatalf("coordinator exit %d; stderr:\n%s", code, c.coord.Stderr.String())
+	}
+	stderr := c.coord.Stderr.String()
+	if !strings.Contains(stderr, "cluster:     1s  accepted") && !strings.Contains(stderr, "s  accepted") {
+		t.Errorf("no live progress in:\n%s", stderr)
+	}
+	r := readReport(t, c.json)
+	st := s.stop(t)
+	if r.Totals.Planned != m || r.Totals.Accepted != m || st.MessagesAccepted != m {
+		t.Errorf("merged totals %+v, sink accepted %d, want %d", r.Totals, st.MessagesAccepted, m)
+	}
+	if st.Unique == nil || st.Unique.Distinct != m || st.Unique.Duplicates != 0 {
+		t.Errorf("sink Message-Ids %+v, want %d distinct", st.Unique, m)
+	}
+	if r.Totals.Sessions != st.Sessions-1 { // the sink also counted the readiness probe
+		t.Errorf("merged sessions %d, sink %d", r.Totals.Sessions, st.Sessions-1)
+	}
+	var plan struct {
+		Messages int64      `json:"messages"`
+		Cluster  clusterDoc `json:"cluster"`
+	}
+	if err := json.Unmarshal(r.Plan, &plan); err != nil {
+		t.Fatalf("plan %s: %v", r.Plan, err)
+	}
+	if plan.Messages != m || len(plan.Cluster.Workers) != 3 || plan.Cluster.Incomplete || len(r.Sources) != 3 {
+		t.Errorf("plan %s, %d sources", r.Plan, len(r.Sources))
+	}
+	skew := time.Duration(plan.Cluster.StartSkewNs)
+	t.Logf("start skew %v", skew)
+	if skew > 50*time.Millisecond {
+		t.Errorf("start skew %v", skew)
+	}
+	for _, w := range c.workers {
+		_ = w.Cmd.Process.Signal(syscall.SIGTERM)
+		if code := waitExit(t, w, 10*time.Second); code != 0 {
+			t.Errorf("worker exit %d after SIGTERM: %s", code, w.Stderr.String())
+		}
+	}
+}
+
+// A worker SIGKILLed mid-run is lost within three report intervals; the run is aborted,
+// the others stop, the result is INCOMPLETE with exit status 3.
+func TestClusterWorkerKilled(t *testing.T) {
+	s := startCountingSink(t)
+	const m = 6000
+	c := startCoordinator(t, 3, "--rate", "300", "-m", fmt.Sprint(m), "--max-sessions", "30", s.addr)
+	for i := 0; i < 3; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i))
+	}
+	waitStderr(t, c.coord, "all ready", 20*time.Second)
+	waitStderr(t, c.coord, "2s  accepted", 10*time.Second)
+	_ = c.workers[1].Cmd.Process.Kill()
+	killed := time.Now()
+	waitStderr(t, c.coord, "worker w1 (shard", 10*time.Second)
+	lostAfter := time.Since(killed)
+	code := waitExit(t, c.coord, 20*time.Second)
+	stderr := c.coord.Stderr.String()
+	if code != exitIncomplete || !strings.Contains(stderr, "INCOMPLETE: worker w1") {
+		t.Fatalf("exit %d (want %d); stderr:\n%s", code, exitIncomplete, stderr)
+	}
+	t.Logf("lost after %v", lostAfter)
+	if lostAfter > 4*time.Second { // 3 missed reports after the last one (≤ 1 s before the kill), checked 4 times an interval, with slack for a loaded machine
+		t.Errorf("worker declared lost %v after the kill (3 report intervals: 3s)", lostAfter)
+	}
+	for _, k := range []int{0, 2} {
+		waitStderr(t, c.workers[k], "aborted by the coordinator", 5*time.Second)
+	}
+	r := readReport(t, c.json)
+	var plan struct {
+		Cluster clusterDoc `json:"cluster"`
+	}
+	_ = json.Unmarshal(r.Plan, &plan)
+	if !plan.Cluster.Incomplete {
+		t.Errorf("cluster %+v not incomplete", plan.Cluster)
+	}
+	for _, w := range plan.Cluster.Workers {
+		if w.Lost != (w.Name == "w1") || w.Lost && w.Unaccounted == 0 {
+			t.Errorf("worker %+v", w)
+		}
+	}
+	st := s.stop(t)
+	if st.MessagesAccepted >= m || st.Unique.Duplicates != 0 {
+		t.Errorf("sink accepted %d of %d (duplicates %d): the others did not stop", st.MessagesAccepted, m, st.Unique.Duplicates)
+	}
+	if r.Totals.Accepted > st.MessagesAccepted {
+		t.Errorf("merged accepted %d, more than the sink's %d", r.Totals.Accepted, st.MessagesAccepted)
+	}
+}
+
+// Workers whose coordinator dies stop sending within their grace (5 s), and stay up.
+func TestClusterCoordinatorKilled(t *testing.T) {
+	s := startCountingSink(t)
+	c := startCoordinator(t, 2, "--rate", "200", "-m", "20000", "--max-sessions", "20", s.addr)
+	for i := 0; i < 2; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i))
+	}
+	waitStderr(t, c.coord, "1s  accepted", 25*time.Second)
+	_ = c.coord.Cmd.Process.Kill()
+	killed := time.Now()
+	for _, w := range c.workers {
+		waitStderr(t, w, "lost the coordinator", 9*time.Second)
+	}
+	t.Logf("workers stopped %v after the coordinator was killed", time.Since(killed))
+	_ = s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(300 * time.Millisecond)
+	before := readSinkStats(t, s.stats)
+	time.Sleep(time.Second)
+	_ = s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(300 * time.Millisecond)
+	if after := readSinkStats(t, s.stats); after != before {
+		t.Errorf("the sink still receives: %d then %d accepted", before, after)
+	}
+	for _, w := range c.workers {
+		if w.Exited() {
+			t.Errorf("worker exited: %s", w.Stderr.String())
+		}
+	}
+}
+
+func readSinkStats(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		MessagesAccepted int64 `json:"messages_accepted"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.MessagesAccepted
+}
