@@ -45,6 +45,10 @@ func writeTotals(w *bufio.Writer, r *Report) {
 		{"Recipients", "[accepted, rejected]", fmt.Sprintf("%d, %d", r.Counters[RecipientsAccepted.String()], r.Counters[RecipientsRejected.String()])},
 		{"Bytes", "[sent]", strconv.FormatInt(r.Counters[BytesSent.String()], 10)},
 	}
+	if hs, failed := r.Counters[TLSHandshakes.String()], r.Counters[TLSCertificateFailed.String()]; hs != 0 || failed != 0 {
+		rows = append(rows, []string{"TLS", "[handshakes, resumed, TLS 1.2, TLS 1.3, certificate failures]", fmt.Sprintf("%d, %d, %d, %d, %d",
+			hs, r.Counters[TLSResumed.String()], r.Counters[TLSVersion12.String()], r.Counters[TLSVersion13.String()], failed)})
+	}
 	dropped, late := r.Counters[Dropped.String()], r.Counters[Late.String()]
 	if dropped != 0 || late != 0 || hasPhase(r.Phases, ScheduleLag) {
 		rows = append(rows, []string{"Open model", "[dropped, late]", fmt.Sprintf("%d, %d", dropped, late)})

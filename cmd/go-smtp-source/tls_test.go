@@ -85,6 +85,10 @@ func TestTLSLevels(t *testing.T) {
 			if got := summary(t, stderr); got[1] != 10 {
 				t.Fatalf("summary %v", got)
 			}
+			row := "[handshakes, resumed, TLS 1.2, TLS 1.3, certificate failures]"
+			if strings.Contains(stderr, row) != (tc.handshakes > 0) || tc.handshakes > 0 && !strings.Contains(stderr, "tls_handshake ") {
+				t.Fatalf("report's TLS row and phase (want them iff handshakes):\n%s", stderr)
+			}
 		})
 	}
 }
