@@ -20,5 +20,10 @@
 //	n, err := c.Read(p)          // n == 0, err == nil: nothing decrypted yet
 //	c.Write(p) / c.Writev(bufs)  // records written through gnet, one write per call
 //	// OnClose:
-//	c.Close()
+//	c.Close()                    // or err := c.CloseDuringHandshake(d): why a handshake was cut short
+//
+// STARTTLS: the side that sends or receives the STARTTLS exchange's last line calls
+// CheckNothingBuffered before Client/Server — plaintext that follows it before the
+// handshake is refused (CVE-2011-0411). The server writes its 220 with gnet's Write first;
+// the handshake's writes are queued behind it.
 package tlsconn
