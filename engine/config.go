@@ -27,6 +27,7 @@ type Config struct {
 
 	ConnectTries   int           // -C: tries per slot on failed connects (at least 1)
 	ConnectTimeout time.Duration // per connect; 0 means Timeout
+	MaxConnecting  int           // connects in progress at once (default 64; smtp-source makes one at a time)
 	Timeout        time.Duration // longest wait for the server at any step
 	FixedDelay     time.Duration // -w: pause after each message
 	RandomDelay    time.Duration // -R: pause of a random 0..RandomDelay (whole seconds) after each message

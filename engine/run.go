@@ -35,6 +35,7 @@ type runner struct {
 	local    int64       // messages this process owns (all of them without a Shard)
 	stopping atomic.Bool // no new message may start
 
+	dials      *dialQueue // slots waiting to connect, served by MaxConnecting goroutines
 	dialCtx    context.Context
 	cancelDial context.CancelFunc
 
@@ -196,6 +197,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r.proto = cfg.Protocol
 	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
 		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
+	if cfg.MaxConnecting <= 0 {
+		cfg.MaxConnecting = 64
+	}
+	r.dials = newDialQueue()
+	defer r.dials.close() // the dialing goroutines end with the run, however it ends
+	for i := 0; i < cfg.MaxConnecting; i++ {
+		go r.dials.serve()
+	}
 	r.dialCtx, r.cancelDial = context.WithCancel(context.Background())
 	defer r.cancelDial()
 	r.dialers = newDialers(cfg, addr)
@@ -260,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			slots[i] = r.addSlot()
 		}
 		for _, s := range slots {
-			go s.startNext()
+			s.startNext()
 		}
 	}
 
@@ -317,6 +326,9 @@ func (r *runner) shutdown() {
 	r.stop()
 	r.shut.Store(true)
 	r.cancelDial()
+	for _, s := range r.dials.close() {
+		s.abandon(errAborted) // claimed, never connected
+	}
 	for _, s := range r.allSlots() {
 		s.cutWait()
 	}

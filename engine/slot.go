@@ -78,8 +78,7 @@ func newSlot(r *runner, i int) *slot {
 	return s
 }
 
-// startNext claims a message and connects for it; it runs on its own goroutine because
-// dialing blocks.
+// startNext claims a message and queues the slot to connect for it.
 func (s *slot) startNext() {
 	seq, ok := s.take()
 	if !ok {
@@ -88,7 +87,9 @@ func (s *slot) startNext() {
 	}
 	s.seq = seq
 	s.lagDue = true
-	s.dial()
+	if !s.r.dials.push(s) { // shutting down
+		s.abandon(errAborted)
+	}
 }
 
 // take picks up the next message: from the shared budget (closed model) or the one the
