@@ -244,6 +244,7 @@ func buildConfig(o *options) (engine.Config, error) {
 		Linger0:        o.linger0,
 		Grace:          o.grace,
 		EventLoops:     o.eventLoops,
+		MaxConnecting:  o.maxConnecting,
 		Rate:           o.rate,
 		Stages:         rateStages(o),
 		SessionStages:  sessionStages(o),

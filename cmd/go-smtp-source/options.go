@@ -46,6 +46,7 @@ type options struct {
 	quiet            bool
 	grace            time.Duration
 	eventLoops       int
+	maxConnecting    int
 
 	// Metrics and load models.
 	messagesSet bool // -m given
@@ -133,6 +134,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("linger0", false, "close connections with a TCP reset, as smtp-source does (SO_LINGER 0)")
 	ext.Bool("quiet", false, "print no summary line")
 	ext.String("grace", "5s", "after SIGINT/SIGTERM, how long sessions in flight may finish")
+	ext.Int("max-connecting", 64, "connects in progress at once (smtp-source makes one at a time)")
 	ext.Int("event-loops", 0, "number of event loops (default: one per CPU core)")
 	addClusterFlags(ext)
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
@@ -304,6 +306,9 @@ func parseOptions(args []string) (*options, bool, error) {
 	o.linger0, o.quiet = flag("linger0"), flag("quiet")
 	if err := parseLoadModel(fs, o); err != nil {
 		return nil, false, err
+	}
+	if o.maxConnecting, _ = fs.GetInt("max-connecting"); o.maxConnecting < 1 {
+		return nil, false, usagef("--max-connecting: must be positive: %d", o.maxConnecting)
 	}
 	if o.eventLoops, _ = fs.GetInt("event-loops"); o.eventLoops < 0 {
 		return nil, false, usagef("--event-loops: must not be negative: %d", o.eventLoops)
