@@ -299,3 +299,60 @@ func TestEmbeddedServerToken(t *testing.T) {
 		t.Error("server without a token started")
 	}
 }
+
+// The NATS server restarts on the same port mid-run: clients reconnect, cumulative
+// reports resume, final results are retried, and the run completes exactly.
+func TestClusterSurvivesServerRestart(t *testing.T) {
+	srv := startTestServer(t)
+	addr := strings.TrimPrefix(srv.URL, "nats://")
+	const m = 600
+	runner := &fakeRunner{messages: m, pace: 8 * time.Millisecond, started: make(chan time.Time, 3)}
+	for i := 0; i < 3; i++ {
+		startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
+	}
+	cfg := coordConfig(3, m)
+	cfg.ReportInterval, cfg.CoordGrace = 500*time.Millisecond, 3*time.Second
+	type result struct {
+		out *Outcome
+		err error
+	}
+	res := make(chan result, 1)
+	coordNC := connect(t, srv, "coord")
+	go func() {
+		out, err := Coordinate(context.Background(), coordNC, cfg)
+		res <- result{out, err}
+	}()
+	<-runner.started
+	time.Sleep(300 * time.Millisecond)
+	srv.Shutdown()
+	time.Sleep(200 * time.Millisecond)
+	again, err := StartServer(addr, "secret")
+	if err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	t.Cleanup(again.Shutdown)
+	var r result
+	select {
+	case r = <-res:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end after the restart")
+	}
+	if r.err != nil {
+		t.Fatalf("run failed across the restart: %v", r.err)
+	}
+	owned := make(map[int64]int)
+	for _, w := range r.out.Workers {
+		var sent []int64
+		if err := json.Unmarshal(w.Document, &sent); err != nil {
+			t.Fatalf("%s: %v", w.Name, err)
+		}
+		for _, g := range sent {
+			owned[g]++
+		}
+	}
+	for g := int64(0); g < m; g++ {
+		if owned[g] != 1 {
+			t.Fatalf("message %d sent %d times", g, owned[g])
+		}
+	}
+}
