@@ -356,3 +356,87 @@ func TestClusterSurvivesServerRestart(t *testing.T) {
 		}
 	}
 }
+
+// --on-worker-loss=continue: the others finish their shards; the run is still incomplete.
+func TestClusterContinueOnLoss(t *testing.T) {
+	srv := startTestServer(t)
+	const m = 900
+	runner := &fakeRunner{messages: m, pace: 2 * time.Millisecond, started: make(chan time.Time, 3)}
+	ws := make([]*worker, 3)
+	for i := range ws {
+		ws[i] = startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
+	}
+	cfg := coordConfig(3, m)
+	cfg.ContinueOnLoss = true
+	type result struct {
+		out *Outcome
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		out, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
+		res <- result{out, err}
+	}()
+	<-runner.started
+	ws[2].nc.Close()
+	r := <-res
+	if !errors.Is(r.err, ErrWorkerLost) || !r.out.Incomplete || r.out.Aborted != "" {
+		t.Fatalf("err %v, incomplete %v, aborted %q", r.err, r.out.Incomplete, r.out.Aborted)
+	}
+	for _, w := range r.out.Workers {
+		if w.Name == "w2" {
+			if !w.Lost {
+				t.Error("w2 not lost")
+			}
+			continue
+		}
+		var sent []int64
+		if err := json.Unmarshal(w.Document, &sent); err != nil || int64(len(sent)) != w.Planned {
+			t.Errorf("%s: sent %d of %d (%v)", w.Name, len(sent), w.Planned, err)
+		}
+	}
+}
+
+// An interrupted coordinator aborts the workers and still collects their results.
+func TestClusterInterrupted(t *testing.T) {
+	srv := startTestServer(t)
+	runner := &fakeRunner{messages: 100000, pace: time.Millisecond, started: make(chan time.Time, 1)}
+	w := startWorker(t, srv, "w0", "v", runner)
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	var out *Outcome
+	go func() {
+		var err error
+		out, err = Coordinate(ctx, connect(t, srv, "coord"), coordConfig(1, 100000))
+		res <- err
+	}()
+	<-runner.started
+	cancel()
+	select {
+	case err := <-res:
+		if err == nil || !strings.Contains(out.Aborted, "interrupted") || out.Workers[0].Error == "" {
+			t.Errorf("err %v, outcome %+v", err, out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the interrupted coordinator did not return")
+	}
+	waitFor(t, "abort", 5*time.Second, func() bool { return w.saw("aborted by the coordinator: the coordinator was interrupted") })
+}
+
+// Two workers of one name: the second is refused; the roster then never fills, and the
+// run fails at the join timeout.
+func TestClusterDuplicateName(t *testing.T) {
+	srv := startTestServer(t)
+	runner := &fakeRunner{messages: 10, pace: time.Millisecond}
+	a := startWorker(t, srv, "same", "v", runner)
+	b := startWorker(t, srv, "same", "v", runner)
+	cfg := coordConfig(2, 10)
+	cfg.JoinTimeout = 2 * time.Second
+	_, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
+	if err == nil || !strings.Contains(err.Error(), "only 1 of 2 workers joined within 2s") {
+		t.Errorf("err %v", err)
+	}
+	if !a.saw("has joined already") && !b.saw("has joined already") {
+		t.Error("no worker was refused as a duplicate")
+	}
+}
