@@ -37,6 +37,10 @@ type WorkerConfig struct {
 	// the command line to print. It may be nil.
 	Event func(run, text string)
 
+	// Once makes Serve return after the first run it joined (a Kubernetes Job's worker),
+	// with that run's error.
+	Once bool
+
 	// JoinTimeout bounds waiting for the plan after joining; default 2 minutes.
 	JoinTimeout time.Duration
 	// FinalTimeout bounds delivering the final result; default 30 s.
@@ -78,11 +82,15 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 				continue
 			}
 			w := &workerRun{nc: nc, cfg: cfg, run: a.Run}
-			if err := w.serve(ctx); err != nil {
+			err := w.serve(ctx)
+			if err != nil {
 				if errors.Is(err, errRefused) {
 					refused[a.Run] = true
 				}
 				cfg.Event(a.Run, err.Error())
+			}
+			if cfg.Once && w.joined {
+				return err
 			}
 			for len(announces) > 0 { // announcements of the run just served
 				<-announces
@@ -97,6 +105,8 @@ type workerRun struct {
 	nc  *nats.Conn
 	cfg WorkerConfig
 	run string
+
+	joined bool // the coordinator gave it a shard
 
 	mu        sync.Mutex
 	lastCoord time.Time
@@ -148,6 +158,7 @@ func (w *workerRun) serve(ctx context.Context) error {
 	if jr.Reject != "" {
 		return fmt.Errorf("run %s: %w: %s", w.run, errRefused, jr.Reason)
 	}
+	w.joined = true
 	w.cfg.Event(w.run, fmt.Sprintf("joined as shard %d", jr.Shard))
 
 	// The plan, once the roster is full.

@@ -82,9 +82,10 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 	const m = 600
 	c := startCoordinator(t, 3, "--rate", "300", "-m", fmt.Sprint(m), "--max-sessions", "30", s.addr)
 	bad := testpeer.Start(t, c.bin, "worker", "--nats", c.url, "--token", "wrong")
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i), "--allow-target", s.addr)
 	}
+	once := c.startWorker(t, "w2", "--once")
 	if code := waitExit(t, bad, 10*time.Second); code != 1 || !strings.Contains(strings.ToLower(bad.Stderr.String()), "authorization violation") {
 		t.Errorf("wrong token: exit %d, stderr %q", code, bad.Stderr.String())
 	}
@@ -124,7 +125,13 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 	if skew > 50*time.Millisecond {
 		t.Errorf("start skew %v", skew)
 	}
+	if code := waitExit(t, once, 10*time.Second); code != 0 {
+		t.Errorf("worker --once: exit %d after its run: %s", code, once.Stderr.String())
+	}
 	for _, w := range c.workers {
+		if w == once {
+			continue
+		}
 		_ = w.Cmd.Process.Signal(syscall.SIGTERM)
 		if code := waitExit(t, w, 10*time.Second); code != 0 {
 			t.Errorf("worker exit %d after SIGTERM: %s", code, w.Stderr.String())

@@ -22,7 +22,7 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
-const workerUsage = "worker --nats URL [--name NAME] [--weight N] [--allow-target HOST[:PORT],…] [NATS authentication]"
+const workerUsage = "worker --nats URL [--name NAME] [--weight N] [--allow-target HOST[:PORT],…] [--once] [NATS authentication]"
 
 // runWorker is `go-smtp-source worker`: it joins the runs coordinators announce on NATS,
 // one after the other, until SIGINT/SIGTERM (exit 0). Exit status 1 when NATS cannot be
@@ -37,6 +37,7 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 	weight := fs.Int64("weight", 1, "this worker's share of the load relative to the others'")
 	allow := fs.StringSlice("allow-target", nil, "refuse plans aimed anywhere but these `HOST[:PORT]`s (and unix:PATHs)")
 	grace := fs.Duration("grace", 5*time.Second, "after SIGINT/SIGTERM, how long sessions in flight may finish")
+	once := fs.Bool("once", false, "serve one run, then exit: 0 if it succeeded, 1 if not (for a Kubernetes Job)")
 	addNATSAuthFlags(fs, "")
 	help := fs.BoolP("help", "h", false, "print this help")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -94,7 +95,7 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	say("connected to %s, waiting for runs", *url)
 	err = cluster.Serve(ctx, nc, cluster.WorkerConfig{
-		Name: *wname, Host: host, Version: toolVersion(), Weight: *weight,
+		Name: *wname, Host: host, Version: toolVersion(), Weight: *weight, Once: *once,
 		Runner: &cliRunner{name: *wname, allowed: allowed, grace: *grace},
 		Event:  func(run, text string) { say("%s", text) },
 	})
