@@ -275,13 +275,13 @@ func compatDiff(want, got []string) string {
 	fmt.Fprintf(&sb, "first difference at line %d (smtp-source: %d lines, go-smtp-source: %d lines); "+
 		"'-' smtp-source only, '+' go-smtp-source only\n", p+1, len(want), len(got))
 	for i := max(0, p-3); i < p; i++ {
-		fmt.Fprintf(&sb, "  %6d %q\n", i+1, want[i])
+		fmt.Fprintf(&sb, "  %6d %s\n", i+1, compatQuoteLine(want[i]))
 	}
 	const maxOut = 60
 	printed := 0
 	emit := func(prefix string, n int, line string) {
 		if printed < maxOut {
-			fmt.Fprintf(&sb, "%s %6d %q\n", prefix, n, line)
+			fmt.Fprintf(&sb, "%s %6d %s\n", prefix, n, compatQuoteLine(line))
 		} else if printed == maxOut {
 			sb.WriteString("  ... (diff truncated)\n")
 		}
@@ -333,9 +333,17 @@ func compatDiff(want, got []string) string {
 		}
 	}
 	for i := len(want) - s; i < len(want) && i < len(want)-s+2; i++ {
-		fmt.Fprintf(&sb, "  %6d %q\n", i+1, want[i])
+		fmt.Fprintf(&sb, "  %6d %s\n", i+1, compatQuoteLine(want[i]))
 	}
 	return sb.String()
+}
+
+// compatQuoteLine quotes a line for a diff, eliding the middle of very long ones.
+func compatQuoteLine(l string) string {
+	if len(l) <= 400 {
+		return fmt.Sprintf("%q", l)
+	}
+	return fmt.Sprintf("%q…(%d bytes in all)…%q", l[:200], len(l), l[len(l)-100:])
 }
 
 // compatFirstByteDiff describes the first differing byte of two streams.

@@ -67,6 +67,8 @@ var compatFiles = map[string]string{
 	"cr": "a\rb\n\r\n   \nc\r\r\nfrom file\n",
 	// Only a newline.
 	"newline": "\n",
+	// Lines far longer than a bufio.Scanner's default 64 KiB token, one dot-stuffed.
+	"long": "Subject: long lines\n\n" + strings.Repeat("a", 100_000) + "\n." + strings.Repeat("b", 70_000) + "\nend\n",
 }
 
 // compatExpand writes the -F files a case needs into dir and replaces "@name" with
@@ -151,6 +153,7 @@ func TestCompatDump(t *testing.T) {
 		{name: "F-newline", args: []string{"-F", "@newline"}, msgs: 1},
 		{name: "F-mixed-d-m2", args: []string{"-d", "-m", "2", "-F", "@mixed"}, msgs: 2},
 		{name: "F-cr", args: []string{"-F", "@cr"}, msgs: 1},
+		{name: "F-long-lines-d-m2", args: []string{"-d", "-m", "2", "-F", "@long"}, msgs: 2},
 		// Headers and addresses.
 		{name: "S", args: []string{"-S", "Hello subject"}, msgs: 1},
 		{name: "f-empty-t", args: []string{"-f", "", "-t", "rcpt@example.com"}, msgs: 1},
@@ -408,6 +411,7 @@ func TestCompatRaw(t *testing.T) {
 		{name: "F-newline", args: []string{"-F", "@newline"}, conns: 1},
 		{name: "F-mixed-d-m2", args: []string{"-d", "-m", "2", "-F", "@mixed"}, conns: 1},
 		{name: "F-cr", args: []string{"-F", "@cr"}, conns: 1},
+		{name: "F-long-lines", args: []string{"-F", "@long"}, conns: 1},
 		{name: "o", args: []string{"-o"}, conns: 1},
 		{name: "o-d-m2-l100", args: []string{"-o", "-d", "-m", "2", "-l", "100"}, conns: 1},
 		{name: "L-r3", args: []string{"-L", "-r", "3"}, lmtp: true, conns: 1},
