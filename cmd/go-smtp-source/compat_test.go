@@ -67,6 +67,8 @@ var compatFiles = map[string]string{
 	"cr": "a\rb\n\r\n   \nc\r\r\nfrom file\n",
 	// Only a newline.
 	"newline": "\n",
+	// 8-bit bytes, a NUL, a lone CR at the very end.
+	"binary": "Subject: 8bit\n\ncaf\xc3\xa9\n\x00nul\n\xff\xfe\n.\x00\nlast\r",
 	// Lines far longer than a bufio.Scanner's default 64 KiB token, one dot-stuffed.
 	"long": "Subject: long lines\n\n" + strings.Repeat("a", 100_000) + "\n." + strings.Repeat("b", 70_000) + "\nend\n",
 }
@@ -412,6 +414,7 @@ func TestCompatRaw(t *testing.T) {
 		{name: "F-mixed-d-m2", args: []string{"-d", "-m", "2", "-F", "@mixed"}, conns: 1},
 		{name: "F-cr", args: []string{"-F", "@cr"}, conns: 1},
 		{name: "F-long-lines", args: []string{"-F", "@long"}, conns: 1},
+		{name: "F-binary", args: []string{"-F", "@binary"}, conns: 1},
 		{name: "o", args: []string{"-o"}, conns: 1},
 		{name: "o-d-m2-l100", args: []string{"-o", "-d", "-m", "2", "-l", "100"}, conns: 1},
 		{name: "L-r3", args: []string{"-L", "-r", "3"}, lmtp: true, conns: 1},
