@@ -19,7 +19,8 @@ import (
 type fakeRunner struct {
 	messages int64
 	pace     time.Duration
-	hang     atomic.Bool // Run blocks until its context ends
+	hang     atomic.Bool   // Run blocks until its context ends
+	skew     time.Duration // the worker's clock is this far ahead: its times are real + skew
 	refuse   string
 	started  chan time.Time
 }
@@ -43,11 +44,11 @@ func (f *fakeRunner) Prepare(plan Plan, shard int) (Prepared, error) {
 
 func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, progress func(Report)) ([]byte, time.Time, error) {
 	select {
-	case <-time.After(time.Until(startAt)):
+	case <-time.After(time.Until(startAt.Add(-p.r.skew))):
 	case <-ctx.Done():
 		return nil, time.Time{}, ctx.Err()
 	}
-	started := time.Now()
+	started := time.Now().Add(p.r.skew) // as the skewed clock reads it
 	if p.r.started != nil {
 		p.r.started <- started
 	}
@@ -438,5 +439,47 @@ func TestClusterDuplicateName(t *testing.T) {
 	}
 	if !a.saw("has joined already") && !b.saw("has joined already") {
 		t.Error("no worker was refused as a duplicate")
+	}
+}
+
+// A worker whose clock is 5 s ahead still starts with the others (its measured offset
+// corrects it); a worker whose offset is too uncertain refuses, and the run fails.
+func TestClusterSkewedClock(t *testing.T) {
+	srv := startTestServer(t)
+	const m = 60
+	plain := &fakeRunner{messages: m, pace: time.Millisecond}
+	ahead := &fakeRunner{messages: m, pace: time.Millisecond, skew: 5 * time.Second}
+	startWorker(t, srv, "plain", "v", plain)
+	w := &worker{name: "ahead", nc: connect(t, srv, "ahead"), runner: ahead, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		w.done <- Serve(ctx, w.nc, WorkerConfig{Name: "ahead", Version: "v", Runner: ahead, clockSkew: ahead.skew})
+	}()
+	defer func() { cancel(); <-w.done }()
+	out, err := Coordinate(context.Background(), connect(t, srv, "coord"), coordConfig(2, m))
+	if err != nil {
+		t.Fatalf("coordinate: %v", err)
+	}
+	for _, wr := range out.Workers {
+		if wr.Name == "ahead" && (wr.OffsetNs > int64(-4900*time.Millisecond) || wr.OffsetNs < int64(-5100*time.Millisecond)) {
+			t.Errorf("offset %v, want about -5s", time.Duration(wr.OffsetNs))
+		}
+	}
+	if out.StartSkew > 50*time.Millisecond {
+		t.Errorf("start skew %v with a clock 5 s ahead", out.StartSkew)
+	}
+
+	unsure := &worker{name: "unsure", nc: connect(t, srv, "unsure"), done: make(chan error, 1)}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() {
+		unsure.done <- Serve(ctx2, unsure.nc, WorkerConfig{Name: "unsure", Version: "v", Runner: plain, MaxClockUncertainty: time.Nanosecond})
+	}()
+	defer func() { cancel2(); <-unsure.done }()
+	cancel() // only "plain" and "unsure" serve the next run
+	<-w.done
+	w.done <- nil
+	_, err = Coordinate(context.Background(), connect(t, srv, "coord2"), coordConfig(2, m))
+	if err == nil || !strings.Contains(err.Error(), "worker unsure refused the plan: clock offset too uncertain") {
+		t.Errorf("err %v", err)
 	}
 }

@@ -41,6 +41,13 @@ type WorkerConfig struct {
 	// with that run's error.
 	Once bool
 
+	// MaxClockUncertainty refuses a run when the best clock probe's half round trip
+	// (the offset's uncertainty) exceeds it; default 25 ms.
+	MaxClockUncertainty time.Duration
+
+	// clockSkew is added to this worker's clock readings (tests: a skewed clock).
+	clockSkew time.Duration
+
 	// JoinTimeout bounds waiting for the plan after joining; default 2 minutes.
 	JoinTimeout time.Duration
 	// FinalTimeout bounds delivering the final result; default 30 s.
@@ -58,6 +65,9 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 	}
 	if cfg.FinalTimeout <= 0 {
 		cfg.FinalTimeout = 30 * time.Second
+	}
+	if cfg.MaxClockUncertainty <= 0 {
+		cfg.MaxClockUncertainty = 25 * time.Millisecond
 	}
 	if cfg.Event == nil {
 		cfg.Event = func(string, string) {}
@@ -203,8 +213,11 @@ func (w *workerRun) serve(ctx context.Context) error {
 		ready.Error = err.Error()
 	} else {
 		ready.OffsetNs, ready.RTT, err = w.measureClock()
-		if err != nil {
+		switch {
+		case err != nil:
 			ready.Error = err.Error()
+		case ready.RTT/2 > w.cfg.MaxClockUncertainty:
+			ready.Error = fmt.Sprintf("clock offset too uncertain to start together: best probe round trip %v, more than twice %v", ready.RTT, w.cfg.MaxClockUncertainty)
 		}
 	}
 	if err := w.nc.Publish(subject(w.run, fmt.Sprintf("ready.%d", jr.Shard)), encode(ready)); err != nil {
@@ -347,9 +360,9 @@ func (w *workerRun) serve(ctx context.Context) error {
 func (w *workerRun) measureClock() (offset int64, rtt time.Duration, err error) {
 	best := time.Duration(-1)
 	for i := 0; i < 8; i++ {
-		t0 := time.Now()
+		t0 := time.Now().Add(w.cfg.clockSkew)
 		m, err := w.nc.Request(subject(w.run, "time"), nil, 2*time.Second)
-		t3 := time.Now()
+		t3 := time.Now().Add(w.cfg.clockSkew)
 		if err != nil {
 			continue
 		}

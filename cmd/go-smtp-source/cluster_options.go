@@ -142,6 +142,13 @@ func parseClusterOptions(fs *pflag.FlagSet, target string) (clusterOptions, erro
 	case co.workers > 0 && (co.shard.id != nil || !co.shard.startAt.IsZero()):
 		return co, usagef("--cluster-workers: the coordinator splits the run and gives the start itself; --shard and --start-at are for runs without it")
 	}
+	if co.workers > 0 {
+		for _, f := range []string{"hdr-log", "log-messages", "count", "verbose", "source-addr", "event-loops"} {
+			if fs.Changed(f) {
+				return co, usagef("--cluster-workers: --%s belongs to the process that sends, not to the coordinator (give workers their own --source-addr and --event-loops)", f)
+			}
+		}
+	}
 	var names []string
 	fs.Visit(func(f *pflag.Flag) {
 		if !notPlanFlags[f.Name] && !strings.HasPrefix(f.Name, "cluster-") {

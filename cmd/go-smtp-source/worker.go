@@ -37,6 +37,8 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 	weight := fs.Int64("weight", 1, "this worker's share of the load relative to the others'")
 	allow := fs.StringSlice("allow-target", nil, "refuse plans aimed anywhere but these `HOST[:PORT]`s (and unix:PATHs)")
 	grace := fs.Duration("grace", 5*time.Second, "after SIGINT/SIGTERM, how long sessions in flight may finish")
+	sourceAddrs := fs.StringSlice("source-addr", nil, "local `addresses` this worker connects from, round-robin (the plan's --source-addr is not passed on: addresses belong to machines)")
+	eventLoops := fs.Int("event-loops", 0, "this worker's event loops (default: one per CPU core)")
 	once := fs.Bool("once", false, "serve one run, then exit: 0 if it succeeded, 1 if not (for a Kubernetes Job)")
 	addNATSAuthFlags(fs, "")
 	help := fs.BoolP("help", "h", false, "print this help")
@@ -70,6 +72,15 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: fatal: worker: %v\n", name, err)
 		return exitUsage
 	}
+	var sources []net.IP
+	for _, a := range *sourceAddrs {
+		ip := net.ParseIP(strings.Trim(a, "[]"))
+		if ip == nil {
+			fmt.Fprintf(stderr, "%s: fatal: worker: --source-addr: not an IP address: %q\n", name, a)
+			return exitUsage
+		}
+		sources = append(sources, ip)
+	}
 
 	var mu sync.Mutex
 	say := func(format string, a ...any) {
@@ -96,7 +107,7 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 	say("connected to %s, waiting for runs", *url)
 	err = cluster.Serve(ctx, nc, cluster.WorkerConfig{
 		Name: *wname, Host: host, Version: toolVersion(), Weight: *weight, Once: *once,
-		Runner: &cliRunner{name: *wname, allowed: allowed, grace: *grace},
+		Runner: &cliRunner{name: *wname, allowed: allowed, grace: *grace, sources: sources, eventLoops: *eventLoops},
 		Event:  func(run, text string) { say("%s", text) },
 	})
 	if err != nil {
@@ -155,9 +166,11 @@ func permits(list []allowTarget, t engine.Target) bool {
 
 // cliRunner prepares a shard from the plan's arguments exactly as a --shard run would.
 type cliRunner struct {
-	name    string
-	allowed []allowTarget
-	grace   time.Duration
+	name       string
+	allowed    []allowTarget
+	grace      time.Duration
+	sources    []net.IP // --source-addr
+	eventLoops int
 }
 
 type cliPrepared struct {
@@ -175,6 +188,7 @@ func (r *cliRunner) Prepare(plan cluster.Plan, shard int) (cluster.Prepared, err
 	}
 	o.jsonFile, o.hdrLog, o.logMessages, o.count, o.verbose, o.progress = "", "", "", false, 0, false
 	o.cluster.shard.fingerprint, o.cluster.shard.worker = plan.Fingerprint, r.name
+	o.sourceAddrs, o.eventLoops = r.sources, r.eventLoops
 	if o.grace <= 0 || o.grace > r.grace {
 		o.grace = r.grace
 	}
