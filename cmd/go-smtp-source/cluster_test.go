@@ -232,3 +232,43 @@ func readSinkStats(t *testing.T, path string) int64 {
 	}
 	return st.MessagesAccepted
 }
+
+// A worker whose run fails (nothing listens on the target) fails the run: exit 1, the
+// worker named.
+func TestClusterWorkerFails(t *testing.T) {
+	closed := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	c := startCoordinator(t, 2, "-m", "10", "-s", "2", closed)
+	for i := 0; i < 2; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i))
+	}
+	code := waitExit(t, c.coord, 30*time.Second)
+	if stderr := c.coord.Stderr.String(); code != exitFatal || !strings.Contains(stderr, "fatal: worker w") {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr)
+	}
+}
+
+// SIGTERM to the coordinator aborts the workers; their results are still merged; exit 143.
+func TestClusterCoordinatorTerminated(t *testing.T) {
+	s := startCountingSink(t)
+	c := startCoordinator(t, 2, "--rate", "100", "-m", "100000", s.addr)
+	for i := 0; i < 2; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i))
+	}
+	waitStderr(t, c.coord, "1s  accepted", 25*time.Second)
+	_ = c.coord.Cmd.Process.Signal(syscall.SIGTERM)
+	code := waitExit(t, c.coord, 15*time.Second)
+	stderr := c.coord.Stderr.String()
+	if code != exitTerminated || !strings.Contains(stderr, "Accounting") {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	r := readReport(t, c.json)
+	st := s.stop(t)
+	if r.Totals.Accepted != st.MessagesAccepted || r.Totals.Accepted == 0 {
+		t.Errorf("merged accepted %d, sink %d", r.Totals.Accepted, st.MessagesAccepted)
+	}
+	for _, w := range c.workers {
+		if !strings.Contains(w.Stderr.String(), "aborted by the coordinator: the coordinator was interrupted") {
+			t.Errorf("worker: %s", w.Stderr.String())
+		}
+	}
+}
