@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,6 +64,19 @@ type Config struct {
 	// MaxMessageSize is announced with SIZE and enforced on MAIL's SIZE= parameter; 0
 	// announces SIZE without a limit.
 	MaxMessageSize int64
+
+	// TLS, when not nil, turns TLS on with this server configuration (certificate,
+	// client CA, versions; SelfSigned makes a certificate): STARTTLS is announced after
+	// EHLO/LHLO, or with ImplicitTLS every connection starts with a handshake (SMTPS).
+	// One configuration is shared by all connections, so its session tickets resume
+	// across event loops.
+	TLS         *tls.Config
+	ImplicitTLS bool
+	// RequireTLS (--tls-require) refuses MAIL, RCPT, DATA, BDAT, AUTH, VRFY, XCLIENT and
+	// XFORWARD before STARTTLS with "530 5.7.0 Must issue a STARTTLS command first".
+	RequireTLS bool
+	// TLSHandshakeTimeout bounds a TLS handshake; default 10 s.
+	TLSHandshakeTimeout time.Duration
 
 	// AuthUsers, when not nil, is the only user/password pairs AUTH accepts; nil accepts
 	// any credentials.
@@ -137,6 +151,7 @@ const (
 	DefaultMaxPendingInput  = 1 << 20
 	DefaultMaxPendingOutput = 256 << 10
 	DefaultDumpSpill        = 1 << 20
+	DefaultTLSHandshake     = 10 * time.Second
 	DefaultSoftReply        = "450 4.3.0 Error: command failed"
 	DefaultHardReply        = "500 5.3.0 Error: command failed"
 	// maxAuthLine is RFC 4954's limit for an AUTH command or SASL response line.
@@ -162,6 +177,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DumpSpill == 0 {
 		c.DumpSpill = DefaultDumpSpill
+	}
+	if c.TLSHandshakeTimeout == 0 {
+		c.TLSHandshakeTimeout = DefaultTLSHandshake
 	}
 	if c.SoftReply == "" {
 		c.SoftReply = DefaultSoftReply
@@ -193,6 +211,12 @@ func (c Config) Validate() error {
 	}
 	if c.HardReply != "" && !validReply(c.HardReply, '5') {
 		return fmt.Errorf("sink config: bad hard error reply %q: want 5xx and text", c.HardReply)
+	}
+	if c.TLS == nil && (c.ImplicitTLS || c.RequireTLS) {
+		return errors.New("sink config: implicit or required TLS without a TLS configuration")
+	}
+	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
+		return errors.New("sink config: TLS configuration without a certificate")
 	}
 	if c.MaxCommandLine != 0 && c.MaxCommandLine < 512 {
 		return fmt.Errorf("sink config: command line limit %d is below RFC 5321's 512", c.MaxCommandLine)

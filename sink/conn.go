@@ -7,6 +7,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
+
+	"github.com/go-smtp-source/go-smtp-source/tlsconn"
 )
 
 // connState is one connection: its session plus the driver's timers and flow state.
@@ -16,6 +18,7 @@ type connState struct {
 	c    gnet.Conn
 	tr   transport
 	sess *Session
+	tc   *tlsconn.Conn // TLS, once STARTTLS was accepted or from the start (implicit)
 
 	parked      bool  // waiting for a -m slot; no greeting sent yet
 	pausedUntil int64 // an injected delay runs until then (server ns); 0 = none
@@ -47,6 +50,11 @@ func (cs *connState) process() gnet.Action {
 		var res Result
 		res, buf.B = cs.sess.Feed(in, buf.B[:0])
 		tr.consume(res.Consumed)
+		if res.Action == ActionStartTLS {
+			act := cs.startTLS(buf.B)
+			bytebufferpool.Put(buf)
+			return act
+		}
 		if len(buf.B) > 0 {
 			tr.write(buf.B) // all replies of this input in one write
 		}
@@ -64,8 +72,79 @@ func (cs *connState) process() gnet.Action {
 			return gnet.Close
 		}
 		if res.Consumed == 0 || res.Consumed == avail {
+			if tr.failed() != nil {
+				return gnet.Close // close_notify or a TLS error, after the input before it
+			}
 			return gnet.None
 		}
+	}
+}
+
+// startTLS writes the replies that end with STARTTLS's 220 and starts the server side of
+// the handshake, unless the client sent more after STARTTLS: bytes a man in the middle
+// may have injected ahead of the handshake (CVE-2011-0411) are refused with a 554 in
+// place of the 220, and the connection is closed.
+func (cs *connState) startTLS(out []byte) gnet.Action {
+	s := cs.srv
+	if err := tlsconn.CheckNothingBuffered(cs.c, "client"); err != nil {
+		s.stats.tlsInjections.Add(1)
+		out = append(out[:len(out)-len(replyStartTLS)], replyInjection...)
+		cs.tr.write(out)
+		if tr := s.env.cfg.Trace; tr != nil {
+			tr(err.Error())
+		}
+		return gnet.Close
+	}
+	cs.tr.write(out) // the handshake's writes queue behind the 220
+	cs.beginTLS()
+	return gnet.None
+}
+
+// beginTLS starts the handshake on its goroutine; handshake calls end it on the loop.
+func (cs *connState) beginTLS() {
+	cfg := &cs.srv.env.cfg
+	cs.tc = tlsconn.Server(cs.c, cfg.TLS)
+	cs.tc.StartHandshake(cfg.TLSHandshakeTimeout)
+}
+
+// handshake advances a TLS handshake in progress with what arrived. It returns done once
+// the handshake has succeeded (the TLS transport then carries the session), or an action
+// to return from OnTraffic.
+func (cs *connState) handshake() (done bool, act gnet.Action) {
+	s := cs.srv
+	cs.tc.Feed()
+	finished, err := cs.tc.HandshakeDone()
+	if !finished {
+		return false, gnet.None
+	}
+	if err != nil {
+		s.stats.tlsFailed.Add(1)
+		if tr := s.env.cfg.Trace; tr != nil {
+			tr("TLS handshake failed: " + err.Error())
+		}
+		return false, gnet.Close
+	}
+	st := cs.tc.ConnectionState()
+	s.stats.countHandshake(st)
+	if tr := s.env.cfg.Trace; tr != nil {
+		tr(tlsTraceLine(st))
+	}
+	cs.tr = &tlsTransport{c: cs.c, tc: cs.tc}
+	return true, gnet.None
+}
+
+// closeTLS ends the connection's TLS, counting a handshake cut short, and frees the
+// plaintext buffer.
+func (cs *connState) closeTLS() {
+	if cs.tc == nil {
+		return
+	}
+	if cs.tc.Handshaking() {
+		cs.srv.stats.tlsFailed.Add(1)
+	}
+	cs.tc.Close()
+	if t, ok := cs.tr.(*tlsTransport); ok {
+		t.release()
 	}
 }
 

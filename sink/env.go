@@ -17,6 +17,8 @@ type env struct {
 	clock  func() time.Time
 	banner []byte
 	ehlo   []byte
+	// ehloStartTLS is ehlo with STARTTLS, for sessions that can still start TLS.
+	ehloStartTLS []byte
 }
 
 func newEnv(cfg Config, stats *Stats) *env {
@@ -30,7 +32,8 @@ func newEnv(cfg Config, stats *Stats) *env {
 	}
 	e.dump = newDumpWriter(&e.cfg, e.clock)
 	e.banner = banner(&e.cfg)
-	e.ehlo = ehloReply(&e.cfg)
+	e.ehlo = ehloReply(&e.cfg, false)
+	e.ehloStartTLS = ehloReply(&e.cfg, true)
 	return e
 }
 

@@ -35,12 +35,18 @@ const (
 	replyAuthPlainGo    = "334 \r\n"
 	replyAuthLoginUser  = "334 VXNlcm5hbWU6\r\n" // "Username:"
 	replyAuthLoginPass  = "334 UGFzc3dvcmQ6\r\n" // "Password:"
-	replyBDATChunkOK    = "250 2.0.0 Ok: "       // + count + " octets received"
+	replyStartTLS       = "220 2.0.0 Ready to start TLS\r\n"
+	replyStartTLSSyntax = "501 5.5.4 Syntax: STARTTLS\r\n"
+	replyTLSActive      = "554 5.5.1 Error: TLS already active\r\n"
+	replyTLSRequired    = "530 5.7.0 Must issue a STARTTLS command first\r\n"
+	replyInjection      = "554 5.5.1 Error: command pipelined after STARTTLS (refused: STARTTLS injection)\r\n"
+	replyAuthCRAMPrefix = "334 "
+	replyBDATChunkOK    = "250 2.0.0 Ok: " // + count + " octets received"
 	replyBDATChunkOKEnd = " octets received\r\n"
 )
 
 // ehloReply renders the multi-line EHLO/LHLO reply for a configuration.
-func ehloReply(c *Config) []byte {
+func ehloReply(c *Config, starttls bool) []byte {
 	lines := []string{c.Hostname}
 	if !c.DisablePipelining {
 		lines = append(lines, "PIPELINING")
@@ -53,8 +59,11 @@ func ehloReply(c *Config) []byte {
 	if !c.Disable8BitMIME {
 		lines = append(lines, "8BITMIME")
 	}
+	if starttls {
+		lines = append(lines, "STARTTLS")
+	}
 	if !c.DisableAuthAnnounce {
-		lines = append(lines, "AUTH PLAIN LOGIN")
+		lines = append(lines, "AUTH PLAIN LOGIN CRAM-MD5")
 	}
 	if !c.DisableXCLIENT {
 		lines = append(lines, "XCLIENT NAME HELO")

@@ -162,10 +162,16 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	// Assign the timer before it can fire: onIdleTimer re-arms it through cs.idle.
 	cs.idle = time.AfterFunc(time.Hour, cs.onIdleTimer)
 	cs.idle.Reset(s.env.cfg.IdleTimeout)
+	if s.env.cfg.ImplicitTLS {
+		cs.beginTLS() // the greeting follows the handshake
+	}
 	if s.limiter != nil && !s.limiter.acquire(cs) {
 		cs.parked = true
 		cs.waiting.Store(true)
 		s.stats.parked.Add(1)
+		return nil, gnet.None
+	}
+	if cs.tc != nil {
 		return nil, gnet.None
 	}
 	return nil, cs.process()
@@ -178,6 +184,11 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	cs.lastInput.Store(s.nowNS())
+	if cs.tc != nil && cs.tc.Handshaking() {
+		if done, act := cs.handshake(); !done {
+			return act
+		}
+	}
 	if cs.parked {
 		if !cs.granted.Load() {
 			return cs.boundPending()
@@ -200,6 +211,7 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if cs.delay != nil {
 		cs.delay.Stop()
 	}
+	cs.closeTLS()
 	if cs.timedOut.Load() {
 		s.stats.timeouts.Add(1)
 	}

@@ -17,6 +17,11 @@ const (
 	ActionDelay
 	// ActionClose: write the replies, then close the connection.
 	ActionClose
+	// ActionStartTLS: the replies end with STARTTLS's 220; the driver refuses the
+	// connection if the client sent anything after the STARTTLS line (the 220 is then
+	// replaced), else writes them and starts the TLS handshake. The session already
+	// counts as encrypted; input after the handshake is plaintext from TLS.
+	ActionStartTLS
 )
 
 // Result is the outcome of one Feed.
@@ -38,6 +43,7 @@ const (
 	phaseAuthPlain                  // waiting for the PLAIN response
 	phaseAuthLoginUser              // waiting for the LOGIN user name
 	phaseAuthLoginPass              // waiting for the LOGIN password
+	phaseAuthCRAM                   // waiting for the CRAM-MD5 response
 	phaseAborting                   // -A: 354 sent, the 550 and the close are due
 	phaseClosed                     // the session is over; input is ignored
 )
@@ -92,9 +98,11 @@ type Session struct {
 	delayServed bool // the delay for the command at the head of the input has been waited
 	discarding  bool // inside an over-long command line
 	authed      bool
+	tls         bool // encrypted: implicit TLS, or STARTTLS accepted
 	helo        bool
 	heloArgs    []byte // kept only when dumping
 	authUser    []byte
+	challenge   []byte // the CRAM-MD5 challenge sent
 	rcpts       int
 
 	// message content state
@@ -115,7 +123,7 @@ type Session struct {
 }
 
 func newSession(e *env, clientAddr string) *Session {
-	s := &Session{env: e, clientAddr: clientAddr}
+	s := &Session{env: e, clientAddr: clientAddr, tls: e.cfg.TLS != nil && e.cfg.ImplicitTLS}
 	if e.cfg.LMTP {
 		s.proto = protoLMTP // even before LHLO, as smtp-sink's dumps show
 	}
@@ -162,7 +170,7 @@ func (s *Session) step(in []byte) (int, Action, time.Duration) {
 	switch s.phase {
 	case phaseGreeting:
 		return s.greet()
-	case phaseCommand, phaseAuthPlain, phaseAuthLoginUser, phaseAuthLoginPass:
+	case phaseCommand, phaseAuthPlain, phaseAuthLoginUser, phaseAuthLoginPass, phaseAuthCRAM:
 		return s.stepCommand(in)
 	case phaseData:
 		return s.stepData(in)
@@ -283,6 +291,11 @@ func (s *Session) stepCommand(in []byte) (int, Action, time.Duration) {
 		s.reply(replyUnknown)
 		return n, ActionContinue, 0
 	}
+	if s.env.cfg.RequireTLS && !s.tls && needsTLS(cmd.Verb) {
+		s.env.stats.tlsRequired.Add(1)
+		s.reply(replyTLSRequired)
+		return n, ActionContinue, 0
+	}
 	if d := s.gate(cmd.Verb); d > 0 {
 		return 0, ActionDelay, d
 	}
@@ -318,10 +331,49 @@ func (s *Session) enabled(v Verb) bool {
 		return !c.DisableXFORWARD
 	case VerbBDAT:
 		return !c.DisableChunking
-	case VerbSTARTTLS, VerbUnknown, VerbConnect, VerbDot:
-		return false // STARTTLS arrives with the TLS layer
+	case VerbSTARTTLS:
+		return c.TLS != nil && !c.ImplicitTLS
+	case VerbUnknown, VerbConnect, VerbDot:
+		return false
 	}
 	return true
+}
+
+// needsTLS says which commands --tls-require refuses before STARTTLS: all but the
+// greetings, STARTTLS itself, NOOP, RSET and QUIT.
+func needsTLS(v Verb) bool {
+	switch v {
+	case VerbHELO, VerbEHLO, VerbLHLO, VerbSTARTTLS, VerbNOOP, VerbRSET, VerbQUIT:
+		return false
+	}
+	return true
+}
+
+// ehloReply is the capability list for this session: STARTTLS only while it can be used.
+func (s *Session) ehloReply() []byte {
+	if s.env.cfg.TLS != nil && !s.tls && !s.env.cfg.ImplicitTLS {
+		return s.env.ehloStartTLS
+	}
+	return s.env.ehlo
+}
+
+// startTLS answers STARTTLS (RFC 3207). On success the session forgets the greeting,
+// the transaction and any authentication, as the RFC asks, and counts as encrypted.
+func (s *Session) startTLS(args []byte) Action {
+	switch {
+	case s.tls:
+		s.env.stats.badSequence.Add(1)
+		s.reply(replyTLSActive)
+		return ActionContinue
+	case len(bytes.TrimRight(args, " \t")) > 0:
+		s.reply(replyStartTLSSyntax)
+		return ActionContinue
+	}
+	s.resetTxn()
+	s.helo, s.authed, s.tls = false, false, true
+	s.env.stats.startTLS.Add(1)
+	s.reply(replyStartTLS)
+	return ActionStartTLS
 }
 
 // command runs one accepted command.
@@ -334,10 +386,10 @@ func (s *Session) command(cmd Command) Action {
 		s.reply("\r\n")
 	case VerbEHLO:
 		s.greeted(protoESMTP, cmd.Args)
-		s.out = append(s.out, s.env.ehlo...)
+		s.out = append(s.out, s.ehloReply()...)
 	case VerbLHLO:
 		s.greeted(protoLMTP, cmd.Args)
-		s.out = append(s.out, s.env.ehlo...)
+		s.out = append(s.out, s.ehloReply()...)
 	case VerbMAIL:
 		s.mail(cmd.Args)
 	case VerbRCPT:
@@ -353,6 +405,8 @@ func (s *Session) command(cmd Command) Action {
 		s.reply(replyOK)
 	case VerbAUTH:
 		s.auth(cmd.Args)
+	case VerbSTARTTLS:
+		return s.startTLS(cmd.Args)
 	case VerbQUIT:
 		s.env.stats.quits.Add(1)
 		s.reply(replyBye)

@@ -71,7 +71,7 @@ func runSession(s *Session, input string, chunk func() int) transcript {
 	return tr
 }
 
-const ehloDefault = "250-smtp-sink\r\n250-PIPELINING\r\n250-SIZE\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n" +
+const ehloDefault = "250-smtp-sink\r\n250-PIPELINING\r\n250-SIZE\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n" +
 	"250-XCLIENT NAME HELO\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n" +
 	"250-SMTPUTF8\r\n250 CHUNKING\r\n"
 
@@ -231,7 +231,7 @@ func TestSessionTranscripts(t *testing.T) {
 		{
 			name:  "AUTH with a users file: wrong password, bad base64, cancel, unknown mechanism, then right",
 			mod:   func(c *Config) { c.AuthUsers = map[string]string{"user": "pass"} },
-			input: "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\nAUTH PLAIN\r\n!!!\r\nAUTH LOGIN\r\n*\r\nAUTH CRAM-MD5\r\nAUTH\r\nAUTH PLAIN\r\nAHVzZXIAcGFzcw==\r\n",
+			input: "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\nAUTH PLAIN\r\n!!!\r\nAUTH LOGIN\r\n*\r\nAUTH DIGEST-MD5\r\nAUTH\r\nAUTH PLAIN\r\nAHVzZXIAcGFzcw==\r\n",
 			want: "220 smtp-sink ESMTP\r\n" + replyAuthFailed + replyAuthPlainGo + replyAuthDecode + replyAuthLoginUser + replyAuthAborted +
 				replyAuthMechanism + replyAuthSyntax + replyAuthPlainGo + replyAuthOK,
 		},

@@ -33,6 +33,16 @@ type Stats struct {
 	delays           atomic.Int64 // injected delays applied
 	dumpErrors       atomic.Int64
 
+	startTLS       atomic.Int64 // STARTTLS commands accepted
+	tlsRequired    atomic.Int64 // commands refused with 530 before STARTTLS (--tls-require)
+	tlsInjections  atomic.Int64 // connections refused for input pipelined after STARTTLS
+	tlsHandshakes  atomic.Int64 // TLS handshakes completed
+	tlsFailed      atomic.Int64 // TLS handshakes that failed, timed out or were cut short
+	tlsResumed     atomic.Int64 // completed handshakes that resumed a session
+	tls12          atomic.Int64
+	tls13          atomic.Int64
+	tlsClientCerts atomic.Int64 // completed handshakes with a verified client certificate
+
 	unique *uniqueCounter
 }
 
@@ -57,31 +67,40 @@ func (s *Stats) sessionOpened() {
 
 // Snapshot is a copy of the counters, in the JSON shape written by --stats.
 type Snapshot struct {
-	Sessions           int64         `json:"sessions"`
-	SessionsActive     int64         `json:"sessions_active"`
-	SessionsPeak       int64         `json:"sessions_peak"`
-	SessionsClosed     int64         `json:"sessions_closed"`
-	SessionsParked     int64         `json:"sessions_parked"`
-	Quits              int64         `json:"quits"`
-	Transactions       int64         `json:"transactions"`
-	Recipients         int64         `json:"recipients"`
-	Bytes              int64         `json:"bytes"`
-	MessagesAccepted   int64         `json:"messages_accepted"`
-	MessagesRejected   int64         `json:"messages_rejected"`
-	BDATChunks         int64         `json:"bdat_chunks"`
-	AuthSucceeded      int64         `json:"auth_succeeded"`
-	AuthFailed         int64         `json:"auth_failed"`
-	UnknownCommands    int64         `json:"unknown_commands"`
-	BadSequence        int64         `json:"bad_sequence"`
-	LongLines          int64         `json:"long_lines"`
-	NULCommands        int64         `json:"nul_commands"`
-	Timeouts           int64         `json:"timeouts"`
-	MidDataDisconnects int64         `json:"mid_data_disconnects"`
-	FloodDisconnects   int64         `json:"flood_disconnects"`
-	FaultsInjected     int64         `json:"faults_injected"`
-	DelaysInjected     int64         `json:"delays_injected"`
-	DumpErrors         int64         `json:"dump_errors"`
-	Unique             *UniqueCounts `json:"unique_header,omitempty"`
+	Sessions             int64         `json:"sessions"`
+	SessionsActive       int64         `json:"sessions_active"`
+	SessionsPeak         int64         `json:"sessions_peak"`
+	SessionsClosed       int64         `json:"sessions_closed"`
+	SessionsParked       int64         `json:"sessions_parked"`
+	Quits                int64         `json:"quits"`
+	Transactions         int64         `json:"transactions"`
+	Recipients           int64         `json:"recipients"`
+	Bytes                int64         `json:"bytes"`
+	MessagesAccepted     int64         `json:"messages_accepted"`
+	MessagesRejected     int64         `json:"messages_rejected"`
+	BDATChunks           int64         `json:"bdat_chunks"`
+	AuthSucceeded        int64         `json:"auth_succeeded"`
+	AuthFailed           int64         `json:"auth_failed"`
+	UnknownCommands      int64         `json:"unknown_commands"`
+	BadSequence          int64         `json:"bad_sequence"`
+	LongLines            int64         `json:"long_lines"`
+	NULCommands          int64         `json:"nul_commands"`
+	Timeouts             int64         `json:"timeouts"`
+	MidDataDisconnects   int64         `json:"mid_data_disconnects"`
+	FloodDisconnects     int64         `json:"flood_disconnects"`
+	FaultsInjected       int64         `json:"faults_injected"`
+	DelaysInjected       int64         `json:"delays_injected"`
+	DumpErrors           int64         `json:"dump_errors"`
+	StartTLS             int64         `json:"starttls"`
+	TLSRequiredRefusals  int64         `json:"tls_required_refusals"`
+	TLSInjections        int64         `json:"tls_injections"`
+	TLSHandshakes        int64         `json:"tls_handshakes"`
+	TLSHandshakeFailures int64         `json:"tls_handshake_failures"`
+	TLSResumed           int64         `json:"tls_resumed"`
+	TLS12                int64         `json:"tls_version_1_2"`
+	TLS13                int64         `json:"tls_version_1_3"`
+	TLSClientCerts       int64         `json:"tls_client_certificates"`
+	Unique               *UniqueCounts `json:"unique_header,omitempty"`
 }
 
 // UniqueCounts says how many distinct values of one header were seen.
@@ -95,30 +114,39 @@ type UniqueCounts struct {
 // Snapshot copies the counters.
 func (s *Stats) Snapshot() Snapshot {
 	snap := Snapshot{
-		Sessions:           s.sessions.Load(),
-		SessionsActive:     s.sessionsActive.Load(),
-		SessionsPeak:       s.sessionsPeak.Load(),
-		SessionsClosed:     s.sessionsDone.Load(),
-		SessionsParked:     s.parked.Load(),
-		Quits:              s.quits.Load(),
-		Transactions:       s.transactions.Load(),
-		Recipients:         s.recipients.Load(),
-		Bytes:              s.bytes.Load(),
-		MessagesAccepted:   s.accepted.Load(),
-		MessagesRejected:   s.rejected.Load(),
-		BDATChunks:         s.bdatChunks.Load(),
-		AuthSucceeded:      s.authOK.Load(),
-		AuthFailed:         s.authFailed.Load(),
-		UnknownCommands:    s.unknownCommands.Load(),
-		BadSequence:        s.badSequence.Load(),
-		LongLines:          s.longLines.Load(),
-		NULCommands:        s.nulCommands.Load(),
-		Timeouts:           s.timeouts.Load(),
-		MidDataDisconnects: s.midDataAborts.Load(),
-		FloodDisconnects:   s.floodDisconnects.Load(),
-		FaultsInjected:     s.faults.Load(),
-		DelaysInjected:     s.delays.Load(),
-		DumpErrors:         s.dumpErrors.Load(),
+		Sessions:             s.sessions.Load(),
+		SessionsActive:       s.sessionsActive.Load(),
+		SessionsPeak:         s.sessionsPeak.Load(),
+		SessionsClosed:       s.sessionsDone.Load(),
+		SessionsParked:       s.parked.Load(),
+		Quits:                s.quits.Load(),
+		Transactions:         s.transactions.Load(),
+		Recipients:           s.recipients.Load(),
+		Bytes:                s.bytes.Load(),
+		MessagesAccepted:     s.accepted.Load(),
+		MessagesRejected:     s.rejected.Load(),
+		BDATChunks:           s.bdatChunks.Load(),
+		AuthSucceeded:        s.authOK.Load(),
+		AuthFailed:           s.authFailed.Load(),
+		UnknownCommands:      s.unknownCommands.Load(),
+		BadSequence:          s.badSequence.Load(),
+		LongLines:            s.longLines.Load(),
+		NULCommands:          s.nulCommands.Load(),
+		Timeouts:             s.timeouts.Load(),
+		MidDataDisconnects:   s.midDataAborts.Load(),
+		FloodDisconnects:     s.floodDisconnects.Load(),
+		FaultsInjected:       s.faults.Load(),
+		DelaysInjected:       s.delays.Load(),
+		DumpErrors:           s.dumpErrors.Load(),
+		StartTLS:             s.startTLS.Load(),
+		TLSRequiredRefusals:  s.tlsRequired.Load(),
+		TLSInjections:        s.tlsInjections.Load(),
+		TLSHandshakes:        s.tlsHandshakes.Load(),
+		TLSHandshakeFailures: s.tlsFailed.Load(),
+		TLSResumed:           s.tlsResumed.Load(),
+		TLS12:                s.tls12.Load(),
+		TLS13:                s.tls13.Load(),
+		TLSClientCerts:       s.tlsClientCerts.Load(),
 	}
 	if s.unique != nil {
 		u := s.unique.counts()

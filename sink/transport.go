@@ -17,6 +17,9 @@ type transport interface {
 	// pendingInput and pendingOutput are the bytes buffered each way, for the limits.
 	pendingInput() int
 	pendingOutput() int
+	// failed is the error that ended the transport (io.EOF: the peer's close_notify);
+	// the connection closes once the input before it is processed.
+	failed() error
 }
 
 // plainTransport is a connection without TLS: gnet's inbound and outbound buffers.
@@ -39,3 +42,4 @@ func (t plainTransport) write(p []byte) {
 
 func (t plainTransport) pendingInput() int  { return t.c.InboundBuffered() }
 func (t plainTransport) pendingOutput() int { return t.c.OutboundBuffered() }
+func (t plainTransport) failed() error      { return nil }

@@ -17,7 +17,8 @@ const usageText = "usage: %s [-468acCeEFLpPv] [-A abort_delay] [-b soft_bounce_r
 	"[-d dump-template] [-D dump-template] [-f commands] [-h hostname] [-m max_concurrency] " +
 	"[-M message_quit_count] [-n quit_count] [-q commands] [-Q commands] [-r commands] [-S start-string] " +
 	"[-t timeout] [-T windowsize] [-u user] [-w delay] [-W command:delay[:odds]] [--delay command=duration[:probability],...] " +
-	"[--stats file] [--unique-header name] [--auth-users file] [--size bytes] [--loops n] [host]:port backlog"
+	"[--stats file] [--unique-header name] [--auth-users file] [--size bytes] [--loops n] " +
+	"[--starttls] [--tls-wrapper] [--tls-require] [--tls-cert file --tls-key file] [--tls-client-ca file] [host]:port backlog"
 
 // options is the parsed command line.
 type options struct {
@@ -31,6 +32,7 @@ type options struct {
 	authUsers   string // --auth-users
 	listen      string // the address operand as typed
 	cpuProfile  string // --cpuprofile
+	tls         tlsOptions
 	ignoredOpts []string
 }
 
@@ -134,6 +136,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for benchmarking the sink)")
 	fs.BoolVar(&o.cfg.DisableChunking, "no-chunking", false, "do not announce or accept CHUNKING/BDAT")
 	fs.BoolVar(&o.cfg.DisableSMTPUTF8, "no-smtputf8", false, "do not announce SMTPUTF8")
+	o.tls.addFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -220,6 +223,9 @@ func parseArgs(prog string, args []string) (*options, error) {
 			return nil, fmt.Errorf("%s: %w", o.authUsers, err)
 		}
 		cfg.AuthUsers = users
+	}
+	if err := o.tls.apply(cfg); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
