@@ -127,7 +127,7 @@ type coordinator struct {
 
 	msgs    chan *nats.Msg
 	frozen  bool
-	weights []int64
+	weights []int64 // by shard, as the workers asked when joining
 	parts   map[int][][]byte
 }
 
@@ -216,14 +216,9 @@ func (c *coordinator) gather(ctx context.Context) error {
 		}
 	}
 	c.frozen = true
-	c.weights = make([]int64, len(c.out.Workers))
 	names := make([]string, len(c.out.Workers))
 	for k, w := range c.out.Workers {
 		names[k] = w.Name
-	}
-	for k := range c.weights {
-		c.weights[k] = c.out.Workers[k].Planned // the join's weight, parked here
-		c.out.Workers[k].Planned = 0
 	}
 	split, err := NewSplit(c.weights)
 	if err != nil {
@@ -471,7 +466,8 @@ func (c *coordinator) handle(m *nats.Msg) {
 			if weight < 1 {
 				weight = 1
 			}
-			c.out.Workers = append(c.out.Workers, WorkerResult{Name: req.Worker, Host: req.Host, Shard: k, Planned: weight, LastSeen: time.Now()})
+			c.out.Workers = append(c.out.Workers, WorkerResult{Name: req.Worker, Host: req.Host, Shard: k, LastSeen: time.Now()})
+			c.weights = append(c.weights, weight)
 			reply(JoinReply{Shard: k})
 			c.cfg.Event(fmt.Sprintf("worker %s (%s) joined as shard %d", req.Worker, req.Host, k))
 		}

@@ -69,6 +69,10 @@ type clusterWorker struct {
 // exact merge of their results.
 func runCoordinator(name string, args []string, opts *options, cfg engine.Config, stdout, stderr io.Writer) int {
 	co := opts.cluster
+	if len(cfg.SessionStages) > 0 {
+		fmt.Fprintf(stderr, "%s: fatal: --cluster-workers: --stages-of sessions cannot be split yet\n", name)
+		return exitUsage
+	}
 	var mu sync.Mutex
 	say := func(format string, a ...any) {
 		mu.Lock()
