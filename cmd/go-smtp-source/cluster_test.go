@@ -190,6 +190,7 @@ func TestClusterWorkerKilled(t *testing.T) {
 
 // Workers whose coordinator dies stop sending within their grace (5 s), and stay up.
 func TestClusterCoordinatorKilled(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	s := startCountingSink(t)
 	c := startCoordinator(t, 2, "--rate", "200", "-m", "20000", "--max-sessions", "20", s.addr)
 	for i := 0; i < 2; i++ {
@@ -236,6 +237,7 @@ func readSinkStats(t *testing.T, path string) int64 {
 // A worker whose run fails (nothing listens on the target) fails the run: exit 1, the
 // worker named.
 func TestClusterWorkerFails(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	closed := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
 	c := startCoordinator(t, 2, "-m", "10", "-s", "2", closed)
 	for i := 0; i < 2; i++ {
@@ -249,6 +251,7 @@ func TestClusterWorkerFails(t *testing.T) {
 
 // SIGTERM to the coordinator aborts the workers; their results are still merged; exit 143.
 func TestClusterCoordinatorTerminated(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	s := startCountingSink(t)
 	c := startCoordinator(t, 2, "--rate", "100", "-m", "100000", s.addr)
 	for i := 0; i < 2; i++ {
