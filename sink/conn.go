@@ -14,11 +14,12 @@ import (
 // connState is one connection: its session plus the driver's timers and flow state.
 // Fields without atomics are touched only on the connection's event loop.
 type connState struct {
-	srv  *Server
-	c    gnet.Conn
-	tr   transport
-	sess *Session
-	tc   *tlsconn.Conn // TLS, once STARTTLS was accepted or from the start (implicit)
+	srv     *Server
+	c       gnet.Conn
+	tr      transport
+	sess    *Session
+	tc      *tlsconn.Conn // TLS, once STARTTLS was accepted or from the start (implicit)
+	hsInput bool          // the client sent something during the handshake
 
 	parked      bool  // waiting for a -m slot; no greeting sent yet
 	pausedUntil int64 // an injected delay runs until then (server ns); 0 = none
@@ -112,6 +113,9 @@ func (cs *connState) beginTLS() {
 // to return from OnTraffic.
 func (cs *connState) handshake() (done bool, act gnet.Action) {
 	s := cs.srv
+	if cs.c.InboundBuffered() > 0 {
+		cs.hsInput = true
+	}
 	cs.tc.Feed()
 	finished, err := cs.tc.HandshakeDone()
 	if !finished {
@@ -133,13 +137,14 @@ func (cs *connState) handshake() (done bool, act gnet.Action) {
 	return true, gnet.None
 }
 
-// closeTLS ends the connection's TLS, counting a handshake cut short, and frees the
-// plaintext buffer.
+// closeTLS ends the connection's TLS, counting a handshake cut short (unless the client
+// never sent a byte of it: a port probe, not a TLS failure), and frees the plaintext
+// buffer.
 func (cs *connState) closeTLS() {
 	if cs.tc == nil {
 		return
 	}
-	if cs.tc.Handshaking() {
+	if cs.tc.Handshaking() && cs.hsInput {
 		cs.srv.stats.tlsFailed.Add(1)
 	}
 	cs.tc.Close()

@@ -18,7 +18,7 @@ const usageText = "usage: %s [-468acCeEFLpPv] [-A abort_delay] [-b soft_bounce_r
 	"[-M message_quit_count] [-n quit_count] [-q commands] [-Q commands] [-r commands] [-S start-string] " +
 	"[-t timeout] [-T windowsize] [-u user] [-w delay] [-W command:delay[:odds]] [--delay command=duration[:probability],...] " +
 	"[--stats file] [--unique-header name] [--auth-users file] [--size bytes] [--loops n] " +
-	"[--starttls] [--tls-wrapper] [--tls-require] [--tls-cert file --tls-key file] [--tls-client-ca file] [host]:port backlog"
+	"[--starttls] [--tls-wrapper] [--tls-require] [--tls-cert file --tls-key file] [--tls-client-ca file [--tls-client-require]] [host]:port backlog"
 
 // options is the parsed command line.
 type options struct {
