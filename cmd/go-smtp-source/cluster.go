@@ -136,7 +136,7 @@ func runCoordinator(name string, args []string, opts *options, cfg engine.Config
 	}
 	ccfg := cluster.CoordinatorConfig{
 		Workers: co.workers, Args: co.planArgs, Fingerprint: co.shard.fingerprint,
-		Messages: cfg.Messages, Sessions: sessions, Version: toolVersion(),
+		Messages: runMessages(cfg), Sessions: sessions, Version: toolVersion(),
 		JoinTimeout: co.joinTimeout, ContinueOnLoss: co.continueLoss,
 		Event: func(text string) { say("%s", text) },
 	}

@@ -99,6 +99,7 @@ func applyShard(so shardOptions, cfg *engine.Config) error {
 			sessions = 1000 // the engine's default
 		}
 	}
+	cfg.Messages = runMessages(*cfg)
 	if err := split.Validate(cfg.Messages, sessions); err != nil {
 		return usagef("--shard: %v", err)
 	}
@@ -115,6 +116,19 @@ func applyShard(so shardOptions, cfg *engine.Config) error {
 		cfg.Sessions = share
 	}
 	return nil
+}
+
+// runMessages is the whole run's message count: -m, or in the open model with stages and
+// no -m, what the schedule produces (as the engine computes it).
+func runMessages(cfg engine.Config) int64 {
+	switch {
+	case cfg.Messages > 0 || len(cfg.Stages) == 0:
+		return cfg.Messages
+	case cfg.Rate > 0:
+		return engine.RampingRate(cfg.Rate, cfg.Stages, 0).Total()
+	default:
+		return engine.RampingRate(0, cfg.Stages, 0).Total()
+	}
 }
 
 // shardPlan is the "shard" object of the result document's plan (nil for a whole run).

@@ -217,3 +217,22 @@ func TestShardFingerprint(t *testing.T) {
 		}
 	}
 }
+
+// An open-model run given by its stages alone is split over the messages the stages
+// produce, as the engine counts them.
+func TestShardOfStages(t *testing.T) {
+	o, _, err := parseOptions([]string{"--shard", "1/2", "--stages", "2s:100", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := buildConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyShard(o.cluster.shard, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Messages != 100 || cfg.Shard.Count(cfg.Messages) != 50 || cfg.MaxSessions != 500 {
+		t.Errorf("messages %d, shard owns %d, max sessions %d", cfg.Messages, cfg.Shard.Count(cfg.Messages), cfg.MaxSessions)
+	}
+}
