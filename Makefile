@@ -11,9 +11,11 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 # The one test command (README, .ci/run): formatting, vet, all tests, the race detector on
-# the packages with concurrency, and a short run of every fuzz target.
+# the packages with concurrency, and a short run of every fuzz target. Packages run one
+# at a time (-p 1): several tests measure time (injected delays to the millisecond, rates),
+# and on a 2-core machine other packages' load would be what they measured.
 test: fmt-check vet
-	$(GO) test -count=1 ./...
+	$(GO) test -p 1 -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(MAKE) fuzz FUZZTIME=10s
 
