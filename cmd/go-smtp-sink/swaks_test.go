@@ -133,3 +133,61 @@ func TestSwaksFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestSwaksTLS uses swaks as a second, independent client of go-smtp-sink's STARTTLS,
+// implicit TLS (--tlsc), --tls-require and AUTH PLAIN, LOGIN and CRAM-MD5 over TLS.
+func TestSwaksTLS(t *testing.T) {
+	testpeer.Require(t, "swaks")
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("alice:wonder land\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	starttls := startGoSink(t, "--tls-require", "--auth-users", users)
+	implicit := startGoSink(t, "--tls-wrapper", "--auth-users", users)
+	auth := func(mech, pass string) []string {
+		return []string{"--auth", mech, "--auth-user", "alice", "--auth-password", pass}
+	}
+	tests := []struct {
+		name     string
+		sink     *goSink
+		args     []string
+		exit     int
+		contains []string
+	}{
+		{"STARTTLS", starttls, []string{"--tls"}, 0,
+			[]string{"250-STARTTLS", "220 2.0.0 Ready to start TLS", "TLS started with cipher", "250 2.0.0 Ok: queued as "}},
+		{"no STARTTLS: --tls-require refuses MAIL", starttls, nil, 23,
+			[]string{"530 5.7.0 Must issue a STARTTLS command first"}},
+		{"implicit TLS", implicit, []string{"--tlsc"}, 0,
+			[]string{"TLS started with cipher", "220 smtp-sink ESMTP", "250 2.0.0 Ok: queued as "}},
+		{"STARTTLS AUTH PLAIN", starttls, append([]string{"--tls"}, auth("PLAIN", "wonder land")...), 0,
+			[]string{"235 2.7.0 Authentication successful", "250 2.0.0 Ok: queued as "}},
+		{"STARTTLS AUTH LOGIN", starttls, append([]string{"--tls"}, auth("LOGIN", "wonder land")...), 0,
+			[]string{"334 VXNlcm5hbWU6", "235 2.7.0 Authentication successful"}},
+		{"STARTTLS AUTH CRAM-MD5", starttls, append([]string{"--tls"}, auth("CRAM-MD5", "wonder land")...), 0,
+			[]string{"250-AUTH PLAIN LOGIN CRAM-MD5", "235 2.7.0 Authentication successful"}},
+		{"implicit AUTH CRAM-MD5 wrong password", implicit, append([]string{"--tlsc"}, auth("CRAM-MD5", "wonderland")...), 28,
+			[]string{"535 5.7.8 Error: authentication failed"}},
+		{"implicit AUTH PLAIN", implicit, append([]string{"--tlsc"}, auth("PLAIN", "wonder land")...), 0,
+			[]string{"235 2.7.0 Authentication successful", "250 2.0.0 Ok: queued as "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := testpeer.Swaks(t, tt.sink.Addr, append([]string{"--to", "rcpt@example.com", "--from", "from@example.com"}, tt.args...)...)
+			if res.ExitCode != tt.exit {
+				t.Fatalf("swaks exit %d, want %d: %v", res.ExitCode, tt.exit, res)
+			}
+			for _, want := range tt.contains {
+				if !strings.Contains(res.Stdout, want) {
+					t.Errorf("swaks transcript lacks %q:\n%s", want, res.Stdout)
+				}
+			}
+		})
+	}
+	if st := starttls.stop(t); st.MessagesAccepted != 4 || st.TLSHandshakes != 4 || st.AuthSucceeded != 3 || st.TLSRequiredRefusals != 1 {
+		t.Errorf("STARTTLS sink %+v", st)
+	}
+	if st := implicit.stop(t); st.MessagesAccepted != 2 || st.TLSHandshakes != 3 || st.AuthSucceeded != 1 || st.AuthFailed != 1 || st.StartTLS != 0 {
+		t.Errorf("implicit sink %+v", st)
+	}
+}
