@@ -103,11 +103,16 @@ type worker struct {
 
 func startWorker(t *testing.T, srv *EmbeddedServer, name, version string, runner *fakeRunner) *worker {
 	t.Helper()
+	return startWeightedWorker(t, srv, name, version, 1, runner)
+}
+
+func startWeightedWorker(t *testing.T, srv *EmbeddedServer, name, version string, weight int64, runner *fakeRunner) *worker {
+	t.Helper()
 	w := &worker{name: name, nc: connect(t, srv, name), runner: runner, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	go func() {
-		w.done <- Serve(ctx, w.nc, WorkerConfig{Name: name, Host: "test", Version: version, Runner: runner,
+		w.done <- Serve(ctx, w.nc, WorkerConfig{Name: name, Host: "test", Version: version, Weight: weight, Runner: runner,
 			Event: func(run, text string) { w.mu.Lock(); w.events = append(w.events, text); w.mu.Unlock() }})
 	}()
 	t.Cleanup(func() {
@@ -155,9 +160,10 @@ func TestClusterRun(t *testing.T) {
 	srv := startTestServer(t)
 	const m = 200
 	runner := &fakeRunner{messages: m, pace: 25 * time.Millisecond} // long enough for an announcement to reach the late worker
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 2; i++ {
 		startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
 	}
+	startWeightedWorker(t, srv, "heavy", "v", 2, runner)
 	odd := startWorker(t, srv, "old", "v0", runner)
 	cfg := coordConfig(3, m)
 	var progress []Progress
@@ -187,6 +193,11 @@ func TestClusterRun(t *testing.T) {
 	}
 	if len(owned) != m {
 		t.Errorf("%d distinct messages, want %d", len(owned), m)
+	}
+	for _, w := range out.Workers {
+		if want := map[bool]int64{true: m / 2, false: m / 4}[w.Name == "heavy"]; w.Planned != want {
+			t.Errorf("%s planned %d, want %d (weights 1, 1, 2)", w.Name, w.Planned, want)
+		}
 	}
 	for g, n := range owned {
 		if n != 1 || g < 0 || g >= m {
