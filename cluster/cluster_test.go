@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -492,5 +493,43 @@ func TestClusterSkewedClock(t *testing.T) {
 	_, err = Coordinate(context.Background(), connect(t, srv, "coord2"), coordConfig(2, m))
 	if err == nil || !strings.Contains(err.Error(), "worker unsure refused the plan: clock offset too uncertain") {
 		t.Errorf("err %v", err)
+	}
+}
+
+// A final result larger than the server's payload limit arrives in acknowledged parts.
+func TestClusterFinalInParts(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+		Authorization: "secret", MaxPayload: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	es := &EmbeddedServer{srv: srv, Token: "secret", URL: "nats://" + srv.Addr().String()}
+	const m = 20000
+	runner := &fakeRunner{messages: m}
+	for i := 0; i < 2; i++ {
+		startWorker(t, es, fmt.Sprintf("w%d", i), "v", runner)
+	}
+	out, err := Coordinate(context.Background(), connect(t, es, "coord"), coordConfig(2, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, w := range out.Workers {
+		if len(w.Document) < 3*(16<<10) {
+			t.Errorf("%s: a document of %d bytes does not test parts", w.Name, len(w.Document))
+		}
+		var sent []int64
+		if err := json.Unmarshal(w.Document, &sent); err != nil {
+			t.Fatalf("%s: %v", w.Name, err)
+		}
+		total += len(sent)
+	}
+	if total != m {
+		t.Errorf("%d messages in the documents, want %d", total, m)
 	}
 }

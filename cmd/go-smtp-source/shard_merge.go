@@ -35,6 +35,25 @@ func setShardMergedPlan(merged *metrics.Report, reports []*metrics.Report) error
 	if err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
-	merged.Plan = p
+	// The measured start skew: the spread of the shards' actual starts.
+	first, last := reports[0].Start, reports[0].Start
+	for _, r := range reports[1:] {
+		if r.Start.Before(first) {
+			first = r.Start
+		}
+		if r.Start.After(last) {
+			last = r.Start
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(p, &m); err != nil {
+		return fmt.Errorf("merge: plan: %w", err)
+	}
+	if sh, ok := m["shard"].(map[string]any); ok {
+		sh["start_skew_ns"] = last.Sub(first).Nanoseconds()
+	}
+	if merged.Plan, err = json.Marshal(m); err != nil {
+		return fmt.Errorf("merge: plan: %w", err)
+	}
 	return nil
 }

@@ -114,6 +114,11 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 	if err := json.Unmarshal(r.Plan, &plan); err != nil || plan["messages"] != float64(m) || plan["sessions"] != float64(7) {
 		t.Errorf("merged plan %s (%v)", r.Plan, err)
 	}
+	if skew, ok := plan["shard"].(map[string]any)["start_skew_ns"].(float64); !ok || time.Duration(skew) > 100*time.Millisecond {
+		t.Errorf("merged plan's start skew: %v", plan["shard"])
+	} else {
+		t.Logf("start skew %v", time.Duration(skew))
+	}
 	if len(r.Sources) != 3 {
 		t.Errorf("%d sources, want 3", len(r.Sources))
 	}
