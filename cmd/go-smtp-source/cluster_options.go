@@ -36,13 +36,17 @@ type natsAuth struct {
 // addNATSAuthFlags adds the authentication options under prefix ("cluster-" for the
 // coordinator, "" for a worker).
 func addNATSAuthFlags(fs *pflag.FlagSet, prefix string) {
-	fs.String(prefix+"token", "", "NATS token (default $GSS_NATS_TOKEN; the embedded server generates one when neither is given)")
-	fs.String(prefix+"user", "", "NATS user name (the password from $GSS_NATS_PASSWORD)")
-	fs.String(prefix+"creds", "", "NATS credentials `file` (JWT and NKey seed)")
-	fs.String(prefix+"nkey", "", "NATS NKey seed `file`")
-	fs.String(prefix+"tls-ca", "", "CA `file` to verify the NATS server's TLS certificate (enables TLS to NATS)")
-	fs.String(prefix+"tls-cert", "", "client certificate `file` for TLS to NATS")
-	fs.String(prefix+"tls-key", "", "client key `file` for TLS to NATS")
+	tag, tokenNote := "", ""
+	if prefix != "" {
+		tag, tokenNote = "cluster: ", "; with --cluster-listen and neither, a random one is generated and printed"
+	}
+	fs.String(prefix+"token", "", tag+"NATS token (default $GSS_NATS_TOKEN"+tokenNote+")")
+	fs.String(prefix+"user", "", tag+"NATS user name (the password from $GSS_NATS_PASSWORD)")
+	fs.String(prefix+"creds", "", tag+"NATS credentials `file` (JWT and NKey seed)")
+	fs.String(prefix+"nkey", "", tag+"NATS NKey seed `file`")
+	fs.String(prefix+"tls-ca", "", tag+"CA `file` to verify the NATS server's TLS certificate (enables TLS to NATS)")
+	fs.String(prefix+"tls-cert", "", tag+"client certificate `file` for TLS to NATS")
+	fs.String(prefix+"tls-key", "", tag+"client key `file` for TLS to NATS")
 }
 
 func parseNATSAuth(fs *pflag.FlagSet, prefix string) (natsAuth, error) {
