@@ -24,7 +24,7 @@ func (s *Session) startRecord(mailArgs []byte) {
 	r.writeString("X-Client-Addr: ")
 	r.writeString(s.clientAddr)
 	r.writeString("\nX-Client-Proto: ")
-	r.writeString(s.proto.String())
+	r.writeString(s.protoName())
 	r.writeString("\n")
 	if s.helo {
 		r.writeString("X-Helo-Args: ")
@@ -34,6 +34,18 @@ func (s *Session) startRecord(mailArgs []byte) {
 	r.writeString("X-Mail-Args: ")
 	r.writePrintable(mailArgs)
 	r.writeString("\n")
+}
+
+// protoName is the protocol as dumps show it: RFC 3848's ESMTPS/ESMTPSA and LMTPS/LMTPSA
+// over TLS (smtp-sink has no TLS, so its names are unchanged without it).
+func (s *Session) protoName() string {
+	if !s.tls || s.proto == protoSMTP {
+		return s.proto.String()
+	}
+	if s.authed {
+		return s.proto.String() + "SA"
+	}
+	return s.proto.String() + "S"
 }
 
 // writeReceived adds smtp-sink's Received header when the content starts.
@@ -48,7 +60,7 @@ func (s *Session) writeReceived() {
 	r.writeString(" ([" + s.clientAddr + "])\n\tby ")
 	r.writeString(s.env.cfg.Hostname)
 	r.writeString(" (smtp-sink) with ")
-	r.writeString(s.proto.String())
+	r.writeString(s.protoName())
 	r.writeString(" id ")
 	r.write(s.id[:])
 	r.writeString(";\n\t")

@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +138,26 @@ func TestSessionCRAMMD5(t *testing.T) {
 	}
 	if st := e.stats.Snapshot(); st.AuthSucceeded != 1 {
 		t.Errorf("auth counter %d", st.AuthSucceeded)
+	}
+}
+
+func TestDumpProtocolOverTLS(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dump")
+	e := newTestEnv(t, func(c *Config) { c.TLS, c.DumpFile = tlsTestConfig(t), file })
+	s := newSession(e, "127.0.0.1")
+	msg := "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n"
+	feedAll(s, "EHLO x\r\nSTARTTLS\r\n")
+	feedAll(s, "EHLO x\r\n"+msg+"AUTH PLAIN AHVzZXIAcGFzcw==\r\n"+msg)
+	if err := e.dump.close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"X-Client-Proto: ESMTPS\n", "(smtp-sink) with ESMTPS id", "X-Client-Proto: ESMTPSA\n", "(smtp-sink) with ESMTPSA id"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("dump lacks %q:\n%s", want, got)
+		}
 	}
 }
