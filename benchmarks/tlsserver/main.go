@@ -1,6 +1,7 @@
-// Command tlsserver is the benchmarks' SMTP server with STARTTLS and implicit TLS (the
-// project's in-process test server, internal/testpeer, as a program), until go-smtp-sink
-// speaks TLS. It accepts every message and prints its counts when it gets SIGTERM/SIGINT.
+// Command tlsserver is an SMTP server with STARTTLS and implicit TLS on a goroutine per
+// connection (the project's in-process test server, internal/testpeer, as a program): a
+// point of comparison for go-smtp-sink in benchmarks/tls.sh (SERVER=tlsserver). It accepts
+// every message and prints its counts when it gets SIGTERM/SIGINT.
 //
 //	tlsserver -listen 127.0.0.1:2525 [-implicit] [-cert cert.pem -key key.pem]
 //
