@@ -1,7 +1,7 @@
 # go-smtp-source: build, test, benchmark.
 GO      ?= go
 BIN     := bin
-RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/...
+RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/... ./cluster/...
 
 .PHONY: all build test vet fmt-check race fuzz bench demo clean
 
@@ -40,7 +40,9 @@ fuzz:
 # Side-by-side with Postfix smtp-source against the same sink; prints the table for the README.
 bench: build
 	./benchmarks/run.sh
+	./benchmarks/sink.sh
 	./benchmarks/tls.sh
+	./cluster/bench/scale.sh
 
 # The main job against a sink the project starts itself.
 demo: build
