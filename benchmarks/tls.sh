@@ -112,7 +112,8 @@ parked_rss() {
     [ -n "$rss" ] && [ -n "$srss" ] && echo "$rss $srss" >>"$out/parked.rss"
     sleep 0.25
   done
-  wait "$pid" || { echo "tls.sh: parked run failed:" >&2; tail -3 "$out/parked.err" >&2; exit 1; }
+  wait "$pid" || { echo "tls.sh: parked run failed:" >&2; tail -3 "$out/parked.err" >&2; stop_server; exit 1; }
+  stop_server # this runs in a subshell (< <(...)): its server is not the main shell's to stop
   python3 - "$out/parked.rss" <<'PY'
 import sys
 rows = [tuple(int(x) for x in l.split()) for l in open(sys.argv[1]) if l.strip()]

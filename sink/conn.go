@@ -133,7 +133,7 @@ func (cs *connState) handshake() (done bool, act gnet.Action) {
 	if tr := s.env.cfg.Trace; tr != nil {
 		tr(tlsTraceLine(st))
 	}
-	cs.tr = &tlsTransport{c: cs.c, tc: cs.tc}
+	cs.tr = &tlsTransport{c: cs.c, tc: cs.tc, pool: s.plainPool}
 	return true, gnet.None
 }
 

@@ -2,38 +2,52 @@ package sink
 
 import (
 	"crypto/tls"
-	"slices"
+	"sync"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/valyala/bytebufferpool"
 
 	"github.com/go-smtp-source/go-smtp-source/tlsconn"
 )
 
 // tlsTransport is a connection after its TLS handshake: records are decrypted on the
-// event loop into a pooled plaintext buffer, held only while it has unprocessed bytes,
-// so an idle TLS session keeps no plaintext buffer.
+// event loop into a plaintext buffer from the server's pool, held only while it has
+// unprocessed bytes, so an idle TLS session keeps no plaintext buffer.
 type tlsTransport struct {
-	c     gnet.Conn
-	tc    *tlsconn.Conn
-	plain *bytebufferpool.ByteBuffer // nil when empty
-	off   int                        // bytes of plain already consumed
-	err   error                      // the first read or write error (io.EOF: close_notify)
+	c    gnet.Conn
+	tc   *tlsconn.Conn
+	pool *sync.Pool // of *[]byte, plainBufSize each (larger after a growth)
+	buf  *[]byte    // nil when empty
+	data []byte     // (*buf)[:n]: decrypted, the first off bytes consumed
+	off  int
+	err  error // the first read or write error (io.EOF: close_notify)
 }
 
-// readChunk is how much plaintext one Read may add: a TLS record's worth.
-const readChunk = 16 << 10
+const (
+	// plainBufSize is a pooled plaintext buffer: two TLS records.
+	plainBufSize = 32 << 10
+	// minRead is the least room a Read is given; below it the buffer is compacted or grown.
+	minRead = 4 << 10
+)
+
+func newPlainPool() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, plainBufSize); return &b }}
+}
 
 func (t *tlsTransport) input() []byte {
-	// Always try once: records that came with the handshake's last flight are held by
-	// tlsconn, not gnet. Each pass takes at least one byte of finite input, or stops.
+	// Read until crypto/tls has nothing more: it may hold decrypted bytes that gnet no
+	// longer counts, and records that came with the handshake's last flight are held by
+	// tlsconn, so one Read is always tried. Each pass takes at least one byte of finite
+	// input, or stops.
 	for t.err == nil {
-		if t.plain == nil {
-			t.plain = bytebufferpool.Get()
+		if t.buf == nil {
+			t.buf = t.pool.Get().(*[]byte)
+			t.data, t.off = (*t.buf)[:0], 0
 		}
-		b := slices.Grow(t.plain.B, readChunk)
-		n, err := t.tc.Read(b[len(b) : len(b)+readChunk])
-		t.plain.B = b[:len(b)+n]
+		if cap(t.data)-len(t.data) < minRead {
+			t.makeRoom()
+		}
+		n, err := t.tc.Read(t.data[len(t.data):cap(t.data)])
+		t.data = t.data[:len(t.data)+n]
 		if err != nil {
 			t.err = err
 		}
@@ -41,28 +55,42 @@ func (t *tlsTransport) input() []byte {
 			break
 		}
 	}
-	if t.plain == nil || t.off >= len(t.plain.B) {
+	if t.buf == nil || t.off >= len(t.data) {
 		t.release()
 		return nil
 	}
-	return t.plain.B[t.off:]
+	return t.data[t.off:]
+}
+
+// makeRoom moves the unconsumed bytes to the front, and grows the buffer when that is not
+// enough (a burst larger than the buffer, decrypted at once).
+func (t *tlsTransport) makeRoom() {
+	if t.off > 0 {
+		n := copy(t.data, t.data[t.off:])
+		t.data, t.off = t.data[:n], 0
+	}
+	if cap(t.data)-len(t.data) < minRead {
+		grown := make([]byte, len(t.data), 2*cap(t.data))
+		copy(grown, t.data)
+		t.data = grown
+		*t.buf = grown[:cap(grown)]
+	}
 }
 
 func (t *tlsTransport) consume(n int) {
-	if t.plain == nil {
+	if t.buf == nil {
 		return
 	}
 	t.off += n
-	if t.off >= len(t.plain.B) {
+	if t.off >= len(t.data) {
 		t.release()
 	}
 }
 
 func (t *tlsTransport) release() {
-	if t.plain != nil {
-		t.plain.Reset()
-		bytebufferpool.Put(t.plain)
-		t.plain, t.off = nil, 0
+	if t.buf != nil {
+		t.pool.Put(t.buf)
+		t.buf, t.data, t.off = nil, nil, 0
 	}
 }
 
@@ -78,11 +106,7 @@ func (t *tlsTransport) write(p []byte) {
 func (t *tlsTransport) failed() error { return t.err }
 
 func (t *tlsTransport) pendingInput() int {
-	n := t.c.InboundBuffered()
-	if t.plain != nil {
-		n += len(t.plain.B) - t.off
-	}
-	return n
+	return t.c.InboundBuffered() + len(t.data) - t.off
 }
 
 func (t *tlsTransport) pendingOutput() int { return t.c.OutboundBuffered() }
