@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,17 +177,35 @@ func TestDumpsMatchPostfixSmtpSink(t *testing.T) {
 // does not build (another package half-written) skips the test; in CI it fails.
 func buildGoSMTPSource(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "go-smtp-source")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/go-smtp-source")
-	cmd.Dir = testpeer.ModuleRoot(t)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("go-smtp-source does not build here: %v\n%s", err, b)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
+	sourceBuild.Lock()
+	defer sourceBuild.Unlock()
+	if sourceBuild.path == "" && sourceBuild.msg == "" {
+		dir, err := os.MkdirTemp("", "gss-bin-") // like testpeer.BuildCommand: one build per test binary
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Skip(msg)
+		out := filepath.Join(dir, "go-smtp-source")
+		cmd := exec.Command("go", "build", "-o", out, "./cmd/go-smtp-source")
+		cmd.Dir = testpeer.ModuleRoot(t)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			sourceBuild.msg = fmt.Sprintf("go-smtp-source does not build here: %v\n%s", err, b)
+		} else {
+			sourceBuild.path = out
+		}
 	}
-	return out
+	if sourceBuild.msg != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal(sourceBuild.msg)
+		}
+		t.Skip(sourceBuild.msg)
+	}
+	return sourceBuild.path
+}
+
+// sourceBuild is buildGoSMTPSource's one build for all the tests.
+var sourceBuild struct {
+	sync.Mutex
+	path, msg string
 }
 
 func firstDiff(a, b string) int {
