@@ -43,6 +43,10 @@ type benchCase struct {
 	msgs   int
 	common []string // options for both tools (before the target)
 	ext    []string // extra options for go-smtp-source only
+	// selfTheirs: the "theirs" column is go-smtp-source too, with selfExt, so that a case
+	// compares two configurations of ours in the same run (metrics on against off).
+	selfTheirs bool
+	selfExt    []string
 }
 
 var allCases = []benchCase{
@@ -52,6 +56,10 @@ var allCases = []benchCase{
 	{id: "d-s100", label: "-d -s 100", msgs: 100_000, common: []string{"-d", "-s", "100"}},
 	{id: "d-s100-pipe", label: "-d -s 100, ours --ehlo --pipelining", msgs: 100_000,
 		common: []string{"-d", "-s", "100"}, ext: []string{"--ehlo", "--pipelining"}},
+	{id: "d-s100-1loop", label: "-d -s 100, ours --event-loops 1 (the other core left to the sink)", msgs: 100_000,
+		common: []string{"-d", "-s", "100"}, ext: []string{"--event-loops", "1"}},
+	{id: "d-s100-metrics", label: "-d -s 100: ours (theirs column: ours --no-metrics)", msgs: 100_000,
+		common: []string{"-d", "-s", "100"}, selfTheirs: true, selfExt: []string{"--no-metrics"}},
 	{id: "s1000", label: "-s 1000", msgs: 100_000, common: []string{"-s", "1000"}},
 	{id: "d-s1000", label: "-d -s 1000", msgs: 100_000, common: []string{"-d", "-s", "1000"}},
 }
@@ -208,12 +216,17 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 
 	common := append(append([]string{}, c.common...), "-m", strconv.Itoa(msgs))
 	theirArgs := append(append([]string{}, common...), addr)
+	theirName := "smtp-source"
+	if c.selfTheirs {
+		theirs, theirName = ours, "go-smtp-source"
+		theirArgs = append(append(append([]string{}, c.selfExt...), common...), addr)
+	}
 	ourArgs := append([]string{}, c.ext...)
 	if oursIsOracle {
 		ourArgs = nil
 	}
 	ourArgs = append(append(ourArgs, common...), addr)
-	r.theirsCmd = strings.ReplaceAll("smtp-source "+strings.Join(theirArgs, " "), addr, "127.0.0.1:PORT")
+	r.theirsCmd = strings.ReplaceAll(theirName+" "+strings.Join(theirArgs, " "), addr, "127.0.0.1:PORT")
 	r.oursCmd = strings.ReplaceAll("go-smtp-source "+strings.Join(ourArgs, " "), addr, "127.0.0.1:PORT")
 
 	for i := 0; i < runs; i++ {
@@ -222,7 +235,7 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 			order = []bool{true, false}
 		}
 		for _, isOurs := range order {
-			bin, args, name := theirs, theirArgs, "smtp-source"
+			bin, args, name := theirs, theirArgs, theirName
 			if isOurs {
 				bin, args, name = ours, ourArgs, "go-smtp-source"
 			}
@@ -455,6 +468,9 @@ func report(w io.Writer, cases []benchCase, rs []*result, runs int, ours, theirs
 			targets = append(targets, fmt.Sprintf("- `-d -s 100`: ours ≥ 1.3× smtp-source's msgs/s: %.2f× %s", q, verdict(q >= 1.3)))
 			q = r.cpuPer10k[1] / r.cpuPer10k[0]
 			targets = append(targets, fmt.Sprintf("- `-d -s 100`: ours ≤ 0.7× smtp-source's CPU per message: %.2f× %s", q, verdict(q <= 0.7)))
+		case "d-s100-metrics":
+			q := r.msgsPerSecond[1] / r.msgsPerSecond[0]
+			targets = append(targets, fmt.Sprintf("- `-d -s 100`: throughput with metrics within 3%% of --no-metrics: %.3f× %s", q, verdict(q >= 0.97)))
 		case "d-s100-pipe":
 			q := r.msgsPerSecond[1] / r.msgsPerSecond[0]
 			targets = append(targets, fmt.Sprintf("- `-d -s 100 --ehlo --pipelining`: ours ≥ 2.5× smtp-source's msgs/s: %.2f× %s", q, verdict(q >= 2.5)))
