@@ -287,3 +287,21 @@ func TestTLSBadFlags(t *testing.T) {
 		t.Error("implicit TLS without a configuration accepted")
 	}
 }
+
+// TestTLSVerboseTrace: -v names the negotiated version and cipher, and resumption.
+func TestTLSVerboseTrace(t *testing.T) {
+	source := buildGoSMTPSource(t)
+	s := startGoSink(t, "-v", "--starttls")
+	code, stderr, _ := runSource(t, source, "-s", "1", "-m", "2", "--tls", "encrypt", "--tls-resume", s.Addr)
+	if code != 0 {
+		t.Fatalf("go-smtp-source exit %d:\n%s", code, stderr)
+	}
+	s.stop(t)
+	trace := s.Stderr.String()
+	// The cipher suite depends on the CPU (AES-GCM with AES instructions, else ChaCha20).
+	for _, want := range []string{": STARTTLS\n", ": TLS established: TLS 1.3 TLS_", " (resumed)\n"} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("-v trace lacks %q:\n%s", want, trace)
+		}
+	}
+}
