@@ -161,3 +161,16 @@ func TestDumpProtocolOverTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionStartTLSLMTP(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.TLS, c.LMTP = tlsTestConfig(t), true })
+	s := newSession(e, "127.0.0.1")
+	out, res := feedAll(s, "LHLO x\r\nSTARTTLS\r\n")
+	if !strings.Contains(out, "250-STARTTLS\r\n") || res.Action != ActionStartTLS {
+		t.Fatalf("before TLS: %q %+v", out, res)
+	}
+	out, _ = feedAll(s, "LHLO x\r\n")
+	if strings.Contains(out, "STARTTLS") || !strings.HasPrefix(out, "250-smtp-sink\r\n") {
+		t.Fatalf("after TLS: %q", out)
+	}
+}
