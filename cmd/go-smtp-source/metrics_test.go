@@ -54,12 +54,13 @@ func phaseStats(t *testing.T, r *metrics.Report, name string) metrics.PhaseStats
 }
 
 // Injected server delays come back in the per-phase numbers: p50 within 1 ms of the
-// delay, the other phases unaffected.
+// delay, the other phases unaffected. Few sessions: with many, the sink's own timers and
+// wake-ups batch, and its lateness (not our measurement) grows past a millisecond.
 func TestPhaseTimingAccuracy(t *testing.T) {
 	_, addr := startGoSink(t, "--delay", "rcpt=5ms,dot=20ms")
 	out := filepath.Join(t.TempDir(), "r.json")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	res := testpeer.Run(t, time.Minute, bin, "-d", "-s", "20", "-m", "400", "--json", out, addr)
+	res := testpeer.Run(t, time.Minute, bin, "-d", "-s", "4", "-m", "400", "--json", out, addr)
 	if res.ExitCode != 0 {
 		t.Fatalf("%v", res)
 	}
