@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/getopt"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
 
@@ -47,32 +48,12 @@ type atoiValue struct {
 func (v *atoiValue) String() string { return strconv.FormatInt(*v.n, 10) }
 func (v *atoiValue) Type() string   { return "int" }
 func (v *atoiValue) Set(s string) error {
-	n := atoi(s)
+	n := getopt.Atoi(s)
 	if v.check != nil && !v.check(n) {
 		return fmt.Errorf("bad value %q", s)
 	}
 	*v.n, v.set = n, true
 	return nil
-}
-
-func atoi(s string) int64 {
-	s = strings.TrimLeft(s, " \t")
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	var n int64
-	for _, c := range s {
-		if c < '0' || c > '9' || n > 1<<40 {
-			break
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n
 }
 
 func positive(n int64) bool    { return n > 0 }
@@ -145,7 +126,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	if len(rest) != 2 {
 		return nil, errUsage
 	}
-	if backlog := atoi(rest[1]); backlog <= 0 {
+	if backlog := getopt.Atoi(rest[1]); backlog <= 0 {
 		return nil, errUsage
 	}
 	o.listen = rest[0]

@@ -2,16 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -115,20 +112,8 @@ func runCoordinator(name string, args []string, opts *options, cfg engine.Config
 	}
 	defer nc.Close()
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var got os.Signal
-	go func() {
-		if s, ok := <-sigs; ok {
-			mu.Lock()
-			got = s
-			mu.Unlock()
-			stop()
-		}
-	}()
+	ctx, interrupted, release := onInterrupt()
+	defer release()
 
 	sessions := int64(cfg.Sessions)
 	if cfg.Rate > 0 || len(cfg.Stages) > 0 {
@@ -153,15 +138,9 @@ func runCoordinator(name string, args []string, opts *options, cfg engine.Config
 	}
 
 	code := exitOK
-	mu.Lock()
-	sig := got
-	mu.Unlock()
 	switch {
-	case sig != nil:
-		code = exitInterrupted
-		if sig == syscall.SIGTERM {
-			code = exitTerminated
-		}
+	case interrupted.exitStatus() != exitOK:
+		code = interrupted.exitStatus()
 	case errors.Is(runErr, cluster.ErrWorkerLost):
 		code = exitIncomplete
 	case runErr != nil:

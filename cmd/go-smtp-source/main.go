@@ -8,14 +8,11 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
@@ -97,33 +94,15 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		cfg.OnInterval = hlog.interval
 	}
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var got os.Signal
-	var sigMu sync.Mutex
-	go func() {
-		if s, ok := <-sigs; ok {
-			sigMu.Lock()
-			got = s
-			sigMu.Unlock()
-			stop()
-		}
-	}()
+	ctx, interrupted, release := onInterrupt()
+	defer release()
 
 	res, runErr := engine.Run(ctx, cfg)
 
 	code := exitOK
 	switch {
 	case errors.Is(runErr, engine.ErrInterrupted):
-		sigMu.Lock()
-		code = exitInterrupted
-		if got == syscall.SIGTERM {
-			code = exitTerminated
-		}
-		sigMu.Unlock()
+		code = interrupted.exitStatus()
 		out.fatalf("interrupted: %d messages in flight were cut off", res.Failed)
 	case runErr != nil:
 		code = exitFatal

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/getopt"
 )
 
 // options is the parsed command line, before it becomes an engine.Config.
@@ -190,11 +191,11 @@ func parseOptions(args []string) (*options, bool, error) {
 	o := &options{target: fs.Arg(0)}
 	str := func(name string) string { v, _ := fs.GetString(name); return v }
 	flag := func(name string) bool { v, _ := fs.GetBool(name); return v }
-	// positive reads a number the way smtp-source's atoi() does (leading blanks, trailing
+	// positive reads a number the way smtp-source's getopt.Atoi() does (leading blanks, trailing
 	// garbage ignored) and rejects values ≤ 0 with smtp-source's words.
 	positive := func(name, what string) (int64, error) {
 		v := str(name)
-		n := atoi(v)
+		n := getopt.Atoi(v)
 		if n <= 0 {
 			return 0, fatalf("bad %s: %s", what, v)
 		}
@@ -397,27 +398,6 @@ func parseLoadModel(fs *pflag.FlagSet, o *options) error {
 	o.progress, _ = fs.GetBool("progress")
 	o.noMetrics, _ = fs.GetBool("no-metrics")
 	return nil
-}
-
-// atoi is C's atoi(): optional blanks and sign, then digits up to the first non-digit.
-func atoi(s string) int64 {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	var n int64
-	for _, c := range s {
-		if c < '0' || c > '9' || n > 1<<40 {
-			break
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		return -n
-	}
-	return n
 }
 
 // parseDuration accepts Go durations ("1.5s", "200ms") and plain seconds ("300").
