@@ -218,6 +218,9 @@ func (s *slot) dial() {
 		if err != nil {
 			nc.Close()
 			eerr := fmt.Errorf("event loop: %w", err)
+			if isFdExhaustion(err) {
+				eerr = fmt.Errorf("event loop: %w (the open-files limit is reached: raise it with ulimit -n, or lower -s)", err)
+			}
 			r.fatal(eerr)
 			s.abandon(eerr)
 		}

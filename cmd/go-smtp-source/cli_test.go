@@ -301,3 +301,20 @@ func TestSessionStagesCLI(t *testing.T) {
 		}
 	}
 }
+
+// A full file-descriptor table: one fatal line that says what to do, every message
+// accounted for, no hang.
+func TestOpenFilesLimit(t *testing.T) {
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	sink := testpeer.StartPostfixSink(t, "-m", "2000")
+	res := testpeer.Run(t, 30*time.Second, "/bin/bash", "-c", `ulimit -n 64 && exec "$0" "$@"`, bin, "-d", "-s", "200", "-m", "1000", sink.Addr)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "the open-files limit is reached: raise it with ulimit -n, or lower -s") {
+		t.Fatalf("%v", res)
+	}
+	if strings.Count(res.Stderr, "fatal:") != 1 || strings.Contains(res.Stderr, "panic") {
+		t.Fatalf("want exactly one fatal line: %s", res.Stderr)
+	}
+	if got := summary(t, res.Stderr); got[0] != 1000 {
+		t.Fatalf("planned %d", got[0])
+	}
+}
