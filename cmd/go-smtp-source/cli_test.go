@@ -314,7 +314,11 @@ func TestOpenFilesLimit(t *testing.T) {
 	if strings.Count(res.Stderr, "fatal:") != 1 || strings.Contains(res.Stderr, "panic") {
 		t.Fatalf("want exactly one fatal line: %s", res.Stderr)
 	}
-	if got := summary(t, res.Stderr); got[0] != 1000 {
-		t.Fatalf("planned %d", got[0])
+	// Whether a session got connected before the table filled up depends on timing; when
+	// one did, the summary's accounting still covers all 1000 messages.
+	if summaryRE.MatchString(res.Stderr) {
+		if got := summary(t, res.Stderr); got[0] != 1000 {
+			t.Fatalf("planned %d", got[0])
+		}
 	}
 }
