@@ -91,25 +91,10 @@ type Result struct {
 	NotStarted int64
 	Sessions   int64 // connections established
 	Elapsed    time.Duration
-	Phases     [protocol.NumPhases]PhaseTotal
 
 	Start     time.Time          // wall clock at the run's epoch
 	Metrics   *metrics.Snapshot  // everything recorded, merged over loops and intervals
 	Intervals []metrics.Interval // one per wall-clock second of the run
-}
-
-// PhaseTotal sums one phase over the run.
-type PhaseTotal struct {
-	Count int64
-	Nanos int64
-}
-
-// Mean is the average duration of the phase.
-func (p PhaseTotal) Mean() time.Duration {
-	if p.Count == 0 {
-		return 0
-	}
-	return time.Duration(p.Nanos / p.Count)
 }
 
 // ErrMissedStart is returned when StartAt had passed before the run could start.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -81,8 +82,8 @@ func TestRunAgainstPostfixSink(t *testing.T) {
 			if res.Accepted != 1000 || ev.dots != 1000 {
 				t.Fatalf("accepted %d, dots %d: %+v", res.Accepted, ev.dots, res)
 			}
-			if res.Phases[protocol.PhaseEOD].Count != 1000 || res.Phases[protocol.PhaseBanner].Count != res.Sessions {
-				t.Fatalf("phases not delivered: %+v", res.Phases)
+			if res.Metrics.Count(metrics.EOD) != 1000 || res.Metrics.Count(metrics.Banner) != res.Sessions {
+				t.Fatalf("phases not delivered: eod %d, banner %d", res.Metrics.Count(metrics.EOD), res.Metrics.Count(metrics.Banner))
 			}
 		})
 	}

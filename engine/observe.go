@@ -59,8 +59,6 @@ func (s *slot) begin(seq, intended, now int64) {
 // Phase records one phase; it is the protocol.Observer hook, on the event loop.
 func (s *slot) Phase(p protocol.Phase, seq, start, end int64, code int) {
 	d := end - start
-	s.phases[p].Count++
-	s.phases[p].Nanos += d
 	s.rec.Record(metricPhase[p], d)
 	s.lastEnd = end
 	if p == protocol.PhaseRcpt {

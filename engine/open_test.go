@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/metrics"
-	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
 // stallServer is a minimal SMTP sink (goroutine per connection; it is the test's peer,
@@ -212,8 +211,8 @@ func TestOpenModelNewConnectionPerMessage(t *testing.T) {
 	if res.Accepted != 400 || res.Sessions != 400 {
 		t.Fatalf("%+v", res)
 	}
-	if res.Phases[protocol.PhaseQuit].Count != 400 {
-		t.Fatalf("QUIT count %d", res.Phases[protocol.PhaseQuit].Count)
+	if res.Metrics.Count(metrics.Quit) != 400 {
+		t.Fatalf("QUIT count %d", res.Metrics.Count(metrics.Quit))
 	}
 }
 

@@ -346,10 +346,6 @@ func (r *runner) result(elapsed time.Duration) Result {
 		res.Rejected += s.rejected
 		res.Failed += s.failed
 		res.Sessions += s.sessions
-		for p := range res.Phases {
-			res.Phases[p].Count += s.phases[p].Count
-			res.Phases[p].Nanos += s.phases[p].Nanos
-		}
 	}
 	if r.unbounded {
 		res.Planned = res.Accepted + res.Rejected + res.Failed

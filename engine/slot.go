@@ -66,7 +66,6 @@ type slot struct {
 	tls      tlsSession // TLS on the current connection (tls.go)
 
 	accepted, rejected, failed, sessions int64
-	phases                               [protocol.NumPhases]PhaseTotal
 }
 
 func newSlot(r *runner, i int) *slot {
