@@ -8,7 +8,10 @@
 #   3. -s 5000 established sessions parked between messages: RSS per session, TLS minus
 #      plaintext, of the client and of the sink (a fresh sink for each run).
 # Prints a Markdown table (also written to benchmarks/out/tls.md).
-# Usage: benchmarks/tls.sh   (MESSAGES=20000 HANDSHAKES=5000 PARKED=5000 to change the sizes;
+# Measurements 1 and 3 run RUNS times (default 5 and 3), plaintext and TLS alternating, and
+# report medians with the range: on a 2-core machine one run's rate swings by 10-20%.
+# Usage: benchmarks/tls.sh   (MESSAGES=20000 HANDSHAKES=5000 PARKED=5000 to change the sizes,
+#        RUNS=5 PARKED_RUNS=3 the repetitions;
 #        SERVER=tlsserver measures against benchmarks/tlsserver, a goroutine-per-connection
 #        Go server, instead of go-smtp-sink)
 set -euo pipefail
@@ -17,6 +20,8 @@ export PATH="/usr/local/go/bin:$PATH"
 MESSAGES=${MESSAGES:-20000}
 HANDSHAKES=${HANDSHAKES:-5000}
 PARKED=${PARKED:-5000}
+RUNS=${RUNS:-5}
+PARKED_RUNS=${PARKED_RUNS:-3}
 SERVER=${SERVER:-go-smtp-sink}
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mkdir -p benchmarks/out bin
@@ -71,10 +76,24 @@ cpu_run() {
 
 start_server
 echo "1. -d -s 100 -m $MESSAGES: plaintext (EHLO) vs --tls encrypt, against $SERVER" >&2
-read -r cpu_plain scpu_plain < <(cpu_run plain bin/go-smtp-source --quiet --ehlo -d -s 100 -m "$MESSAGES" --json "$out/plain.json" "$target")
-read -r cpu_tls scpu_tls < <(cpu_run tls bin/go-smtp-source --quiet --tls encrypt -d -s 100 -m "$MESSAGES" --json "$out/tls.json" "$target")
-r_plain=$(rate "$out/plain.json"); r_tls=$(rate "$out/tls.json")
+# median V...: the median of the values (the mean of the middle two for an even count).
+median() { python3 -c "import statistics,sys; print('%.2f' % statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+span() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print('%.0f–%.0f' % (min(v), max(v)))" "$@"; }
+rates_plain=(); rates_tls=(); cpus_plain=(); cpus_tls=(); scpus_plain=(); scpus_tls=(); ratios=()
+for i in $(seq "$RUNS"); do
+  read -r c s < <(cpu_run plain bin/go-smtp-source --quiet --ehlo -d -s 100 -m "$MESSAGES" --json "$out/plain.json" "$target")
+  rp=$(rate "$out/plain.json"); rates_plain+=("$rp"); cpus_plain+=("$c"); scpus_plain+=("$s")
+  read -r c s < <(cpu_run tls bin/go-smtp-source --quiet --tls encrypt -d -s 100 -m "$MESSAGES" --json "$out/tls.json" "$target")
+  rt=$(rate "$out/tls.json"); rates_tls+=("$rt"); cpus_tls+=("$c"); scpus_tls+=("$s")
+  ratios+=("$(calc "$rt / $rp")")
+  echo "   run $i: plaintext $rp msg/s, TLS $rt msg/s" >&2
+done
+r_plain=$(median "${rates_plain[@]}"); r_tls=$(median "${rates_tls[@]}")
+r_plain=${r_plain%.*}; r_tls=${r_tls%.*}
+cpu_plain=$(median "${cpus_plain[@]}"); cpu_tls=$(median "${cpus_tls[@]}")
+scpu_plain=$(median "${scpus_plain[@]}"); scpu_tls=$(median "${scpus_tls[@]}")
 ratio=$(calc "'%.2f' % ($r_tls / $r_plain)")
+ratio_span=$(python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print('%.2f–%.2f' % (min(v), max(v)))" "${ratios[@]}")
 
 echo "2. a handshake per message: -s 100 -m $HANDSHAKES --tls encrypt" >&2
 read -r cpu_hs scpu_hs < <(cpu_run hs bin/go-smtp-source --quiet --tls encrypt -s 100 -m "$HANDSHAKES" --json "$out/hs.json" "$target")
@@ -126,8 +145,19 @@ for col in (0, 1):
 print(*out)
 PY
 }
-read -r peak_plain rss_plain speak_plain srss_plain < <(parked_rss --ehlo)
-read -r peak_tls rss_tls speak_tls srss_tls < <(parked_rss --tls encrypt)
+# Medians over PARKED_RUNS alternating runs, column by column.
+parked_p=(); parked_t=()
+for i in $(seq "$PARKED_RUNS"); do
+  parked_p+=("$(parked_rss --ehlo)")
+  parked_t+=("$(parked_rss --tls encrypt)")
+  echo "   run $i: plaintext ${parked_p[-1]}, TLS ${parked_t[-1]} (KiB: client peak settled, sink peak settled)" >&2
+done
+column_medians() { python3 -c "
+import statistics, sys
+rows = [[int(x) for x in r.split()] for r in sys.argv[1:]]
+print(*[int(statistics.median(c)) for c in zip(*rows)])" "$@"; }
+read -r peak_plain rss_plain speak_plain srss_plain < <(column_medians "${parked_p[@]}")
+read -r peak_tls rss_tls speak_tls srss_tls < <(column_medians "${parked_t[@]}")
 per_session=$(calc "'%.1f' % (($rss_tls - $rss_plain) / $PARKED)")
 per_session_peak=$(calc "'%.1f' % (($peak_tls - $peak_plain) / $PARKED)")
 s_per_session=$(calc "'%.1f' % (($srss_tls - $srss_plain) / $PARKED)")
@@ -136,12 +166,12 @@ s_per_session_peak=$(calc "'%.1f' % (($speak_tls - $speak_plain) / $PARKED)")
 {
   echo "| measurement | go-smtp-source | client CPU | $SERVER CPU | note |"
   echo "| --- | --- | --- | --- | --- |"
-  echo "| -d -s 100 -m $MESSAGES, plaintext (EHLO) | $r_plain msg/s | ${cpu_plain} s | ${scpu_plain} s | |"
-  echo "| -d -s 100 -m $MESSAGES, --tls encrypt | $r_tls msg/s | ${cpu_tls} s | ${scpu_tls} s | **$ratio×** plaintext (target ≥ 0.8×) |"
+  echo "| -d -s 100 -m $MESSAGES, plaintext (EHLO), median of $RUNS | $r_plain msg/s ($(span "${rates_plain[@]}")) | ${cpu_plain} s | ${scpu_plain} s | |"
+  echo "| -d -s 100 -m $MESSAGES, --tls encrypt, median of $RUNS | $r_tls msg/s ($(span "${rates_tls[@]}")) | ${cpu_tls} s | ${scpu_tls} s | **$ratio×** plaintext (target ≥ 0.8×; run by run $ratio_span) |"
   echo "| a handshake per message, -s 100, --tls encrypt | $r_hs handshakes/s | $hs_us µs/handshake | $shs_us µs/handshake | full handshakes (TLS 1.3, X25519MLKEM768) |"
   echo "| the same with --tls-resume | $r_res handshakes/s | $res_us µs/handshake | $sres_us µs/handshake | $resumed of $HANDSHAKES resumed |"
   echo "$peer_row"
-  echo "| -s $PARKED parked sessions, settled RSS, client | plaintext $((rss_plain / 1024)) MiB, TLS $((rss_tls / 1024)) MiB | | | **$per_session KiB** per TLS session above plaintext (target ≤ 16) |"
+  echo "| -s $PARKED parked sessions (median of $PARKED_RUNS), settled RSS, client | plaintext $((rss_plain / 1024)) MiB, TLS $((rss_tls / 1024)) MiB | | | **$per_session KiB** per TLS session above plaintext (target ≤ 16) |"
   echo "| -s $PARKED parked sessions, settled RSS, $SERVER | plaintext $((srss_plain / 1024)) MiB, TLS $((srss_tls / 1024)) MiB | | | **$s_per_session KiB** per TLS session above plaintext |"
   echo "| -s $PARKED parked sessions, peak RSS | client: plaintext $((peak_plain / 1024)) MiB, TLS $((peak_tls / 1024)) MiB; $SERVER: plaintext $((speak_plain / 1024)) MiB, TLS $((speak_tls / 1024)) MiB | | | $per_session_peak KiB (client), $s_per_session_peak KiB ($SERVER) per TLS session: includes the garbage of $PARKED simultaneous handshakes |"
   echo

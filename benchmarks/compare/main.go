@@ -68,6 +68,7 @@ var allCases = []benchCase{
 type sample struct {
 	wall    time.Duration
 	cpu     time.Duration // user + system
+	sys     time.Duration // of which system (kernel) time
 	rssKB   int64
 	sinkCPU time.Duration // the sink's user + system time during the run (from /proc)
 }
@@ -357,7 +358,7 @@ func measure(bin string, args []string, limit time.Duration, msgs int) (sample, 
 		return sample{}, errors.New("no rusage on this platform")
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return sample{wall: wall, cpu: cpu, rssKB: ru.Maxrss}, nil
+	return sample{wall: wall, cpu: cpu, sys: time.Duration(ru.Stime.Nano()), rssKB: ru.Maxrss}, nil
 }
 
 var acceptedRe = regexp.MustCompile(`\b(\d+) accepted\b`)
@@ -468,6 +469,9 @@ func report(w io.Writer, cases []benchCase, rs []*result, runs int, ours, theirs
 			targets = append(targets, fmt.Sprintf("- `-d -s 100`: ours ≥ 1.3× smtp-source's msgs/s: %.2f× %s", q, verdict(q >= 1.3)))
 			q = r.cpuPer10k[1] / r.cpuPer10k[0]
 			targets = append(targets, fmt.Sprintf("- `-d -s 100`: ours ≤ 0.7× smtp-source's CPU per message: %.2f× %s", q, verdict(q <= 0.7)))
+			if both {
+				targets = append(targets, bounds(r)...)
+			}
 		case "d-s100-metrics":
 			q := r.msgsPerSecond[1] / r.msgsPerSecond[0]
 			targets = append(targets, fmt.Sprintf("- `-d -s 100`: throughput with metrics within 3%% of --no-metrics: %.3f× %s", q, verdict(q >= 0.97)))
@@ -534,6 +538,35 @@ func report(w io.Writer, cases []benchCase, rs []*result, runs int, ours, theirs
 	fmt.Fprintf(w, "\nCommands (PORT is the case's sink):\n\n")
 	for i, c := range cases {
 		fmt.Fprintf(w, "- %s: `%s` / `%s`\n", c.id, rs[i].theirsCmd, rs[i].oursCmd)
+	}
+}
+
+// bounds says, from the same run's measurements, how far any non-pipelining client could
+// go against this sink on this machine: the sink's CPU per message of our traffic caps the
+// rate even with a core of its own, both processes' CPU per message cap it on the
+// machine's cores, and our kernel time alone (one write per command, one read per reply:
+// the same syscalls smtp-source makes) bounds our CPU per message from below.
+func bounds(r *result) []string {
+	perMsg := func(ss []sample, f func(sample) time.Duration) float64 {
+		return median(ss, func(s sample) float64 { return f(s).Seconds() / float64(r.msgs) })
+	}
+	sinkCPU := perMsg(r.ours, func(s sample) time.Duration { return s.sinkCPU })
+	ourCPU := perMsg(r.ours, func(s sample) time.Duration { return s.cpu })
+	ourSys := perMsg(r.ours, func(s sample) time.Duration { return s.sys })
+	theirCPU := perMsg(r.theirs, func(s sample) time.Duration { return s.cpu })
+	if sinkCPU == 0 || theirCPU == 0 {
+		return nil
+	}
+	theirRate := r.msgsPerSecond[0]
+	sinkCeiling := 1 / sinkCPU
+	machineCeiling := float64(runtime.NumCPU()) / (sinkCPU + ourCPU)
+	return []string{
+		fmt.Sprintf("  - bound: the sink spends %.1f µs of CPU per message of our traffic, so even with a core to itself "+
+			"it cannot take more than %.0f msgs/s = %.2f× smtp-source's rate; sink and client together need %.1f µs "+
+			"per message, which %d CPUs turn into at most %.0f msgs/s = %.2f×",
+			sinkCPU*1e6, sinkCeiling, sinkCeiling/theirRate, (sinkCPU+ourCPU)*1e6, runtime.NumCPU(), machineCeiling, machineCeiling/theirRate),
+		fmt.Sprintf("  - bound: our kernel (system) time alone is %.1f µs per message = %.2f× smtp-source's whole CPU per message (%.1f µs)",
+			ourSys*1e6, ourSys/theirCPU, theirCPU*1e6),
 	}
 }
 
