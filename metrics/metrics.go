@@ -80,21 +80,28 @@ const (
 	TLSVersion11         // … TLS 1.1
 	TLSVersion12         // … TLS 1.2
 	TLSVersion13         // … TLS 1.3
-	TLSAES128GCM         // cipher suite TLS_AES_128_GCM_SHA256 (1.3) or ECDHE-*-AES128-GCM-SHA256 (1.2)
-	TLSAES256GCM         // TLS_AES_256_GCM_SHA384 or ECDHE-*-AES256-GCM-SHA384
-	TLSChaCha20Poly1305  // TLS_CHACHA20_POLY1305_SHA256 or ECDHE-*-CHACHA20-POLY1305
-	TLSOtherCipher       // any other cipher suite (CBC, RSA key exchange, …)
 	TLSCertificateFailed // handshakes that failed on the server's certificate
-	NumCounters
+	TLSOtherCipher       // handshakes that negotiated a cipher suite crypto/tls does not know
+	tlsCipherFirst       // tlsCipherFirst+i: handshakes that negotiated tlsCipherSuites[i] (tls.go; see TLSCipherCounter)
+
+	// NumCounters is the number of counters: the per-suite ones are last.
+	NumCounters = tlsCipherFirst + Counter(len(tlsCipherSuites))
 )
 
-var counterNames = [NumCounters]string{
-	"sessions_opened", "sessions_failed", "messages_accepted", "messages_rejected", "messages_failed",
-	"recipients_accepted", "recipients_rejected", "bytes_sent", "dropped", "late",
-	"tls_handshakes", "tls_resumed", "tls_version_1_0", "tls_version_1_1", "tls_version_1_2", "tls_version_1_3",
-	"tls_cipher_aes_128_gcm", "tls_cipher_aes_256_gcm", "tls_cipher_chacha20_poly1305", "tls_cipher_other",
-	"tls_certificate_failed",
-}
+// counterNames are the counters' names; the cipher suites' are "tls_cipher_" + the suite's
+// IANA name. Computed once at init, never modified.
+var counterNames = func() [NumCounters]string {
+	names := [NumCounters]string{
+		"sessions_opened", "sessions_failed", "messages_accepted", "messages_rejected", "messages_failed",
+		"recipients_accepted", "recipients_rejected", "bytes_sent", "dropped", "late",
+		"tls_handshakes", "tls_resumed", "tls_version_1_0", "tls_version_1_1", "tls_version_1_2", "tls_version_1_3",
+		"tls_certificate_failed", tlsCipherPrefix + "other",
+	}
+	for i, cs := range tlsCipherSuites {
+		names[tlsCipherFirst+Counter(i)] = tlsCipherPrefix + cs.name
+	}
+	return names
+}()
 
 // String is the counter's name in reports and JSON.
 func (c Counter) String() string {

@@ -48,10 +48,13 @@ func TestTLSCounters(t *testing.T) {
 	if _, ok := TLSVersionCounter(0x9999); ok {
 		t.Fatal("unknown version counted")
 	}
-	if c := TLSCipherCounter(tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256); c != TLSChaCha20Poly1305 {
+	if c := TLSCipherCounter(tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256); c.String() != "tls_cipher_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" {
 		t.Fatal(c)
 	}
-	if c := TLSCipherCounter(tls.TLS_RSA_WITH_AES_128_CBC_SHA); c != TLSOtherCipher {
+	if c := TLSCipherCounter(tls.TLS_RSA_WITH_AES_128_CBC_SHA); c.String() != "tls_cipher_TLS_RSA_WITH_AES_128_CBC_SHA" {
+		t.Fatal(c)
+	}
+	if c := TLSCipherCounter(0x9999); c != TLSOtherCipher || c.String() != "tls_cipher_other" {
 		t.Fatal(c)
 	}
 }
