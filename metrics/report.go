@@ -163,7 +163,10 @@ func NewReport(plan any, start time.Time, elapsed time.Duration, totals Totals, 
 		Intervals:     make([]Interval, 0, len(intervals)),
 	}
 	for c := Counter(0); c < NumCounters; c++ {
-		r.Counters[c.String()] = total.Counter(c)
+		// 26 cipher suite counters, nearly all zero in any run, would bury the others.
+		if n := total.Counter(c); n != 0 || !IsTLSCipherCounter(c) {
+			r.Counters[c.String()] = n
+		}
 	}
 	for _, p := range total.Phases() {
 		r.Phases = append(r.Phases, newPhaseStats(p.String(), total.phases[p], true))
