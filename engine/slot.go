@@ -65,6 +65,10 @@ type slot struct {
 	retiring bool       // session ramp: leave after this connection
 	tls      tlsSession // TLS on the current connection (tls.go)
 
+	// plainRetry: TLS setup failed at --tls may; the next connection does the same
+	// message without STARTTLS (tls.go, fallBack).
+	plainRetry bool
+
 	accepted, rejected, failed, sessions int64
 }
 
@@ -229,6 +233,7 @@ func (s *slot) dial() {
 
 // abandon counts the claimed message as failed and finishes the slot.
 func (s *slot) abandon(err error) {
+	s.plainRetry = false
 	s.failed++
 	s.msgs = [2]message{}
 	s.r.recs.withDial(func(rec *metrics.Recorder) {
@@ -257,6 +262,10 @@ func (s *slot) opened(c gnet.Conn) {
 	}
 	s.Phase(protocol.PhaseConnect, s.seq, s.dialStart, s.connected, 0)
 	s.client.Start(s.seq, s.connected)
+	if s.plainRetry {
+		s.plainRetry = false
+		s.client.DeclineTLS() // this connection only: the next one tries TLS again
+	}
 	if s.pcfg.ImplicitTLS {
 		s.startTLS(c, s.r.now())
 	}
@@ -410,9 +419,13 @@ func (s *slot) closed(err error) {
 		default:
 			why = fmt.Errorf("lost connection while %s", s.client.Waiting())
 		}
-		s.client.Fail(why)
-		if why != errAborted {
-			s.r.fatal(why)
+		if why != errAborted && s.canFallBack() {
+			s.fallBack(why) // TLS setup timed out or was cut short at --tls may
+		} else {
+			s.client.Fail(why)
+			if why != errAborted {
+				s.r.fatal(why)
+			}
 		}
 	}
 	s.ended = true
@@ -425,6 +438,10 @@ func (s *slot) closed(err error) {
 
 func (s *slot) afterClose() {
 	s.client.Release()
+	if s.plainRetry {
+		s.retryPlain() // the same message, its record kept
+		return
+	}
 	s.msgs = [2]message{}
 	if s.r.open != nil {
 		s.afterCloseOpen()

@@ -154,18 +154,69 @@ func (s *slot) readRecords(now int64, step protocol.Step) (protocol.Step, error)
 }
 
 // tlsFailed ends the session on a TLS failure: its messages fail; the run stops unless -A.
+// At --tls may a failure while TLS is being set up is instead retried in plaintext.
 func (s *slot) tlsFailed(phase string, err error) {
 	terr := &TLSError{Phase: phase, Reason: metrics.TLSReason(err), Err: err}
 	if _, ok := metrics.CertificateFailure(err); ok {
 		s.rec.Add(metrics.TLSCertificateFailed, 1)
 	}
 	s.ended = true
+	if s.canFallBack() {
+		s.fallBack(terr)
+		return
+	}
 	s.client.Fail(terr)
 	if s.pcfg.AllowReject {
 		s.r.cfg.Events.Warning(terr)
 		return
 	}
 	s.r.fatal(terr)
+}
+
+// FallbackError is a TLS failure at --tls may that the session does not count against
+// its message: it closes the connection and does the message again on a new one, in
+// plaintext (Postfix's smtp_tls_security_level=may: "When TLS handshakes fail, the
+// connection is retried with TLS disabled").
+type FallbackError struct{ Err error }
+
+func (e *FallbackError) Error() string { return e.Err.Error() + "; retrying in plaintext" }
+
+func (e *FallbackError) Unwrap() error { return e.Err }
+
+// canFallBack reports that a failure on this connection now is retried in plaintext:
+// --tls may over STARTTLS (implicit TLS has no plaintext to fall back to), no AUTH
+// (Postfix does not fall back when it has SASL credentials: the server may not offer
+// AUTH in plaintext), and TLS is being set up: the handshake, or the EHLO after it (in
+// TLS 1.3 a server refuses the client's certificate only after the client's handshake is
+// over). The retry connection declines STARTTLS, so it never comes here: one retry per
+// message at most.
+func (s *slot) canFallBack() bool {
+	if s.pcfg.TLS != protocol.TLSMay || s.pcfg.ImplicitTLS || s.pcfg.Auth != nil {
+		return false
+	}
+	if s.client.TLSPending() {
+		return true
+	}
+	p, ok := s.client.PendingPhase()
+	return ok && p == protocol.PhaseEhloTLS && s.client.TLSActive()
+}
+
+// fallBack counts err under its key as usual, warns, and has the slot's next connection
+// do the same message in plaintext (afterClose, opened). The message stays open: it is
+// neither failed nor counted twice.
+func (s *slot) fallBack(err error) {
+	s.ended = true
+	s.plainRetry = true
+	s.recordError(err)
+	s.r.cfg.Events.Warning(&FallbackError{Err: err})
+}
+
+// retryPlain queues the slot to connect again at once for the message whose TLS setup
+// failed; when the run is shutting down the message fails, aborted.
+func (s *slot) retryPlain() {
+	if !s.r.dials.push(s) {
+		s.abandon(errAborted)
+	}
 }
 
 // writeTLS encrypts the machine's output and writes it in one gnet write.

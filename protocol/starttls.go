@@ -78,6 +78,15 @@ func (c *Client) TLSDone(now int64) {
 // TLSActive reports that the session is encrypted.
 func (c *Client) TLSActive() bool { return c.tlsActive }
 
+// TLSPending reports that a TLS handshake is in progress: the STARTTLS 220 (or, with
+// implicit TLS, the connect) is behind, TLSDone not yet called.
+func (c *Client) TLSPending() bool { return c.tlsPending }
+
+// DeclineTLS makes the connection Start has just begun go on in plaintext without
+// STARTTLS, whatever the server offers: the driver's retry after a TLS handshake failed
+// at --tls may (Postfix's plaintext fallback). It lasts until the next Start.
+func (c *Client) DeclineTLS() { c.tlsDeclined = true }
+
 // endSession ends the session on a policy failure (TLS required but not offered, AUTH
 // impossible): the open messages end with outcome o; without -A the run stops, with -A
 // it is a warning and the session QUITs.
