@@ -39,7 +39,7 @@ type tlsOptions struct {
 }
 
 func addTLSFlags(ext *pflag.FlagSet) {
-	ext.String("tls", "none", "TLS `level`, Postfix's smtp_tls_security_level words: none; may (STARTTLS when offered); encrypt (STARTTLS required, certificate not checked); verify and secure (certificate checked against --tls-ca-file or the system roots, name from --tls-servername or the target); -tls means encrypt")
+	ext.String("tls", "none", "TLS `level`, Postfix's smtp_tls_security_level words: none; may (STARTTLS when offered, else plaintext; a failed handshake is retried in plaintext on a new connection); encrypt (STARTTLS required, certificate not checked); verify and secure (certificate checked against --tls-ca-file or the system roots, name from --tls-servername or the target); -tls means encrypt")
 	ext.Bool("tls-wrapper", false, "implicit TLS from the first byte (SMTPS, port 465) instead of STARTTLS; level encrypt unless --tls says verify or secure")
 	ext.String("tls-ca-file", "", "PEM `file` of the certificate authorities to trust at --tls verify/secure (default: the system's)")
 	ext.String("tls-servername", "", "`name` to send as SNI and check the server's certificate against (default: the target host)")
