@@ -45,6 +45,10 @@ type Config struct {
 	Listen string
 	// EventLoops is the number of gnet event loops; 0 means one per CPU.
 	EventLoops int
+	// Backlog is the listen(2) backlog (smtp-sink's backlog operand), applied to every
+	// listening socket: the shared one, or each event loop's own SO_REUSEPORT socket.
+	// The kernel caps it at net.core.somaxconn. 0 keeps gnet's backlog, somaxconn itself.
+	Backlog int
 
 	Hostname string // banner, HELO/EHLO replies, Received line; default "smtp-sink"
 	LMTP     bool   // -L: only LHLO; one reply per recipient after the dot
@@ -202,6 +206,9 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	if c.Listen == "" {
 		return errors.New("sink config: no listen address")
+	}
+	if c.Backlog < 0 {
+		return fmt.Errorf("sink config: negative listen backlog %d", c.Backlog)
 	}
 	if c.DumpDir != "" && c.DumpFile != "" {
 		return errors.New("sink config: use only one of -d or -D, but not both")

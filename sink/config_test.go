@@ -99,6 +99,7 @@ func TestSetFaultsAndValidate(t *testing.T) {
 		{Listen: "x", SoftReply: "550 no"},
 		{Listen: "x", HardReply: "5x0 no"},
 		{Listen: "x", MaxCommandLine: 100},
+		{Listen: "x", Backlog: -1},
 	}
 	for _, b := range bad {
 		if err := b.Validate(); err == nil {

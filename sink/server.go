@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // Server runs sessions on gnet event loops.
@@ -33,6 +34,13 @@ type Server struct {
 	stopOnce  sync.Once
 	stopErr   error
 	serveDone chan struct{}
+
+	// loopSockets is the number of SO_REUSEPORT listening sockets (one per event loop)
+	// that need the backlog once gnet has bound them after OnBoot; 0 when OnBoot's one
+	// listener is all there is, or no backlog is set. listenAddr is their bound address.
+	loopSockets int
+	listenAddr  unix.Sockaddr
+	ticked      bool
 }
 
 // NewServer checks the configuration and prepares a server; Serve starts it.
@@ -59,7 +67,8 @@ func NewServer(cfg Config) (*Server, error) {
 // Stats returns the live counters.
 func (s *Server) Stats() *Stats { return s.stats }
 
-// Ready is closed once the listener is bound and AfterListen has run.
+// Ready is closed once the listeners are bound, the backlog is applied and AfterListen
+// has run.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Done is closed when -M or -n is reached.
@@ -73,15 +82,19 @@ func (s *Server) Serve() error {
 	if loops <= 0 {
 		loops = runtime.NumCPU()
 	}
+	// One SO_REUSEPORT socket per loop, each accepting on its own. gnet binds the extra
+	// sockets after OnBoot, so with an AfterListen hook (which may drop privileges, and
+	// the kernel refuses to share a port across users) one socket is used and gnet's main
+	// reactor hands connections to the loops.
+	// Port 0 also gets one socket: each SO_REUSEPORT socket would draw its own port.
+	// Where the loops' sockets cannot be found to apply the backlog to, a backlog also
+	// means one socket.
+	reusePort := !strings.HasPrefix(cfg.Listen, "unix:") && cfg.AfterListen == nil &&
+		!strings.HasSuffix(cfg.Listen, ":0") && (cfg.Backlog == 0 || canFindLoopSockets)
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReuseAddr(true),
-		// One SO_REUSEPORT socket per loop, each accepting on its own. gnet binds the extra
-		// sockets after OnBoot, so with an AfterListen hook (which may drop privileges,
-		// and the kernel refuses to share a port across users) one socket is used and gnet's
-		// main reactor hands connections to the loops.
-		// Port 0 also gets one socket: each SO_REUSEPORT socket would draw its own port.
-		gnet.WithReusePort(!strings.HasPrefix(cfg.Listen, "unix:") && cfg.AfterListen == nil && !strings.HasSuffix(cfg.Listen, ":0")),
+		gnet.WithReusePort(reusePort),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(64 << 10),
 		gnet.WithWriteBufferCap(16 << 10),
@@ -89,6 +102,12 @@ func (s *Server) Serve() error {
 	}
 	if cfg.SocketBuffer > 0 {
 		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.SocketBuffer), gnet.WithSocketSendBuffer(cfg.SocketBuffer))
+	}
+	if reusePort && cfg.Backlog > 0 && loops > 1 {
+		// gnet has no backlog option and binds loops 1..n-1's sockets after OnBoot; its
+		// ticker starts after they are bound, so the first OnTick applies the backlog.
+		s.loopSockets = min(loops, maxEventLoops)
+		opts = append(opts, gnet.WithTicker(true))
 	}
 	err := gnet.Run(s, cfg.Listen, opts...)
 	if s.bootErr != nil {
@@ -129,14 +148,46 @@ func (s *Server) Addr() net.Addr { return s.addr }
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.engine = eng
 	s.addr = boundAddr(eng)
+	if backlog := s.env.cfg.Backlog; backlog > 0 {
+		sa, err := relisten(eng, backlog)
+		if err != nil {
+			s.bootErr = fmt.Errorf("listen backlog %d: %w", backlog, err)
+			return gnet.Shutdown
+		}
+		s.listenAddr = sa
+	}
 	if hook := s.env.cfg.AfterListen; hook != nil {
 		if err := hook(); err != nil {
 			s.bootErr = fmt.Errorf("after listen: %w", err)
 			return gnet.Shutdown
 		}
 	}
-	close(s.ready)
+	// With per-loop sockets still to bind, OnTick closes ready once they have the backlog.
+	if s.loopSockets == 0 {
+		close(s.ready)
+	}
 	return gnet.None
+}
+
+// OnTick runs only with per-loop listening sockets and a backlog (see Serve): the first
+// tick comes after gnet has bound every loop's socket, and gives them the backlog.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	const never = 24 * time.Hour // gnet's ticker has no off switch; wake up once a day
+	if s.ticked {
+		return never, gnet.None
+	}
+	s.ticked = true
+	backlog := s.env.cfg.Backlog
+	n, err := relistenLoopSockets(s.listenAddr, backlog)
+	if err == nil && n < s.loopSockets {
+		err = fmt.Errorf("found %d of the %d event loops' listening sockets", n, s.loopSockets)
+	}
+	if err != nil {
+		s.bootErr = fmt.Errorf("listen backlog %d: %w", backlog, err)
+		return never, gnet.Shutdown
+	}
+	close(s.ready)
+	return never, gnet.None
 }
 
 func (s *Server) nowNS() int64 { return int64(time.Since(s.epoch)) }

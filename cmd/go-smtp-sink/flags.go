@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -126,9 +127,11 @@ func parseArgs(prog string, args []string) (*options, error) {
 	if len(rest) != 2 {
 		return nil, errUsage
 	}
-	if backlog := getopt.Atoi(rest[1]); backlog <= 0 {
+	backlog := getopt.Atoi(rest[1])
+	if backlog <= 0 {
 		return nil, errUsage
 	}
+	o.cfg.Backlog = int(min(backlog, math.MaxInt32)) // listen(2) takes an int
 	o.listen = rest[0]
 	switch {
 	case ipv4 && ipv6:

@@ -16,7 +16,9 @@ func TestParseArgsGetoptCompatible(t *testing.T) {
 		check   func(*options) bool
 		wantErr string // "usage" for errUsage
 	}{
-		{"operands only", []string{":2525", "10"}, func(o *options) bool { return o.listen == ":2525" }, ""},
+		{"operands only", []string{":2525", "10"}, func(o *options) bool { return o.listen == ":2525" && o.cfg.Backlog == 10 }, ""},
+		{"atoi backlog", []string{":2525", "7x"}, func(o *options) bool { return o.cfg.Backlog == 7 }, ""},
+		{"huge backlog fits listen(2)'s int", []string{":2525", "99999999999"}, func(o *options) bool { return o.cfg.Backlog == 1<<31-1 }, ""},
 		{"bundled flags", []string{"-vcL", "127.0.0.1:25", "1"}, func(o *options) bool { return o.verbose && o.counters && o.cfg.LMTP }, ""},
 		{"attached values", []string{"-m50", "-hmx.example", "-M3", "x:25", "1"}, func(o *options) bool {
 			return o.cfg.MaxConnections == 50 && o.cfg.Hostname == "mx.example" && o.cfg.MaxMessages == 3

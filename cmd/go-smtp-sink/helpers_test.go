@@ -30,10 +30,16 @@ func startGoSink(t *testing.T, opts ...string) *goSink {
 
 func startGoSinkAt(t *testing.T, addr string, opts ...string) *goSink {
 	t.Helper()
+	return startGoSinkBacklog(t, addr, "1024", opts...)
+}
+
+// startGoSinkBacklog is startGoSinkAt with the backlog operand given.
+func startGoSinkBacklog(t *testing.T, addr, backlog string, opts ...string) *goSink {
+	t.Helper()
 	bin := testpeer.BuildCommand(t, "go-smtp-sink")
 	stats := filepath.Join(t.TempDir(), "stats.json")
 	args := append([]string{"--stats", stats}, opts...)
-	args = append(args, addr, "1024")
+	args = append(args, addr, backlog)
 	s := &goSink{Process: testpeer.Start(t, bin, args...), Addr: addr, Stats: stats}
 	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
 		t.Fatalf("go-smtp-sink %v: %v; stderr: %s", args, err, s.Stderr.String())
