@@ -130,7 +130,7 @@ type Client struct {
 
 	tlsActive   bool // the connection is encrypted (implicit TLS, or STARTTLS done)
 	tlsPending  bool // a TLS handshake is in progress; nothing is fed until TLSDone
-	tlsDeclined bool // --tls may: the server refused STARTTLS; go on in plaintext
+	tlsDeclined bool // --tls may: the server refused STARTTLS, or DeclineTLS after a failed handshake; go on in plaintext
 	auth        authState
 
 	// reply is the reply being handled, for the observer; nil outside onReply. It points
