@@ -93,6 +93,10 @@ func TestTemporaryReadErrorIsRetried(t *testing.T) {
 					if !errors.As(err, &ne) || !ne.Temporary() {
 						t.Fatalf("after %d bytes: %v (not the temporary error we returned)", got.Len(), err)
 					}
+					// Conn.Read recognises it with a type assertion, not errors.As.
+					if _, ok := err.(wouldBlock); !ok {
+						t.Fatalf("after %d bytes: crypto/tls wrapped the temporary error: %T %v", got.Len(), err, err)
+					}
 					temporary++
 					if temporary > 10*len(want) {
 						t.Fatal("no progress")
