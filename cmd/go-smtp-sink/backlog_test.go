@@ -4,65 +4,23 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
-// ssPath returns ss (iproute2), or skips the test.
-func ssPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("ss"); err == nil {
-		return p
-	}
-	for _, p := range []string{"/usr/bin/ss", "/bin/ss", "/usr/sbin/ss", "/sbin/ss"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("ss (Debian: apt-get install iproute2) not installed: cannot read the listening sockets' backlogs")
-	return ""
-}
-
-// listenBacklogs runs ss with args and returns the Send-Q column of every LISTEN line:
-// for a listening socket ss reports its backlog there.
-func listenBacklogs(t *testing.T, ss string, args ...string) ([]int, string) {
-	t.Helper()
-	out, err := exec.Command(ss, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ss %q: %v: %s", args, err, out)
-	}
-	var backlogs []int
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		// TCP lines (ss -t) start with the state, unix ones (ss -x) with the type, u_str.
-		i := slices.Index(f, "LISTEN")
-		if i < 0 || i+2 >= len(f) {
-			continue
-		}
-		n, err := strconv.Atoi(f[i+2])
-		if err != nil {
-			t.Fatalf("ss %q: Send-Q %q in %q", args, f[i+2], line)
-		}
-		backlogs = append(backlogs, n)
-	}
-	return backlogs, string(out)
-}
-
 // waitBacklogs waits until ss shows exactly sockets listening sockets, each with the
 // backlog. The sink accepts as soon as its first socket listens; with one SO_REUSEPORT
 // socket per event loop, the others get the backlog a moment later.
-func waitBacklogs(t *testing.T, ss string, sockets, backlog int, args ...string) {
+func waitBacklogs(t *testing.T, sockets, backlog int, args ...string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got, out := listenBacklogs(t, ss, args...)
+		got, out := testpeer.ListenBacklogs(t, args...)
 		if len(got) == sockets && !slices.ContainsFunc(got, func(n int) bool { return n != backlog }) {
 			return
 		}
@@ -78,7 +36,7 @@ func waitBacklogs(t *testing.T, ss string, sockets, backlog int, args ...string)
 // (IPv4 and IPv6), the one socket for unix: and for -u (bound before dropping root, the
 // loops share it). Two backlogs, so that neither is the kernel's default by chance.
 func TestBacklogOperandApplied(t *testing.T) {
-	ss := ssPath(t)
+	testpeer.ListenBacklogs(t, "-ltnH") // skips without ss
 	type listenCase struct {
 		name    string
 		operand func(t *testing.T) (addr string, ssArgs []string)
@@ -115,7 +73,7 @@ func TestBacklogOperandApplied(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", c.name, backlog), func(t *testing.T) {
 				addr, ssArgs := c.operand(t)
 				s := startGoSinkBacklog(t, addr, strconv.Itoa(backlog), c.opts...)
-				waitBacklogs(t, ss, c.sockets, backlog, ssArgs...)
+				waitBacklogs(t, c.sockets, backlog, ssArgs...)
 				s.Stop() // by PID; the stats file is not the point (nobody cannot write it)
 			})
 		}

@@ -36,7 +36,7 @@ func Require(t testing.TB, name string) string {
 			return p
 		}
 	}
-	msg := fmt.Sprintf("%s not installed (Debian: apt-get install postfix swaks; .ci/run does this)", name)
+	msg := fmt.Sprintf("%s not installed (Debian: apt-get install postfix swaks nats-server iproute2; .ci/run does this)", name)
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
