@@ -39,8 +39,14 @@ type wire struct {
 	// queued counts AsyncWrites not yet done. While any is, the loop queues its writes
 	// behind them, so records never overtake the handshake's last flight.
 	queued atomic.Int32
-	out    []byte // on the loop: records written by crypto/tls, not yet handed to gnet
+	// out, on the loop: records written by crypto/tls, not yet handed to gnet. It comes
+	// from outBufs at the first record and goes back at flush, which ends every call on
+	// the loop, so a parked session holds no write buffer.
+	out *[]byte
 }
+
+// outBufs hold the records of one flush; shared by all connections.
+var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func newWire(gc gnet.Conn) *wire {
 	w := &wire{gc: gc, la: gc.LocalAddr(), ra: gc.RemoteAddr()}
@@ -88,7 +94,10 @@ func (w *wire) takePending(p []byte) int {
 
 func (w *wire) Write(p []byte) (int, error) {
 	if w.onLoop {
-		w.out = append(w.out, p...)
+		if w.out == nil {
+			w.out = outBufs.Get().(*[]byte)
+		}
+		*w.out = append(*w.out, p...)
 		return len(p), nil
 	}
 	return w.asyncWrite(append([]byte(nil), p...), len(p)) // crypto/tls reuses p
@@ -112,26 +121,29 @@ func (w *wire) written(gnet.Conn, error) error {
 // flush hands the records collected on the loop to gnet in one write (gnet copies what
 // the socket does not take at once).
 func (w *wire) flush() error {
-	if len(w.out) == 0 {
+	if w.out == nil {
 		return nil
 	}
+	bp := w.out
+	w.out = nil
 	var err error
-	if w.queued.Load() > 0 {
-		_, err = w.asyncWrite(append([]byte(nil), w.out...), len(w.out))
-	} else {
-		_, err = w.gc.Write(w.out)
+	if out := *bp; len(out) > 0 {
+		if w.queued.Load() > 0 {
+			_, err = w.asyncWrite(append([]byte(nil), out...), len(out))
+		} else {
+			_, err = w.gc.Write(out) // gnet copies what the socket does not take at once
+		}
 	}
-	if cap(w.out) > maxKeptOut {
-		w.out = nil
-	} else {
-		w.out = w.out[:0]
+	if cap(*bp) <= maxPooledOut {
+		*bp = (*bp)[:0]
+		outBufs.Put(bp)
 	}
 	return err
 }
 
-// maxKeptOut bounds the write buffer a connection keeps between writes: a message body
-// larger than this is collected in a buffer that is dropped afterwards.
-const maxKeptOut = 4 << 10
+// maxPooledOut bounds the buffers outBufs keeps: one that a large message body grew past
+// this is left to the collector.
+const maxPooledOut = 64 << 10
 
 // Close unblocks a handshake waiting for bytes; it does not close the gnet connection.
 func (w *wire) Close() error {
