@@ -264,7 +264,11 @@ func (cs *clientSession) check() error {
 func (*lineClient) OnClose(c gnet.Conn, err error) gnet.Action {
 	cs := c.Context().(*clientSession)
 	if cs.tc != nil {
-		cs.tc.Close()
+		// The server may hang up on the client's alert before the loop hears that the
+		// handshake failed: the handshake's own error says why, as the engine reports it.
+		if herr := cs.tc.CloseDuringHandshake(time.Second); herr != nil {
+			err = herr
+		}
 	}
 	if err == nil {
 		err = errors.New("closed by the server")
