@@ -17,6 +17,7 @@ type Conn struct {
 	tc *tls.Conn
 
 	handshaking bool          // on the loop: StartHandshake called, HandshakeDone not yet true
+	drained     bool          // on the loop: the last Read left crypto/tls no decrypted byte
 	done        atomic.Bool   // set by the handshake goroutine when it has finished
 	finished    chan struct{} // closed with done
 	hsErr       error         // written before done is set
@@ -87,6 +88,9 @@ func (c *Conn) HandshakeDone() (bool, error) {
 // record is buffered yet; io.EOF after the peer's close_notify. Event loop only, after
 // the handshake.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.drained && c.w.idle() {
+		return 0, nil // crypto/tls holds at most part of a record (recordFramer)
+	}
 	n, err := c.tc.Read(p)
 	if ferr := c.w.flush(); ferr != nil && err == nil { // a KeyUpdate reply, for example
 		err = ferr
@@ -96,6 +100,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if _, ok := err.(wouldBlock); ok {
 		err = nil
 	}
+	// crypto/tls copies out min(len(p), what it decrypted): a short Read drained it.
+	c.drained = n < len(p) && err == nil
 	return n, err
 }
 

@@ -33,6 +33,7 @@ type wire struct {
 	mu      sync.Mutex
 	cond    sync.Cond // L is &mu; signalled when pending grows or the wire closes
 	pending []byte    // bytes fed by the loop and not yet read by crypto/tls
+	framer  recordFramer
 	closed  bool
 	onLoop  bool
 
@@ -67,12 +68,12 @@ func (w *wire) Read(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if w.onLoop {
 		if len(w.pending) > 0 {
-			return w.takePending(p), nil
+			return w.framer.take(p, pendingSource{w}), nil
 		}
 		if w.gc.InboundBuffered() == 0 {
 			return 0, errWouldBlock // gnet would say io.ErrShortBuffer, which tls makes sticky
 		}
-		return w.gc.Read(p)
+		return w.framer.take(p, w.gc), nil
 	}
 	for len(w.pending) == 0 && !w.closed {
 		w.cond.Wait()
@@ -80,16 +81,15 @@ func (w *wire) Read(p []byte) (int, error) {
 	if len(w.pending) == 0 {
 		return 0, net.ErrClosed
 	}
-	return w.takePending(p), nil
+	return w.framer.take(p, pendingSource{w}), nil
 }
 
-func (w *wire) takePending(p []byte) int {
-	n := copy(p, w.pending)
-	w.pending = w.pending[n:]
-	if len(w.pending) == 0 {
-		w.pending = nil // let the handshake's buffer go
-	}
-	return n
+// idle reports that nothing has arrived that crypto/tls has not been given. Event loop
+// only, after the handshake.
+func (w *wire) idle() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending) == 0 && w.gc.InboundBuffered() == 0
 }
 
 func (w *wire) Write(p []byte) (int, error) {
