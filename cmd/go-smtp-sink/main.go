@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
 
@@ -101,6 +103,15 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		defer t.Stop()
 		counterTick = t.C
 	}
+	// After a burst of TLS handshakes, give its garbage back to the system (tlsburst).
+	var burstTick <-chan time.Time
+	var burst tlsburst.Detector
+	var lastHandshakes int64
+	if cfg.TLS != nil {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		burstTick = t.C
+	}
 	lastCounters := ""
 	showCounters := func() {
 		snap := srv.Stats().Snapshot()
@@ -123,6 +134,12 @@ func run(argv []string, stdout, stderr io.Writer) int {
 loop:
 	for {
 		select {
+		case <-burstTick:
+			n := srv.Stats().Snapshot().TLSHandshakes
+			if burst.Second(n - lastHandshakes) {
+				go debug.FreeOSMemory() // a full collection: off this loop
+			}
+			lastHandshakes = n
 		case sig := <-signals:
 			if sig == syscall.SIGUSR1 {
 				writeStats()

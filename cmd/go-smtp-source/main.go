@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -91,6 +94,18 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: fatal: --hdr-log: %v\n", name, err)
 			return exitFatal
 		}
+	}
+	if cfg.TLS != nil {
+		var burst tlsburst.Detector
+		cfg.OnInterval = func(start, end time.Time, snap *metrics.Snapshot) {
+			if burst.Second(snap.Counter(metrics.TLSHandshakes)) {
+				go debug.FreeOSMemory() // a full collection: off the sampler's goroutine
+			}
+			if hlog != nil {
+				hlog.interval(start, end, snap)
+			}
+		}
+	} else if hlog != nil {
 		cfg.OnInterval = hlog.interval
 	}
 
