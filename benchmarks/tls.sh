@@ -8,7 +8,7 @@
 #   3. -s 5000 established sessions parked between messages: RSS per session, TLS minus
 #      plaintext, of the client and of the sink (a fresh sink for each run).
 # Prints a Markdown table (also written to benchmarks/out/tls.md).
-# Measurements 1 and 3 run RUNS times (default 5 and 3), plaintext and TLS alternating, and
+# Measurements 1 and 3 run RUNS times (default 9 and 3), plaintext and TLS alternating, and
 # report medians with the range: on a 2-core machine one run's rate swings by 10-20%.
 # Usage: benchmarks/tls.sh   (MESSAGES=20000 HANDSHAKES=5000 PARKED=5000 to change the sizes,
 #        RUNS=5 PARKED_RUNS=3 the repetitions;
@@ -20,7 +20,7 @@ export PATH="/usr/local/go/bin:$PATH"
 MESSAGES=${MESSAGES:-20000}
 HANDSHAKES=${HANDSHAKES:-5000}
 PARKED=${PARKED:-5000}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-9}
 PARKED_RUNS=${PARKED_RUNS:-3}
 SERVER=${SERVER:-go-smtp-sink}
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
