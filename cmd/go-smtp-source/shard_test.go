@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,19 +31,7 @@ func startCountingSink(t *testing.T) *clusterSink {
 // stop ends the sink with SIGTERM and returns its final counters.
 func (s *clusterSink) stop(t *testing.T) sink.Snapshot {
 	t.Helper()
-	_ = s.proc.Cmd.Process.Signal(syscall.SIGTERM)
-	if exited, _ := s.proc.Wait(10 * time.Second); !exited {
-		t.Fatal("go-smtp-sink did not exit within 10s of SIGTERM")
-	}
-	b, err := os.ReadFile(s.stats)
-	if err != nil {
-		t.Fatalf("sink stats: %v", err)
-	}
-	var snap sink.Snapshot
-	if err := json.Unmarshal(b, &snap); err != nil {
-		t.Fatalf("sink stats %s: %v", b, err)
-	}
-	return snap
+	return stopGoSinkStats(t, s.proc, s.stats)
 }
 
 // Brokerless: three --shard processes of the real binary, started together with

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/sink"
@@ -22,19 +18,7 @@ func startStatsSink(t *testing.T, opts ...string) (addr string, stop func() sink
 	p, addr := startGoSink(t, append([]string{"--stats", stats}, opts...)...)
 	return addr, func() sink.Snapshot {
 		t.Helper()
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		if exited, _ := p.Wait(10 * time.Second); !exited {
-			t.Fatal("go-smtp-sink did not exit within 10s of SIGTERM")
-		}
-		b, err := os.ReadFile(stats)
-		if err != nil {
-			t.Fatalf("sink stats: %v", err)
-		}
-		var snap sink.Snapshot
-		if err := json.Unmarshal(b, &snap); err != nil {
-			t.Fatalf("sink stats %s: %v", b, err)
-		}
-		return snap
+		return stopGoSinkStats(t, p, stats)
 	}
 }
 

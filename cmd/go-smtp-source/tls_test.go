@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,23 +102,14 @@ func TestTLSResumeCounted(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d\n%s", code, stderr)
 			}
-			b, err := os.ReadFile(jsonFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Counters map[string]int64 `json:"counters"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatal(err)
-			}
+			counters := reportCounters(t, jsonFile)
 			// The first handshake is full; every later one resumes.
-			if doc.Counters["tls_handshakes"] != 20 || doc.Counters["tls_resumed"] != 19 || srv.Resumed.Load() != 19 {
-				t.Fatalf("counters %v, server resumed %d", doc.Counters, srv.Resumed.Load())
+			if counters["tls_handshakes"] != 20 || counters["tls_resumed"] != 19 || srv.Resumed.Load() != 19 {
+				t.Fatalf("counters %v, server resumed %d", counters, srv.Resumed.Load())
 			}
 			want := "tls_version_" + strings.ReplaceAll(version, ".", "_")
-			if doc.Counters[want] != 20 {
-				t.Fatalf("%s: %d", want, doc.Counters[want])
+			if counters[want] != 20 {
+				t.Fatalf("%s: %d", want, counters[want])
 			}
 		})
 	}

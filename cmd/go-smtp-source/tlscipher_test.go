@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,27 +34,18 @@ func TestTLSCipherSuiteCounted(t *testing.T) {
 			if code != 0 || srv.Handshakes.Load() != n {
 				t.Fatalf("exit %d, server: %d handshakes\n%s", code, srv.Handshakes.Load(), stderr)
 			}
-			b, err := os.ReadFile(jsonFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Counters map[string]int64 `json:"counters"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatal(err)
-			}
-			if doc.Counters["tls_handshakes"] != n {
-				t.Fatalf("tls_handshakes %d, want %d", doc.Counters["tls_handshakes"], n)
+			counters := reportCounters(t, jsonFile)
+			if counters["tls_handshakes"] != n {
+				t.Fatalf("tls_handshakes %d, want %d", counters["tls_handshakes"], n)
 			}
 			var counted []string
-			for name, v := range doc.Counters {
+			for name, v := range counters {
 				if strings.HasPrefix(name, "tls_cipher_") && v != 0 {
 					counted = append(counted, name)
 				}
 			}
-			if len(counted) != 1 || doc.Counters[counted[0]] != n || !slices.Contains(tc.want, counted[0]) {
-				t.Fatalf("cipher counters %v (values %v), want %d under one of %v", counted, doc.Counters, n, tc.want)
+			if len(counted) != 1 || counters[counted[0]] != n || !slices.Contains(tc.want, counted[0]) {
+				t.Fatalf("cipher counters %v (values %v), want %d under one of %v", counted, counters, n, tc.want)
 			}
 			if strings.Contains(stderr, "tls_cipher") {
 				t.Fatalf("the text report lists cipher counters:\n%s", stderr)
