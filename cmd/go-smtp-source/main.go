@@ -12,13 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
-	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
-	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -95,19 +92,10 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 			return exitFatal
 		}
 	}
-	if cfg.TLS != nil {
-		var burst tlsburst.Detector
-		cfg.OnInterval = func(start, end time.Time, snap *metrics.Snapshot) {
-			if burst.Second(snap.Counter(metrics.TLSHandshakes)) {
-				go debug.FreeOSMemory() // a full collection: off the sampler's goroutine
-			}
-			if hlog != nil {
-				hlog.interval(start, end, snap)
-			}
-		}
-	} else if hlog != nil {
+	if hlog != nil {
 		cfg.OnInterval = hlog.interval
 	}
+	releaseAfterHandshakeBursts(&cfg)
 
 	ctx, interrupted, release := onInterrupt()
 	defer release()

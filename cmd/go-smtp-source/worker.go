@@ -211,6 +211,7 @@ func (p *cliPrepared) Run(ctx context.Context, startAt time.Time, progress func(
 	cfg.Progress = func(e engine.Progress) {
 		progress(cluster.Report{Accepted: e.Accepted, Rejected: e.Rejected, Failed: e.Failed, InFlight: e.InFlight})
 	}
+	releaseAfterHandshakeBursts(&cfg)
 	res, runErr := engine.Run(ctx, cfg)
 	if errors.Is(runErr, engine.ErrInterrupted) {
 		runErr = fmt.Errorf("stopped: %d messages in flight were cut off", res.Failed)
