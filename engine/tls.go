@@ -203,9 +203,8 @@ func (s *slot) canFallBack() bool {
 
 // fallBack counts err under its key as usual, warns, and has the slot's next connection
 // do the same message in plaintext (afterClose, opened). The message stays open: it is
-// neither failed nor counted twice.
+// neither failed nor counted twice. The callers (tlsFailed, closed) end the connection.
 func (s *slot) fallBack(err error) {
-	s.ended = true
 	s.plainRetry = true
 	s.recordError(err)
 	s.r.cfg.Events.Warning(&FallbackError{Err: err})

@@ -38,20 +38,18 @@ func (s *Session) auth(args []byte) {
 	}
 	switch {
 	case equalFoldASCII(mech, "plain"):
+		s.phase = phaseAuthPlain
 		if !hasInitial {
-			s.phase = phaseAuthPlain
 			s.reply(replyAuthPlainGo)
 			return
 		}
-		s.phase = phaseAuthPlain
 		s.authResponse(initial)
 	case equalFoldASCII(mech, "login"):
+		s.phase = phaseAuthLoginUser
 		if !hasInitial {
-			s.phase = phaseAuthLoginUser
 			s.reply(replyAuthLoginUser)
 			return
 		}
-		s.phase = phaseAuthLoginUser
 		s.authResponse(initial)
 	case equalFoldASCII(mech, "cram-md5"):
 		if hasInitial {

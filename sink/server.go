@@ -37,10 +37,10 @@ type Server struct {
 
 	// loopSockets is the number of SO_REUSEPORT listening sockets (one per event loop)
 	// that need the backlog once gnet has bound them after OnBoot; 0 when OnBoot's one
-	// listener is all there is, or no backlog is set. listenAddr is their bound address.
+	// listener is all there is, no backlog is set, or OnTick has applied it. listenAddr
+	// is their bound address.
 	loopSockets int
 	listenAddr  unix.Sockaddr
-	ticked      bool
 }
 
 // NewServer checks the configuration and prepares a server; Serve starts it.
@@ -173,14 +173,14 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 // tick comes after gnet has bound every loop's socket, and gives them the backlog.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	const never = 24 * time.Hour // gnet's ticker has no off switch; wake up once a day
-	if s.ticked {
+	if s.loopSockets == 0 {
 		return never, gnet.None
 	}
-	s.ticked = true
-	backlog := s.env.cfg.Backlog
+	backlog, want := s.env.cfg.Backlog, s.loopSockets
+	s.loopSockets = 0 // once: later ticks do nothing
 	n, err := relistenLoopSockets(s.listenAddr, backlog)
-	if err == nil && n < s.loopSockets {
-		err = fmt.Errorf("found %d of the %d event loops' listening sockets", n, s.loopSockets)
+	if err == nil && n < want {
+		err = fmt.Errorf("found %d of the %d event loops' listening sockets", n, want)
 	}
 	if err != nil {
 		s.bootErr = fmt.Errorf("listen backlog %d: %w", backlog, err)
