@@ -16,6 +16,13 @@ type Conn struct {
 	w  *wire
 	tc *tls.Conn
 
+	// rec seals and opens the records of a TLS 1.3 session after the handshake, in place
+	// of crypto/tls (records13); nil: crypto/tls does. takeOver says whether to try: not
+	// for a client with a session cache, which needs crypto/tls to take the tickets.
+	rec      *records13
+	takeOver bool
+	isClient bool
+
 	handshaking bool          // on the loop: StartHandshake called, HandshakeDone not yet true
 	drained     bool          // on the loop: the last Read left crypto/tls no decrypted byte
 	done        atomic.Bool   // set by the handshake goroutine when it has finished
@@ -26,13 +33,13 @@ type Conn struct {
 // Client starts the client side of TLS over gc. cfg is not modified and may be shared.
 func Client(gc gnet.Conn, cfg *tls.Config) *Conn {
 	w := newWire(gc)
-	return &Conn{gc: gc, w: w, tc: tls.Client(w, cfg)}
+	return &Conn{gc: gc, w: w, tc: tls.Client(w, cfg), isClient: true, takeOver: cfg.ClientSessionCache == nil}
 }
 
 // Server starts the server side of TLS over gc. cfg is not modified and may be shared.
 func Server(gc gnet.Conn, cfg *tls.Config) *Conn {
 	w := newWire(gc)
-	return &Conn{gc: gc, w: w, tc: tls.Server(w, cfg)}
+	return &Conn{gc: gc, w: w, tc: tls.Server(w, cfg), takeOver: true}
 }
 
 // StartHandshake runs the handshake on a goroutine that ends with it, within timeout.
@@ -77,17 +84,33 @@ func (c *Conn) HandshakeDone() (bool, error) {
 	}
 	c.handshaking = false
 	if c.hsErr == nil {
-		c.w.mu.Lock()
-		c.w.onLoop = true
-		c.w.mu.Unlock()
+		c.toLoop()
 	}
 	return true, c.hsErr
+}
+
+// toLoop moves the session, its handshake over, to the event loop, and its TLS 1.3
+// records to records13 when it can.
+func (c *Conn) toLoop() {
+	c.w.mu.Lock()
+	c.w.onLoop = true
+	c.w.mu.Unlock()
+	if c.takeOver && c.w.framer.atRecordStart() {
+		c.rec = takeOver13(c.tc, c.isClient)
+	}
 }
 
 // Read decrypts into p what has arrived. It returns 0 and no error when no complete
 // record is buffered yet; io.EOF after the peer's close_notify. Event loop only, after
 // the handshake.
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.rec != nil {
+		n, err := c.rec.read(c.w, p)
+		if ferr := c.w.flush(); ferr != nil && err == nil { // a KeyUpdate reply
+			err = ferr
+		}
+		return n, err
+	}
 	if c.drained && c.w.idle() {
 		return 0, nil // crypto/tls holds at most part of a record (recordFramer)
 	}
@@ -108,7 +131,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write encrypts p and writes the records through gnet in one write. Event loop only,
 // after the handshake.
 func (c *Conn) Write(p []byte) (int, error) {
-	n, err := c.tc.Write(p)
+	n, err := c.seal(p)
 	if ferr := c.w.flush(); err == nil {
 		err = ferr
 	}
@@ -119,12 +142,19 @@ func (c *Conn) Write(p []byte) (int, error) {
 // write. Buffers that fit in one record together are sealed as one (one AEAD pass and
 // header instead of one per buffer). Event loop only, after the handshake.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
+	if c.rec != nil {
+		n, err := c.rec.writev(c.w, bufs)
+		if ferr := c.w.flush(); err == nil {
+			err = ferr
+		}
+		return n, err
+	}
 	if len(bufs) > 1 {
 		size := 0
 		for _, b := range bufs {
 			size += len(b)
 		}
-		if size <= maxPlainRecord {
+		if size <= maxPlaintext {
 			bp := joinBufs.Get().(*[]byte)
 			joined := (*bp)[:0]
 			for _, b := range bufs {
@@ -140,7 +170,7 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	var err error
 	for _, b := range bufs {
 		var n int
-		n, err = c.tc.Write(b)
+		n, err = c.seal(b)
 		total += n
 		if err != nil {
 			break
@@ -152,12 +182,17 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	return total, err
 }
 
-// maxPlainRecord is the most plaintext one TLS record carries.
-const maxPlainRecord = 16 << 10
+// seal encrypts p into records for the next flush.
+func (c *Conn) seal(p []byte) (int, error) {
+	if c.rec != nil {
+		return c.rec.write(c.w, p)
+	}
+	return c.tc.Write(p)
+}
 
 // joinBufs hold Writev's buffers joined into one record's plaintext; shared by all
 // connections, held only during a call.
-var joinBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxPlainRecord); return &b }}
+var joinBufs = sync.Pool{New: func() any { b := make([]byte, 0, maxPlaintext); return &b }}
 
 // ConnectionState is the TLS session's state (version, cipher suite, resumption, the
 // peer's certificates). Event loop only, after the handshake.
@@ -192,9 +227,7 @@ func (c *Conn) CloseDuringHandshake(d time.Duration) error {
 	if c.hsErr != nil {
 		return c.hsErr
 	}
-	c.w.mu.Lock()
-	c.w.onLoop = true
-	c.w.mu.Unlock()
+	c.toLoop()
 	var scratch [512]byte
 	for {
 		n, err := c.Read(scratch[:])

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +24,12 @@ type lineServer struct {
 	gnet.BuiltinEventEngine
 	cfg      *tls.Config
 	implicit bool
+	addr     string
 	ready    chan struct{}
 	mu       sync.Mutex
 	errs     []error
+	// records13 counts the sessions whose records went to records13 after the handshake.
+	records13 atomic.Int32
 }
 
 type serverSession struct {
@@ -83,6 +87,9 @@ func (s *lineServer) OnTraffic(c gnet.Conn) gnet.Action {
 		if err != nil {
 			return gnet.Close // the client's failure cases end here
 		}
+		if ss.tc.rec != nil {
+			s.records13.Add(1)
+		}
 	}
 	var buf [512]byte
 	for {
@@ -117,8 +124,14 @@ func (s *lineServer) OnClose(c gnet.Conn, _ error) gnet.Action {
 
 func startLineServer(t *testing.T, cfg *tls.Config, implicit bool) string {
 	t.Helper()
+	return startLineServerOf(t, cfg, implicit).addr
+}
+
+// startLineServerOf starts a lineServer and returns it.
+func startLineServerOf(t *testing.T, cfg *tls.Config, implicit bool) *lineServer {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	s := &lineServer{cfg: cfg, implicit: implicit, ready: make(chan struct{})}
+	s := &lineServer{cfg: cfg, implicit: implicit, ready: make(chan struct{}), addr: addr}
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- gnet.Run(s, "tcp://"+addr, gnet.WithNumEventLoop(2), gnet.WithLogger(silent{}))
@@ -141,7 +154,7 @@ func startLineServer(t *testing.T, cfg *tls.Config, implicit bool) string {
 			t.Errorf("%v", err)
 		}
 	})
-	return addr
+	return s
 }
 
 // clientSession is one connection of lineClient: greeting, STARTTLS (unless implicit),
@@ -152,12 +165,15 @@ type clientSession struct {
 	inject   bool // send a second command in the same write as STARTTLS
 	lines    int
 	long     int // bytes of the first line's payload (Writev over more than one record)
-	tc       *Conn
-	got      []byte
-	sent     int
-	state    tls.ConnectionState
-	result   chan error
-	finished bool
+	// keyUpdateAt > 0: before line keyUpdateAt, ask the server to update its keys too.
+	keyUpdateAt int
+	records13   bool // the session's records went to records13 after the handshake
+	tc          *Conn
+	got         []byte
+	sent        int
+	state       tls.ConnectionState
+	result      chan error
+	finished    bool
 }
 
 type lineClient struct {
@@ -219,6 +235,7 @@ func (*lineClient) OnTraffic(c gnet.Conn) gnet.Action {
 			return cs.finish(err)
 		}
 		cs.state = cs.tc.ConnectionState()
+		cs.records13 = cs.tc.rec != nil
 		if _, err := cs.tc.Writev([][]byte{[]byte("line 0"), bytes.Repeat([]byte("x"), cs.long), []byte("\n")}); err != nil {
 			return cs.finish(err)
 		}
@@ -237,6 +254,11 @@ func (*lineClient) OnTraffic(c gnet.Conn) gnet.Action {
 		for bytes.Count(cs.got, []byte("\n")) == cs.sent {
 			if cs.sent == cs.lines {
 				return cs.finish(cs.check())
+			}
+			if cs.sent == cs.keyUpdateAt {
+				if err := requestKeyUpdate(cs.tc); err != nil {
+					return cs.finish(err)
+				}
 			}
 			if _, err := cs.tc.Writev([][]byte{[]byte("line "), []byte(fmt.Sprint(cs.sent)), []byte("\n")}); err != nil {
 				return cs.finish(err)
@@ -368,6 +390,9 @@ func TestManyConcurrentHandshakes(t *testing.T) {
 					if cs.state.Version != version {
 						t.Fatalf("session %d: version %x", i, cs.state.Version)
 					}
+					if cs.records13 != (version == tls.VersionTLS13) {
+						t.Fatalf("session %d: records13 %v at %s", i, cs.records13, tls.VersionName(version))
+					}
 				}
 			})
 		}
@@ -391,6 +416,9 @@ func TestResumption(t *testing.T) {
 			for i, cs := range runSessions(t, cli, addr, 5, mk) {
 				if err := resultOf(cs); err != nil || !cs.state.DidResume {
 					t.Fatalf("later session %d: err %v, resumed %v", i, err, cs.state.DidResume)
+				}
+				if cs.records13 { // crypto/tls must see the tickets to fill the cache
+					t.Fatalf("later session %d: a client with a session cache left crypto/tls", i)
 				}
 			}
 		})
@@ -427,11 +455,25 @@ func TestInteroperatesWithStandardTLS(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 
-	l, err := tls.Listen("tcp", "127.0.0.1:0", scfg)
+	addr = startStandardEchoServer(t, scfg)
+	cli := newGnetClient(t)
+	for i, cs := range runSessions(t, cli, addr, 20, func() *clientSession {
+		return &clientSession{cfg: ccfg, implicit: true, lines: 3}
+	}) {
+		if err := resultOf(cs); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+}
+
+// startStandardEchoServer is lineServer's echo, implicit TLS, on crypto/tls's own server.
+func startStandardEchoServer(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -456,14 +498,7 @@ func TestInteroperatesWithStandardTLS(t *testing.T) {
 			}(c)
 		}
 	}()
-	cli := newGnetClient(t)
-	for i, cs := range runSessions(t, cli, l.Addr().String(), 20, func() *clientSession {
-		return &clientSession{cfg: ccfg, implicit: true, lines: 3}
-	}) {
-		if err := resultOf(cs); err != nil {
-			t.Fatalf("session %d: %v", i, err)
-		}
-	}
+	return l.Addr().String()
 }
 
 // TestHandshakeFailures: a certificate the client does not trust ends the handshake with

@@ -49,6 +49,9 @@ func (f *recordFramer) take(p []byte, src io.Reader) int {
 	return n
 }
 
+// atRecordStart reports that the next byte handed out begins a record.
+func (f *recordFramer) atRecordStart() bool { return f.left == 0 && f.hdrN == 0 }
+
 // pendingSource reads the bytes the loop fed during the handshake.
 type pendingSource struct{ w *wire }
 
