@@ -9,6 +9,15 @@
 // sticky, keeping any partial record for the next call (see TestTemporaryReadErrorIsRetried,
 // which fails if a Go release changes that).
 //
+// A TLS 1.3 session then leaves crypto/tls's record layer, built for a blocking conn shared
+// by goroutines, for records13, built for one event loop: it takes over the traffic
+// secrets and sequence numbers crypto/tls reached (takeOver13, by reflection — crypto/tls
+// exports neither — and only when nothing is left half-read), seals and opens records in
+// place in gnet's buffers, and handles what may follow a handshake: KeyUpdate, tickets (a
+// client with a session cache stays on crypto/tls, which stores them), alerts, and
+// crypto/tls's limits. TestTakeOver13 fails if a Go release stops the takeover. TLS 1.2
+// sessions stay on crypto/tls.
+//
 // Life of a Conn, all calls but the goroutine's on the connection's event loop:
 //
 //	c := tlsconn.Client(gc, cfg) // or Server

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -222,8 +223,7 @@ func (r *records13) open(rec []byte) (byte, []byte, error) {
 	if r.in.seq == math.MaxUint64 {
 		return 0, nil, errors.New("tls: sequence number wraparound")
 	}
-	nonce := r.in.nonce()
-	pt, err := r.in.aead.Open(ct[:0], nonce[:], ct, hdr)
+	pt, err := r.in.aead.Open(ct[:0], r.in.nonce(), ct, hdr)
 	if err != nil {
 		return 0, nil, alertError(alertBadRecordMAC)
 	}
@@ -291,9 +291,8 @@ func (r *records13) seal(w *wire, typ byte, parts ...[]byte) error {
 		out = append(out, p...)
 	}
 	out = append(out, typ)
-	nonce := r.out.nonce()
 	body := out[start+recordHeaderLen:]
-	sealed := r.out.aead.Seal(body[:0], nonce[:], body, out[start:start+recordHeaderLen])
+	sealed := r.out.aead.Seal(body[:0], r.out.nonce(), body, out[start:start+recordHeaderLen])
 	r.out.seq++
 	w.setOut(out[:start+recordHeaderLen+len(sealed)])
 	return nil
@@ -335,7 +334,8 @@ type trafficKeys struct {
 	suite  uint16
 	secret []byte
 	aead   cipher.AEAD
-	iv     [12]byte
+	ivLow  uint64   // the IV's last 8 bytes, which the sequence number is XORed into
+	nonceB [12]byte // the IV's first 4 bytes, then the current nonce's last 8
 	seq    uint64
 }
 
@@ -378,18 +378,17 @@ func newTrafficKeys(suite uint16, secret []byte, seq uint64) (trafficKeys, error
 	if err != nil {
 		return trafficKeys{}, err
 	}
-	k := trafficKeys{suite: suite, secret: secret, aead: aead, seq: seq}
-	copy(k.iv[:], iv)
+	k := trafficKeys{suite: suite, secret: secret, aead: aead, seq: seq, ivLow: binary.BigEndian.Uint64(iv[4:])}
+	copy(k.nonceB[:4], iv)
 	return k, nil
 }
 
-// nonce is the per-record nonce: the IV XOR the sequence number (RFC 8446 §5.3).
-func (k *trafficKeys) nonce() [12]byte {
-	n := k.iv
-	for i := range 8 {
-		n[4+i] ^= byte(k.seq >> (56 - 8*i))
-	}
-	return n
+// nonce is the per-record nonce: the IV XOR the sequence number (RFC 8446 §5.3). It is
+// k's own buffer (a local one would escape through the AEAD interface: an allocation per
+// record), valid until the next call.
+func (k *trafficKeys) nonce() []byte {
+	binary.BigEndian.PutUint64(k.nonceB[4:], k.ivLow^k.seq)
+	return k.nonceB[:]
 }
 
 // update moves to the next traffic secret after a KeyUpdate (RFC 8446 §7.2).

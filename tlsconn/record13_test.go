@@ -58,7 +58,7 @@ type recordPair struct {
 	isClient bool
 }
 
-func newRecordPair(t *testing.T, suite uint16, isClient bool) *recordPair {
+func newRecordPair(t testing.TB, suite uint16, isClient bool) *recordPair {
 	t.Helper()
 	mk := func(secret []byte) trafficKeys {
 		k, err := newTrafficKeys(suite, secret, 0)
@@ -83,7 +83,7 @@ func sealInner(k *trafficKeys, outerType byte, inner []byte) []byte {
 	rec := []byte{outerType, 3, 3, byte(size >> 8), byte(size)}
 	nonce := k.nonce()
 	k.seq++
-	return k.aead.Seal(rec, nonce[:], inner, rec[:5])
+	return k.aead.Seal(rec, nonce, inner, rec[:5])
 }
 
 func (p *recordPair) peerRecord(typ byte, content []byte, padding int) []byte {
@@ -116,8 +116,7 @@ func (p *recordPair) peerOpen(t *testing.T) [][2][]byte {
 			t.Fatalf("our output is not whole records: %x", out)
 		}
 		out = out[len(rec):]
-		nonce := p.peerIn.nonce()
-		pt, err := p.peerIn.aead.Open(nil, nonce[:], rec[5:], rec[:5])
+		pt, err := p.peerIn.aead.Open(nil, p.peerIn.nonce(), rec[5:], rec[:5])
 		if err != nil {
 			t.Fatalf("the peer cannot open our record %d: %v", p.peerIn.seq, err)
 		}
