@@ -456,3 +456,22 @@ func FuzzRecords13(f *testing.F) {
 		}
 	})
 }
+
+// TestRecords13ReadsPendingFirst: records that came with the handshake's last flight (fed
+// to the handshake, not read by it) are read before gnet's buffer, also when one record is
+// split between the two.
+func TestRecords13ReadsPendingFirst(t *testing.T) {
+	p := newRecordPair(t, tls.TLS_AES_128_GCM_SHA256, false)
+	first := p.peerRecord(recordTypeApplicationData, []byte("EHLO client\r\n"), 0)
+	second := p.peerRecord(recordTypeApplicationData, []byte("MAIL FROM:<a@b>\r\n"), 3)
+	third := p.peerRecord(recordTypeApplicationData, []byte("RCPT TO:<c@d>\r\n"), 0)
+	p.w.pending = append(bytes.Clone(first), second[:9]...)
+	p.gc.arrive(second[9:], third)
+	got, err := p.readAll(8)
+	if err != nil || string(got) != "EHLO client\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if p.w.pending != nil || len(p.gc.in) != 0 {
+		t.Fatalf("left %d pending and %d gnet bytes", len(p.w.pending), len(p.gc.in))
+	}
+}
