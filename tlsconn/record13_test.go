@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -473,5 +474,67 @@ func TestRecords13ReadsPendingFirst(t *testing.T) {
 	}
 	if p.w.pending != nil || len(p.gc.in) != 0 {
 		t.Fatalf("left %d pending and %d gnet bytes", len(p.w.pending), len(p.gc.in))
+	}
+}
+
+// TestOpenSSLServer: the records13 client against OpenSSL's s_server, which sends its
+// tickets after the handshake and, mid-session, a KeyUpdate that asks for ours ("K"); the
+// test types the server's side of the echo.
+func TestOpenSSLServer(t *testing.T) {
+	openssl := testpeer.Require(t, "openssl")
+	ca := testpeer.NewCA(t, "openssl server CA")
+	certFile, keyFile := ca.Issue(t, testpeer.LocalhostSpec()).WriteFiles(t, t.TempDir(), "server")
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", addr, "-naccept", "1",
+		"-cert", certFile, "-key", keyFile, "-tls1_3")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitFor := func(s string) {
+		t.Helper()
+		for !strings.Contains(out.String(), s) {
+			if ctx.Err() != nil {
+				t.Fatalf("no %q from s_server; it printed:\n%s", s, out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("ACCEPT")
+	cs := &clientSession{cfg: &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"}, implicit: true, lines: 3,
+		result: make(chan error, 1)}
+	if _, err := newGnetClient(t).DialContext("tcp", addr, cs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		waitFor(fmt.Sprintf("line %d\n", i))
+		if i == 1 {
+			if _, err := io.WriteString(stdin, "K\n"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor("SSL_do_handshake -> 1") // what s_server prints once the KeyUpdate is sent
+		}
+		if _, err := fmt.Fprintf(stdin, "ok line %d\n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-cs.result:
+		if err != nil {
+			t.Fatalf("client: %v\ns_server printed:\n%s", err, out.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("client did not finish; s_server printed:\n%s", out.String())
+	}
+	if !cs.records13 {
+		t.Fatal("the client session was not on records13")
 	}
 }
