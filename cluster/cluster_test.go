@@ -82,6 +82,22 @@ func startTestServer(t *testing.T) *EmbeddedServer {
 	return srv
 }
 
+// coordination is the result of a Coordinate call.
+type coordination struct {
+	out *Outcome
+	err error
+}
+
+// coordinateAsync runs Coordinate over nc on a goroutine; its result comes on the channel.
+func coordinateAsync(nc *nats.Conn, cfg CoordinatorConfig) <-chan coordination {
+	res := make(chan coordination, 1)
+	go func() {
+		out, err := Coordinate(context.Background(), nc, cfg)
+		res <- coordination{out, err}
+	}()
+	return res
+}
+
 func connect(t *testing.T, srv *EmbeddedServer, name string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(srv.URL, nats.Token(srv.Token), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
@@ -229,20 +245,12 @@ func TestClusterWorkerLost(t *testing.T) {
 		ws[i] = startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
 	}
 	cfg := coordConfig(3, m)
-	type result struct {
-		out *Outcome
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		out, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
-		res <- result{out, err}
-	}()
+	res := coordinateAsync(connect(t, srv, "coord"), cfg)
 	<-runner.started
 	time.Sleep(300 * time.Millisecond)
 	ws[1].nc.Close() // silent from now on (a SIGKILL, or a cut cable)
 	killed := time.Now()
-	var r result
+	var r coordination
 	select {
 	case r = <-res:
 	case <-time.After(15 * time.Second):
@@ -325,16 +333,7 @@ func TestClusterSurvivesServerRestart(t *testing.T) {
 	}
 	cfg := coordConfig(3, m)
 	cfg.ReportInterval, cfg.CoordGrace = 500*time.Millisecond, 3*time.Second
-	type result struct {
-		out *Outcome
-		err error
-	}
-	res := make(chan result, 1)
-	coordNC := connect(t, srv, "coord")
-	go func() {
-		out, err := Coordinate(context.Background(), coordNC, cfg)
-		res <- result{out, err}
-	}()
+	res := coordinateAsync(connect(t, srv, "coord"), cfg)
 	<-runner.started
 	time.Sleep(300 * time.Millisecond)
 	srv.Shutdown()
@@ -344,7 +343,7 @@ func TestClusterSurvivesServerRestart(t *testing.T) {
 		t.Fatalf("restart on %s: %v", addr, err)
 	}
 	t.Cleanup(again.Shutdown)
-	var r result
+	var r coordination
 	select {
 	case r = <-res:
 	case <-time.After(20 * time.Second):
@@ -381,15 +380,7 @@ func TestClusterContinueOnLoss(t *testing.T) {
 	}
 	cfg := coordConfig(3, m)
 	cfg.ContinueOnLoss = true
-	type result struct {
-		out *Outcome
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		out, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
-		res <- result{out, err}
-	}()
+	res := coordinateAsync(connect(t, srv, "coord"), cfg)
 	<-runner.started
 	ws[2].nc.Close()
 	r := <-res

@@ -63,7 +63,6 @@ const (
 	alertUnexpectedMessage = 10
 	alertBadRecordMAC      = 20
 	alertRecordOverflow    = 22
-	alertIllegalParameter  = 47
 	alertDecodeError       = 50
 	alertProtocolVersion   = 70
 	alertUserCanceled      = 90
@@ -103,7 +102,7 @@ func (r *records13) read(w *wire, p []byte) (int, error) {
 		if typ == recordTypeApplicationData && len(data) > 0 {
 			if len(r.hand) > 0 {
 				w.discard(len(rec))
-				return 0, r.fail(w, alertError(alertUnexpectedMessage))
+				return 0, r.fail(w, tls.AlertError(alertUnexpectedMessage))
 			}
 			r.useless = 0
 			n := copy(p, data)
@@ -126,17 +125,17 @@ func (r *records13) read(w *wire, p []byte) (int, error) {
 func (r *records13) control(w *wire, typ byte, data []byte) error {
 	r.useless++
 	if r.useless > maxUselessRecords {
-		return fmt.Errorf("tls: too many non-advancing records: %w", alertError(alertUnexpectedMessage))
+		return fmt.Errorf("tls: too many non-advancing records: %w", tls.AlertError(alertUnexpectedMessage))
 	}
 	switch typ {
 	case recordTypeApplicationData: // empty
 		if len(r.hand) > 0 {
-			return alertError(alertUnexpectedMessage)
+			return tls.AlertError(alertUnexpectedMessage)
 		}
 		return nil
 	case recordTypeAlert:
 		if len(data) != 2 {
-			return alertError(alertUnexpectedMessage)
+			return tls.AlertError(alertUnexpectedMessage)
 		}
 		switch data[1] {
 		case alertCloseNotify:
@@ -148,14 +147,14 @@ func (r *records13) control(w *wire, typ byte, data []byte) error {
 	case recordTypeHandshake:
 		return r.postHandshake(w, data)
 	}
-	return alertError(alertUnexpectedMessage)
+	return tls.AlertError(alertUnexpectedMessage)
 }
 
 // postHandshake handles the handshake messages of one record, keeping a message that goes
 // on in the next record.
 func (r *records13) postHandshake(w *wire, data []byte) error {
 	if len(data) == 0 {
-		return alertError(alertUnexpectedMessage)
+		return tls.AlertError(alertUnexpectedMessage)
 	}
 	if len(r.hand) > 0 {
 		r.hand = append(r.hand, data...)
@@ -164,7 +163,7 @@ func (r *records13) postHandshake(w *wire, data []byte) error {
 	for len(data) >= 4 {
 		n := int(data[1])<<16 | int(data[2])<<8 | int(data[3])
 		if n > maxHandshakeMsg {
-			return alertError(alertDecodeError)
+			return tls.AlertError(alertDecodeError)
 		}
 		if len(data) < 4+n {
 			break
@@ -176,11 +175,11 @@ func (r *records13) postHandshake(w *wire, data []byte) error {
 			// No session cache: nothing to keep it in (crypto/tls ignores it then too).
 		case typ == typeKeyUpdate:
 			if n != 1 || body[0] > 1 {
-				return alertError(alertDecodeError)
+				return tls.AlertError(alertDecodeError)
 			}
 			if len(data) > 0 {
 				// A key change must end its record (RFC 8446 §5.1).
-				return alertError(alertUnexpectedMessage)
+				return tls.AlertError(alertUnexpectedMessage)
 			}
 			if body[0] == 1 { // update_requested: answer under the old key, then change it
 				if err := r.seal(w, recordTypeHandshake, []byte{typeKeyUpdate, 0, 0, 1, 0}); err != nil {
@@ -194,7 +193,7 @@ func (r *records13) postHandshake(w *wire, data []byte) error {
 				return err
 			}
 		default:
-			return fmt.Errorf("tls: received unexpected handshake message of type %d: %w", typ, alertError(alertUnexpectedMessage))
+			return fmt.Errorf("tls: received unexpected handshake message of type %d: %w", typ, tls.AlertError(alertUnexpectedMessage))
 		}
 	}
 	if len(data) == 0 {
@@ -212,31 +211,31 @@ func (r *records13) open(rec []byte) (byte, []byte, error) {
 	if hdr[0] != recordTypeApplicationData {
 		// Once the handshake is over every TLS 1.3 record is application_data outside
 		// (RFC 8446 §5); a change_cipher_spec is no longer allowed.
-		return 0, nil, alertError(alertUnexpectedMessage)
+		return 0, nil, tls.AlertError(alertUnexpectedMessage)
 	}
 	if hdr[1] != 3 || hdr[2] != 3 {
-		return 0, nil, fmt.Errorf("tls: received record with version %x: %w", uint16(hdr[1])<<8|uint16(hdr[2]), alertError(alertProtocolVersion))
+		return 0, nil, fmt.Errorf("tls: received record with version %x: %w", uint16(hdr[1])<<8|uint16(hdr[2]), tls.AlertError(alertProtocolVersion))
 	}
 	if len(ct) > maxCiphertext {
-		return 0, nil, alertError(alertRecordOverflow)
+		return 0, nil, tls.AlertError(alertRecordOverflow)
 	}
 	if r.in.seq == math.MaxUint64 {
 		return 0, nil, errors.New("tls: sequence number wraparound")
 	}
 	pt, err := r.in.aead.Open(ct[:0], r.in.nonce(), ct, hdr)
 	if err != nil {
-		return 0, nil, alertError(alertBadRecordMAC)
+		return 0, nil, tls.AlertError(alertBadRecordMAC)
 	}
 	r.in.seq++
 	if len(pt) > maxPlaintext+1 {
-		return 0, nil, alertError(alertRecordOverflow)
+		return 0, nil, tls.AlertError(alertRecordOverflow)
 	}
 	i := len(pt) - 1
 	for i >= 0 && pt[i] == 0 { // padding
 		i--
 	}
 	if i < 0 {
-		return 0, nil, alertError(alertUnexpectedMessage)
+		return 0, nil, tls.AlertError(alertUnexpectedMessage)
 	}
 	return pt[i], pt[:i], nil
 }
@@ -324,9 +323,6 @@ func (r *records13) releasePlain() {
 		r.plain, r.unread = nil, nil
 	}
 }
-
-// alertError is the alert we send for a fault found in what the peer sent.
-func alertError(a uint8) error { return tls.AlertError(a) }
 
 // trafficKeys protect one direction: the AEAD and IV of a traffic secret (RFC 8446 §7.3)
 // and the next record's sequence number.

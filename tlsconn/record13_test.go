@@ -2,16 +2,13 @@ package tlsconn
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -364,29 +361,9 @@ func TestOpenSSLClient(t *testing.T) {
 	srv := startLineServerOf(t, serverConfig(t, ca), true)
 	for i, suite := range []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_AES_256_GCM_SHA384, tls.TLS_CHACHA20_POLY1305_SHA256} {
 		t.Run(tls.CipherSuiteName(suite), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", srv.addr, "-tls1_3",
+			p, stdin := testpeer.StartInteractive(t, openssl, "s_client", "-connect", srv.addr, "-tls1_3",
 				"-ciphersuites", tls.CipherSuiteName(suite), "-servername", "localhost")
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out syncBuffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			waitFor := func(s string) {
-				t.Helper()
-				for !strings.Contains(out.String(), s) {
-					if ctx.Err() != nil {
-						t.Fatalf("no %q from s_client; it printed:\n%s", s, out.String())
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
+			waitFor := func(text string) { t.Helper(); waitForPeer(t, p, "s_client", text) }
 			waitFor("Cipher is " + tls.CipherSuiteName(suite))
 			for _, line := range []string{"line a\n", "K\n", "line b\n", "line c\n"} {
 				if _, err := io.WriteString(stdin, line); err != nil {
@@ -399,8 +376,8 @@ func TestOpenSSLClient(t *testing.T) {
 				}
 			}
 			_ = stdin.Close()
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("s_client: %v\n%s", err, out.String())
+			if exited, err := p.Wait(10 * time.Second); !exited || err != nil {
+				t.Fatalf("s_client: exited %v, %v\n%s", exited, err, p.Output())
 			}
 			if got := srv.records13.Load(); got != int32(i+1) {
 				t.Fatalf("%d server sessions on records13, want %d", got, i+1)
@@ -409,22 +386,12 @@ func TestOpenSSLClient(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that a command writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// waitForPeer fails the test when the peer has not written text within 10 s.
+func waitForPeer(t *testing.T, p *testpeer.Process, name, text string) {
+	t.Helper()
+	if !p.WaitOutput(text, 10*time.Second) {
+		t.Fatalf("no %q from %s; it printed:\n%s", text, name, p.Output())
+	}
 }
 
 // FuzzRecords13: records13 reading any sequence of well-sealed records — whatever their
@@ -485,29 +452,9 @@ func TestOpenSSLServer(t *testing.T) {
 	ca := testpeer.NewCA(t, "openssl server CA")
 	certFile, keyFile := ca.Issue(t, testpeer.LocalhostSpec()).WriteFiles(t, t.TempDir(), "server")
 	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, openssl, "s_server", "-accept", addr, "-naccept", "1",
+	p, stdin := testpeer.StartInteractive(t, openssl, "s_server", "-accept", addr, "-naccept", "1",
 		"-cert", certFile, "-key", keyFile, "-tls1_3")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitFor := func(s string) {
-		t.Helper()
-		for !strings.Contains(out.String(), s) {
-			if ctx.Err() != nil {
-				t.Fatalf("no %q from s_server; it printed:\n%s", s, out.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitFor := func(text string) { t.Helper(); waitForPeer(t, p, "s_server", text) }
 	waitFor("ACCEPT")
 	cs := &clientSession{cfg: &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"}, implicit: true, lines: 3,
 		result: make(chan error, 1)}
@@ -529,10 +476,10 @@ func TestOpenSSLServer(t *testing.T) {
 	select {
 	case err := <-cs.result:
 		if err != nil {
-			t.Fatalf("client: %v\ns_server printed:\n%s", err, out.String())
+			t.Fatalf("client: %v\ns_server printed:\n%s", err, p.Output())
 		}
-	case <-ctx.Done():
-		t.Fatalf("client did not finish; s_server printed:\n%s", out.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("client did not finish; s_server printed:\n%s", p.Output())
 	}
 	if !cs.records13 {
 		t.Fatal("the client session was not on records13")

@@ -1,6 +1,7 @@
 package tlsconn
 
 import (
+	"crypto/tls"
 	"net"
 	"slices"
 	"sync"
@@ -144,7 +145,7 @@ func wholeRecord(b []byte, arrived int) ([]byte, error) {
 	}
 	n := recordHeaderLen + (int(b[3])<<8 | int(b[4]))
 	if n > recordHeaderLen+maxCiphertext {
-		return nil, alertError(alertRecordOverflow)
+		return nil, tls.AlertError(alertRecordOverflow)
 	}
 	if arrived < n {
 		return nil, nil

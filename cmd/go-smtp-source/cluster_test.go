@@ -100,16 +100,7 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 		t.Errorf("no live progress in:\n%s", stderr)
 	}
 	r := readReport(t, c.json)
-	st := s.stop(t)
-	if r.Totals.Planned != m || r.Totals.Accepted != m || st.MessagesAccepted != m {
-		t.Errorf("merged totals %+v, sink accepted %d, want %d", r.Totals, st.MessagesAccepted, m)
-	}
-	if st.Unique == nil || st.Unique.Distinct != m || st.Unique.Duplicates != 0 {
-		t.Errorf("sink Message-Ids %+v, want %d distinct", st.Unique, m)
-	}
-	if r.Totals.Sessions != st.Sessions-1 { // the sink also counted the readiness probe
-		t.Errorf("merged sessions %d, sink %d", r.Totals.Sessions, st.Sessions-1)
-	}
+	s.checkMerged(t, r, m)
 	var plan struct {
 		Messages int64      `json:"messages"`
 		Cluster  clusterDoc `json:"cluster"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
 
@@ -32,6 +33,22 @@ func startCountingSink(t *testing.T) *clusterSink {
 func (s *clusterSink) stop(t *testing.T) sink.Snapshot {
 	t.Helper()
 	return stopGoSinkStats(t, s.proc, s.stats)
+}
+
+// checkMerged stops the sink and checks that the merged report r and the sink agree on
+// exactly m messages, each sent once, and on the sessions.
+func (s *clusterSink) checkMerged(t *testing.T, r *metrics.Report, m int64) {
+	t.Helper()
+	st := s.stop(t)
+	if r.Totals.Planned != m || r.Totals.Accepted != m || st.MessagesAccepted != m {
+		t.Errorf("merged totals %+v, sink accepted %d, want %d", r.Totals, st.MessagesAccepted, m)
+	}
+	if st.Unique == nil || st.Unique.Distinct != m || st.Unique.Duplicates != 0 {
+		t.Errorf("sink Message-Ids %+v, want %d distinct", st.Unique, m)
+	}
+	if r.Totals.Sessions != st.Sessions-1 { // the sink also counted the readiness probe
+		t.Errorf("merged sessions %d, sink %d", r.Totals.Sessions, st.Sessions-1)
+	}
 }
 
 // Brokerless: three --shard processes of the real binary, started together with
@@ -87,16 +104,7 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 		t.Fatalf("merge: exit %d: %s", code, stderr)
 	}
 	r := readReport(t, merged)
-	st := s.stop(t)
-	if r.Totals.Planned != m || r.Totals.Accepted != m || st.MessagesAccepted != m {
-		t.Errorf("merged totals %+v, sink accepted %d, want %d", r.Totals, st.MessagesAccepted, m)
-	}
-	if st.Unique == nil || st.Unique.Distinct != m || st.Unique.Duplicates != 0 {
-		t.Errorf("sink Message-Ids %+v, want %d distinct", st.Unique, m)
-	}
-	if r.Totals.Sessions != st.Sessions-1 { // the sink also counted the readiness probe
-		t.Errorf("merged sessions %d, sink %d", r.Totals.Sessions, st.Sessions)
-	}
+	s.checkMerged(t, r, m)
 	var plan map[string]any
 	if err := json.Unmarshal(r.Plan, &plan); err != nil || plan["messages"] != float64(m) || plan["sessions"] != float64(7) {
 		t.Errorf("merged plan %s (%v)", r.Plan, err)

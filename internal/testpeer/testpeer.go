@@ -7,6 +7,7 @@ package testpeer
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -36,7 +37,7 @@ func Require(t testing.TB, name string) string {
 			return p
 		}
 	}
-	msg := fmt.Sprintf("%s not installed (Debian: apt-get install postfix swaks nats-server iproute2; .ci/run does this)", name)
+	msg := fmt.Sprintf("%s not installed (Debian: apt-get install postfix swaks nats-server iproute2 openssl; .ci/run does this)", name)
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
@@ -83,11 +84,28 @@ type Process struct {
 // when the test ends if it has not exited by then.
 func Start(t testing.TB, path string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Cmd: exec.Command(path, args...), Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
+	return start(t, exec.Command(path, args...))
+}
+
+// StartInteractive is Start with a pipe to the program's standard input, for a peer the
+// test drives line by line (openssl s_client and s_server take commands there).
+func StartInteractive(t testing.TB, path string, args ...string) (*Process, io.WriteCloser) {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return start(t, cmd), stdin
+}
+
+func start(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
+	p := &Process{Cmd: cmd, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.Cmd.Stdout = p.Stdout
 	p.Cmd.Stderr = p.Stderr
 	if err := p.Cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", path, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
 	go func() { p.err = p.Cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.Stop() })
@@ -118,6 +136,23 @@ func (p *Process) Wait(d time.Duration) (exited bool, err error) {
 	case <-time.After(d):
 		return false, nil
 	}
+}
+
+// Output is what the process has written so far: its standard output, then its standard
+// error.
+func (p *Process) Output() string { return p.Stdout.String() + p.Stderr.String() }
+
+// WaitOutput waits until the process has written text on either output, at most within;
+// it reports whether it did.
+func (p *Process) WaitOutput(text string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.Stdout.String(), text) && !strings.Contains(p.Stderr.String(), text) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // Exited reports whether the process has ended.
