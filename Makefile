@@ -2,19 +2,26 @@
 GO      ?= go
 BIN     := bin
 RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/... ./cluster/...
+# Postfix keeps postconf, postfix and smtp-sink's helpers in sbin.
+export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build test vet fmt-check race fuzz bench demo clean
+.PHONY: all build deps test vet fmt-check race fuzz bench demo clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# The one test command (README, .ci/run): formatting, vet, all tests, the race detector on
+# The test peers listed in .ci/peers (Postfix, swaks and the Perl modules it loads, nats-server,
+# ss, openssl): installed when missing and run as root on Debian, otherwise named.
+deps:
+	@./.ci/deps
+
+# The one test command (README, .ci/run): the peers, formatting, vet, all tests, the race detector on
 # the packages with concurrency, and a short run of every fuzz target. Packages run one
 # at a time (-p 1): several tests measure time (injected delays to the millisecond, rates),
 # and on a 2-core machine other packages' load would be what they measured.
-test: fmt-check vet
+test: deps fmt-check vet
 	$(GO) test -p 1 -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(MAKE) fuzz FUZZTIME=100000x FUZZMINIMIZE=500x

@@ -138,6 +138,7 @@ func TestSwaksFaults(t *testing.T) {
 // implicit TLS (--tlsc), --tls-require and AUTH PLAIN, LOGIN and CRAM-MD5 over TLS.
 func TestSwaksTLS(t *testing.T) {
 	testpeer.Require(t, "swaks")
+	testpeer.RequirePerl(t, "Net::SSLeay") // every case counts in the totals checked at the end
 	users := filepath.Join(t.TempDir(), "users")
 	if err := os.WriteFile(users, []byte("alice:wonder land\n"), 0o600); err != nil {
 		t.Fatal(err)

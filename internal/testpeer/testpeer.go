@@ -21,30 +21,6 @@ import (
 	"time"
 )
 
-// Require returns the path of an external program the test needs. Outside CI a missing
-// program skips the test with a message naming the package to install; in CI (CI=true),
-// where .ci/run installs every peer, it fails the test instead, so a broken install can
-// never turn into a green run that tested nothing.
-func Require(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("%s not installed (Debian: apt-get install postfix swaks nats-server iproute2 openssl; .ci/run does this)", name)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // FreePort returns a loopback TCP port that nothing listened on a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()

@@ -12,6 +12,7 @@ import (
 // here.
 func TestTLSServerWithSwaks(t *testing.T) {
 	Require(t, "swaks")
+	RequirePerl(t, "Net::SSLeay")
 	ca := NewCA(t, "swaks CA")
 	leaf := ca.Issue(t, LocalhostSpec())
 	users := map[string]string{"alice": "wonder land"}
