@@ -23,6 +23,7 @@ deps:
 # and on a 2-core machine other packages' load would be what they measured.
 test: deps fmt-check vet
 	$(GO) test -p 1 -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(MAKE) fuzz FUZZTIME=100000x FUZZMINIMIZE=500x
 
@@ -32,6 +33,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 
 FUZZTIME ?= 30s
 FUZZMINIMIZE ?= 60s
