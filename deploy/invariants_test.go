@@ -305,15 +305,13 @@ func checkBrokerless(t *testing.T, m *manifests) {
 	if len(args) != 3+shards.replicas || args[0] != "merge" || args[1] != "--json" {
 		t.Fatalf("gss-merge args %q: want merge --json OUT and one report per shard", args)
 	}
-	for i := 0; i < shards.replicas; i++ {
-		if want, _ := expand(report, map[string]string{"JOB_COMPLETION_INDEX": fmt.Sprint(i)}); args[3+i] != want {
-			t.Errorf("gss-merge reads %s, shard %d writes %s", args[3+i], i, want)
-		}
-	}
 	for i := range shards.replicas {
 		want, _ := expand(report, map[string]string{"JOB_COMPLETION_INDEX": fmt.Sprint(i)})
+		if args[3+i] != want {
+			t.Errorf("gss-merge reads %s, shard %d writes %s", args[3+i], i, want)
+		}
 		if path.Dir(want) != path.Dir(args[2]) {
-			t.Errorf("shard %d writes %s, merge %s: not one volume", i, want, args[2])
+			t.Errorf("shard %d writes %s, merge %s: not one directory", i, want, args[2])
 		}
 	}
 	checkResultPath(t, m, shards, report)

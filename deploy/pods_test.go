@@ -75,6 +75,11 @@ func (m *manifests) containerEnv(w *workload, c corev1.Container, podName string
 		}
 		env[e.Name], _ = expand(v, env)
 	}
+	for name, v := range set {
+		if _, ok := env[name]; !ok {
+			env[name] = v
+		}
+	}
 	if w.indexed() {
 		env["JOB_COMPLETION_INDEX"] = fmt.Sprint(index)
 	}
@@ -318,7 +323,7 @@ func (lc *localCluster) executable(c corev1.Container, cmd string) string {
 
 // essential are the programs of other images that every Debian system has (Essential:
 // yes), so not test peers: busybox's sleep, as coreutils' here.
-var essential = map[string]bool{"sleep": true}
+var essential = map[string]bool{"sleep": true, "cat": true}
 
 // mounts maps each volume's mount path to a directory here: a PVC to one directory shared
 // by every pod of the test, a ConfigMap to its files (addresses rewritten as for args).
@@ -366,6 +371,24 @@ func (lc *localCluster) startPod(name string, index int, opts ...podOption) *pro
 	lc.t.Helper()
 	_, argv, env := lc.podCommand(name, index, opts...)
 	return startProc(lc.t, fmt.Sprintf("%s-%d", name, index), argv, env)
+}
+
+// exec runs a command in pod name's view of the files, as kubectl exec would: its mount
+// paths mapped to the pod's volumes. It returns the standard output.
+func (lc *localCluster) exec(name string, argv ...string) []byte {
+	t := lc.t
+	t.Helper()
+	w := lc.m.workload(t, name)
+	c := w.spec.Containers[0]
+	mounts := lc.mounts(w, c, nil)
+	for i := range argv {
+		argv[i] = mounts.Replace(argv[i])
+	}
+	out, err := exec.Command(lc.executable(c, argv[0]), argv[1:]...).Output()
+	if err != nil {
+		t.Fatalf("kubectl exec %s -- %q: %v", name, argv, err)
+	}
+	return out
 }
 
 // startAll starts every replica (or completion) of a workload.

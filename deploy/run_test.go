@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -33,7 +34,7 @@ type report struct {
 	} `json:"plan"`
 }
 
-func readReport(t *testing.T, file string) report {
+func readReport(t *testing.T, file string) ([]byte, report) {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -46,7 +47,7 @@ func readReport(t *testing.T, file string) report {
 	if r.Totals.Planned != messages || r.Totals.Accepted != messages {
 		t.Errorf("%s: totals %+v, want %d planned and accepted", file, r.Totals, messages)
 	}
-	return r
+	return b, r
 }
 
 // sinkStats is what the tests read of go-smtp-sink's --stats.
@@ -137,6 +138,7 @@ func TestClusterFromManifests(t *testing.T) {
 	lc := newLocalCluster(t)
 	lc.startNATS()
 	sink, stats := lc.startSink()
+	reader := lc.startPod("gss-results", 0)
 
 	jobWorkers := lc.startAll("gss-workers")
 	runCoordinator(t, lc, jobWorkers)
@@ -147,7 +149,7 @@ func TestClusterFromManifests(t *testing.T) {
 	}
 
 	pool := lc.startAll("gss-worker")
-	runCoordinator(t, lc, pool)
+	result := runCoordinator(t, lc, pool)
 	for _, w := range pool {
 		if w.exited() {
 			t.Errorf("a standing worker exited after a run; %s", w.output())
@@ -161,15 +163,18 @@ func TestClusterFromManifests(t *testing.T) {
 	if st.MessagesAccepted != 2*messages || st.Unique.Distinct != 2*messages || st.Unique.Duplicates != 0 {
 		t.Errorf("sink: %+v, want %d messages, each once", st, 2*messages)
 	}
-	reader := lc.startPod("gss-results", 0)
 	if reader.exited() {
-		t.Errorf("results reader: %s", reader.output())
+		t.Fatalf("the results reader stopped during the runs: %s", reader.output())
 	}
+	if got := lc.exec("gss-results", "cat", "/results/run.json"); !bytes.Equal(got, result) {
+		t.Errorf("kubectl exec gss-results -- cat /results/run.json: %d bytes, the coordinator wrote %d", len(got), len(result))
+	}
+	reader.stop(t)
 }
 
 // runCoordinator runs coordinator-job.yaml's command line against workers, which must
-// all have joined, and checks its result document on the volume.
-func runCoordinator(t *testing.T, lc *localCluster, workers []*proc) {
+// all have joined, checks its result document on the volume and returns it.
+func runCoordinator(t *testing.T, lc *localCluster, workers []*proc) []byte {
 	t.Helper()
 	for _, w := range workers {
 		w.waitStderr(t, "waiting for runs", 15*time.Second)
@@ -181,7 +186,7 @@ func runCoordinator(t *testing.T, lc *localCluster, workers []*proc) {
 	if code := c.waitExit(t, 90*time.Second); code != 0 {
 		t.Fatalf("coordinator: exit %d; %s", code, c.output())
 	}
-	r := readReport(t, out)
+	doc, r := readReport(t, out)
 	var names, want []string
 	if r.Plan.Cluster != nil {
 		for _, w := range r.Plan.Cluster.Workers {
@@ -196,6 +201,7 @@ func runCoordinator(t *testing.T, lc *localCluster, workers []*proc) {
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("the run's workers %v, want the pods %v", names, want)
 	}
+	return doc
 }
 
 // The brokerless Indexed Job from its command line: as shipped (no start time set) every
