@@ -4,7 +4,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
 )
 
 func TestClusterOptionErrors(t *testing.T) {
