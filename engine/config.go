@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/gnetlog"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
@@ -102,3 +103,6 @@ var ErrMissedStart = errors.New("missed the shared start time")
 
 // ErrInterrupted is returned when the run was stopped from outside (SIGINT/SIGTERM).
 var ErrInterrupted = errors.New("interrupted")
+
+// silentLogger is what the engine gives gnet: the project's one silent gnet logger.
+type silentLogger = gnetlog.Silent

@@ -436,12 +436,3 @@ type nopEvents struct{}
 func (nopEvents) Warning(error)      {}
 func (nopEvents) Trace([]byte, bool) {}
 func (nopEvents) DotSent()           {}
-
-// silentLogger keeps gnet from printing its start-up banner on our stderr.
-type silentLogger struct{}
-
-func (silentLogger) Debugf(string, ...any) {}
-func (silentLogger) Infof(string, ...any)  {}
-func (silentLogger) Warnf(string, ...any)  {}
-func (silentLogger) Errorf(string, ...any) {}
-func (silentLogger) Fatalf(string, ...any) {}
