@@ -133,7 +133,7 @@ func TestValidate(t *testing.T) {
 		{func(p *Plan) { p.TLS.Level, p.Target = TLSVerify, "unix:/s" }, "unix-domain target"},
 		{func(p *Plan) { p.Auth = &Auth{Mechanism: "GSSAPI", User: "a"} }, "auth.mechanism"},
 		{func(p *Plan) { p.Auth = &Auth{User: "a", File: "f"} }, "use one"},
-		{func(p *Plan) { p.Auth = &Auth{Mechanism: "PLAIN"} }, "needs a user"},
+		{func(p *Plan) { p.Auth = &Auth{Mechanism: "PLAIN"} }, "needs credentials"},
 		{func(p *Plan) { p.Auth = &Auth{File: "f", PasswordFile: "p"} }, "password_file needs auth.user"},
 		{func(p *Plan) { p.Auth = &Auth{User: "a"} }, "not encrypted"},
 		{func(p *Plan) { p.Shard = &Shard{Index: 3, Weights: []int64{1, 1}} }, "shard: index 3 of 2"},

@@ -135,3 +135,29 @@ func TestParseShard(t *testing.T) {
 		t.Error("oversized weights accepted")
 	}
 }
+
+func TestOwnershipCount(t *testing.T) {
+	s := &Ownership{Period: 5, Offsets: []int64{1, 3}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for total := int64(0); total < 23; total++ {
+		n := int64(0)
+		for g := int64(0); g < total; g++ {
+			if g%5 == 1 || g%5 == 3 {
+				if s.Global(n) != g {
+					t.Fatalf("Global(%d) = %d, want %d", n, s.Global(n), g)
+				}
+				n++
+			}
+		}
+		if s.Count(total) != n {
+			t.Fatalf("Count(%d) = %d, want %d", total, s.Count(total), n)
+		}
+	}
+	for _, bad := range []Ownership{{Period: 0, Offsets: []int64{0}}, {Period: 2, Offsets: []int64{2}}, {Period: 3, Offsets: []int64{1, 1}}, {Period: 3, Offsets: []int64{2, 1}}, {Period: 2}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -16,8 +16,9 @@ import (
 // MaxRate bounds the open model's rate (messages per second).
 const MaxRate = 1e7
 
-// Validate says what is wrong with a plan (with defaults filled in), naming the field as
-// its JSON form does: the first problem found, in one line. It checks the plan's
+// Validate says what is wrong with a plan (with defaults filled in), naming the fields
+// as its JSON form does ("tls.max_version"), so that the command line can name its flags
+// instead: the first problem found, in one line. It checks the plan's
 // values and how they combine; what needs the machine (resolving the target, reading
 // the files it names) is checked where that happens.
 func (p Plan) Validate() error {
@@ -171,7 +172,7 @@ func (p Plan) validateSecurity() error {
 	}
 	noGreeting := p.Session.Greeting == GreetNone
 	if p.TLS.Encrypted() && noGreeting && !p.TLS.Wrapper {
-		return fmt.Errorf("tls.level %s needs EHLO, and session.greeting is none", p.TLS.Level)
+		return fmt.Errorf("tls.level %s needs EHLO, and session.greeting=none sends no greeting", p.TLS.Level)
 	}
 	if (p.TLS.Level == TLSVerify || p.TLS.Level == TLSSecure) && p.TLS.ServerName == "" && strings.HasPrefix(p.Target, "unix:") {
 		return fmt.Errorf("tls.level %s: a unix-domain target has no host name to check; give tls.server_name", p.TLS.Level)
@@ -184,15 +185,15 @@ func (p Plan) validateSecurity() error {
 	case a.Mechanism != "" && !protocol.SupportedAuth(a.Mechanism):
 		return fmt.Errorf("auth.mechanism: want PLAIN, LOGIN or CRAM-MD5, got %q", a.Mechanism)
 	case a.User != "" && a.File != "":
-		return errors.New("auth: user and file: use one")
+		return errors.New("auth.user and auth.file: use one")
 	case a.User == "" && a.File == "":
-		return errors.New("auth: needs a user or a file of users")
+		return errors.New("auth.mechanism needs credentials: auth.user or auth.file")
 	case a.PasswordFile != "" && a.User == "":
 		return errors.New("auth.password_file needs auth.user")
 	case noGreeting:
-		return errors.New("auth needs EHLO, and session.greeting is none")
+		return errors.New("AUTH needs EHLO, and session.greeting=none sends no greeting")
 	case !p.TLS.Encrypted() && !a.Insecure:
-		return errors.New("auth over a connection that is not encrypted: set tls.level (or auth.insecure)")
+		return errors.New("AUTH over a connection that is not encrypted: add tls.level (or auth.insecure)")
 	}
 	return nil
 }

@@ -82,23 +82,16 @@ func TestManifests(t *testing.T) {
 				}
 				continue
 			}
-			o, _, err := parseOptions(args)
+			inv, _, err := parseOptions(args)
 			if err != nil {
 				t.Errorf("%s: %q: %v", m.name, args, err)
 				continue
 			}
-			cfg, err := buildConfig(o)
-			if err == nil {
-				err = applyShard(o.cluster.shard, &cfg)
+			if inv.cluster.workers > 0 {
+				workers = inv.cluster.workers
 			}
-			if err != nil {
-				t.Errorf("%s: %q: %v", m.name, args, err)
-			}
-			if o.cluster.workers > 0 {
-				workers = o.cluster.workers
-			}
-			if o.cluster.shard.id != nil && len(o.cluster.shard.id.Weights) != field(m.text, "completions") {
-				t.Errorf("%s: --shard of %d, completions %d", m.name, len(o.cluster.shard.id.Weights), field(m.text, "completions"))
+			if inv.plan.Shard != nil && inv.plan.Shard.Count() != field(m.text, "completions") {
+				t.Errorf("%s: --shard of %d, completions %d", m.name, inv.plan.Shard.Count(), field(m.text, "completions"))
 			}
 		}
 		if strings.Contains(m.text, "kind: Job") {
@@ -146,32 +139,6 @@ func TestClusterOptionErrors(t *testing.T) {
 	for _, c := range [][]string{{}, {"--nats", "nats://x", "extra"}, {"--nats", "nats://x", "--weight", "0"}, {"--nats", "nats://x", "--source-addr", "nope"}} {
 		if code := runWorker("go-smtp-source", c, io.Discard, io.Discard); code != exitUsage {
 			t.Errorf("worker %q: exit %d, want 2", c, code)
-		}
-	}
-}
-
-func TestAllowTarget(t *testing.T) {
-	list, err := parseAllowTargets([]string{"mx.example:25", "10.0.0.1", "[::1]:2525", "unix:/run/lmtp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		target string
-		ok     bool
-	}{
-		{"mx.example", true}, {"MX.example:25", true}, {"mx.example:26", false}, {"10.0.0.1:2525", true},
-		{"[::1]:2525", true}, {"[::1]:25", false}, {"unix:/run/lmtp", true}, {"unix:/run/other", false}, {"other", false},
-	} {
-		o, _, err := parseOptions([]string{c.target})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := buildConfig(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if permits(list, cfg.Target) != c.ok {
-			t.Errorf("%s: permitted %v", c.target, !c.ok)
 		}
 	}
 }

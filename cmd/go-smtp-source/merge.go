@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
@@ -56,24 +57,13 @@ func runMerge(name string, args []string, stdout, stderr io.Writer) int {
 		}
 		reports = append(reports, r)
 	}
-	sharded, err := checkShardReports(reports)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
-		return exitFatal
-	}
-	merged, warnings, err := metrics.Merge(reports, *maxSkew)
+	merged, warnings, err := cluster.MergeReports(reports, *maxSkew)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
 		return exitFatal
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", name, w)
-	}
-	if sharded {
-		if err := setShardMergedPlan(merged, reports); err != nil {
-			fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
-			return exitFatal
-		}
 	}
 
 	textOut := stdout
