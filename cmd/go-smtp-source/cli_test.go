@@ -368,7 +368,7 @@ func TestTokenNotInPlan(t *testing.T) {
 	if strings.Contains(string(inv.plan.JSON()), token) {
 		t.Fatalf("the token is in the plan: %s", inv.plan.JSON())
 	}
-	if inv.cluster.auth.token != token {
+	if inv.cluster.auth.Token != token {
 		t.Fatalf("the coordinator lost its token")
 	}
 }

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
@@ -18,22 +15,6 @@ import (
 // exitIncomplete is the exit status of a cluster run that lost a worker: its result is
 // INCOMPLETE (some messages unaccounted for), whatever --on-worker-loss said.
 const exitIncomplete = 3
-
-// toolVersion is what coordinator and workers compare: they must be the same build.
-func toolVersion() string {
-	v := fmt.Sprintf("go-smtp-source proto %d", cluster.ProtocolVersion)
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	v += " " + bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
-			v += " " + s.Key + "=" + s.Value
-		}
-	}
-	return v
-}
 
 // coordinatorOutput is where a coordinator's lines go, from its goroutines at once.
 type coordinatorOutput struct {
@@ -71,15 +52,23 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 		out.printf("%s: fatal: --cluster-workers: --stages-of sessions cannot be split yet\n", name)
 		return exitUsage
 	}
-	nc, url, stop, err := connectCoordinator(name, inv.cluster, out)
+	conn, err := cluster.ConnectCoordinator(inv.cluster.listen, inv.cluster.natsURL, inv.cluster.auth)
 	if err != nil {
 		return out.fatal("%v", err)
 	}
-	defer stop()
+	defer conn.Close()
+	if conn.Embedded {
+		if conn.Generated != "" {
+			out.say("embedded NATS server on %s; token %s", conn.URL, conn.Generated) // on stderr only, never in a file
+		} else {
+			out.say("embedded NATS server on %s (token as given)", conn.URL)
+		}
+		out.say("on each worker: GSS_NATS_TOKEN=… %s worker --nats nats://THIS-HOST:PORT", name)
+	}
 	ctx, interrupted, release := onInterrupt()
 	defer release()
 	co := inv.cluster
-	ccfg := cluster.CoordinatorConfig{Workers: co.workers, Plan: inv.plan, Version: toolVersion(),
+	ccfg := cluster.CoordinatorConfig{Workers: co.workers, Plan: inv.plan, Version: cluster.Version(),
 		JoinTimeout: co.joinTimeout, ContinueOnLoss: co.continueLoss, Event: func(text string) { out.say("%s", text) }}
 	if showProgress(inv.out, stderr) {
 		ccfg.Progress = func(p cluster.Progress) {
@@ -87,8 +76,8 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 				p.Elapsed.Seconds(), p.Accepted, p.Rejected, p.Failed, p.Rate, p.InFlight, p.Workers, p.Lost)
 		}
 	}
-	out.say("waiting for %d workers on %s", co.workers, url)
-	outcome, runErr := cluster.Coordinate(ctx, nc, ccfg)
+	out.say("waiting for %d workers on %s", co.workers, conn.URL)
+	outcome, runErr := cluster.Coordinate(ctx, conn.Conn, ccfg)
 	if outcome == nil {
 		return out.fatal("%v", runErr)
 	}
@@ -102,40 +91,6 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 		code = out.fatal("%v", runErr)
 	}
 	return reportCoordinated(inv, outcome, out, code)
-}
-
-// connectCoordinator connects to --cluster-nats, or starts the embedded NATS server of
-// --cluster-listen (its token given or generated, printed on stderr only: never in a
-// file) and connects to it; stop ends both.
-func connectCoordinator(name string, co clusterOptions, out *coordinatorOutput) (nc *nats.Conn, url string, stop func(), err error) {
-	url, opts := co.natsURL, co.auth.options()
-	stop = func() {}
-	if co.listen != "" {
-		token := co.auth.token
-		if token == "" {
-			if token, err = cluster.NewToken(); err != nil {
-				return nil, "", stop, err
-			}
-		}
-		srv, err := cluster.StartServer(co.listen, token)
-		if err != nil {
-			return nil, "", stop, err
-		}
-		url, opts, stop = srv.URL, []nats.Option{nats.Token(token)}, srv.Shutdown
-		if co.auth.token == "" {
-			out.say("embedded NATS server on %s; token %s", srv.URL, token)
-		} else {
-			out.say("embedded NATS server on %s (token as given)", srv.URL)
-		}
-		out.say("on each worker: GSS_NATS_TOKEN=… %s worker --nats nats://THIS-HOST:PORT", name)
-	}
-	opts = append(opts, nats.Name("go-smtp-source coordinator"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
-	if nc, err = nats.Connect(url, opts...); err != nil {
-		stop()
-		return nil, "", func() {}, fmt.Errorf("cluster: NATS %s: %v", url, err)
-	}
-	shutdown := stop
-	return nc, url, func() { nc.Close(); shutdown() }, nil
 }
 
 // reportCoordinated prints what the lost workers left unaccounted for, then the merged
@@ -172,7 +127,7 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		}
 	}
 	if inv.out.jsonFile != "" {
-		if err := writeFile(inv.out.jsonFile, m.Report.WriteJSON); err != nil {
+		if err := metrics.WriteReportFile(inv.out.jsonFile, m.Report); err != nil {
 			code = max(code, out.fatal("--json %s: %v", inv.out.jsonFile, err))
 		}
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/pflag"
 
 	"github.com/go-smtp-source/go-smtp-source/cluster"
@@ -15,21 +13,15 @@ import (
 // clusterOptions are the NATS coordinator's options (cluster.go); the brokerless
 // --shard and --start-at are the plan's (shard.go).
 type clusterOptions struct {
-	workers      int           // --cluster-workers: 0 means a local run
-	listen       string        // --cluster-listen: embedded NATS server address
-	natsURL      string        // --cluster-nats: an existing NATS server
-	auth         natsAuth      // --cluster-token, -user, -password, -creds, -nkey, -tls-*
-	continueLoss bool          // --on-worker-loss=continue
-	joinTimeout  time.Duration // --cluster-join-timeout
+	workers      int              // --cluster-workers: 0 means a local run
+	listen       string           // --cluster-listen: embedded NATS server address
+	natsURL      string           // --cluster-nats: an existing NATS server
+	auth         cluster.NATSAuth // --cluster-token, -user, -password, -creds, -nkey, -tls-*
+	continueLoss bool             // --on-worker-loss=continue
+	joinTimeout  time.Duration    // --cluster-join-timeout
 }
 
 func (c *clusterOptions) coordinating() bool { return c.workers > 0 }
-
-// natsAuth is how a process authenticates to NATS and secures the connection.
-type natsAuth struct {
-	token, user, password, creds, nkey string
-	tlsCA, tlsCert, tlsKey             string
-}
 
 // addNATSAuthFlags adds the authentication options under prefix ("cluster-" for the
 // coordinator, "" for a worker).
@@ -47,48 +39,22 @@ func addNATSAuthFlags(fs *pflag.FlagSet, prefix string) {
 	fs.String(prefix+"tls-key", "", tag+"client key `file` for TLS to NATS")
 }
 
-func parseNATSAuth(fs *pflag.FlagSet, prefix string) (natsAuth, error) {
+// parseNATSAuth reads the authentication options under prefix; the token and the
+// password default to $GSS_NATS_TOKEN and $GSS_NATS_PASSWORD.
+func parseNATSAuth(fs *pflag.FlagSet, prefix string) (cluster.NATSAuth, error) {
 	str := func(name string) string { v, _ := fs.GetString(prefix + name); return v }
-	a := natsAuth{token: str("token"), user: str("user"), creds: str("creds"), nkey: str("nkey"),
-		tlsCA: str("tls-ca"), tlsCert: str("tls-cert"), tlsKey: str("tls-key")}
-	if a.token == "" {
-		a.token = os.Getenv("GSS_NATS_TOKEN")
+	a := cluster.NATSAuth{Token: str("token"), User: str("user"), Creds: str("creds"), NKey: str("nkey"),
+		TLSCA: str("tls-ca"), TLSCert: str("tls-cert"), TLSKey: str("tls-key")}
+	if a.Token == "" {
+		a.Token = os.Getenv("GSS_NATS_TOKEN")
 	}
-	if a.user != "" {
-		a.password = os.Getenv("GSS_NATS_PASSWORD")
+	if a.User != "" {
+		a.Password = os.Getenv("GSS_NATS_PASSWORD")
 	}
-	if (a.tlsCert == "") != (a.tlsKey == "") {
+	if (a.TLSCert == "") != (a.TLSKey == "") {
 		return a, usagef("--%stls-cert and --%stls-key go together", prefix, prefix)
 	}
 	return a, nil
-}
-
-// options turns the authentication into nats.go options.
-func (a natsAuth) options() []nats.Option {
-	var o []nats.Option
-	if a.token != "" {
-		o = append(o, nats.Token(a.token))
-	}
-	if a.user != "" {
-		o = append(o, nats.UserInfo(a.user, a.password))
-	}
-	if a.creds != "" {
-		o = append(o, nats.UserCredentials(a.creds))
-	}
-	if a.nkey != "" {
-		if opt, err := nats.NkeyOptionFromSeed(a.nkey); err == nil {
-			o = append(o, opt)
-		} else {
-			o = append(o, func(*nats.Options) error { return fmt.Errorf("--nkey %s: %w", a.nkey, err) })
-		}
-	}
-	if a.tlsCA != "" {
-		o = append(o, nats.RootCAs(a.tlsCA))
-	}
-	if a.tlsCert != "" {
-		o = append(o, nats.ClientCert(a.tlsCert, a.tlsKey))
-	}
-	return o
 }
 
 // addClusterFlags adds the cluster options to the extensions.

@@ -297,12 +297,8 @@ func parseExtensions(f flags, inv *invocation) error {
 		}
 	}
 	addrs, _ := f.GetStringSlice("source-addr")
-	for _, a := range addrs {
-		ip := net.ParseIP(strings.Trim(a, "[]"))
-		if ip == nil {
-			return usagef("--source-addr: not an IP address: %q", a)
-		}
-		p.Local.SourceAddrs = append(p.Local.SourceAddrs, ip)
+	if p.Local.SourceAddrs, err = parseSourceAddrs(addrs); err != nil {
+		return err
 	}
 	p.Message.Numbering, p.Connect.Linger0, inv.out.quiet = f.str("compat"), f.on("linger0"), f.on("quiet")
 	if p.Connect.MaxConnecting = f.num("max-connecting"); p.Connect.MaxConnecting < 1 {
@@ -468,6 +464,19 @@ func checkPlan(inv *invocation) error {
 		inv.credentials, err = readCredentials(p.Auth)
 	}
 	return err
+}
+
+// parseSourceAddrs reads --source-addr's IP addresses (brackets allowed).
+func parseSourceAddrs(list []string) ([]net.IP, error) {
+	var ips []net.IP
+	for _, a := range list {
+		ip := net.ParseIP(strings.Trim(a, "[]"))
+		if ip == nil {
+			return nil, usagef("--source-addr: not an IP address: %q", a)
+		}
+		ips = append(ips, ip)
+	}
+	return ips, nil
 }
 
 // parseDuration accepts Go durations ("1.5s", "200ms") and plain seconds ("300").

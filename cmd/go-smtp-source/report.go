@@ -17,7 +17,7 @@ import (
 // outputFiles are a local run's --log-messages and --hdr-log files.
 type outputFiles struct {
 	log  *os.File
-	hlog *hdrLogWriter
+	hlog *metrics.IntervalLogFile
 }
 
 // openOutputFiles creates the output files and hooks them to the run; a TLS run also
@@ -33,10 +33,10 @@ func openOutputFiles(o outputOptions, h *engine.Hooks) (*outputFiles, error) {
 		h.MessageLog = files.log
 	}
 	if o.hdrLog != "" {
-		if files.hlog, err = newHdrLogWriter(o.hdrLog, time.Now()); err != nil {
+		if files.hlog, err = metrics.CreateIntervalLog(o.hdrLog, time.Now()); err != nil {
 			return files, fmt.Errorf("--hdr-log: %v", err)
 		}
-		h.OnInterval = files.hlog.interval
+		h.OnInterval = files.hlog.Interval
 	}
 	if h.TLS != nil {
 		h.OnInterval = tlsburst.ReleaseAfterBursts(h.OnInterval)
@@ -54,7 +54,7 @@ func (f *outputFiles) closeHdrLog() error {
 	if f.hlog == nil {
 		return nil
 	}
-	return f.hlog.close()
+	return f.hlog.Close()
 }
 
 // writeResults writes the report on stderr (unless quiet) and the --json file. It
@@ -71,56 +71,11 @@ func writeResults(inv *invocation, res engine.Result, stderr io.Writer) error {
 		}
 	}
 	if inv.out.jsonFile != "" {
-		if err := writeFile(inv.out.jsonFile, report.WriteJSON); err != nil {
+		if err := metrics.WriteReportFile(inv.out.jsonFile, report); err != nil {
 			return fmt.Errorf("--json %s: %w", inv.out.jsonFile, err)
 		}
 	}
 	return nil
-}
-
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// hdrLogWriter writes each second into an HdrHistogram interval log as the run goes.
-type hdrLogWriter struct {
-	f   *os.File
-	log *metrics.IntervalLog
-	err error
-}
-
-func newHdrLogWriter(path string, start time.Time) (*hdrLogWriter, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	l, err := metrics.NewIntervalLog(f, start)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &hdrLogWriter{f: f, log: l}, nil
-}
-
-func (h *hdrLogWriter) interval(start, end time.Time, snap *metrics.Snapshot) {
-	if h.err == nil {
-		h.err = h.log.Write(start, end, snap)
-	}
-}
-
-func (h *hdrLogWriter) close() error {
-	if err := h.f.Close(); h.err == nil {
-		h.err = err
-	}
-	return h.err
 }
 
 // progressPrinter prints one line a second on stderr.

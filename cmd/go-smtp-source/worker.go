@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/pflag"
 
 	"github.com/go-smtp-source/go-smtp-source/cluster"
@@ -46,14 +42,7 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 		defer mu.Unlock()
 		fmt.Fprintf(stderr, "%s: worker %s: %s\n", name, w.cfg.Name, fmt.Sprintf(format, a...))
 	}
-	opts := append(w.auth.options(), nats.Name("go-smtp-source worker "+w.cfg.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				say("disconnected from NATS: %v", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { say("reconnected to NATS") }))
-	nc, err := nats.Connect(w.url, opts...)
+	nc, err := cluster.ConnectWorker(w.url, w.cfg.Name, w.auth, func(text string) { say("%s", text) })
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: worker: NATS %s: %v\n", name, w.url, err)
 		return exitFatal
@@ -74,7 +63,7 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 // workerOptions is a parsed worker command line.
 type workerOptions struct {
 	url  string
-	auth natsAuth
+	auth cluster.NATSAuth
 	cfg  cluster.WorkerConfig
 }
 
@@ -120,14 +109,10 @@ func parseWorkerFlags(name string, args []string) (*pflag.FlagSet, *workerOption
 	if runner.Allowed, err = cluster.ParseAllowList(*allow); err != nil {
 		return fs, nil, err
 	}
-	for _, a := range *sourceAddrs {
-		ip := net.ParseIP(strings.Trim(a, "[]"))
-		if ip == nil {
-			return fs, nil, fmt.Errorf("--source-addr: not an IP address: %q", a)
-		}
-		runner.Local.SourceAddrs = append(runner.Local.SourceAddrs, ip)
+	if runner.Local.SourceAddrs, err = parseSourceAddrs(*sourceAddrs); err != nil {
+		return fs, nil, err
 	}
 	runner.Local.EventLoops = *eventLoops
-	w.cfg = cluster.WorkerConfig{Name: *wname, Host: host, Version: toolVersion(), Weight: *weight, Once: *once, Runner: runner}
+	w.cfg = cluster.WorkerConfig{Name: *wname, Host: host, Version: cluster.Version(), Weight: *weight, Once: *once, Runner: runner}
 	return fs, w, nil
 }
