@@ -540,7 +540,7 @@ func (c *coordinator) handle(m *nats.Msg) {
 	}
 }
 
-// shardOf reads the shard from a subject gss.v1.<run>.<kind>.<shard>.
+// shardOf reads the shard from a subject gss.v2.<run>.<kind>.<shard>.
 func shardOf(subj, kind string) (int, bool) {
 	parts := strings.Split(subj, ".")
 	if len(parts) != 5 || parts[3] != kind {
