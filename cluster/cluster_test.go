@@ -536,4 +536,11 @@ func TestClusterFinalInParts(t *testing.T) {
 	if total != m {
 		t.Errorf("%d messages in the documents, want %d", total, m)
 	}
+	// A plan too large for the server's messages (a big message file) is refused before
+	// anything is announced.
+	big := coordConfig(2, m)
+	big.Plan.Message.File = plan.NewFile("big.eml", make([]byte, 16<<10))
+	if _, err := Coordinate(context.Background(), connect(t, es, "coord2"), big); err == nil || !strings.Contains(err.Error(), "too many for the NATS server's 16384-byte messages") {
+		t.Errorf("a plan larger than a message: %v", err)
+	}
 }
