@@ -109,6 +109,24 @@ func TestEqualSplitIsModulo(t *testing.T) {
 	}
 }
 
+// Equal weights take the direct round-robin, which is the general loop's pattern for them.
+func TestEqualWeightsAreRoundRobin(t *testing.T) {
+	for n := 1; n <= 9; n++ {
+		for c := int64(1); c <= 3; c++ {
+			w := make([]int64, n)
+			for i := range w {
+				w[i] = c
+			}
+			if got, want := smoothInterleave(w, int64(n)*c), weightedRoundRobin(w, int64(n)*c); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%d weights of %d: %v, the general loop %v", n, c, got, want)
+			}
+		}
+	}
+	if _, err := ParseShard("0/65536"); err != nil {
+		t.Fatal(err) // a moment, not 65,536² steps
+	}
+}
+
 func TestSmoothInterleave(t *testing.T) {
 	s, _ := NewSplit([]int64{5, 1, 1})
 	if got, want := s.owner, []int{0, 0, 1, 0, 2, 0, 0}; !reflect.DeepEqual(got, want) {
