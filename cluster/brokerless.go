@@ -1,101 +1,126 @@
 package cluster
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
-// ShardPlan is what a shard's result document says about its place in the run (the
-// "shard" object of its plan): which shard of how many, the weights, the shared start,
-// and the fingerprint of the plan all shards share.
-type ShardPlan struct {
-	Index       int       `json:"index"`
-	Count       int       `json:"count"`
-	Weights     []int64   `json:"weights,omitempty"` // absent: equal weights
-	StartAt     time.Time `json:"start_at,omitzero"`
-	Fingerprint string    `json:"plan_fingerprint"`
-	Worker      string    `json:"worker,omitempty"` // the NATS worker's name, when there was one
+// Tool names the program in result documents' "run" object.
+const Tool = "go-smtp-source"
+
+// shardID is a result document's place in a split run: which shard of how many, by
+// which weights, of which plan.
+type shardID struct {
+	Index       int
+	Count       int
+	Weights     []int64 // nil: equal weights (version 1 wrote them only when unequal)
+	Fingerprint string
 }
 
-// Fingerprint is the hex SHA-256 (first 16 bytes) of a plan's defining fields, given in
-// any order: the same fields in any order give the same fingerprint.
-func Fingerprint(fields []string) string {
-	sorted := append([]string(nil), fields...)
-	sort.Strings(sorted)
-	h := sha256.New()
-	for _, f := range sorted {
-		fmt.Fprintf(h, "%d:%s\n", len(f), f)
+// readShardID reads a document's shard, if it is one. A version-2 document's plan is a
+// plan.Plan: its shard and its fingerprint (computed from the plan, the same for every
+// shard of it). A version-1 document's plan carried a "shard" object with both.
+func readShardID(r *metrics.Report) (id shardID, ok bool, err error) {
+	if len(r.Plan) == 0 {
+		return shardID{}, false, nil
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	var head struct {
+		Shard *json.RawMessage `json:"shard"`
+	}
+	if err := json.Unmarshal(r.Plan, &head); err != nil || head.Shard == nil {
+		return shardID{}, false, nil // not an object, or no shard: not a shard
+	}
+	if r.SchemaVersion == 1 {
+		return readShardIDv1(*head.Shard)
+	}
+	p, err := plan.Decode(r.Plan)
+	if err != nil {
+		return shardID{}, false, err
+	}
+	if err := p.Validate(); err != nil {
+		return shardID{}, false, fmt.Errorf("plan: %w", err)
+	}
+	return shardID{Index: p.Shard.Index, Count: p.Shard.Count(), Weights: p.Shard.Weights, Fingerprint: p.Fingerprint()}, true, nil
 }
 
-// ReadShardPlan extracts the "shard" object of a result document's plan; ok is false
-// when the plan has none (a run that was not a shard).
-func ReadShardPlan(plan json.RawMessage) (sp ShardPlan, ok bool, err error) {
-	if len(plan) == 0 {
-		return ShardPlan{}, false, nil
+func readShardIDv1(raw json.RawMessage) (shardID, bool, error) {
+	var sh struct {
+		Index       int     `json:"index"`
+		Count       int     `json:"count"`
+		Weights     []int64 `json:"weights"`
+		Fingerprint string  `json:"plan_fingerprint"`
 	}
-	var p struct {
-		Shard *ShardPlan `json:"shard"`
+	if err := json.Unmarshal(raw, &sh); err != nil {
+		return shardID{}, false, fmt.Errorf("plan: %w", err)
 	}
-	if err := json.Unmarshal(plan, &p); err != nil {
-		return ShardPlan{}, false, fmt.Errorf("plan: %w", err)
+	if sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count || sh.Fingerprint == "" {
+		return shardID{}, false, fmt.Errorf("plan: bad shard %d/%d (fingerprint %q)", sh.Index, sh.Count, sh.Fingerprint)
 	}
-	if p.Shard == nil {
-		return ShardPlan{}, false, nil
+	id := shardID(sh)
+	if len(id.Weights) == 0 {
+		id.Weights = nil
 	}
-	if p.Shard.Count < 1 || p.Shard.Index < 0 || p.Shard.Index >= p.Shard.Count || p.Shard.Fingerprint == "" {
-		return ShardPlan{}, false, fmt.Errorf("plan: bad shard %d/%d (fingerprint %q)", p.Shard.Index, p.Shard.Count, p.Shard.Fingerprint)
-	}
-	return *p.Shard, true, nil
+	return id, true, nil
 }
 
-// CheckShards checks that documents named names, with plans plans, are the shards of one
-// plan, each present exactly once. It returns ok false (and no error) when none of them
-// is a shard: an ordinary merge of independent runs. The error, one line, names the
-// first problem: a report that is not a shard among shards, a foreign plan, a shard
-// present twice, shards missing.
-func CheckShards(names []string, plans []json.RawMessage) (first ShardPlan, ok bool, err error) {
-	shards := make([]ShardPlan, len(plans))
-	var anyShard bool
+// sameRun reports whether two shards belong to one split of one plan.
+func (id shardID) sameRun(o shardID) bool {
+	return id.Fingerprint == o.Fingerprint && id.Count == o.Count && slices.Equal(id.equalWeights(), o.equalWeights())
+}
+
+// equalWeights is the weights with equal ones written out.
+func (id shardID) equalWeights() []int64 {
+	if id.Weights != nil {
+		return id.Weights
+	}
+	w := make([]int64, id.Count)
+	for i := range w {
+		w[i] = 1
+	}
+	return w
+}
+
+// CheckShards checks that reports are the shards of one plan, each present exactly
+// once. It returns false (and no error) when none of them is a shard: an ordinary merge
+// of independent runs. The error, one line, names the first problem: a report that is
+// not a shard among shards, a foreign plan, a shard present twice, shards missing.
+func CheckShards(reports []*metrics.Report) (bool, error) {
+	ids := make([]shardID, len(reports))
 	firstAt := -1
-	for i, raw := range plans {
-		sp, isShard, err := ReadShardPlan(raw)
+	for i, r := range reports {
+		id, isShard, err := readShardID(r)
 		if err != nil {
-			return ShardPlan{}, false, fmt.Errorf("%s: %w", names[i], err)
+			return false, fmt.Errorf("%s: %w", r.Origin, err)
 		}
-		if isShard {
-			anyShard = true
-			if firstAt < 0 {
-				firstAt = i
-			}
-		}
-		shards[i] = sp
+		ids[i] = id
 		if !isShard {
-			shards[i].Index = -1
+			ids[i].Index = -1
+		} else if firstAt < 0 {
+			firstAt = i
 		}
 	}
-	if !anyShard {
-		return ShardPlan{}, false, nil
+	if firstAt < 0 {
+		return false, nil
 	}
-	first = shards[firstAt]
+	first, firstName := ids[firstAt], reports[firstAt].Origin
 	seen := make([]int, first.Count) // index+1 of the report holding each shard
-	for i, sp := range shards {
+	for i, id := range ids {
 		switch {
-		case sp.Index < 0:
-			return first, true, fmt.Errorf("%s is not a shard, but %s is (shard %d/%d): merge the shards of one plan together", names[i], names[firstAt], first.Index, first.Count)
-		case sp.Fingerprint != first.Fingerprint || sp.Count != first.Count || !equalWeights(sp.Weights, first.Weights):
-			return first, true, fmt.Errorf("%s is shard %d/%d of another plan (fingerprint %s) than %s (shard %d/%d, fingerprint %s)",
-				names[i], sp.Index, sp.Count, sp.Fingerprint, names[firstAt], first.Index, first.Count, first.Fingerprint)
-		case seen[sp.Index] != 0:
-			return first, true, fmt.Errorf("shard %d/%d is present twice: %s and %s", sp.Index, sp.Count, names[seen[sp.Index]-1], names[i])
+		case id.Index < 0:
+			return true, fmt.Errorf("%s is not a shard, but %s is (shard %d/%d): merge the shards of one plan together", reports[i].Origin, firstName, first.Index, first.Count)
+		case !id.sameRun(first):
+			return true, fmt.Errorf("%s is shard %d/%d of another plan (fingerprint %s) than %s (shard %d/%d, fingerprint %s)",
+				reports[i].Origin, id.Index, id.Count, id.Fingerprint, firstName, first.Index, first.Count, first.Fingerprint)
+		case seen[id.Index] != 0:
+			return true, fmt.Errorf("shard %d/%d is present twice: %s and %s", id.Index, id.Count, reports[seen[id.Index]-1].Origin, reports[i].Origin)
 		}
-		seen[sp.Index] = i + 1
+		seen[id.Index] = i + 1
 	}
 	var missing []string
 	for k, at := range seen {
@@ -104,63 +129,47 @@ func CheckShards(names []string, plans []json.RawMessage) (first ShardPlan, ok b
 		}
 	}
 	if len(missing) > 0 {
-		return first, true, fmt.Errorf("plan %s: shard(s) %s of %d missing (only %d report(s) given)", first.Fingerprint, strings.Join(missing, ","), first.Count, len(plans))
+		return true, fmt.Errorf("plan %s: shard(s) %s of %d missing (only %d report(s) given)", first.Fingerprint, strings.Join(missing, ","), first.Count, len(reports))
 	}
-	return first, true, nil
+	return true, nil
 }
 
-func equalWeights(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
+// MergeReports merges result documents exactly (metrics.Merge). When they are the
+// shards of one plan (checked by CheckShards) the merge is the whole run's document: the
+// run's plan (version-2 shards; version 1's plans are kept per source only), its
+// fingerprint and the measured spread of the shards' starts.
+func MergeReports(reports []*metrics.Report, maxStartSkew time.Duration) (*metrics.Report, []string, error) {
+	sharded, err := CheckShards(reports)
+	if err != nil {
+		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	merged, warnings, err := metrics.Merge(reports, maxStartSkew)
+	if err != nil || !sharded {
+		return merged, warnings, err
 	}
-	return true
+	id, _, _ := readShardID(reports[0])
+	merged.Run = &metrics.RunInfo{Tool: Tool, PlanFingerprint: id.Fingerprint, StartSkewNs: int64(startSpread(reports))}
+	if reports[0].SchemaVersion == 1 {
+		return merged, warnings, nil
+	}
+	p, err := plan.Decode(reports[0].Plan)
+	if err != nil {
+		return nil, nil, fmt.Errorf("merge: %s: %w", reports[0].Origin, err)
+	}
+	merged.Plan = p.WholeRun().JSON()
+	return merged, warnings, nil
 }
 
-// MergedPlan is the plan of the merge of a complete set of shards: the first shard's
-// plan with the shard's index removed and the counts (messages, sessions, max_sessions)
-// replaced by the sums over the shards.
-func MergedPlan(plans []json.RawMessage) (json.RawMessage, error) {
-	if len(plans) == 0 {
-		return nil, nil
-	}
-	var merged map[string]any
-	if err := json.Unmarshal(plans[0], &merged); err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	sums := map[string]int64{}
-	for _, raw := range plans {
-		var counts map[string]json.Number
-		d := json.NewDecoder(strings.NewReader(string(raw)))
-		d.UseNumber()
-		var m map[string]any
-		if err := d.Decode(&m); err != nil {
-			return nil, fmt.Errorf("plan: %w", err)
+// startSpread is the time between the earliest and the latest start of reports.
+func startSpread(reports []*metrics.Report) time.Duration {
+	first, last := reports[0].Start, reports[0].Start
+	for _, r := range reports[1:] {
+		if r.Start.Before(first) {
+			first = r.Start
 		}
-		counts = map[string]json.Number{}
-		for _, k := range []string{"messages", "sessions", "max_sessions"} {
-			if n, ok := m[k].(json.Number); ok {
-				counts[k] = n
-			}
-		}
-		for k, n := range counts {
-			v, err := n.Int64()
-			if err != nil {
-				return nil, fmt.Errorf("plan: %s: %w", k, err)
-			}
-			sums[k] += v
+		if r.Start.After(last) {
+			last = r.Start
 		}
 	}
-	for k, v := range sums {
-		merged[k] = v
-	}
-	if sh, ok := merged["shard"].(map[string]any); ok {
-		delete(sh, "index")
-		delete(sh, "worker")
-	}
-	return json.Marshal(merged)
+	return last.Sub(first)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
 // fakeRunner "sends" its shard's messages at a steady pace and returns a small document
@@ -24,19 +26,21 @@ type fakeRunner struct {
 	skew     time.Duration // the worker's clock is this far ahead: its times are real + skew
 	refuse   string
 	started  chan time.Time
+	// beforeReturn runs when the shard has sent its messages, before Run returns.
+	beforeReturn func()
 }
 
 type fakePrepared struct {
 	r     *fakeRunner
-	split *Split
+	split *plan.Split
 	shard int
 }
 
-func (f *fakeRunner) Prepare(plan Plan, shard int) (Prepared, error) {
+func (f *fakeRunner) Prepare(a Assignment, shard int) (Prepared, error) {
 	if f.refuse != "" {
 		return nil, errors.New(f.refuse)
 	}
-	s, err := NewSplit(plan.Weights)
+	s, err := plan.NewSplit(a.Weights)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +71,9 @@ func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, progress func
 	if p.r.hang.Load() {
 		<-ctx.Done()
 		return nil, started, ctx.Err()
+	}
+	if p.r.beforeReturn != nil {
+		p.r.beforeReturn()
 	}
 	doc, _ := json.Marshal(sent)
 	return doc, started, nil
@@ -111,19 +118,19 @@ func connect(t *testing.T, srv *EmbeddedServer, name string) *nats.Conn {
 type worker struct {
 	name   string
 	nc     *nats.Conn
-	runner *fakeRunner
+	runner Runner
 	cancel context.CancelFunc
 	done   chan error
 	mu     sync.Mutex
 	events []string
 }
 
-func startWorker(t *testing.T, srv *EmbeddedServer, name, version string, runner *fakeRunner) *worker {
+func startWorker(t *testing.T, srv *EmbeddedServer, name, version string, runner Runner) *worker {
 	t.Helper()
 	return startWeightedWorker(t, srv, name, version, 1, runner)
 }
 
-func startWeightedWorker(t *testing.T, srv *EmbeddedServer, name, version string, weight int64, runner *fakeRunner) *worker {
+func startWeightedWorker(t *testing.T, srv *EmbeddedServer, name, version string, weight int64, runner Runner) *worker {
 	t.Helper()
 	w := &worker{name: name, nc: connect(t, srv, name), runner: runner, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -165,9 +172,15 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 	}
 }
 
+// testPlan is a plan of messages over 9 sessions to host x.
+func testPlan(messages int64) plan.Plan {
+	p := plan.Defaults()
+	p.Target, p.Messages, p.Sessions = "x", messages, 9
+	return p
+}
+
 func coordConfig(workers int, messages int64) CoordinatorConfig {
-	return CoordinatorConfig{Workers: workers, Args: []string{"-m", fmt.Sprint(messages), "x"}, Messages: messages, Sessions: 9,
-		Version: "v", Lead: 300 * time.Millisecond, ReportInterval: 200 * time.Millisecond, CoordGrace: time.Second,
+	return CoordinatorConfig{Workers: workers, Plan: testPlan(messages), Version: "v", Lead: 300 * time.Millisecond, ReportInterval: 200 * time.Millisecond, CoordGrace: time.Second,
 		JoinTimeout: 10 * time.Second}
 }
 
@@ -522,5 +535,12 @@ func TestClusterFinalInParts(t *testing.T) {
 	}
 	if total != m {
 		t.Errorf("%d messages in the documents, want %d", total, m)
+	}
+	// A plan too large for the server's messages (a big message file) is refused before
+	// anything is announced.
+	big := coordConfig(2, m)
+	big.Plan.Message.File = plan.NewFile("big.eml", make([]byte, 16<<10))
+	if _, err := Coordinate(context.Background(), connect(t, es, "coord2"), big); err == nil || !strings.Contains(err.Error(), "too many for the NATS server's 16384-byte messages") {
+		t.Errorf("a plan larger than a message: %v", err)
 	}
 }

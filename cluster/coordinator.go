@@ -13,18 +13,23 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
+
+// DefaultJoinTimeout is how long a coordinator waits for its workers unless told.
+const DefaultJoinTimeout = 60 * time.Second
 
 // CoordinatorConfig is one cluster run as the coordinator sees it.
 type CoordinatorConfig struct {
-	Workers     int      // how many workers the run needs (the roster is frozen at this many)
-	Args        []string // the run's arguments, as every worker will parse them
-	Fingerprint string   // the plan's fingerprint
-	Messages    int64    // the whole run's message count
-	Sessions    int64    // the whole run's sessions (the open model's session cap), shared by weight
-	Version     string   // workers of another version are refused
+	Workers int // how many workers the run needs (the roster is frozen at this many)
+	// Plan is the whole run, as every worker receives it (without Local: each worker
+	// brings its own); its sessions (the open model's session cap) are shared by weight.
+	Plan    plan.Plan
+	Version string // workers of another version are refused
 
-	JoinTimeout    time.Duration // the roster must be full by then (default 60 s)
+	JoinTimeout    time.Duration // the roster must be full by then (default DefaultJoinTimeout)
 	ReadyTimeout   time.Duration // every worker must be ready by then (default 30 s)
 	Lead           time.Duration // least time between "go" and the start (default 2 s)
 	ReportInterval time.Duration // workers' report period (default 1 s)
@@ -96,12 +101,22 @@ func Coordinate(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig) (*Out
 	if cfg.Workers < 1 {
 		return nil, fmt.Errorf("coordinator: %d workers", cfg.Workers)
 	}
+	if err := cfg.Plan.Validate(); err != nil {
+		return nil, fmt.Errorf("coordinator: plan: %w", err)
+	}
+	if cfg.Plan.Shard != nil || cfg.Plan.Local.EventLoops != 0 || len(cfg.Plan.Local.SourceAddrs) > 0 {
+		return nil, errors.New("coordinator: the plan has a shard or a machine's settings (local): the coordinator splits the run, and each worker brings its own")
+	}
+	planJSON := cfg.Plan.JSON()
+	if limit := nc.MaxPayload(); int64(len(planJSON))+4096 > limit { // room for the roster
+		return nil, fmt.Errorf("coordinator: the plan is %d bytes, too many for the NATS server's %d-byte messages: a smaller message file", len(planJSON), limit)
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
-	def(&cfg.JoinTimeout, 60*time.Second)
+	def(&cfg.JoinTimeout, DefaultJoinTimeout)
 	def(&cfg.ReadyTimeout, 30*time.Second)
 	def(&cfg.Lead, 2*time.Second)
 	def(&cfg.ReportInterval, time.Second)
@@ -116,7 +131,8 @@ func Coordinate(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig) (*Out
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, fmt.Errorf("coordinator: run id: %w", err)
 	}
-	c := &coordinator{nc: nc, cfg: cfg, out: &Outcome{Run: hex.EncodeToString(idb[:])}}
+	c := &coordinator{nc: nc, cfg: cfg, out: &Outcome{Run: hex.EncodeToString(idb[:])},
+		planJSON: planJSON, messages: engine.TotalMessages(cfg.Plan)}
 	return c.out, c.coordinate(ctx)
 }
 
@@ -125,10 +141,14 @@ type coordinator struct {
 	cfg CoordinatorConfig
 	out *Outcome
 
+	planJSON []byte // cfg.Plan's
+	messages int64  // the whole run's, stages included
+
 	msgs    chan *nats.Msg
 	frozen  bool
 	weights []int64 // by shard, as the workers asked when joining
 	parts   map[int][][]byte
+	done    map[int]bool // workers whose final result is whole
 }
 
 func (c *coordinator) subj(name string) string { return subject(c.out.Run, name) }
@@ -220,25 +240,27 @@ func (c *coordinator) gather(ctx context.Context) error {
 	for k, w := range c.out.Workers {
 		names[k] = w.Name
 	}
-	split, err := NewSplit(c.weights)
+	split, err := plan.NewSplit(c.weights)
 	if err != nil {
 		return err
 	}
-	if err := split.Validate(c.cfg.Messages, c.cfg.Sessions); err != nil {
+	if err := split.Validate(c.messages, c.cfg.Plan.SplitSessions()); err != nil {
 		return err
 	}
 	for k := range c.out.Workers {
-		c.out.Workers[k].Planned = split.Shard(k).Count(c.cfg.Messages)
+		c.out.Workers[k].Planned = split.Shard(k).Count(c.messages)
 		if c.out.Workers[k].Planned == 0 {
-			return fmt.Errorf("worker %s (shard %d) would own none of the %d messages: use fewer workers", names[k], k, c.cfg.Messages)
+			return fmt.Errorf("worker %s (shard %d) would own none of the %d messages: use fewer workers", names[k], k, c.messages)
 		}
 	}
-	plan := Plan{Run: c.out.Run, Args: c.cfg.Args, Weights: c.weights, Workers: names,
-		ReportInterval: c.cfg.ReportInterval, CoordGrace: c.cfg.CoordGrace, Fingerprint: c.cfg.Fingerprint}
-	if err := c.nc.Publish(c.subj("plan"), encode(plan)); err != nil {
+	shardPlan := c.cfg.Plan
+	shardPlan.Shard = &plan.Shard{Weights: c.weights}
+	a := Assignment{Run: c.out.Run, Plan: c.planJSON, Weights: c.weights, Workers: names,
+		ReportInterval: c.cfg.ReportInterval, CoordGrace: c.cfg.CoordGrace, Fingerprint: shardPlan.Fingerprint()}
+	if err := c.nc.Publish(c.subj("plan"), encode(a)); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	c.cfg.Event(fmt.Sprintf("roster full (%d workers): plan %s sent", len(names), c.cfg.Fingerprint))
+	c.cfg.Event(fmt.Sprintf("roster full (%d workers): plan %s sent", len(names), a.Fingerprint))
 	return nil
 }
 
@@ -298,21 +320,10 @@ func (c *coordinator) follow(ctx context.Context) error {
 	defer tick.Stop()
 	live := time.NewTicker(c.cfg.ReportInterval / 4)
 	defer live.Stop()
-	c.parts = make(map[int][][]byte)
-	done := make(map[int]bool)
-	var lastTotal int64
-	lastTick := time.Now()
+	c.parts, c.done = make(map[int][][]byte), make(map[int]bool)
+	meter := rateMeter{at: time.Now()}
 	var runErr error
-	for {
-		pending := 0
-		for k, w := range c.out.Workers {
-			if !done[k] && !w.Lost {
-				pending++
-			}
-		}
-		if pending == 0 {
-			break
-		}
+	for c.pending() > 0 {
 		select {
 		case <-ctx.Done():
 			if c.out.Aborted == "" {
@@ -321,60 +332,17 @@ func (c *coordinator) follow(ctx context.Context) error {
 			}
 			ctx = context.Background()
 		case now := <-live.C:
-			c.checkLiveness(now, done)
+			c.checkLiveness(now)
 		case now := <-tick.C:
-			c.checkLiveness(now, done)
-			p := Progress{Elapsed: now.Sub(c.out.StartAt)}
-			for k := range c.out.Workers {
-				w := &c.out.Workers[k]
-				p.Accepted += w.Last.Accepted
-				p.Rejected += w.Last.Rejected
-				p.Failed += w.Last.Failed
-				p.InFlight += w.Last.InFlight
-				if w.Lost {
-					p.Lost++
-				} else {
-					p.Workers++
-				}
-			}
-			total := p.Accepted + p.Rejected + p.Failed
-			if secs := now.Sub(lastTick).Seconds(); secs > 0 {
-				p.Rate = float64(total-lastTotal) / secs
-			}
-			lastTotal, lastTick = total, now
-			if c.cfg.Progress != nil && now.After(c.out.StartAt) {
-				c.cfg.Progress(p)
-			}
+			c.checkLiveness(now)
+			c.progress(now, &meter)
 		case m := <-c.msgs:
-			if k, ok := shardOf(m.Subject, "final"); ok && k < len(c.out.Workers) {
-				complete, err := c.final(m, k)
-				if err != nil {
-					c.cfg.Event(err.Error())
-					continue
-				}
-				if complete && !done[k] {
-					done[k] = true
-					w := &c.out.Workers[k]
-					if w.Error != "" && runErr == nil && c.out.Aborted == "" {
-						runErr = fmt.Errorf("worker %s: %s", w.Name, w.Error)
-						c.abort(runErr.Error())
-					}
-				}
-				continue
+			if err := c.take(m); err != nil && runErr == nil {
+				runErr = err
 			}
-			c.handle(m)
 		}
 	}
-	var starts []time.Time
-	for _, w := range c.out.Workers {
-		if !w.Started.IsZero() {
-			starts = append(starts, w.Started)
-		}
-	}
-	if len(starts) > 1 {
-		sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-		c.out.StartSkew = starts[len(starts)-1].Sub(starts[0])
-	}
+	c.out.StartSkew = c.startSkew()
 	switch {
 	case runErr != nil:
 		return runErr
@@ -386,12 +354,95 @@ func (c *coordinator) follow(ctx context.Context) error {
 	return nil
 }
 
-// checkLiveness declares lost the workers that have not reported for MissedReports
-// intervals (those done excepted), and aborts the run unless ContinueOnLoss.
-func (c *coordinator) checkLiveness(now time.Time, done map[int]bool) {
+// pending is the number of workers neither done nor lost.
+func (c *coordinator) pending() int {
+	n := 0
+	for k, w := range c.out.Workers {
+		if !c.done[k] && !w.Lost {
+			n++
+		}
+	}
+	return n
+}
+
+// take handles one message while the run goes: a part of a final result (a worker's
+// failed run aborts the others and is returned), or what handle takes.
+func (c *coordinator) take(m *nats.Msg) error {
+	k, ok := shardOf(m.Subject, "final")
+	if !ok || k >= len(c.out.Workers) {
+		c.handle(m)
+		return nil
+	}
+	complete, err := c.final(m, k)
+	if err != nil {
+		c.cfg.Event(err.Error())
+		return nil
+	}
+	if !complete || c.done[k] {
+		return nil
+	}
+	c.done[k] = true
+	w := &c.out.Workers[k]
+	if w.Error == "" || c.out.Aborted != "" {
+		return nil
+	}
+	err = fmt.Errorf("worker %s: %s", w.Name, w.Error)
+	c.abort(err.Error())
+	return err
+}
+
+// rateMeter remembers the last progress, for the rate since.
+type rateMeter struct {
+	total int64
+	at    time.Time
+}
+
+// progress sums every worker's last cumulative report into the run's progress.
+func (c *coordinator) progress(now time.Time, meter *rateMeter) {
+	p := Progress{Elapsed: now.Sub(c.out.StartAt)}
 	for k := range c.out.Workers {
 		w := &c.out.Workers[k]
-		if w.Lost || done[k] || now.Sub(w.LastSeen) <= time.Duration(c.cfg.MissedReports)*c.cfg.ReportInterval {
+		p.Accepted += w.Last.Accepted
+		p.Rejected += w.Last.Rejected
+		p.Failed += w.Last.Failed
+		p.InFlight += w.Last.InFlight
+		if w.Lost {
+			p.Lost++
+		} else {
+			p.Workers++
+		}
+	}
+	total := p.Accepted + p.Rejected + p.Failed
+	if secs := now.Sub(meter.at).Seconds(); secs > 0 {
+		p.Rate = float64(total-meter.total) / secs
+	}
+	meter.total, meter.at = total, now
+	if c.cfg.Progress != nil && now.After(c.out.StartAt) {
+		c.cfg.Progress(p)
+	}
+}
+
+// startSkew is the spread of the workers' actual starts, on the coordinator's clock.
+func (c *coordinator) startSkew() time.Duration {
+	var starts []time.Time
+	for _, w := range c.out.Workers {
+		if !w.Started.IsZero() {
+			starts = append(starts, w.Started)
+		}
+	}
+	if len(starts) < 2 {
+		return 0
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
+	return starts[len(starts)-1].Sub(starts[0])
+}
+
+// checkLiveness declares lost the workers that have not reported for MissedReports
+// intervals (those done excepted), and aborts the run unless ContinueOnLoss.
+func (c *coordinator) checkLiveness(now time.Time) {
+	for k := range c.out.Workers {
+		w := &c.out.Workers[k]
+		if w.Lost || c.done[k] || now.Sub(w.LastSeen) <= time.Duration(c.cfg.MissedReports)*c.cfg.ReportInterval {
 			continue
 		}
 		w.Lost = true
@@ -489,7 +540,7 @@ func (c *coordinator) handle(m *nats.Msg) {
 	}
 }
 
-// shardOf reads the shard from a subject gss.v1.<run>.<kind>.<shard>.
+// shardOf reads the shard from a subject gss.v2.<run>.<kind>.<shard>.
 func shardOf(subj, kind string) (int, bool) {
 	parts := strings.Split(subj, ".")
 	if len(parts) != 5 || parts[3] != kind {

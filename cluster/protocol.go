@@ -1,3 +1,8 @@
+// Package cluster spreads one load test over several processes: the NATS protocol of a
+// coordinator and its workers (a start barrier, cumulative reports as heartbeats, final
+// results in acknowledged parts), the engine runner a worker runs its shard with, and
+// the exact merge of the shards' result documents. The split itself is the plan's
+// (plan.Split). It never prints, exits or reads flags.
 package cluster
 
 import (
@@ -7,15 +12,19 @@ import (
 )
 
 // ProtocolVersion is the version of the coordinator–worker protocol; it is also in every
-// subject (gss.v1.…), so processes of another protocol never hear each other.
-const ProtocolVersion = 1
+// subject (gss.v2.…), so processes of another protocol never hear each other. Version 2
+// ships the plan as its JSON form (version 1 shipped command-line arguments).
+const ProtocolVersion = 2
+
+// subjectPrefix starts every subject; it names ProtocolVersion.
+const subjectPrefix = "gss.v2."
 
 // Subjects. <run> is the coordinator's random run ID.
 const (
-	SubjectAnnounce = "gss.v1.announce" // coordinator → all, every second until the roster is full
+	SubjectAnnounce = subjectPrefix + "announce" // coordinator → all, every second until the roster is full
 )
 
-func subject(run, name string) string { return "gss.v1." + run + "." + name }
+func subject(run, name string) string { return subjectPrefix + run + "." + name }
 
 // Announce invites idle workers to join a run.
 type Announce struct {
@@ -41,16 +50,18 @@ type JoinReply struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// Plan is what every worker runs, identical for all (its shard aside): the
-// command-line arguments of the run (without cluster or output options) and the split.
-type Plan struct {
-	Run            string        `json:"run"`
-	Args           []string      `json:"args"`
-	Weights        []int64       `json:"weights"`
-	Workers        []string      `json:"workers"` // by shard
-	ReportInterval time.Duration `json:"report_interval"`
-	CoordGrace     time.Duration `json:"coordinator_grace"` // a worker that hears no coordinator this long stops
-	Fingerprint    string        `json:"plan_fingerprint"`
+// Assignment is what every worker receives once the roster is full, the same for all:
+// the run's plan (plan.Plan's JSON form, the whole run's; worker k runs its shard k of
+// the split by Weights) and the run's timing. Each worker runs the plan as it is, with
+// only what belongs to its machine added (plan.Local, its secrets).
+type Assignment struct {
+	Run            string          `json:"run"`
+	Plan           json.RawMessage `json:"plan"`
+	Weights        []int64         `json:"weights"`
+	Workers        []string        `json:"workers"` // by shard
+	ReportInterval time.Duration   `json:"report_interval"`
+	CoordGrace     time.Duration   `json:"coordinator_grace"` // a worker that hears no coordinator this long stops
+	Fingerprint    string          `json:"plan_fingerprint"`  // of every shard's plan (plan.Plan.Fingerprint)
 }
 
 // Ready is a worker's barrier input: prepared (or why not), and its clock offset.

@@ -11,11 +11,11 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Runner is what a worker runs; the command line provides it.
+// Runner is what a worker runs its shards with (EngineRunner, or a test's fake).
 type Runner interface {
-	// Prepare checks shard `shard` of plan (its target allowed, its options valid) and
-	// prepares it; an error refuses the plan and aborts the run.
-	Prepare(plan Plan, shard int) (Prepared, error)
+	// Prepare checks shard `shard` of the assignment's plan (its target allowed, its
+	// options valid) and prepares it; an error refuses the plan and aborts the run.
+	Prepare(a Assignment, shard int) (Prepared, error)
 }
 
 // Prepared is a shard ready to start.
@@ -111,12 +111,22 @@ func Serve(ctx context.Context, nc *nats.Conn, cfg WorkerConfig) error {
 
 var errRefused = errors.New("refused")
 
+// retryPause is how long a worker waits between attempts to deliver a part of its final
+// result: with the coordinator gone, a request fails at once (no responders).
+const retryPause = 250 * time.Millisecond
+
+// workerRun is one run as a worker serves it, phase by phase: join, the plan, ready,
+// the start, the run, the final result.
 type workerRun struct {
 	nc  *nats.Conn
 	cfg WorkerConfig
 	run string
 
 	joined bool // the coordinator gave it a shard
+	shard  int
+	msgs   chan *nats.Msg // plan, go and ctl
+	tick   *time.Ticker   // checks the coordinator's liveness
+	grace  time.Duration  // the coordinator may be silent this long
 
 	mu        sync.Mutex
 	lastCoord time.Time
@@ -135,27 +145,79 @@ func (w *workerRun) silentFor() time.Duration {
 }
 
 func (w *workerRun) serve(ctx context.Context) error {
-	msgs := make(chan *nats.Msg, 256)
+	unsubscribe, err := w.subscribe()
+	defer unsubscribe()
+	if err != nil {
+		return err
+	}
+	if err := w.join(); err != nil {
+		return err
+	}
+	w.grace = 10 * time.Second // until the plan says otherwise
+	w.tick = time.NewTicker(250 * time.Millisecond)
+	defer w.tick.Stop()
+	var a Assignment
+	if err := w.await(ctx, "plan", w.cfg.JoinTimeout, &a); err != nil {
+		return err
+	}
+	if a.CoordGrace > 0 {
+		w.grace = a.CoordGrace
+	}
+	prepared, clock, err := w.prepare(a)
+	if err != nil {
+		return err
+	}
+	var start Go
+	if err := w.await(ctx, "start", 0, &start); err != nil {
+		return err
+	}
+	localStart := time.Unix(0, start.StartAtUnixNs-clock.OffsetNs)
+	w.cfg.Event(w.run, fmt.Sprintf("starting shard %d of %d at %s (clock offset %v, rtt %v)",
+		w.shard, len(a.Weights), localStart.UTC().Format(time.RFC3339Nano), time.Duration(clock.OffsetNs), clock.RTT))
+	hb := newHeartbeat(w, a.ReportInterval)
+	defer hb.stop()
+	res, stopReason := w.runShard(ctx, prepared, localStart, hb)
+	if err := w.deliver(res, hb); err != nil {
+		return err
+	}
+	switch {
+	case stopReason != "":
+		return fmt.Errorf("run %s: %s", w.run, stopReason)
+	case res.err != nil:
+		return fmt.Errorf("run %s: %w", w.run, res.err)
+	}
+	w.cfg.Event(w.run, "done")
+	return nil
+}
+
+// subscribe listens to the run's plan, go and ctl subjects, and to the coordinator's
+// heartbeat; unsubscribe ends what was started, whatever failed.
+func (w *workerRun) subscribe() (unsubscribe func(), err error) {
+	w.msgs = make(chan *nats.Msg, 256)
 	var subs []*nats.Subscription
-	defer func() {
+	unsubscribe = func() {
 		for _, s := range subs {
 			_ = s.Unsubscribe()
 		}
-	}()
+	}
 	for _, name := range []string{"plan", "go", "ctl"} {
-		s, err := w.nc.ChanSubscribe(subject(w.run, name), msgs)
+		s, err := w.nc.ChanSubscribe(subject(w.run, name), w.msgs)
 		if err != nil {
-			return fmt.Errorf("run %s: subscribe: %w", w.run, err)
+			return unsubscribe, fmt.Errorf("run %s: subscribe: %w", w.run, err)
 		}
 		subs = append(subs, s)
 	}
 	coord, err := w.nc.Subscribe(subject(w.run, "coord"), func(*nats.Msg) { w.heard() })
 	if err != nil {
-		return fmt.Errorf("run %s: subscribe: %w", w.run, err)
+		return unsubscribe, fmt.Errorf("run %s: subscribe: %w", w.run, err)
 	}
 	subs = append(subs, coord)
 	w.heard()
+	return unsubscribe, nil
+}
 
+// join asks for a place in the run.
+func (w *workerRun) join() error {
 	req := JoinRequest{Worker: w.cfg.Name, Host: w.cfg.Host, Version: w.cfg.Version, Weight: w.cfg.Weight}
 	m, err := w.nc.Request(subject(w.run, "join"), encode(req), 5*time.Second)
 	if err != nil {
@@ -168,47 +230,47 @@ func (w *workerRun) serve(ctx context.Context) error {
 	if jr.Reject != "" {
 		return fmt.Errorf("run %s: %w: %s", w.run, errRefused, jr.Reason)
 	}
-	w.joined = true
+	w.joined, w.shard = true, jr.Shard
 	w.cfg.Event(w.run, fmt.Sprintf("joined as shard %d", jr.Shard))
+	return nil
+}
 
-	// The plan, once the roster is full.
-	grace := 10 * time.Second // until the plan says otherwise
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	joinDeadline := time.Now().Add(w.cfg.JoinTimeout)
-	var plan Plan
-	for plan.Run == "" {
+// await waits for the coordinator's "plan" or "start" (subject go) and decodes it into v.
+// It gives up when ctx ends, after timeout (0: never), when the coordinator has been
+// silent longer than the grace, and when the coordinator aborts the run.
+func (w *workerRun) await(ctx context.Context, what string, timeout time.Duration, v any) error {
+	name := map[string]string{"plan": "plan", "start": "go"}[what]
+	deadline := time.Now().Add(timeout)
+	for {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("run %s: stopped", w.run)
-		case <-tick.C:
-			if time.Now().After(joinDeadline) {
-				return fmt.Errorf("run %s: no plan within %v", w.run, w.cfg.JoinTimeout)
+		case <-w.tick.C:
+			if timeout > 0 && time.Now().After(deadline) {
+				return fmt.Errorf("run %s: no %s within %v", w.run, what, timeout)
 			}
-			if d := w.silentFor(); d > grace {
-				return fmt.Errorf("run %s: lost the coordinator (silent for %v)", w.run, d.Round(time.Millisecond))
+			if d := w.silentFor(); d > w.grace {
+				return fmt.Errorf("run %s: lost the coordinator before the %s (silent for %v)", w.run, what, d.Round(time.Millisecond))
 			}
-		case m := <-msgs:
+		case m := <-w.msgs:
 			switch m.Subject {
-			case subject(w.run, "plan"):
-				if err := json.Unmarshal(m.Data, &plan); err != nil {
-					return fmt.Errorf("run %s: plan: %w", w.run, err)
+			case subject(w.run, name):
+				if err := json.Unmarshal(m.Data, v); err != nil {
+					return fmt.Errorf("run %s: %s: %w", w.run, name, err)
 				}
+				return nil
 			case subject(w.run, "ctl"):
-				return fmt.Errorf("run %s: aborted before the plan: %s", w.run, controlReason(m.Data))
+				return fmt.Errorf("run %s: aborted before the %s: %s", w.run, what, controlReason(m.Data))
 			}
 		}
 	}
-	if plan.CoordGrace > 0 {
-		grace = plan.CoordGrace
-	}
-	interval := plan.ReportInterval
-	if interval <= 0 {
-		interval = time.Second
-	}
+}
 
-	ready := Ready{Shard: jr.Shard}
-	prepared, err := w.cfg.Runner.Prepare(plan, jr.Shard)
+// prepare has the runner prepare the shard and measures the clock, then tells the
+// coordinator it is ready (or why not).
+func (w *workerRun) prepare(a Assignment) (Prepared, Ready, error) {
+	ready := Ready{Shard: w.shard}
+	prepared, err := w.cfg.Runner.Prepare(a, w.shard)
 	if err != nil {
 		ready.Error = err.Error()
 	} else {
@@ -220,139 +282,144 @@ func (w *workerRun) serve(ctx context.Context) error {
 			ready.Error = fmt.Sprintf("clock offset too uncertain to start together: best probe round trip %v, more than twice %v", ready.RTT, w.cfg.MaxClockUncertainty)
 		}
 	}
-	if err := w.nc.Publish(subject(w.run, fmt.Sprintf("ready.%d", jr.Shard)), encode(ready)); err != nil {
-		return fmt.Errorf("run %s: ready: %w", w.run, err)
+	if err := w.nc.Publish(subject(w.run, fmt.Sprintf("ready.%d", w.shard)), encode(ready)); err != nil {
+		return nil, ready, fmt.Errorf("run %s: ready: %w", w.run, err)
 	}
 	if ready.Error != "" {
-		return fmt.Errorf("run %s: refused the plan: %s", w.run, ready.Error)
+		return nil, ready, fmt.Errorf("run %s: refused the plan: %s", w.run, ready.Error)
 	}
+	return prepared, ready, nil
+}
 
-	// The start.
-	var start Go
-	for start.StartAtUnixNs == 0 {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("run %s: stopped", w.run)
-		case <-tick.C:
-			if d := w.silentFor(); d > grace {
-				return fmt.Errorf("run %s: lost the coordinator before the start (silent for %v)", w.run, d.Round(time.Millisecond))
-			}
-		case m := <-msgs:
-			switch m.Subject {
-			case subject(w.run, "go"):
-				if err := json.Unmarshal(m.Data, &start); err != nil {
-					return fmt.Errorf("run %s: go: %w", w.run, err)
-				}
-			case subject(w.run, "ctl"):
-				return fmt.Errorf("run %s: aborted before the start: %s", w.run, controlReason(m.Data))
-			}
-		}
-	}
-	localStart := time.Unix(0, start.StartAtUnixNs-ready.OffsetNs)
-	w.cfg.Event(w.run, fmt.Sprintf("starting shard %d of %d at %s (clock offset %v, rtt %v)",
-		jr.Shard, len(plan.Weights), localStart.UTC().Format(time.RFC3339Nano), time.Duration(ready.OffsetNs), ready.RTT))
+// outcome is how a shard's run ended.
+type outcome struct {
+	doc     []byte
+	started time.Time
+	err     error
+}
 
+// runShard runs the prepared shard while reporting its progress, and stops it when the
+// coordinator aborts the run or goes silent; stopReason says why it was stopped.
+func (w *workerRun) runShard(ctx context.Context, prepared Prepared, start time.Time, hb *heartbeat) (res outcome, stopReason string) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var progMu sync.Mutex
-	last := Report{Shard: jr.Shard, State: "waiting"}
-	type outcome struct {
-		doc     []byte
-		started time.Time
-		err     error
-	}
 	done := make(chan outcome, 1)
 	go func() {
-		doc, started, err := prepared.Run(runCtx, localStart, func(r Report) {
-			progMu.Lock()
-			r.Shard, r.State = jr.Shard, "running"
-			last = r
-			progMu.Unlock()
-		})
+		doc, started, err := prepared.Run(runCtx, start, hb.progress)
 		done <- outcome{doc, started, err}
 	}()
-	report := time.NewTicker(interval)
-	defer report.Stop()
-	var seq int64
-	publish := func(state string) {
-		progMu.Lock()
-		r := last
-		progMu.Unlock()
-		seq++
-		r.Seq = seq
-		if state != "" {
-			r.State = state
+	stop := func(reason string) {
+		if stopReason == "" {
+			stopReason = reason
+			w.cfg.Event(w.run, reason)
+			cancel()
 		}
-		_ = w.nc.Publish(subject(w.run, fmt.Sprintf("report.%d", jr.Shard)), encode(r))
 	}
-	var stopReason string
-	var res outcome
-	for running := true; running; {
+	for {
 		select {
 		case res = <-done:
-			running = false
-		case <-report.C:
-			publish("")
-		case <-tick.C:
-			if d := w.silentFor(); d > grace && stopReason == "" {
-				stopReason = fmt.Sprintf("lost the coordinator (silent for %v): stopped sending", d.Round(time.Millisecond))
-				w.cfg.Event(w.run, stopReason)
-				cancel()
+			hb.publish("done")
+			return res, stopReason
+		case <-hb.ticker.C:
+			hb.publish("")
+		case <-w.tick.C:
+			if d := w.silentFor(); d > w.grace {
+				stop(fmt.Sprintf("lost the coordinator (silent for %v): stopped sending", d.Round(time.Millisecond)))
 			}
-		case m := <-msgs:
-			if m.Subject == subject(w.run, "ctl") && stopReason == "" {
-				stopReason = "aborted by the coordinator: " + controlReason(m.Data)
-				w.cfg.Event(w.run, stopReason)
-				cancel()
+		case m := <-w.msgs:
+			if m.Subject == subject(w.run, "ctl") {
+				stop("aborted by the coordinator: " + controlReason(m.Data))
 			}
 		}
 	}
-	publish("done")
+}
 
-	// The final result, in acknowledged parts, while the reports go on as heartbeats.
-	final := Final{Shard: jr.Shard, StartAt: res.started}
+// deliver sends the final result in acknowledged parts, the reports going on as
+// heartbeats. A part that is not acknowledged is sent again after a pause, until the
+// coordinator has been silent longer than the grace or FinalTimeout has passed.
+func (w *workerRun) deliver(res outcome, hb *heartbeat) error {
+	final := Final{Shard: w.shard, StartAt: res.started}
 	if res.err != nil {
 		final.Error = res.err.Error()
 	}
 	deadline := time.Now().Add(w.cfg.FinalTimeout)
-	partSize := (int(w.nc.MaxPayload()) - 4096) / 4 * 3 // JSON carries the bytes in base64
-	if partSize < 1024 {
-		partSize = 1024
-	}
-	parts := (len(res.doc) + partSize - 1) / partSize
-	if parts == 0 {
-		parts = 1
-	}
-	for p := 0; p < parts; p++ {
+	parts := splitParts(res.doc, (int(w.nc.MaxPayload())-4096)/4*3) // JSON carries the bytes in base64
+	for p, data := range parts {
 		f := final
-		f.Part, f.Parts = p, parts
-		f.Data = res.doc[min(p*partSize, len(res.doc)):min((p+1)*partSize, len(res.doc))]
+		f.Part, f.Parts, f.Data = p, len(parts), data
 		for {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("run %s: the coordinator did not take the final result within %v", w.run, w.cfg.FinalTimeout)
 			}
-			if w.silentFor() > grace {
+			if w.silentFor() > w.grace {
 				return fmt.Errorf("run %s: lost the coordinator before the final result was delivered", w.run)
 			}
-			_, err := w.nc.Request(subject(w.run, fmt.Sprintf("final.%d", jr.Shard)), encode(f), 2*time.Second)
-			if err == nil {
+			if _, err := w.nc.Request(subject(w.run, fmt.Sprintf("final.%d", w.shard)), encode(f), 2*time.Second); err == nil {
 				break
 			}
 			select {
-			case <-report.C:
-				publish("done")
-			default:
+			case <-hb.ticker.C:
+				hb.publish("done")
+			case <-time.After(retryPause):
 			}
 		}
 	}
-	if stopReason != "" {
-		return fmt.Errorf("run %s: %s", w.run, stopReason)
-	}
-	if res.err != nil {
-		return fmt.Errorf("run %s: %w", w.run, res.err)
-	}
-	w.cfg.Event(w.run, "done")
 	return nil
+}
+
+// splitParts cuts doc into parts of at most size bytes (at least 1 KiB); an empty doc
+// is one empty part.
+func splitParts(doc []byte, size int) [][]byte {
+	if len(doc) == 0 {
+		return [][]byte{doc}
+	}
+	size = max(size, 1024)
+	var parts [][]byte
+	for len(doc) > 0 {
+		n := min(size, len(doc))
+		parts, doc = append(parts, doc[:n]), doc[n:]
+	}
+	return parts
+}
+
+// heartbeat is a worker's cumulative progress, reported every interval: the reports
+// double as its heartbeat, and since they are cumulative a lost one is harmless.
+type heartbeat struct {
+	w      *workerRun
+	ticker *time.Ticker
+	mu     sync.Mutex
+	last   Report
+	seq    int64
+}
+
+func newHeartbeat(w *workerRun, interval time.Duration) *heartbeat {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	return &heartbeat{w: w, ticker: time.NewTicker(interval), last: Report{Shard: w.shard, State: "waiting"}}
+}
+
+func (h *heartbeat) stop() { h.ticker.Stop() }
+
+// progress takes the run's cumulative counts (from the run's goroutine).
+func (h *heartbeat) progress(r Report) {
+	h.mu.Lock()
+	r.Shard, r.State = h.w.shard, "running"
+	h.last = r
+	h.mu.Unlock()
+}
+
+// publish sends the last counts, in state (empty: as they are).
+func (h *heartbeat) publish(state string) {
+	h.mu.Lock()
+	r := h.last
+	h.seq++
+	r.Seq = h.seq
+	h.mu.Unlock()
+	if state != "" {
+		r.State = state
+	}
+	_ = h.w.nc.Publish(subject(h.w.run, fmt.Sprintf("report.%d", h.w.shard)), encode(r))
 }
 
 // measureClock sends 8 probes and keeps the one of least round trip:

@@ -26,13 +26,13 @@ type report struct {
 		Planned  int64 `json:"planned"`
 		Accepted int64 `json:"accepted"`
 	} `json:"totals"`
-	Plan struct {
+	Run struct {
 		Cluster *struct {
 			Workers []struct {
 				Name string `json:"name"`
 			} `json:"workers"`
 		} `json:"cluster"`
-	} `json:"plan"`
+	} `json:"run"`
 }
 
 func readReport(t *testing.T, file string) ([]byte, report) {
@@ -189,8 +189,8 @@ func runCoordinator(t *testing.T, lc *localCluster, workers []*proc) []byte {
 	}
 	doc, r := readReport(t, out)
 	var names, want []string
-	if r.Plan.Cluster != nil {
-		for _, w := range r.Plan.Cluster.Workers {
+	if r.Run.Cluster != nil {
+		for _, w := range r.Run.Cluster.Workers {
 			names = append(names, w.Name)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
-	"github.com/go-smtp-source/go-smtp-source/protocol"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
 // events records what a run reports, from any goroutine.
@@ -34,20 +34,28 @@ func (e *events) DotSent() {
 	e.mu.Unlock()
 }
 
-func config(t *testing.T, addr string, sessions int, messages int64) Config {
-	t.Helper()
-	target, err := ParseTarget(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
-		Date: "d", PID: 1, Content: protocol.DefaultContent()}
-	return Config{
-		Target: target, Sessions: sessions, Messages: messages,
-		Protocol: protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec)},
-		Timeout:  10 * time.Second,
-	}
+// testRun is a test's plan and hooks.
+type testRun struct {
+	plan.Plan
+	Hooks
 }
+
+// config is a plan of messages over sessions (left at the default, 1, when 0) to addr,
+// from a@x to b@y as host vm, with a 10 s timeout.
+func config(t *testing.T, addr string, sessions int, messages int64) *testRun {
+	t.Helper()
+	p := plan.Defaults()
+	p.Target, p.Messages = addr, messages
+	if sessions > 0 {
+		p.Sessions = sessions
+	}
+	from, to := "a@x", "b@y"
+	p.Message.From, p.Message.To, p.Session.Hostname = &from, &to, "vm"
+	p.Session.Timeout, p.Connect.Timeout = 10*time.Second, 10*time.Second
+	return &testRun{Plan: p}
+}
+
+func run(ctx context.Context, r *testRun) (Result, error) { return Run(ctx, r.Plan, r.Hooks) }
 
 func checkAccounting(t *testing.T, r Result) {
 	t.Helper()
@@ -60,21 +68,21 @@ func TestRunAgainstPostfixSink(t *testing.T) {
 	sink := testpeer.StartPostfixSink(t, "-m", "1000")
 	for _, tc := range []struct {
 		name  string
-		tweak func(*Config)
+		tweak func(*testRun)
 	}{
-		{"new connection per message", func(*Config) {}},
-		{"-d", func(c *Config) { c.Protocol.ReuseConnection = true }},
-		{"-d --pipelining", func(c *Config) {
-			c.Protocol.ReuseConnection, c.Protocol.Pipelining, c.Protocol.Greeting = true, true, protocol.GreetEHLO
+		{"new connection per message", func(*testRun) {}},
+		{"-d", func(c *testRun) { c.Session.Reuse = true }},
+		{"-d --pipelining", func(c *testRun) {
+			c.Session.Reuse, c.Session.Pipelining, c.Session.Greeting = true, true, plan.GreetEHLO
 		}},
-		{"two source addresses", func(c *Config) { c.SourceAddrs = []net.IP{net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3")} }},
+		{"two source addresses", func(c *testRun) { c.Local.SourceAddrs = []net.IP{net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3")} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := config(t, sink.Addr, 50, 1000)
 			ev := &events{}
 			cfg.Events = ev
-			tc.tweak(&cfg)
-			res, err := Run(context.Background(), cfg)
+			tc.tweak(cfg)
+			res, err := run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +100,7 @@ func TestRunAgainstPostfixSink(t *testing.T) {
 // A server that closes every connection at once: the run stops with smtp-source's
 // "lost connection" and still accounts for every message.
 func TestRunLostConnections(t *testing.T) {
-	res, err := Run(context.Background(), config(t, testpeer.ListenClosing(t), 10, 100))
+	res, err := run(context.Background(), config(t, testpeer.ListenClosing(t), 10, 100))
 	if err == nil || !strings.Contains(err.Error(), "lost connection while reading server greeting") {
 		t.Fatalf("err %v", err)
 	}
@@ -111,7 +119,7 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	res, err := Run(ctx, cfg)
+	res, err := run(ctx, cfg)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err %v", err)
 	}
@@ -127,7 +135,7 @@ func TestRunGraceExpires(t *testing.T) {
 	cfg.Grace = 200 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	res, err := Run(ctx, cfg)
+	res, err := run(ctx, cfg)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err %v", err)
 	}
@@ -165,5 +173,40 @@ func TestParseTarget(t *testing.T) {
 		if err != nil || got.Network != tc.network || got.Host != tc.host || got.Port != tc.port {
 			t.Errorf("%s: %+v %v", tc.in, got, err)
 		}
+	}
+}
+
+// An open-model plan given by its stages alone is split over the messages the stages
+// produce, and its shard gets its share of the session cap.
+func TestShardOfStages(t *testing.T) {
+	p := config(t, "127.0.0.1", 1, 0).Plan
+	p.Load.Model, p.Load.Stages = plan.ModelOpen, []plan.Stage{{Duration: 2 * time.Second, Target: 100}}
+	p.Shard = &plan.Shard{Index: 1, Weights: []int64{1, 1}}
+	cfg, err := newConfig(p, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Messages != 100 || cfg.Shard.Count(cfg.Messages) != 50 || cfg.MaxSessions != 500 {
+		t.Errorf("messages %d, shard owns %d, max sessions %d", cfg.Messages, cfg.Shard.Count(cfg.Messages), cfg.MaxSessions)
+	}
+	p.Sessions, p.Load = 3, plan.Defaults().Load
+	p.Messages, p.Shard = 2, &plan.Shard{Index: 0, Weights: []int64{1, 1, 1}}
+	if _, err := newConfig(p, Hooks{}); err == nil || !strings.Contains(err.Error(), "would own none of the 2 messages") {
+		t.Errorf("a shard without messages: %v", err)
+	}
+}
+
+// A plan is refused before anything starts when it is invalid, or names AUTH
+// credentials the hooks do not bring.
+func TestRunRefusesPlan(t *testing.T) {
+	cfg := config(t, "127.0.0.1", 1, 1)
+	cfg.Message.Recipients = 0
+	if _, err := run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "plan: message.recipients") {
+		t.Errorf("invalid plan: %v", err)
+	}
+	cfg = config(t, "127.0.0.1", 1, 1)
+	cfg.Auth = &plan.Auth{User: "alice", Insecure: true}
+	if _, err := run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "none were given") {
+		t.Errorf("AUTH without credentials: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -41,14 +42,13 @@ func TestTLSMayFallsBackToPlaintext(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := srv.Messages.Load()
 			cfg := tlsConfig(t, srv.Addr, 2, 8, protocol.TLSMay, ccfg)
-			cfg.Protocol.ReuseConnection = tc.reuse
+			cfg.Session.Reuse = tc.reuse
 			if tc.open {
-				cfg.Rate = 200
-				cfg.MaxSessions = 2
+				cfg.Load.Model, cfg.Load.Rate, cfg.Load.MaxSessions = plan.ModelOpen, 200, 2
 			}
 			ev := &events{}
 			cfg.Events = ev
-			res, err := Run(context.Background(), cfg)
+			res, err := run(context.Background(), cfg)
 			checkAccounting(t, res)
 			if err != nil || res.Accepted != 8 || srv.Messages.Load()-before != 8 {
 				t.Fatalf("err %v, %+v, server got %d", err, res, srv.Messages.Load()-before)
@@ -84,8 +84,9 @@ func TestTLSMayNoFallbackWithAuth(t *testing.T) {
 	srv := testpeer.StartTLSServer(t, testpeer.TLSServerConfig{TLS: &tls.Config{
 		Certificates: []tls.Certificate{f.good.TLS}, MinVersion: tls.VersionTLS13}, Users: map[string]string{"alice": "wonder"}})
 	cfg := tlsConfig(t, srv.Addr, 1, 2, protocol.TLSMay, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
-	cfg.Protocol.Auth = &protocol.AuthConfig{Credentials: protocol.NewRoundRobin([]protocol.Credential{{User: "alice", Password: "wonder"}})}
-	res, err := Run(context.Background(), cfg)
+	cfg.Auth = &plan.Auth{User: "alice"}
+	cfg.Credentials = []protocol.Credential{{User: "alice", Password: "wonder"}}
+	res, err := run(context.Background(), cfg)
 	checkAccounting(t, res)
 	if err == nil || !strings.Contains(err.Error(), "TLS handshake failed (protocol_version)") || res.Failed != 1 || srv.Messages.Load() != 0 {
 		t.Fatalf("err %v, %+v", err, res)
@@ -106,11 +107,11 @@ func TestTLSMayFallbackOnTimeoutAndClose(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startSTARTTLSBreaker(t, tc.after)
 			cfg := tlsConfig(t, srv.addr, 1, 3, protocol.TLSMay, &tls.Config{InsecureSkipVerify: true})
-			cfg.Timeout = 300 * time.Millisecond
-			cfg.Protocol.ReuseConnection = true
+			cfg.Session.Timeout, cfg.Connect.Timeout = 300*time.Millisecond, 300*time.Millisecond
+			cfg.Session.Reuse = true
 			ev := &events{}
 			cfg.Events = ev
-			res, err := Run(context.Background(), cfg)
+			res, err := run(context.Background(), cfg)
 			checkAccounting(t, res)
 			if err != nil || res.Accepted != 3 || srv.messages.Load() != 3 {
 				t.Fatalf("err %v, %+v, server got %d", err, res, srv.messages.Load())

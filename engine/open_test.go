@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
 // stallServer is a minimal SMTP sink (goroutine per connection; it is the test's peer,
@@ -113,14 +114,14 @@ func (s *stallServer) session(c net.Conn) {
 func TestOpenModelCoordinatedOmission(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 0, 1500)
-	cfg.Rate = 500 // 3 s of arrivals
-	cfg.MaxSessions = 10
-	cfg.DropAfter = 5 * time.Second
-	cfg.Protocol.ReuseConnection = true
+	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 500 // 3 s of arrivals
+	cfg.Load.MaxSessions = 10
+	cfg.Load.DropAfter = 5 * time.Second
+	cfg.Session.Reuse = true
 	start := time.Now()
 	srv.stallFrom.Store(start.Add(time.Second).UnixNano())
 	srv.stallUntil.Store(start.Add(2 * time.Second).UnixNano())
-	res, err := Run(context.Background(), cfg)
+	res, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +153,12 @@ func TestOpenModelCoordinatedOmission(t *testing.T) {
 func TestOpenModelDrops(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 0, 600)
-	cfg.Rate = 600 // 1 s of arrivals
-	cfg.MaxSessions = 2
-	cfg.DropAfter = 100 * time.Millisecond
+	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 600 // 1 s of arrivals
+	cfg.Load.MaxSessions = 2
+	cfg.Load.DropAfter = 100 * time.Millisecond
 	srv.stallFrom.Store(time.Now().UnixNano())
 	srv.stallUntil.Store(time.Now().Add(700 * time.Millisecond).UnixNano())
-	res, err := Run(context.Background(), cfg)
+	res, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +174,9 @@ func TestOpenModelDrops(t *testing.T) {
 func TestOpenModelRate(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 0, 3000)
-	cfg.Rate = 1000
+	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 1000
 	start := time.Now()
-	res, err := Run(context.Background(), cfg)
+	res, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,9 +202,9 @@ func TestOpenModelRate(t *testing.T) {
 func TestOpenModelNewConnectionPerMessage(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 0, 400)
-	cfg.Rate = 2000
-	cfg.MaxSessions = 50
-	res, err := Run(context.Background(), cfg)
+	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 2000
+	cfg.Load.MaxSessions = 50
+	res, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,8 +222,9 @@ func TestOpenModelNewConnectionPerMessage(t *testing.T) {
 func TestSessionRamp(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 0, 0)
-	cfg.SessionStages = []Stage{{Duration: time.Second, Target: 20}, {Duration: time.Second, Target: 20}, {Duration: time.Second, Target: 0}}
-	cfg.Protocol.ReuseConnection = true
+	cfg.Sessions, cfg.Load.Model = 0, plan.ModelRampingSessions // no cap beyond the stages
+	cfg.Load.Stages = []plan.Stage{{Duration: time.Second, Target: 20}, {Duration: time.Second, Target: 20}, {Duration: time.Second, Target: 0}}
+	cfg.Session.Reuse = true
 	var mu sync.Mutex
 	var inFlight []int64
 	cfg.Progress = func(p Progress) {
@@ -231,7 +233,7 @@ func TestSessionRamp(t *testing.T) {
 		mu.Unlock()
 	}
 	start := time.Now()
-	res, err := Run(context.Background(), cfg)
+	res, err := run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,13 +266,14 @@ func TestShardsCoverTheRunOnce(t *testing.T) {
 	const total = 100
 	for i := int64(0); i < 3; i++ {
 		cfg := config(t, srv.ln.Addr().String(), 4, total)
-		cfg.Shard = &Shard{Period: 3, Offsets: []int64{i}}
-		res, err := Run(context.Background(), cfg)
+		cfg.Shard = &plan.Shard{Index: int(i), Weights: []int64{1, 1, 1}}
+		res, err := run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkAccounting(t, res)
-		if want := cfg.Shard.Count(total); res.Planned != want || res.Accepted != want {
+		split, _ := plan.EqualSplit(3)
+		if want := split.Shard(int(i)).Count(total); res.Planned != want || res.Accepted != want {
 			t.Fatalf("shard %d: %+v, want %d", i, res, want)
 		}
 	}
@@ -291,43 +294,17 @@ func TestShardsCoverTheRunOnce(t *testing.T) {
 	}
 }
 
-func TestShardCount(t *testing.T) {
-	s := &Shard{Period: 5, Offsets: []int64{1, 3}}
-	if err := s.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	for total := int64(0); total < 23; total++ {
-		n := int64(0)
-		for g := int64(0); g < total; g++ {
-			if g%5 == 1 || g%5 == 3 {
-				if s.Global(n) != g {
-					t.Fatalf("Global(%d) = %d, want %d", n, s.Global(n), g)
-				}
-				n++
-			}
-		}
-		if s.Count(total) != n {
-			t.Fatalf("Count(%d) = %d, want %d", total, s.Count(total), n)
-		}
-	}
-	for _, bad := range []Shard{{Period: 0, Offsets: []int64{0}}, {Period: 2, Offsets: []int64{2}}, {Period: 3, Offsets: []int64{1, 1}}, {Period: 3, Offsets: []int64{2, 1}}, {Period: 2}} {
-		if bad.Validate() == nil {
-			t.Errorf("%+v accepted", bad)
-		}
-	}
-}
-
 // A shared start time: the run waits for it, and refuses to start when it has passed.
 func TestStartAt(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 1, 1)
 	cfg.StartAt = time.Now().Add(300 * time.Millisecond)
-	res, err := Run(context.Background(), cfg)
+	res, err := run(context.Background(), cfg)
 	if err != nil || res.Start.Before(cfg.StartAt) || res.Start.Sub(cfg.StartAt) > 50*time.Millisecond {
 		t.Fatalf("started at %v for %v: %v", res.Start, cfg.StartAt, err)
 	}
 	cfg.StartAt = time.Now().Add(-time.Second)
-	if res, err := Run(context.Background(), cfg); !errors.Is(err, ErrMissedStart) || res.NotStarted != 1 {
+	if res, err := run(context.Background(), cfg); !errors.Is(err, ErrMissedStart) || res.NotStarted != 1 {
 		t.Fatalf("late start: %+v %v", res, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -117,11 +118,17 @@ func (r *runner) fatal(err error) {
 	})
 }
 
-// Run sends cfg.Messages messages over cfg.Sessions parallel session slots and returns
-// the accounting. The error is the fatal condition that stopped the run early (a
-// rejection without -A, a lost connection, a timeout, a failed connect), ErrInterrupted
-// when ctx was cancelled, or nil.
-func Run(ctx context.Context, cfg Config) (Result, error) {
+// Run runs a plan as it is (its defaults filled, see plan.WithDefaults): p.Messages
+// messages over p.Sessions parallel session slots (or the plan's load model), or its
+// shard's part of them, and returns the accounting. The error is an invalid plan, the
+// fatal condition that stopped the run early (a rejection without -A, a lost
+// connection, a timeout, a failed connect), ErrInterrupted when ctx was cancelled, or
+// nil.
+func Run(ctx context.Context, p plan.Plan, hooks Hooks) (Result, error) {
+	cfg, err := newConfig(p, hooks)
+	if err != nil {
+		return Result{}, err
+	}
 	var sched *Schedule
 	switch {
 	case cfg.Rate > 0 && len(cfg.Stages) > 0:
@@ -133,15 +140,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if sched != nil {
 		cfg.Messages = sched.Total()
-		if cfg.MaxSessions < 1 {
-			cfg.MaxSessions = 1000
-		}
-		if cfg.DropAfter <= 0 {
-			cfg.DropAfter = time.Second
-		}
-		if cfg.LateAfter <= 0 {
-			cfg.LateAfter = 10 * time.Millisecond
-		}
 		cfg.Sessions = cfg.MaxSessions
 	}
 	unbounded := false
@@ -166,21 +164,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := checkTLS(&cfg); err != nil {
 		return Result{Planned: local, NotStarted: local}, err
 	}
-	if cfg.ConnectTries < 1 {
-		cfg.ConnectTries = 1
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 300 * time.Second
-	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = cfg.Timeout
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 5 * time.Second
-	}
-	if cfg.Events == nil {
-		cfg.Events = nopEvents{}
-	}
 	addr, err := cfg.Target.Resolve(ctx, cfg.Family)
 	if err != nil {
 		return Result{Planned: local, NotStarted: local}, err
@@ -197,9 +180,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r.proto = cfg.Protocol
 	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
 		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
-	if cfg.MaxConnecting <= 0 {
-		cfg.MaxConnecting = 64
-	}
 	r.dials = newDialQueue()
 	defer r.dials.close() // the dialing goroutines end with the run, however it ends
 	for i := 0; i < cfg.MaxConnecting; i++ {
@@ -230,9 +210,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	if !cfg.StartAt.IsZero() {
 		late := cfg.MaxStartLate
-		if late <= 0 {
-			late = 100 * time.Millisecond
-		}
 		wait := time.Until(cfg.StartAt)
 		if wait < -late {
 			_ = r.cli.Stop()
@@ -436,12 +413,3 @@ type nopEvents struct{}
 func (nopEvents) Warning(error)      {}
 func (nopEvents) Trace([]byte, bool) {}
 func (nopEvents) DotSent()           {}
-
-// silentLogger keeps gnet from printing its start-up banner on our stderr.
-type silentLogger struct{}
-
-func (silentLogger) Debugf(string, ...any) {}
-func (silentLogger) Infof(string, ...any)  {}
-func (silentLogger) Warnf(string, ...any)  {}
-func (silentLogger) Errorf(string, ...any) {}
-func (silentLogger) Fatalf(string, ...any) {}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/hostport"
 )
 
 // Target is where the sessions go: smtp-source's operand, parsed.
@@ -26,51 +28,29 @@ type TargetError struct {
 
 func (e *TargetError) Error() string { return e.Operand + ": " + e.Text }
 
-// maxUnixPath is sizeof(sockaddr_un.sun_path) on Linux.
-const maxUnixPath = 108
-
 // ParseTarget reads "[inet:]host[:port]", "[addr]:port", "[ipv6:addr]:port" or
-// "unix:/path" the way Postfix's host_port() does: a bare host splits at its last colon,
-// so "::1:2525" is host ::1, port 2525.
+// "unix:/path" (hostport.Parse) and applies smtp-source's own rules: a host is required,
+// a bracketed one must be an address, a bare one a valid host name or a specified
+// address, and a numeric service a port number; the port defaults to "smtp".
 func ParseTarget(operand string) (Target, error) {
 	t := Target{Operand: operand}
-	if path, ok := strings.CutPrefix(operand, "unix:"); ok {
-		if len(path) >= maxUnixPath {
-			return t, errors.New("unix-domain name too long: " + path)
+	a, err := hostport.Parse(operand)
+	if err != nil {
+		var he *hostport.Error
+		if errors.As(err, &he) {
+			return t, &TargetError{Operand: he.Operand, Text: he.Text}
 		}
-		t.Network, t.Path = "unix", path
+		return t, err
+	}
+	t.Network = a.Network
+	if a.Network == "unix" {
+		t.Path = a.Path
 		return t, nil
 	}
-	t.Network = "tcp"
-	s := strings.TrimPrefix(operand, "inet:")
 	fail := func(text string) (Target, error) { return t, &TargetError{Operand: operand, Text: text} }
-	var host, port string
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return fail(`missing "]"`)
-		}
-		host = s[1:end]
-		rest := s[end+1:]
-		switch {
-		case rest == "":
-		case rest[0] == ':':
-			port = rest[1:]
-		default:
-			return fail(`garbage after "]"`)
-		}
-		if len(host) >= 5 && strings.EqualFold(host[:5], "ipv6:") {
-			host = host[5:]
-			if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
-				return fail("malformed IPv6 address")
-			}
-		} else if net.ParseIP(host) == nil {
-			return fail("valid hostname or network address required")
-		}
-	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		host, port = s[:i], s[i+1:]
-	} else {
-		host = s
+	host, port := a.Host, a.Port
+	if a.Bracketed && net.ParseIP(host) == nil {
+		return fail("valid hostname or network address required")
 	}
 	if host == "" {
 		return fail("missing host information")
@@ -111,13 +91,14 @@ func validHostname(h string) bool {
 	return true
 }
 
-// Family restricts name resolution, like smtp-source's -4 and -6.
-type Family uint8
+// Family restricts name resolution, like smtp-source's -4 and -6: the one family type
+// of source and sink (hostport.Family).
+type Family = hostport.Family
 
 const (
-	FamilyAny Family = iota
-	FamilyIPv4
-	FamilyIPv6
+	FamilyAny  = hostport.Any
+	FamilyIPv4 = hostport.IPv4
+	FamilyIPv6 = hostport.IPv6
 )
 
 // Resolve turns the target into the one address every session connects to: like
@@ -148,11 +129,9 @@ func (t Target) Resolve(ctx context.Context, family Family) (net.Addr, error) {
 		}
 	}
 	for _, ip := range ips {
-		is4 := ip.To4() != nil
-		if family == FamilyIPv4 && !is4 || family == FamilyIPv6 && is4 {
-			continue
+		if family.Allows(ip) {
+			return &net.TCPAddr{IP: ip, Port: port}, nil
 		}
-		return &net.TCPAddr{IP: ip, Port: port}, nil
 	}
 	if net.ParseIP(t.Host) != nil {
 		return fail("Address family for hostname not supported")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -32,11 +33,11 @@ func newTLSFixture(t *testing.T) *tlsFixture {
 	return f
 }
 
-func tlsConfig(t *testing.T, addr string, sessions int, messages int64, policy protocol.TLSPolicy, ccfg *tls.Config) Config {
+func tlsConfig(t *testing.T, addr string, sessions int, messages int64, policy protocol.TLSPolicy, ccfg *tls.Config) *testRun {
 	cfg := config(t, addr, sessions, messages)
-	cfg.Protocol.Greeting = protocol.GreetEHLO
-	cfg.Protocol.TLS = policy
-	cfg.TLS = ccfg
+	cfg.Session.Greeting = plan.GreetEHLO
+	cfg.Plan.TLS.Level = map[protocol.TLSPolicy]plan.TLSLevel{protocol.TLSRequired: plan.TLSEncrypt, protocol.TLSMay: plan.TLSMay}[policy]
+	cfg.Hooks.TLS = ccfg
 	return cfg
 }
 
@@ -68,10 +69,10 @@ func TestTLSLevelsAndModes(t *testing.T) {
 			tc.srv.TLS = &tls.Config{Certificates: []tls.Certificate{f.good.TLS}}
 			srv := testpeer.StartTLSServer(t, tc.srv)
 			cfg := tlsConfig(t, srv.Addr, 4, 20, tc.policy, tc.ccfg)
-			cfg.Protocol.ImplicitTLS = tc.implicit
-			cfg.Protocol.ReuseConnection = tc.reuse
-			cfg.Protocol.Pipelining = tc.reuse
-			res, err := Run(context.Background(), cfg)
+			cfg.Plan.TLS.Wrapper = tc.implicit
+			cfg.Session.Reuse = tc.reuse
+			cfg.Session.Pipelining = tc.reuse
+			res, err := run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +114,7 @@ func TestTLSResumption(t *testing.T) {
 			// One session first, so that the others find a ticket.
 			for _, n := range []int64{1, 20} {
 				cfg := tlsConfig(t, srv.Addr, 2, n, protocol.TLSRequired, ccfg)
-				res, err := Run(context.Background(), cfg)
+				res, err := run(context.Background(), cfg)
 				if err != nil || res.Accepted != n {
 					t.Fatalf("err %v accepted %d", err, res.Accepted)
 				}
@@ -137,13 +138,13 @@ func TestTLSClientCertificate(t *testing.T) {
 				Certificates: []tls.Certificate{f.good.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: f.ca.Pool}})
 			ccfg := &tls.Config{RootCAs: f.ca.Pool, ServerName: "localhost", MaxVersion: version,
 				Certificates: []tls.Certificate{f.client.TLS}}
-			res, err := Run(context.Background(), tlsConfig(t, srv.Addr, 2, 4, protocol.TLSRequired, ccfg))
+			res, err := run(context.Background(), tlsConfig(t, srv.Addr, 2, 4, protocol.TLSRequired, ccfg))
 			if err != nil || res.Accepted != 4 || srv.ClientCerts.Load() != 4 {
 				t.Fatalf("err %v accepted %d client certs %d", err, res.Accepted, srv.ClientCerts.Load())
 			}
 			// Without a certificate the server refuses the session.
 			ccfg = &tls.Config{RootCAs: f.ca.Pool, ServerName: "localhost", MaxVersion: version}
-			res, err = Run(context.Background(), tlsConfig(t, srv.Addr, 1, 1, protocol.TLSRequired, ccfg))
+			res, err = run(context.Background(), tlsConfig(t, srv.Addr, 1, 1, protocol.TLSRequired, ccfg))
 			if err == nil || !strings.Contains(err.Error(), "TLS") || res.Failed != 1 {
 				t.Fatalf("without a client certificate: err %v, %+v", err, res)
 			}
@@ -188,10 +189,10 @@ func TestTLSFailures(t *testing.T) {
 			srv := testpeer.StartTLSServer(t, tc.srv)
 			for _, allow := range []bool{false, true} {
 				cfg := tlsConfig(t, srv.Addr, 1, 2, protocol.TLSRequired, tc.ccfg)
-				cfg.Protocol.AllowReject = allow
+				cfg.Session.AllowReject = allow
 				ev := &events{}
 				cfg.Events = ev
-				res, err := Run(context.Background(), cfg)
+				res, err := run(context.Background(), cfg)
 				checkAccounting(t, res)
 				if allow && tc.name == "injection" {
 					continue // a protocol error: fatal even with -A
@@ -249,9 +250,9 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		}
 	}()
 	cfg := tlsConfig(t, l.Addr().String(), 1, 1, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true})
-	cfg.Timeout = 300 * time.Millisecond
+	cfg.Session.Timeout, cfg.Connect.Timeout = 300*time.Millisecond, 300*time.Millisecond
 	start := time.Now()
-	res, err := Run(context.Background(), cfg)
+	res, err := run(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "timeout") || res.Failed != 1 {
 		t.Fatalf("err %v, %+v", err, res)
 	}
@@ -268,9 +269,9 @@ func TestAuthOverTLS(t *testing.T) {
 			srv := testpeer.StartTLSServer(t, testpeer.TLSServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{f.good.TLS}},
 				Users: users})
 			cfg := tlsConfig(t, srv.Addr, 3, 12, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true})
-			cfg.Protocol.Auth = &protocol.AuthConfig{Mechanism: mech, Credentials: protocol.NewRoundRobin(
-				[]protocol.Credential{{User: "alice", Password: "wonder"}, {User: "bob", Password: "builder"}})}
-			res, err := Run(context.Background(), cfg)
+			cfg.Auth = &plan.Auth{Mechanism: mech, File: "users"} // the file the secrets would be read from
+			cfg.Credentials = []protocol.Credential{{User: "alice", Password: "wonder"}, {User: "bob", Password: "builder"}}
+			res, err := run(context.Background(), cfg)
 			if err != nil || res.Accepted != 12 || srv.AuthOK.Load() != 12 {
 				t.Fatalf("err %v accepted %d auth ok %d", err, res.Accepted, srv.AuthOK.Load())
 			}
@@ -283,9 +284,9 @@ func TestAuthOverTLS(t *testing.T) {
 		srv := testpeer.StartTLSServer(t, testpeer.TLSServerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{f.good.TLS}},
 			Users: users})
 		cfg := tlsConfig(t, srv.Addr, 1, 1, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true})
-		cfg.Protocol.Auth = &protocol.AuthConfig{Mechanism: "PLAIN", Credentials: protocol.NewRoundRobin(
-			[]protocol.Credential{{User: "alice", Password: "wrong"}})}
-		res, err := Run(context.Background(), cfg)
+		cfg.Auth = &plan.Auth{Mechanism: "PLAIN", User: "alice"}
+		cfg.Credentials = []protocol.Credential{{User: "alice", Password: "wrong"}}
+		res, err := run(context.Background(), cfg)
 		if err == nil || err.Error() != "AUTH PLAIN rejected: 535 5.7.8 Error: authentication failed: plain" || res.Rejected != 1 {
 			t.Fatalf("err %v, %+v", err, res)
 		}

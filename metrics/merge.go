@@ -30,8 +30,8 @@ func Merge(reports []*Report, maxStartSkew time.Duration) (merged *Report, warni
 		if names[i] == "" {
 			names[i] = fmt.Sprintf("report %d", i+1)
 		}
-		if r.Schema != ReportSchema || r.SchemaVersion != ReportSchemaVersion {
-			return nil, nil, fmt.Errorf("merge: %s: schema %q version %d, want %q version %d", names[i], r.Schema, r.SchemaVersion, ReportSchema, ReportSchemaVersion)
+		if r.Schema != ReportSchema || !ReadableSchemaVersion(r.SchemaVersion) {
+			return nil, nil, fmt.Errorf("merge: %s: schema %q version %d, want %q version %d to %d", names[i], r.Schema, r.SchemaVersion, ReportSchema, OldestReportSchemaVersion, ReportSchemaVersion)
 		}
 	}
 
@@ -155,7 +155,7 @@ func mergeWarnings(reports []*Report, names []string, maxStartSkew time.Duration
 }
 
 func newSource(name string, r *Report) Source {
-	src := Source{Name: name, Start: r.Start, ElapsedNs: r.ElapsedNs, Plan: r.Plan, Totals: r.Totals, Summary: r.Summary}
+	src := Source{Name: name, Start: r.Start, ElapsedNs: r.ElapsedNs, Plan: r.Plan, Run: r.Run, Totals: r.Totals, Summary: r.Summary}
 	for _, ps := range r.Phases {
 		ps.Histogram, ps.hist = "", nil
 		src.Phases = append(src.Phases, ps)

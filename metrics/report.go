@@ -17,11 +17,14 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// The report document's identity. ReadReport accepts exactly this schema and version;
-// SCHEMA.md describes it.
+// The report document's identity. ReadReport accepts this schema at the versions from
+// OldestReportSchemaVersion to ReportSchemaVersion (the one written); SCHEMA.md
+// describes them. Version 2 embeds the run's plan (the plan package's JSON form) and
+// says who ran it in "run"; version 1's plan was the command line's own object.
 const (
-	ReportSchema        = "go-smtp-source/report"
-	ReportSchemaVersion = 1
+	ReportSchema              = "go-smtp-source/report"
+	ReportSchemaVersion       = 2
+	OldestReportSchemaVersion = 1
 
 	// MaxReportBytes bounds the size of a document ReadReport accepts.
 	MaxReportBytes = 1 << 30
@@ -34,6 +37,7 @@ type Report struct {
 	Schema        string           `json:"schema"`
 	SchemaVersion int              `json:"schema_version"`
 	Plan          json.RawMessage  `json:"plan,omitempty"`
+	Run           *RunInfo         `json:"run,omitempty"`
 	Start         time.Time        `json:"start"`
 	End           time.Time        `json:"end"`
 	ElapsedNs     int64            `json:"elapsed_ns"`
@@ -112,6 +116,7 @@ type Source struct {
 	Start     time.Time       `json:"start"`
 	ElapsedNs int64           `json:"elapsed_ns"`
 	Plan      json.RawMessage `json:"plan,omitempty"`
+	Run       *RunInfo        `json:"run,omitempty"`
 	Totals    Totals          `json:"totals"`
 	Summary   Summary         `json:"summary"`
 	Phases    []PhaseStats    `json:"phases,omitempty"`
@@ -320,8 +325,8 @@ func ReadReport(rd io.Reader) (*Report, error) {
 	if head.SchemaVersion == nil || json.Unmarshal(head.SchemaVersion, &version) != nil {
 		return nil, fmt.Errorf("report: schema_version is %s, want %d", orMissing(head.SchemaVersion), ReportSchemaVersion)
 	}
-	if version != ReportSchemaVersion {
-		return nil, fmt.Errorf("report: unsupported schema version %d (this program reads version %d)", version, ReportSchemaVersion)
+	if !ReadableSchemaVersion(version) {
+		return nil, fmt.Errorf("report: unsupported schema version %d (this program reads versions %d to %d)", version, OldestReportSchemaVersion, ReportSchemaVersion)
 	}
 	r := &Report{}
 	if err := json.Unmarshal(data, r); err != nil {
@@ -331,6 +336,12 @@ func ReadReport(rd io.Reader) (*Report, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	return r, nil
+}
+
+// ReadableSchemaVersion reports whether this program reads (and merges) documents of
+// schema version v.
+func ReadableSchemaVersion(v int) bool {
+	return v >= OldestReportSchemaVersion && v <= ReportSchemaVersion
 }
 
 func orMissing(raw json.RawMessage) string {

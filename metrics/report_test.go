@@ -172,7 +172,8 @@ func TestReadReportRejects(t *testing.T) {
 		{"null", "null", "schema is missing"},
 		{"no schema", "{}", "schema is missing"},
 		{"other schema", `{"schema":"k6/summary","schema_version":1}`, `schema is "k6/summary"`},
-		{"newer version", `{"schema":"go-smtp-source/report","schema_version":2}`, "unsupported schema version 2 (this program reads version 1)"},
+		{"newer version", `{"schema":"go-smtp-source/report","schema_version":3}`, "unsupported schema version 3 (this program reads versions 1 to 2)"},
+		{"older version", `{"schema":"go-smtp-source/report","schema_version":0}`, "unsupported schema version 0"},
 		{"version as string", `{"schema":"go-smtp-source/report","schema_version":"1"}`, `schema_version is "1"`},
 		{"no version", `{"schema":"go-smtp-source/report"}`, "schema_version is missing"},
 		{"truncated", valid[:len(valid)/2], "truncated"},
@@ -428,5 +429,30 @@ func TestMergeWarnsAboutTheSameRunTwice(t *testing.T) {
 	r4 := NewReport(map[string]int{"shard": 2}, testStart, time.Second, Totals{}, nil, nil)
 	if m, _, _ := Merge([]*Report{r, r4}, time.Second); m.Plan != nil || m.Sources[1].Plan == nil {
 		t.Fatal("different plans: the merged plan should be empty and the sources keep theirs")
+	}
+}
+
+// ResultReport embeds the plan and the run's identity, keeps the intervals the engine
+// built, and reads back; a version-1 document still reads and merges with it.
+func TestResultReport(t *testing.T) {
+	s := NewSnapshot()
+	s.Record(EOD, 2e6)
+	iv := NewInterval(testStart, testStart.Add(time.Second), s)
+	r := ResultReport(map[string]int{"schema_version": 1, "sessions": 2}, &RunInfo{Tool: "go-smtp-source", PlanFingerprint: "ab", Worker: "w1"},
+		RunResult{Start: testStart, Elapsed: time.Second, Totals: Totals{Planned: 1, Accepted: 1}, Snapshot: s, Intervals: []Interval{iv}})
+	back, _ := roundTrip(t, r)
+	if back.SchemaVersion != ReportSchemaVersion || back.Run == nil || back.Run.Worker != "w1" || back.Run.PlanFingerprint != "ab" ||
+		len(back.Intervals) != 1 || string(compactJSON(back.Plan)) != `{"schema_version":1,"sessions":2}` {
+		t.Fatalf("%+v", back)
+	}
+	old := jsonOf(t, NewReport(map[string]int{"sessions": 2}, testStart, time.Second, Totals{Planned: 1, Accepted: 1}, s, nil))
+	old = strings.Replace(old, `"schema_version": 2`, `"schema_version": 1`, 1)
+	v1, err := ReadReport(strings.NewReader(old))
+	if err != nil || v1.SchemaVersion != 1 {
+		t.Fatalf("version 1: %v", err)
+	}
+	m, _, err := Merge([]*Report{back, v1}, -1)
+	if err != nil || m.SchemaVersion != ReportSchemaVersion || m.Totals.Accepted != 2 || m.Sources[0].Run == nil || m.Plan != nil {
+		t.Fatalf("merge of versions 1 and 2: %+v, %v", m, err)
 	}
 }

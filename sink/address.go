@@ -4,57 +4,40 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/hostport"
 )
 
-// Family restricts name resolution and listening to one IP version (-4, -6).
-type Family uint8
+// Family restricts name resolution and listening to one IP version (-4, -6): the one
+// family type of source and sink (hostport.Family).
+type Family = hostport.Family
 
 const (
-	FamilyAny Family = iota
-	FamilyIPv4
-	FamilyIPv6
+	FamilyAny  = hostport.Any
+	FamilyIPv4 = hostport.IPv4
+	FamilyIPv6 = hostport.IPv6
 )
 
 // ParseListenAddress turns smtp-sink's operand ("[inet:][host]:port", "unix:/path")
-// into a gnet listen address. As smtp-sink, it splits host and port at the last colon,
-// accepts "[addr]" brackets (with an optional "ipv6:" prefix), binds only the first
-// address a name resolves to, and binds IPv4 0.0.0.0 when the host is empty.
+// into a gnet listen address. The operand is split by hostport.Parse, as the source's
+// is; the sink's own rules: a bare host without a port is refused, an empty port is 25,
+// a name binds only the first address it resolves to, and an empty host binds IPv4
+// 0.0.0.0 (IPv6 [::] with -6).
 func ParseListenAddress(operand string, family Family) (string, error) {
-	if path, ok := strings.CutPrefix(operand, "unix:"); ok {
-		if path == "" {
+	a, err := hostport.Parse(operand)
+	if err != nil {
+		return "", err
+	}
+	if a.Network == "unix" {
+		if a.Path == "" {
 			return "", fmt.Errorf("%s: missing socket path", operand)
 		}
-		if len(path) >= 108 {
-			return "", fmt.Errorf("unix-domain name too long: %s", path)
-		}
-		return "unix://" + path, nil
+		return "unix://" + a.Path, nil
 	}
-	addr := strings.TrimPrefix(operand, "inet:")
-	var host, port string
-	if strings.HasPrefix(addr, "[") {
-		end := strings.IndexByte(addr, ']')
-		if end < 0 {
-			return "", fmt.Errorf("%s: missing \"]\"", operand)
-		}
-		host = addr[1:end]
-		rest := addr[end+1:]
-		if rest != "" && !strings.HasPrefix(rest, ":") {
-			return "", fmt.Errorf("%s: garbage after \"]\"", operand)
-		}
-		port = strings.TrimPrefix(rest, ":")
-		if h, ok := cutPrefixFold(host, "ipv6:"); ok {
-			host = h
-			if ip := net.ParseIP(h); ip == nil || ip.To4() != nil {
-				return "", fmt.Errorf("%s: malformed IPv6 address", operand)
-			}
-		}
-	} else {
-		i := strings.LastIndexByte(addr, ':')
-		if i < 0 {
-			return "", fmt.Errorf("%s: missing port (want [host]:port)", operand)
-		}
-		host, port = addr[:i], addr[i+1:]
+	if !a.Bracketed && !strings.Contains(strings.TrimPrefix(operand, "inet:"), ":") {
+		return "", fmt.Errorf("%s: missing port (want [host]:port)", operand)
 	}
+	port := a.Port
 	if port == "" {
 		port = "25"
 	}
@@ -63,20 +46,20 @@ func ParseListenAddress(operand string, family Family) (string, error) {
 	} else {
 		port = fmt.Sprint(p)
 	}
-	if host == "" {
+	if a.Host == "" {
 		if family == FamilyIPv6 {
 			return "tcp6://[::]:" + port, nil
 		}
 		return "tcp4://0.0.0.0:" + port, nil
 	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(a.Host)
 	if ip == nil {
-		ips, err := net.LookupIP(host)
+		ips, err := net.LookupIP(a.Host)
 		if err != nil {
 			return "", fmt.Errorf("%s: %v", operand, err)
 		}
 		for _, cand := range ips {
-			if family == FamilyAny || (family == FamilyIPv4) == (cand.To4() != nil) {
+			if family.Allows(cand) {
 				ip = cand
 				break
 			}
@@ -85,23 +68,13 @@ func ParseListenAddress(operand string, family Family) (string, error) {
 			return "", fmt.Errorf("%s: Address family for hostname not supported", operand)
 		}
 	}
-	if ip.To4() != nil {
-		if family == FamilyIPv6 {
-			return "", fmt.Errorf("%s: Address family for hostname not supported", operand)
-		}
-		return "tcp4://" + net.JoinHostPort(ip.String(), port), nil
-	}
-	if family == FamilyIPv4 {
+	if !family.Allows(ip) {
 		return "", fmt.Errorf("%s: Address family for hostname not supported", operand)
 	}
-	return "tcp6://" + net.JoinHostPort(ip.String(), port), nil
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return s[len(prefix):], true
+	if ip.To4() != nil {
+		return "tcp4://" + net.JoinHostPort(ip.String(), port), nil
 	}
-	return s, false
+	return "tcp6://" + net.JoinHostPort(ip.String(), port), nil
 }
 
 // clientAddrString renders a peer address as smtp-sink's dumps do: "127.0.0.1",

@@ -12,6 +12,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/gnetlog"
 )
 
 // Server runs sessions on gnet event loops.
@@ -98,7 +100,7 @@ func (s *Server) Serve() error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(64 << 10),
 		gnet.WithWriteBufferCap(16 << 10),
-		gnet.WithLogger(discardLogger{}),
+		gnet.WithLogger(gnetlog.Silent{}),
 	}
 	if cfg.SocketBuffer > 0 {
 		opts = append(opts, gnet.WithSocketRecvBuffer(cfg.SocketBuffer), gnet.WithSocketSendBuffer(cfg.SocketBuffer))
@@ -303,12 +305,3 @@ func boundAddr(eng gnet.Engine) net.Addr {
 	}
 	return nil
 }
-
-// discardLogger keeps gnet quiet: the package never prints.
-type discardLogger struct{}
-
-func (discardLogger) Debugf(string, ...any) {}
-func (discardLogger) Infof(string, ...any)  {}
-func (discardLogger) Warnf(string, ...any)  {}
-func (discardLogger) Errorf(string, ...any) {}
-func (discardLogger) Fatalf(string, ...any) {}

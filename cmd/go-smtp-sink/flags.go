@@ -60,6 +60,15 @@ func (v *atoiValue) Set(s string) error {
 func positive(n int64) bool    { return n > 0 }
 func nonNegative(n int64) bool { return n >= 0 }
 
+// rawFlags are the flags parseArgs turns into configuration after parsing: numbers
+// with their own checks, delays, faults, durations in seconds.
+type rawFlags struct {
+	ipv4, ipv6                                                      bool
+	abort, firstRead, dataDelay, syslog, prefix                     *string
+	hard, soft, quiet, close421, delayW, delays                     *[]string
+	maxConn, maxMsg, maxSess, timeout, window, size, loops, maxLine int64
+}
+
 // parseArgs reads the command line in getopt style: bundled flags (-vc), attached
 // values (-m50), options only before the operands, "--" ends options.
 func parseArgs(prog string, args []string) (*options, error) {
@@ -69,57 +78,9 @@ func parseArgs(prog string, args []string) (*options, error) {
 	fs.SortFlags = false
 	fs.Usage = func() {}
 	fs.SetOutput(discard{})
-
-	var ipv4, ipv6 bool
-	fs.BoolVarP(&ipv4, "ipv4", "4", false, "listen on IPv4 only")
-	fs.BoolVarP(&ipv6, "ipv6", "6", false, "listen on IPv6 only")
-	fs.BoolVarP(&o.cfg.Disable8BitMIME, "no-8bitmime", "8", false, "do not announce 8BITMIME")
-	fs.BoolVarP(&o.cfg.DisableAuthAnnounce, "no-auth-announce", "a", false, "do not announce AUTH (it still works)")
-	abort := fs.StringP("abort", "A", "", "after DATA's 354, wait this many seconds, reply 550 and disconnect")
-	fs.StringVarP(&o.cfg.SoftReply, "soft-reply", "b", "", "soft rejection reply (default \""+sink.DefaultSoftReply+"\")")
-	fs.StringVarP(&o.cfg.HardReply, "hard-reply", "B", "", "hard rejection reply (default \""+sink.DefaultHardReply+"\")")
-	fs.BoolVarP(&o.counters, "counters", "c", false, "show running counters on stdout")
-	fs.BoolVarP(&o.cfg.DisableXCLIENT, "no-xclient", "C", false, "disable XCLIENT")
-	fs.StringVarP(&o.cfg.DumpDir, "dump-dir", "d", "", "dump each message to a file named by this strftime template plus the queue id")
-	fs.StringVarP(&o.cfg.DumpFile, "dump-file", "D", "", "append each message to the file named by this strftime template")
-	fs.BoolVarP(&o.cfg.DisableESMTP, "no-esmtp", "e", false, "no ESMTP: plain banner, EHLO rejected")
-	fs.BoolVarP(&o.cfg.DisableEnhanced, "no-enhanced", "E", false, "do not announce ENHANCEDSTATUSCODES")
-	hard := fs.StringArrayP("hard-reject", "f", nil, "reject these commands with the hard reply (implies -p)")
-	fs.BoolVarP(&o.cfg.DisableXFORWARD, "no-xforward", "F", false, "disable XFORWARD")
-	fs.StringVarP(&o.cfg.Hostname, "hostname", "h", "", "host name in the banner, replies and dumps (default smtp-sink)")
-	firstRead := fs.StringP("data-read-delay", "H", "", "wait this many seconds after DATA's 354 before reading the message")
-	fs.BoolVarP(&o.cfg.LMTP, "lmtp", "L", false, "speak LMTP")
-	var maxConn, maxMsg, maxSess, timeout, window, size, loops, maxLine int64
-	fs.VarP(&atoiValue{n: &maxConn, check: nonNegative}, "max-connections", "m", "serve at most this many sessions at once; others wait for their greeting (default no limit)")
-	fs.VarP(&atoiValue{n: &maxMsg, check: positive}, "max-messages", "M", "exit after this many messages")
-	fs.VarP(&atoiValue{n: &maxSess, check: positive}, "max-sessions", "n", "exit after this many sessions")
-	fs.BoolVarP(&o.cfg.DisableDSN, "no-dsn", "N", false, "do not announce DSN")
-	fs.BoolVarP(&o.cfg.DisablePipelining, "no-pipelining", "p", false, "do not announce PIPELINING")
-	fs.BoolVarP(&o.cfg.PIXBanner, "pix", "P", false, "PIX-style banner (implies -e)")
-	quiet := fs.StringArrayP("disconnect", "q", nil, "disconnect without a reply after these commands")
-	close421 := fs.StringArrayP("close-421", "Q", nil, "reply 421 and disconnect after these commands")
-	soft := fs.StringArrayP("soft-reject", "r", nil, "reject these commands with the soft reply (implies -p)")
-	fs.StringVarP(&o.rootDir, "root-dir", "R", "", "chroot to this directory after binding (with -u)")
-	syslogCmds := fs.StringP("syslog", "s", "", "accepted for compatibility; not implemented")
-	prefix := fs.StringP("start-string", "S", "", "text at the start of each dump record (C escapes)")
-	fs.VarP(&atoiValue{n: &timeout, check: positive}, "timeout", "t", "idle timeout in seconds (default 100)")
-	fs.VarP(&atoiValue{n: &window, check: positive}, "window-size", "T", "SO_SNDBUF and SO_RCVBUF")
-	fs.StringVarP(&o.user, "user", "u", "", "drop privileges to this user after binding")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log connections and commands to stderr")
-	dataDelay := fs.StringP("data-delay", "w", "", "delay the DATA reply by this many seconds (fractions allowed)")
-	delayW := fs.StringArrayP("delay-reply", "W", nil, "command:delay[:odds]: delay the reply to a command (seconds)")
-	delays := fs.StringArray("delay", nil, "command=duration[:probability],...: delay replies (rcpt=5ms,dot=20ms:0.5)")
-	fs.StringVar(&o.statsFile, "stats", "", "write counters as JSON to this file at exit and on SIGUSR1")
-	fs.StringVar(&o.cfg.UniqueHeader, "unique-header", "", "count distinct values of this header (e.g. Message-Id)")
-	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines AUTH accepts (default: any)")
-	fs.Var(&atoiValue{n: &size, check: nonNegative}, "size", "SIZE limit announced and enforced on MAIL SIZE= (default none)")
-	fs.Var(&atoiValue{n: &maxLine, check: func(n int64) bool { return n >= 512 }}, "max-line", "longest command line accepted, CRLF included (default 2048; RFC 5321's minimum is 512)")
-	fs.Var(&atoiValue{n: &loops, check: nonNegative}, "loops", "event loops (default one per CPU)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for benchmarking the sink)")
-	fs.BoolVar(&o.cfg.DisableChunking, "no-chunking", false, "do not announce or accept CHUNKING/BDAT")
-	fs.BoolVar(&o.cfg.DisableSMTPUTF8, "no-smtputf8", false, "do not announce SMTPUTF8")
+	r := addSinkFlags(fs, o)
+	addExtensionFlags(fs, o, r)
 	o.tls.addFlags(fs)
-
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -134,84 +95,162 @@ func parseArgs(prog string, args []string) (*options, error) {
 	o.cfg.Backlog = int(min(backlog, math.MaxInt32)) // listen(2) takes an int
 	o.listen = rest[0]
 	switch {
-	case ipv4 && ipv6:
+	case r.ipv4 && r.ipv6:
 		o.family = sink.FamilyAny
 		if fs.Lookup("ipv6").Changed {
 			o.family = sink.FamilyIPv6 // the last one wins, as in Postfix
 		}
-	case ipv4:
+	case r.ipv4:
 		o.family = sink.FamilyIPv4
-	case ipv6:
+	case r.ipv6:
 		o.family = sink.FamilyIPv6
 	}
+	if err := r.apply(o); err != nil {
+		return nil, err
+	}
+	if err := readAuthUsers(o); err != nil {
+		return nil, err
+	}
+	if err := o.tls.apply(&o.cfg); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// addSinkFlags defines smtp-sink's own options, with its letters.
+func addSinkFlags(fs *pflag.FlagSet, o *options) *rawFlags {
+	r := &rawFlags{}
+	fs.BoolVarP(&r.ipv4, "ipv4", "4", false, "listen on IPv4 only")
+	fs.BoolVarP(&r.ipv6, "ipv6", "6", false, "listen on IPv6 only")
+	fs.BoolVarP(&o.cfg.Disable8BitMIME, "no-8bitmime", "8", false, "do not announce 8BITMIME")
+	fs.BoolVarP(&o.cfg.DisableAuthAnnounce, "no-auth-announce", "a", false, "do not announce AUTH (it still works)")
+	r.abort = fs.StringP("abort", "A", "", "after DATA's 354, wait this many seconds, reply 550 and disconnect")
+	fs.StringVarP(&o.cfg.SoftReply, "soft-reply", "b", "", "soft rejection reply (default \""+sink.DefaultSoftReply+"\")")
+	fs.StringVarP(&o.cfg.HardReply, "hard-reply", "B", "", "hard rejection reply (default \""+sink.DefaultHardReply+"\")")
+	fs.BoolVarP(&o.counters, "counters", "c", false, "show running counters on stdout")
+	fs.BoolVarP(&o.cfg.DisableXCLIENT, "no-xclient", "C", false, "disable XCLIENT")
+	fs.StringVarP(&o.cfg.DumpDir, "dump-dir", "d", "", "dump each message to a file named by this strftime template plus the queue id")
+	fs.StringVarP(&o.cfg.DumpFile, "dump-file", "D", "", "append each message to the file named by this strftime template")
+	fs.BoolVarP(&o.cfg.DisableESMTP, "no-esmtp", "e", false, "no ESMTP: plain banner, EHLO rejected")
+	fs.BoolVarP(&o.cfg.DisableEnhanced, "no-enhanced", "E", false, "do not announce ENHANCEDSTATUSCODES")
+	r.hard = fs.StringArrayP("hard-reject", "f", nil, "reject these commands with the hard reply (implies -p)")
+	fs.BoolVarP(&o.cfg.DisableXFORWARD, "no-xforward", "F", false, "disable XFORWARD")
+	fs.StringVarP(&o.cfg.Hostname, "hostname", "h", "", "host name in the banner, replies and dumps (default smtp-sink)")
+	r.firstRead = fs.StringP("data-read-delay", "H", "", "wait this many seconds after DATA's 354 before reading the message")
+	fs.BoolVarP(&o.cfg.LMTP, "lmtp", "L", false, "speak LMTP")
+	fs.VarP(&atoiValue{n: &r.maxConn, check: nonNegative}, "max-connections", "m", "serve at most this many sessions at once; others wait for their greeting (default no limit)")
+	fs.VarP(&atoiValue{n: &r.maxMsg, check: positive}, "max-messages", "M", "exit after this many messages")
+	fs.VarP(&atoiValue{n: &r.maxSess, check: positive}, "max-sessions", "n", "exit after this many sessions")
+	fs.BoolVarP(&o.cfg.DisableDSN, "no-dsn", "N", false, "do not announce DSN")
+	fs.BoolVarP(&o.cfg.DisablePipelining, "no-pipelining", "p", false, "do not announce PIPELINING")
+	fs.BoolVarP(&o.cfg.PIXBanner, "pix", "P", false, "PIX-style banner (implies -e)")
+	r.quiet = fs.StringArrayP("disconnect", "q", nil, "disconnect without a reply after these commands")
+	r.close421 = fs.StringArrayP("close-421", "Q", nil, "reply 421 and disconnect after these commands")
+	r.soft = fs.StringArrayP("soft-reject", "r", nil, "reject these commands with the soft reply (implies -p)")
+	fs.StringVarP(&o.rootDir, "root-dir", "R", "", "chroot to this directory after binding (with -u)")
+	r.syslog = fs.StringP("syslog", "s", "", "accepted for compatibility; not implemented")
+	r.prefix = fs.StringP("start-string", "S", "", "text at the start of each dump record (C escapes)")
+	fs.VarP(&atoiValue{n: &r.timeout, check: positive}, "timeout", "t", "idle timeout in seconds (default 100)")
+	fs.VarP(&atoiValue{n: &r.window, check: positive}, "window-size", "T", "SO_SNDBUF and SO_RCVBUF")
+	fs.StringVarP(&o.user, "user", "u", "", "drop privileges to this user after binding")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log connections and commands to stderr")
+	r.dataDelay = fs.StringP("data-delay", "w", "", "delay the DATA reply by this many seconds (fractions allowed)")
+	r.delayW = fs.StringArrayP("delay-reply", "W", nil, "command:delay[:odds]: delay the reply to a command (seconds)")
+	return r
+}
+
+// addExtensionFlags defines go-smtp-sink's long options.
+func addExtensionFlags(fs *pflag.FlagSet, o *options, r *rawFlags) {
+	r.delays = fs.StringArray("delay", nil, "command=duration[:probability],...: delay replies (rcpt=5ms,dot=20ms:0.5)")
+	fs.StringVar(&o.statsFile, "stats", "", "write counters as JSON to this file at exit and on SIGUSR1")
+	fs.StringVar(&o.cfg.UniqueHeader, "unique-header", "", "count distinct values of this header (e.g. Message-Id)")
+	fs.StringVar(&o.authUsers, "auth-users", "", "file of user:password lines AUTH accepts (default: any)")
+	fs.Var(&atoiValue{n: &r.size, check: nonNegative}, "size", "SIZE limit announced and enforced on MAIL SIZE= (default none)")
+	fs.Var(&atoiValue{n: &r.maxLine, check: func(n int64) bool { return n >= 512 }}, "max-line", "longest command line accepted, CRLF included (default 2048; RFC 5321's minimum is 512)")
+	fs.Var(&atoiValue{n: &r.loops, check: nonNegative}, "loops", "event loops (default one per CPU)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for benchmarking the sink)")
+	fs.BoolVar(&o.cfg.DisableChunking, "no-chunking", false, "do not announce or accept CHUNKING/BDAT")
+	fs.BoolVar(&o.cfg.DisableSMTPUTF8, "no-smtputf8", false, "do not announce SMTPUTF8")
+}
+
+// apply puts the parsed values into the configuration.
+func (r *rawFlags) apply(o *options) error {
 	cfg := &o.cfg
-	cfg.MaxConnections, cfg.MaxMessages, cfg.MaxSessions = int(maxConn), maxMsg, maxSess
-	cfg.IdleTimeout = time.Duration(timeout) * time.Second
-	cfg.SocketBuffer, cfg.MaxMessageSize, cfg.EventLoops = int(window), size, int(loops)
-	cfg.MaxCommandLine = int(maxLine)
-	if *abort != "" {
-		d, err := sink.ParseSeconds(*abort)
+	cfg.MaxConnections, cfg.MaxMessages, cfg.MaxSessions = int(r.maxConn), r.maxMsg, r.maxSess
+	cfg.IdleTimeout = time.Duration(r.timeout) * time.Second
+	cfg.SocketBuffer, cfg.MaxMessageSize, cfg.EventLoops = int(r.window), r.size, int(r.loops)
+	cfg.MaxCommandLine = int(r.maxLine)
+	if *r.abort != "" {
+		d, err := sink.ParseSeconds(*r.abort)
 		if err != nil {
-			return nil, fmt.Errorf("-A: %w", err)
+			return fmt.Errorf("-A: %w", err)
 		}
 		cfg.AbortAfterData, cfg.AbortDelay = true, d
 	}
-	if *dataDelay != "" {
-		d, err := sink.ParseSeconds(*dataDelay)
+	if *r.prefix != "" {
+		cfg.DumpPrefix = unescapeC(*r.prefix)
+	}
+	if *r.firstRead != "" {
+		d, err := sink.ParseSeconds(*r.firstRead)
+		if err != nil {
+			return fmt.Errorf("-H: %w", err)
+		}
+		cfg.DataReadDelay = d
+	}
+	if *r.syslog != "" {
+		o.ignoredOpts = append(o.ignoredOpts, "-s")
+	}
+	return r.applyDelaysAndFaults(cfg)
+}
+
+// applyDelaysAndFaults reads -w, -W, --delay and the fault lists (-f, -r, -q, -Q).
+func (r *rawFlags) applyDelaysAndFaults(cfg *sink.Config) error {
+	if *r.dataDelay != "" {
+		d, err := sink.ParseSeconds(*r.dataDelay)
 		if err != nil || d <= 0 {
-			return nil, errUsage
+			return errUsage
 		}
 		cfg.Delays[sink.VerbDATA] = sink.Delay{Duration: d}
 	}
-	for _, spec := range *delayW {
+	for _, spec := range *r.delayW {
 		if err := cfg.SetDelayW(spec); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	for _, spec := range *delays {
+	for _, spec := range *r.delays {
 		if err := cfg.SetDelays(spec); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, f := range []struct {
 		lists []string
 		fault sink.Fault
-	}{{*hard, sink.FaultHardReject}, {*soft, sink.FaultSoftReject}, {*quiet, sink.FaultDisconnect}, {*close421, sink.FaultClose421}} {
+	}{{*r.hard, sink.FaultHardReject}, {*r.soft, sink.FaultSoftReject}, {*r.quiet, sink.FaultDisconnect}, {*r.close421, sink.FaultClose421}} {
 		for _, list := range f.lists {
 			if err := cfg.SetFaults(list, f.fault); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if *prefix != "" {
-		cfg.DumpPrefix = unescapeC(*prefix)
+	return nil
+}
+
+// readAuthUsers reads --auth-users' user:password file.
+func readAuthUsers(o *options) error {
+	if o.authUsers == "" {
+		return nil
 	}
-	if *firstRead != "" {
-		d, err := sink.ParseSeconds(*firstRead)
-		if err != nil {
-			return nil, fmt.Errorf("-H: %w", err)
-		}
-		cfg.DataReadDelay = d
+	f, err := os.Open(o.authUsers)
+	if err != nil {
+		return err
 	}
-	if *syslogCmds != "" {
-		o.ignoredOpts = append(o.ignoredOpts, "-s")
+	defer f.Close()
+	users, err := sink.ReadAuthUsers(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.authUsers, err)
 	}
-	if o.authUsers != "" {
-		f, err := os.Open(o.authUsers)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		users, err := sink.ReadAuthUsers(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.authUsers, err)
-		}
-		cfg.AuthUsers = users
-	}
-	if err := o.tls.apply(cfg); err != nil {
-		return nil, err
-	}
-	return o, nil
+	o.cfg.AuthUsers = users
+	return nil
 }
 
 // unescapeC expands the C escapes smtp-sink's -S accepts: \n \t \r \a \b \f \v \\ \ddd.

@@ -56,10 +56,44 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	for _, o := range opts.ignoredOpts {
 		fmt.Fprintf(errOut, "%s: warning: option %s is not implemented; ignored\n", prog, o)
 	}
-	cfg := opts.cfg
-	cfg.Listen, err = sink.ParseListenAddress(opts.listen, opts.family)
+	cfg, err := serverConfig(prog, opts, errOut)
 	if err != nil {
 		return fatal("%v", err)
+	}
+	if opts.cpuProfile != "" {
+		stop, err := startCPUProfile(opts.cpuProfile)
+		if err != nil {
+			return fatal("%v", err)
+		}
+		defer stop()
+	}
+	srv, served, err := startServer(cfg)
+	if err != nil {
+		return fatal("%v", err)
+	}
+	m := &monitor{prog: prog, opts: opts, srv: srv, stdout: stdout, errOut: errOut}
+	status := m.serve(served)
+	if status == 0 { // Serve has not ended: stop it
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := srv.Shutdown(ctx); err != nil {
+			fmt.Fprintf(errOut, "%s: warning: shutdown: %v\n", prog, err)
+		}
+		cancel()
+	}
+	if opts.counters {
+		m.showCounters() // the final counts, every connection closed
+	}
+	m.writeStats()
+	return status
+}
+
+// serverConfig completes the sink's configuration: the listen address, -v's trace and
+// -u/-R's privilege drop after the bind.
+func serverConfig(prog string, opts *options, errOut io.Writer) (sink.Config, error) {
+	cfg := opts.cfg
+	var err error
+	if cfg.Listen, err = sink.ParseListenAddress(opts.listen, opts.family); err != nil {
+		return cfg, err
 	}
 	if opts.verbose {
 		cfg.Trace = func(line string) { fmt.Fprintf(errOut, "%s: %s\n", prog, line) }
@@ -67,19 +101,28 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if opts.user != "" || opts.rootDir != "" {
 		cfg.AfterListen = func() error { return dropPrivileges(opts.user, opts.rootDir) }
 	}
-	if opts.cpuProfile != "" {
-		f, err := os.Create(opts.cpuProfile)
-		if err != nil {
-			return fatal("%v", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fatal("cpu profile: %v", err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	return cfg, nil
+}
+
+// startCPUProfile profiles the process into file until stop.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
 	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %v", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// startServer starts the sink and waits until it listens; served then reports the end
+// of Serve.
+func startServer(cfg sink.Config) (*sink.Server, chan error, error) {
 	srv, err := sink.NewServer(cfg)
 	if err != nil {
-		return fatal("%v", err)
+		return nil, nil, err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
@@ -88,94 +131,113 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		if err == nil {
 			err = errors.New("server stopped at start")
 		}
-		return fatal("%v", err)
+		return nil, nil, err
 	case <-srv.Ready():
 	}
+	return srv, served, nil
+}
 
+// monitor watches a running sink: signals, -c's counters, --stats, the -M/-n limits,
+// and the end of TLS handshake bursts.
+type monitor struct {
+	prog         string
+	opts         *options
+	srv          *sink.Server
+	stdout       io.Writer
+	errOut       io.Writer
+	lastCounters string
+	burst        tlsburst.Detector
+	handshakes   int64
+}
+
+// serve watches until a signal, a -M/-n limit or the server's end, and returns the exit
+// status (1 when the server failed).
+func (m *monitor) serve(served chan error) int {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	signal.Ignore(syscall.SIGPIPE)
 	defer signal.Stop(signals)
-
-	var counterTick <-chan time.Time
-	if opts.counters {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		counterTick = t.C
-	}
-	// After a burst of TLS handshakes, give its garbage back to the system (tlsburst).
-	var burstTick <-chan time.Time
-	var burst tlsburst.Detector
-	var lastHandshakes int64
-	if cfg.TLS != nil {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		burstTick = t.C
-	}
-	lastCounters := ""
-	showCounters := func() {
-		snap := srv.Stats().Snapshot()
-		line := fmt.Sprintf("sess=%d quit=%d mesg=%d\r", snap.SessionsClosed, snap.Quits, snap.MessagesAccepted)
-		if line != lastCounters {
-			lastCounters = line
-			io.WriteString(stdout, line)
-		}
-	}
-	writeStats := func() {
-		if opts.statsFile == "" {
-			return
-		}
-		if err := writeFileAtomic(opts.statsFile, srv.Stats().Snapshot().JSON()); err != nil {
-			fmt.Fprintf(errOut, "%s: warning: stats: %v\n", prog, err)
-		}
-	}
-
-	status := 0
-loop:
+	counterTick, burstTick, stop := m.tickers()
+	defer stop()
 	for {
 		select {
 		case <-burstTick:
-			n := srv.Stats().Snapshot().TLSHandshakes
-			if burst.Second(n - lastHandshakes) {
-				go debug.FreeOSMemory() // a full collection: off this loop
-			}
-			lastHandshakes = n
+			m.checkBurst()
 		case sig := <-signals:
-			if sig == syscall.SIGUSR1 {
-				writeStats()
-				continue
+			if sig != syscall.SIGUSR1 {
+				return 0
 			}
-			break loop
-		case <-srv.Done():
-			// -M/-n reached: let the sessions in flight end (the client's QUIT) for a moment.
-			for grace := time.Now().Add(2 * time.Second); time.Now().Before(grace); {
-				if srv.Stats().Snapshot().SessionsActive == 0 {
-					break
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			break loop
+			m.writeStats()
+		case <-m.srv.Done():
+			m.drain()
+			return 0
 		case err := <-served:
-			fmt.Fprintf(errOut, "%s: fatal: %v\n", prog, err)
-			status = 1
-			served = nil
-			break loop
+			fmt.Fprintf(m.errOut, "%s: fatal: %v\n", m.prog, err)
+			return 1
 		case <-counterTick:
-			showCounters()
+			m.showCounters()
 		}
 	}
-	if served != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := srv.Shutdown(ctx); err != nil {
-			fmt.Fprintf(errOut, "%s: warning: shutdown: %v\n", prog, err)
+}
+
+// tickers are -c's (every 100 ms) and, with TLS, the handshake burst watch's (every
+// second); nil channels when not needed.
+func (m *monitor) tickers() (counters, burst <-chan time.Time, stop func()) {
+	var ts []*time.Ticker
+	tick := func(d time.Duration) <-chan time.Time {
+		t := time.NewTicker(d)
+		ts = append(ts, t)
+		return t.C
+	}
+	if m.opts.counters {
+		counters = tick(100 * time.Millisecond)
+	}
+	if m.opts.cfg.TLS != nil {
+		burst = tick(time.Second)
+	}
+	return counters, burst, func() {
+		for _, t := range ts {
+			t.Stop()
 		}
-		cancel()
 	}
-	if opts.counters {
-		showCounters() // the final counts, every connection closed
+}
+
+// checkBurst gives a burst of TLS handshakes' garbage back to the system once the burst
+// is over (tlsburst).
+func (m *monitor) checkBurst() {
+	n := m.srv.Stats().Snapshot().TLSHandshakes
+	if m.burst.Second(n - m.handshakes) {
+		go debug.FreeOSMemory() // a full collection: off this loop
 	}
-	writeStats()
-	return status
+	m.handshakes = n
+}
+
+// drain lets the sessions in flight end (the client's QUIT) for a moment after -M/-n.
+func (m *monitor) drain() {
+	for grace := time.Now().Add(2 * time.Second); time.Now().Before(grace); {
+		if m.srv.Stats().Snapshot().SessionsActive == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (m *monitor) showCounters() {
+	snap := m.srv.Stats().Snapshot()
+	line := fmt.Sprintf("sess=%d quit=%d mesg=%d\r", snap.SessionsClosed, snap.Quits, snap.MessagesAccepted)
+	if line != m.lastCounters {
+		m.lastCounters = line
+		io.WriteString(m.stdout, line)
+	}
+}
+
+func (m *monitor) writeStats() {
+	if m.opts.statsFile == "" {
+		return
+	}
+	if err := writeFileAtomic(m.opts.statsFile, m.srv.Stats().Snapshot().JSON()); err != nil {
+		fmt.Fprintf(m.errOut, "%s: warning: stats: %v\n", m.prog, err)
+	}
 }
 
 // dropPrivileges is smtp-sink's -R (chroot) and -u (setgid/setuid) after the bind.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
 // sinkCounts reads smtp-sink -c's last "sess=%d quit=%d mesg=%d" counter line.
@@ -320,5 +322,53 @@ func TestOpenFilesLimit(t *testing.T) {
 		if got := summary(t, res.Stderr); got[0] != 1000 {
 			t.Fatalf("planned %d", got[0])
 		}
+	}
+}
+
+// The command line's defaults are the plan's: a run given only its target is
+// plan.Defaults() to that target, and every flag's default reads as the plan's value.
+func TestDefaultsAreThePlans(t *testing.T) {
+	inv, _, err := parseOptions([]string{"mx.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := plan.Defaults()
+	want.Target = "mx.example"
+	if !reflect.DeepEqual(inv.plan, want) {
+		t.Errorf("plan of a bare command line:\n got %+v\nwant %+v", inv.plan, want)
+	}
+	d := plan.Defaults()
+	compat, ext := flagSets()
+	for flag, value := range map[string]string{
+		"sessions": fmt.Sprint(d.Sessions), "messages": fmt.Sprint(d.Messages), "recipients": fmt.Sprint(d.Message.Recipients),
+		"connect-tries": fmt.Sprint(d.Connect.Tries), "timeout": flagDuration(d.Session.Timeout), "compat": d.Message.Numbering,
+		"grace": flagDuration(d.Grace), "max-connecting": fmt.Sprint(d.Connect.MaxConnecting), "event-loops": fmt.Sprint(d.Local.EventLoops),
+		"max-sessions": fmt.Sprint(d.Load.MaxSessions), "drop-after": flagDuration(d.Load.DropAfter), "late-after": flagDuration(d.Load.LateAfter),
+		"tls": string(d.TLS.Level), "tls-min-version": d.TLS.MinVersion, "tls-max-version": d.TLS.MaxVersion,
+		"max-start-late": flagDuration(d.MaxStartLate),
+	} {
+		f := compat.Lookup(flag)
+		if f == nil {
+			f = ext.Lookup(flag)
+		}
+		if f == nil || f.DefValue != value {
+			t.Errorf("--%s: default %v, the plan's is %q", flag, f, value)
+		}
+	}
+}
+
+// A coordinator's plan, and everything it writes, never holds the NATS token: workers
+// read their own from their environment.
+func TestTokenNotInPlan(t *testing.T) {
+	const token = "s3cret-token-for-the-test"
+	inv, _, err := parseOptions([]string{"--cluster-workers", "2", "--cluster-listen", "127.0.0.1:0", "--cluster-token", token, "-m", "4", "mx.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(inv.plan.JSON()), token) {
+		t.Fatalf("the token is in the plan: %s", inv.plan.JSON())
+	}
+	if inv.cluster.auth.Token != token {
+		t.Fatalf("the coordinator lost its token")
 	}
 }

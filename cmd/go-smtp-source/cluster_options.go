@@ -1,37 +1,27 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/spf13/pflag"
+
+	"github.com/go-smtp-source/go-smtp-source/cluster"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
-// clusterOptions are the options that spread one run over several processes: the
-// brokerless --shard/--start-at (shard.go) and the NATS coordinator's (cluster.go).
+// clusterOptions are the NATS coordinator's options (cluster.go); the brokerless
+// --shard and --start-at are the plan's (shard.go).
 type clusterOptions struct {
-	shard shardOptions
-
-	workers      int           // --cluster-workers: 0 means a local run
-	listen       string        // --cluster-listen: embedded NATS server address
-	natsURL      string        // --cluster-nats: an existing NATS server
-	auth         natsAuth      // --cluster-token, -user, -password, -creds, -nkey, -tls-*
-	continueLoss bool          // --on-worker-loss=continue
-	joinTimeout  time.Duration // --cluster-join-timeout
-	planArgs     []string      // the run's arguments as every worker parses them
+	workers      int              // --cluster-workers: 0 means a local run
+	listen       string           // --cluster-listen: embedded NATS server address
+	natsURL      string           // --cluster-nats: an existing NATS server
+	auth         cluster.NATSAuth // --cluster-token, -user, -password, -creds, -nkey, -tls-*
+	continueLoss bool             // --on-worker-loss=continue
+	joinTimeout  time.Duration    // --cluster-join-timeout
 }
 
 func (c *clusterOptions) coordinating() bool { return c.workers > 0 }
-
-// natsAuth is how a process authenticates to NATS and secures the connection.
-type natsAuth struct {
-	token, user, password, creds, nkey string
-	tlsCA, tlsCert, tlsKey             string
-}
 
 // addNATSAuthFlags adds the authentication options under prefix ("cluster-" for the
 // coordinator, "" for a worker).
@@ -49,91 +39,51 @@ func addNATSAuthFlags(fs *pflag.FlagSet, prefix string) {
 	fs.String(prefix+"tls-key", "", tag+"client key `file` for TLS to NATS")
 }
 
-func parseNATSAuth(fs *pflag.FlagSet, prefix string) (natsAuth, error) {
+// parseNATSAuth reads the authentication options under prefix; the token and the
+// password default to $GSS_NATS_TOKEN and $GSS_NATS_PASSWORD.
+func parseNATSAuth(fs *pflag.FlagSet, prefix string) (cluster.NATSAuth, error) {
 	str := func(name string) string { v, _ := fs.GetString(prefix + name); return v }
-	a := natsAuth{token: str("token"), user: str("user"), creds: str("creds"), nkey: str("nkey"),
-		tlsCA: str("tls-ca"), tlsCert: str("tls-cert"), tlsKey: str("tls-key")}
-	if a.token == "" {
-		a.token = os.Getenv("GSS_NATS_TOKEN")
+	a := cluster.NATSAuth{Token: str("token"), User: str("user"), Creds: str("creds"), NKey: str("nkey"),
+		TLSCA: str("tls-ca"), TLSCert: str("tls-cert"), TLSKey: str("tls-key")}
+	if a.Token == "" {
+		a.Token = os.Getenv("GSS_NATS_TOKEN")
 	}
-	if a.user != "" {
-		a.password = os.Getenv("GSS_NATS_PASSWORD")
+	if a.User != "" {
+		a.Password = os.Getenv("GSS_NATS_PASSWORD")
 	}
-	if (a.tlsCert == "") != (a.tlsKey == "") {
+	if (a.TLSCert == "") != (a.TLSKey == "") {
 		return a, usagef("--%stls-cert and --%stls-key go together", prefix, prefix)
 	}
 	return a, nil
 }
 
-// options turns the authentication into nats.go options.
-func (a natsAuth) options() []nats.Option {
-	var o []nats.Option
-	if a.token != "" {
-		o = append(o, nats.Token(a.token))
-	}
-	if a.user != "" {
-		o = append(o, nats.UserInfo(a.user, a.password))
-	}
-	if a.creds != "" {
-		o = append(o, nats.UserCredentials(a.creds))
-	}
-	if a.nkey != "" {
-		if opt, err := nats.NkeyOptionFromSeed(a.nkey); err == nil {
-			o = append(o, opt)
-		} else {
-			o = append(o, func(*nats.Options) error { return fmt.Errorf("--nkey %s: %w", a.nkey, err) })
-		}
-	}
-	if a.tlsCA != "" {
-		o = append(o, nats.RootCAs(a.tlsCA))
-	}
-	if a.tlsCert != "" {
-		o = append(o, nats.ClientCert(a.tlsCert, a.tlsKey))
-	}
-	return o
-}
-
 // addClusterFlags adds the cluster options to the extensions.
 func addClusterFlags(fs *pflag.FlagSet) {
-	addShardFlags(fs)
+	addShardFlags(fs, plan.Defaults())
 	fs.Int("cluster-workers", 0, "cluster: coordinate this many workers (go-smtp-source worker) over NATS, which run this command line together")
 	fs.String("cluster-listen", "", "cluster: run an embedded NATS server on `host:port` for the workers (a token is required: generated and printed unless given)")
 	fs.String("cluster-nats", "", "cluster: use the NATS server at `URL` instead")
 	addNATSAuthFlags(fs, "cluster-")
 	fs.String("on-worker-loss", "abort", "cluster: when a worker is lost, abort the run (abort) or let the others finish (continue); either way the result is INCOMPLETE, exit status 3")
-	fs.String("cluster-join-timeout", "60s", "cluster: how long to wait for the workers to join")
+	fs.String("cluster-join-timeout", flagDuration(cluster.DefaultJoinTimeout), "cluster: how long to wait for the workers to join")
 }
 
-// notPlanFlags are not passed to the workers: the cluster's own, and those that only
-// shape this process's output.
-var notPlanFlags = map[string]bool{
-	"shard": true, "start-at": true, "max-start-late": true, "on-worker-loss": true,
-	"json": true, "hdr-log": true, "log-messages": true, "progress": true, "quiet": true,
-	"count": true, "verbose": true, "help": true,
-	"source-addr": true, "event-loops": true, // each worker's own machine
-}
-
-// parseClusterOptions reads the cluster options of a parsed command line.
-func parseClusterOptions(fs *pflag.FlagSet, target string) (clusterOptions, error) {
+// parseClusterOptions reads the coordinator's options of a parsed command line.
+func parseClusterOptions(f flags) (clusterOptions, error) {
 	var co clusterOptions
 	var err error
-	if co.shard, err = parseShardOptions(fs, target); err != nil {
+	co.workers, co.listen, co.natsURL = f.num("cluster-workers"), f.str("cluster-listen"), f.str("cluster-nats")
+	if co.auth, err = parseNATSAuth(f.FlagSet, "cluster-"); err != nil {
 		return co, err
 	}
-	str := func(name string) string { v, _ := fs.GetString(name); return v }
-	co.workers, _ = fs.GetInt("cluster-workers")
-	co.listen, co.natsURL = str("cluster-listen"), str("cluster-nats")
-	if co.auth, err = parseNATSAuth(fs, "cluster-"); err != nil {
-		return co, err
-	}
-	switch str("on-worker-loss") {
+	switch f.str("on-worker-loss") {
 	case "abort":
 	case "continue":
 		co.continueLoss = true
 	default:
-		return co, usagef("--on-worker-loss: want abort or continue, got %q", str("on-worker-loss"))
+		return co, usagef("--on-worker-loss: want abort or continue, got %q", f.str("on-worker-loss"))
 	}
-	if co.joinTimeout, err = parseDuration("--cluster-join-timeout", str("cluster-join-timeout")); err != nil {
+	if co.joinTimeout, err = parseDuration("--cluster-join-timeout", f.str("cluster-join-timeout")); err != nil {
 		return co, err
 	}
 	switch {
@@ -143,26 +93,15 @@ func parseClusterOptions(fs *pflag.FlagSet, target string) (clusterOptions, erro
 		return co, usagef("--cluster-listen and --cluster-nats need --cluster-workers")
 	case co.workers > 0 && (co.listen == "") == (co.natsURL == ""):
 		return co, usagef("--cluster-workers needs one of --cluster-listen and --cluster-nats")
-	case co.workers > 0 && (co.shard.id != nil || !co.shard.startAt.IsZero()):
+	case co.workers > 0 && (f.Changed("shard") || f.Changed("start-at")):
 		return co, usagef("--cluster-workers: the coordinator splits the run and gives the start itself; --shard and --start-at are for runs without it")
 	}
 	if co.workers > 0 {
-		for _, f := range []string{"hdr-log", "log-messages", "count", "verbose", "source-addr", "event-loops"} {
-			if fs.Changed(f) {
-				return co, usagef("--cluster-workers: --%s belongs to the process that sends, not to the coordinator (give workers their own --source-addr and --event-loops)", f)
+		for _, name := range []string{"hdr-log", "log-messages", "count", "verbose", "source-addr", "event-loops"} {
+			if f.Changed(name) {
+				return co, usagef("--cluster-workers: --%s belongs to the process that sends, not to the coordinator (give workers their own --source-addr and --event-loops)", name)
 			}
 		}
 	}
-	var names []string
-	fs.Visit(func(f *pflag.Flag) {
-		if !notPlanFlags[f.Name] && !strings.HasPrefix(f.Name, "cluster-") {
-			names = append(names, f.Name)
-		}
-	})
-	sort.Strings(names)
-	for _, n := range names {
-		co.planArgs = append(co.planArgs, "--"+n+"="+fs.Lookup(n).Value.String())
-	}
-	co.planArgs = append(co.planArgs, "--", target)
 	return co, nil
 }

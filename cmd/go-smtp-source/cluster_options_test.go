@@ -28,29 +28,3 @@ func TestClusterOptionErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestAllowTarget(t *testing.T) {
-	list, err := parseAllowTargets([]string{"mx.example:25", "10.0.0.1", "[::1]:2525", "unix:/run/lmtp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		target string
-		ok     bool
-	}{
-		{"mx.example", true}, {"MX.example:25", true}, {"mx.example:26", false}, {"10.0.0.1:2525", true},
-		{"[::1]:2525", true}, {"[::1]:25", false}, {"unix:/run/lmtp", true}, {"unix:/run/other", false}, {"other", false},
-	} {
-		o, _, err := parseOptions([]string{c.target})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := buildConfig(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if permits(list, cfg.Target) != c.ok {
-			t.Errorf("%s: permitted %v", c.target, !c.ok)
-		}
-	}
-}

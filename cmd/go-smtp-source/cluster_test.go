@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
 // testCluster is a coordinator process with an embedded NATS server and its workers,
@@ -74,6 +75,16 @@ type clusterDoc struct {
 	} `json:"workers"`
 }
 
+// clusterOf reads the cluster's outcome from a coordinated run's document.
+func clusterOf(t *testing.T, r *metrics.Report) clusterDoc {
+	t.Helper()
+	var cl clusterDoc
+	if r.Run == nil || json.Unmarshal(r.Run.Cluster, &cl) != nil {
+		t.Fatalf("no cluster in %+v", r.Run)
+	}
+	return cl
+}
+
 // Three worker processes run one test through the coordinator's embedded NATS: the sink
 // sees every message exactly once, the merged counters equal the sink's, the start skew
 // is small, live progress is printed; a late fourth worker and a wrong token are refused.
@@ -102,16 +113,19 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 	r := readReport(t, c.json)
 	s.checkMerged(t, r, m)
 	var plan struct {
-		Messages int64      `json:"messages"`
-		Cluster  clusterDoc `json:"cluster"`
+		Messages int64 `json:"messages"`
 	}
+	cl := clusterOf(t, r)
 	if err := json.Unmarshal(r.Plan, &plan); err != nil {
 		t.Fatalf("plan %s: %v", r.Plan, err)
 	}
-	if plan.Messages != m || len(plan.Cluster.Workers) != 3 || plan.Cluster.Incomplete || len(r.Sources) != 3 {
-		t.Errorf("plan %s, %d sources", r.Plan, len(r.Sources))
+	if plan.Messages != m || len(cl.Workers) != 3 || cl.Incomplete || len(r.Sources) != 3 {
+		t.Errorf("plan %s, cluster %+v, %d sources", r.Plan, cl, len(r.Sources))
 	}
-	skew := time.Duration(plan.Cluster.StartSkewNs)
+	if doc, err := os.ReadFile(c.json); err != nil || strings.Contains(string(doc), c.token) {
+		t.Errorf("the NATS token %q is in the result document (%v)", c.token, err)
+	}
+	skew := time.Duration(cl.StartSkewNs)
 	t.Logf("start skew %v", skew)
 	if skew > 50*time.Millisecond {
 		t.Errorf("start skew %v", skew)
@@ -158,14 +172,11 @@ func TestClusterWorkerKilled(t *testing.T) {
 		waitStderr(t, c.workers[k], "aborted by the coordinator", 5*time.Second)
 	}
 	r := readReport(t, c.json)
-	var plan struct {
-		Cluster clusterDoc `json:"cluster"`
+	cl := clusterOf(t, r)
+	if !cl.Incomplete {
+		t.Errorf("cluster %+v not incomplete", cl)
 	}
-	_ = json.Unmarshal(r.Plan, &plan)
-	if !plan.Cluster.Incomplete {
-		t.Errorf("cluster %+v not incomplete", plan.Cluster)
-	}
-	for _, w := range plan.Cluster.Workers {
+	for _, w := range cl.Workers {
 		if w.Lost != (w.Name == "w1") || w.Lost && w.Unaccounted == 0 {
 			t.Errorf("worker %+v", w)
 		}

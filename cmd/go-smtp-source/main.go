@@ -13,10 +13,8 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
-	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
 const (
@@ -38,7 +36,7 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "worker" {
 		return runWorker(name, args[1:], stdout, stderr)
 	}
-	opts, help, err := parseOptions(args)
+	inv, help, err := parseOptions(args)
 	if help {
 		printUsage(os.Stdout, name)
 		return exitOK
@@ -48,59 +46,34 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		if ue, ok := err.(*usageError); ok && ue.showUsage {
 			fmt.Fprintf(stderr, "%s: "+usageLine+" (-h for help)\n", name, name)
 		}
-		if _, ok := err.(*fatalError); ok {
-			return exitFatal
-		}
-		return exitUsage
-	}
-	cfg, err := buildConfig(opts)
-	if err != nil {
-		var ue *usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
+		if _, ok := err.(*usageError); ok {
 			return exitUsage
 		}
+		return exitFatal
+	}
+	if inv.cluster.coordinating() {
+		return runCoordinator(name, inv, stderr)
+	}
+	return runLocal(name, inv, stdout, stderr)
+}
+
+// runLocal runs the plan in this process and reports it.
+func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
+	out := &console{name: name, stdout: bufio.NewWriter(stdout), stderr: stderr, count: inv.out.count, verbose: inv.out.verbose > 0}
+	hooks := engine.Hooks{Events: out, Trace: inv.out.verbose > 0, TLS: inv.tls, Credentials: inv.credentials}
+	if showProgress(inv.out, stderr) {
+		hooks.Progress = progressPrinter(out)
+	}
+	files, err := openOutputFiles(inv.out, &hooks)
+	defer files.closeLog()
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
 		return exitFatal
 	}
-	if err := applyShard(opts.cluster.shard, &cfg); err != nil {
-		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
-		return exitUsage
-	}
-	if opts.cluster.coordinating() {
-		return runCoordinator(name, args, opts, cfg, stdout, stderr)
-	}
-	out := &console{name: name, stdout: bufio.NewWriter(stdout), stderr: stderr, count: opts.count, verbose: opts.verbose > 0}
-	cfg.Events = out
-	if opts.progress || !opts.quiet && stderr == io.Writer(os.Stderr) && isTerminal(os.Stderr) {
-		cfg.Progress = progressPrinter(out)
-	}
-	if opts.logMessages != "" {
-		f, err := os.Create(opts.logMessages)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: fatal: --log-messages: %v\n", name, err)
-			return exitFatal
-		}
-		defer f.Close()
-		cfg.MessageLog = f
-	}
-
-	var hlog *hdrLogWriter
-	if opts.hdrLog != "" {
-		if hlog, err = newHdrLogWriter(opts.hdrLog, time.Now()); err != nil {
-			fmt.Fprintf(stderr, "%s: fatal: --hdr-log: %v\n", name, err)
-			return exitFatal
-		}
-	}
-	if hlog != nil {
-		cfg.OnInterval = hlog.interval
-	}
-	releaseAfterHandshakeBursts(&cfg)
-
 	ctx, interrupted, release := onInterrupt()
 	defer release()
 
-	res, runErr := engine.Run(ctx, cfg)
+	res, runErr := engine.Run(ctx, inv.plan, hooks)
 
 	code := exitOK
 	switch {
@@ -113,158 +86,26 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	out.finish(code == exitOK)
 	// A run that never reached the server has nothing to summarise beyond its one error line.
-	if !opts.quiet && (res.Sessions > 0 || code == exitOK) {
+	reached := res.Sessions > 0 || code == exitOK
+	if !inv.out.quiet && reached {
 		out.summary(res)
 	}
-	if hlog != nil {
-		if err := hlog.close(); err != nil {
-			out.fatalf("--hdr-log %s: %v", opts.hdrLog, err)
-			if code == exitOK {
-				code = exitFatal
-			}
-		}
+	if err := files.closeHdrLog(); err != nil {
+		out.fatalf("--hdr-log %s: %v", inv.out.hdrLog, err)
+		code = max(code, exitFatal)
 	}
-	if res.Sessions > 0 || code == exitOK {
-		if err := writeResults(opts, newPlan(args, opts, cfg), res, stderr); err != nil {
+	if reached {
+		if err := writeResults(inv, res, stderr); err != nil {
 			out.fatalf("%v", err)
-			if code == exitOK {
-				code = exitFatal
-			}
+			code = max(code, exitFatal)
 		}
 	}
 	return code
 }
 
-// buildConfig turns options into the engine's configuration: the message template, the
-// protocol behaviour and the target.
-func buildConfig(o *options) (engine.Config, error) {
-	target, err := engine.ParseTarget(o.target)
-	if err != nil {
-		return engine.Config{}, &fatalError{msg: err.Error()}
-	}
-	myhostname := o.hostname
-	if myhostname == "" {
-		if myhostname, err = os.Hostname(); err != nil {
-			return engine.Config{}, fmt.Errorf("gethostname: %w", err)
-		}
-	}
-	defaultAddr := "foo@" + myhostname
-	spec := protocol.MessageSpec{
-		Sender:           defaultAddr,
-		Recipient:        defaultAddr,
-		Recipients:       o.recipients,
-		NumberRecipients: o.numberRcpts,
-		Hostname:         myhostname,
-		Headers:          !o.oldMode && o.file == "",
-		Subject:          o.subject,
-		Date:             protocol.FormatDate(time.Now()),
-		PID:              os.Getpid(),
-	}
-	if o.from != nil {
-		spec.Sender = *o.from
-	}
-	if o.to != nil {
-		spec.Recipient = *o.to
-	}
-	if o.compat == "3.7" {
-		spec.Numbering = protocol.NumberingPostfix37
-	}
-	switch {
-	case o.file != "":
-		b, err := os.ReadFile(o.file)
-		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				return engine.Config{}, fmt.Errorf("open %s: %s", o.file, capitalizeErr(pe.Err))
-			}
-			return engine.Config{}, err
-		}
-		spec.Content = protocol.FileContent(b)
-	case o.length > 0:
-		spec.Content = protocol.LengthContent(o.length)
-	default:
-		spec.Content = protocol.DefaultContent()
-	}
-
-	pc := protocol.Config{
-		Greeting:        protocol.GreetHELO,
-		Hostname:        myhostname,
-		LMTP:            o.lmtp,
-		Pipelining:      o.pipelining,
-		ReuseConnection: o.keepConnection,
-		AllowReject:     o.allowReject,
-		Trace:           o.verbose > 0,
-		Template:        protocol.NewTemplate(spec),
-	}
-	switch {
-	case o.oldMode:
-		pc.Greeting = protocol.GreetNone
-	case o.lmtp:
-		pc.Greeting = protocol.GreetLHLO
-	case o.ehlo || o.pipelining:
-		pc.Greeting = protocol.GreetEHLO
-	}
-	family := engine.FamilyAny
-	if o.ipv4 {
-		family = engine.FamilyIPv4
-	} else if o.ipv6 {
-		family = engine.FamilyIPv6
-	}
-	cfg := engine.Config{
-		Target:         target,
-		Family:         family,
-		Sessions:       o.sessions,
-		Messages:       o.messages,
-		Protocol:       pc,
-		ConnectTries:   o.connectTries,
-		ConnectTimeout: o.connectTimeout,
-		Timeout:        o.timeout,
-		FixedDelay:     time.Duration(o.fixedDelay) * time.Second,
-		RandomDelay:    time.Duration(o.randomDelay) * time.Second,
-		SourceAddrs:    o.sourceAddrs,
-		WindowSize:     o.windowSize,
-		Linger0:        o.linger0,
-		Grace:          o.grace,
-		EventLoops:     o.eventLoops,
-		MaxConnecting:  o.maxConnecting,
-		Rate:           o.rate,
-		Stages:         rateStages(o),
-		SessionStages:  sessionStages(o),
-		MaxSessions:    o.maxSessions,
-		DropAfter:      o.dropAfter,
-		LateAfter:      o.lateAfter,
-		NoMetrics:      o.noMetrics,
-	}
-	return cfg, applyTLS(o.tls, target, &cfg)
-}
-
-func rateStages(o *options) []engine.Stage {
-	if o.sessionRamp {
-		return nil
-	}
-	return o.stages
-}
-
-func sessionStages(o *options) []engine.Stage {
-	if !o.sessionRamp {
-		return nil
-	}
-	return o.stages
-}
-
-func capitalizeErr(err error) string {
-	s := err.Error()
-	if s == "" {
-		return s
-	}
-	return string(s[0]-('a'-'A')*boolByte(s[0] >= 'a' && s[0] <= 'z')) + s[1:]
-}
-
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
+// showProgress: --progress, or by default when stderr is a terminal (and not --quiet).
+func showProgress(o outputOptions, stderr io.Writer) bool {
+	return o.progress || !o.quiet && stderr == io.Writer(os.Stderr) && isTerminal(os.Stderr)
 }
 
 // console is where a run's output goes: the -c counter on stdout, diagnostics, the -v

@@ -144,3 +144,27 @@ func TestMergeCommandErrors(t *testing.T) {
 		t.Fatalf("-h: exit %d, %q", code, stdout)
 	}
 }
+
+// Documents of schema version 1, written by go-smtp-source before plans were values
+// (testdata/v1: two --shard 0/2 and 1/2 runs of -m 20 -s 4 -d, and one plain run of -m
+// 10), still read and merge: the shards are checked as a set, their merge is written in
+// version 2 and reads back, each keeping its own plan; a shard with a plain run is refused.
+func TestMergeVersion1Documents(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged.json")
+	code, stdout, stderr := runMergeForTest("--json", out, "testdata/v1/shard-0.json", "testdata/v1/shard-1.json")
+	if code != exitOK || !strings.Contains(stdout, "20, 20, 0, 0, 0") {
+		t.Fatalf("exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+	r := readReport(t, out)
+	if r.SchemaVersion != metrics.ReportSchemaVersion || r.Run == nil || r.Run.PlanFingerprint == "" || len(r.Sources) != 2 ||
+		!strings.Contains(string(r.Sources[0].Plan), `"shard"`) {
+		t.Fatalf("merged version-1 shards: %+v", r)
+	}
+	code, _, stderr = runMergeForTest("testdata/v1/shard-0.json", "testdata/v1/run.json")
+	if code != exitFatal || !strings.Contains(stderr, "testdata/v1/run.json is not a shard") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("a shard and a plain run: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, stderr = runMergeForTest("testdata/v1/run.json", "testdata/v1/run.json"); code != exitOK || !strings.Contains(stdout, "20, 20, 0, 0, 0") {
+		t.Fatalf("a plain run twice: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+}

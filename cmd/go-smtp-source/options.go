@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,61 +14,27 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
 	"github.com/go-smtp-source/go-smtp-source/internal/getopt"
+	"github.com/go-smtp-source/go-smtp-source/internal/hostport"
+	"github.com/go-smtp-source/go-smtp-source/plan"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
-// options is the parsed command line, before it becomes an engine.Config.
-type options struct {
-	ipv4, ipv6       bool
-	allowReject      bool
-	count            bool
-	connectTries     int
-	keepConnection   bool
-	from             *string // nil: foo@hostname
-	file             string
-	length           int
-	lmtp             bool
-	messages         int64
-	hostname         string
-	numberRcpts      bool
-	oldMode          bool
-	recipients       int
-	randomDelay      int
-	sessions         int
-	subject          string
-	to               *string
-	windowSize       int
-	verbose          int
-	fixedDelay       int
-	target           string
-	ehlo, pipelining bool
-	timeout          time.Duration
-	connectTimeout   time.Duration
-	sourceAddrs      []net.IP
-	compat           string
-	linger0          bool
-	quiet            bool
-	grace            time.Duration
-	eventLoops       int
-	maxConnecting    int
+// invocation is a parsed command line: the plan, built once, and what is not part of
+// it (where the output goes, the cluster to coordinate, the secrets it needs).
+type invocation struct {
+	plan    plan.Plan
+	out     outputOptions
+	cluster clusterOptions
 
-	// Metrics and load models.
-	messagesSet bool // -m given
-	rate        float64
-	stages      []engine.Stage
-	duration    time.Duration
-	maxSessions int
-	dropAfter   time.Duration
-	lateAfter   time.Duration
-	jsonFile    string
-	hdrLog      string
-	logMessages string
-	progress    bool
-	noMetrics   bool
-	sessionRamp bool // --stages-of sessions
+	tls         *tls.Config // built from the plan, checked before anything starts
+	credentials []protocol.Credential
+}
 
-	cluster clusterOptions // --shard, --start-at, the NATS cluster (cluster_options.go)
-
-	tls tlsOptions // TLS and AUTH (tlsoptions.go)
+// outputOptions are the options that shape this process's output, not the run.
+type outputOptions struct {
+	jsonFile, hdrLog, logMessages string
+	progress, quiet, count        bool
+	verbose                       int
 }
 
 // usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
@@ -98,27 +66,36 @@ var legacySpellings = map[string]string{
 
 const usageLine = "usage: %s -46AcdLNov -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -r rcptcount -R delay -w delay [--long options] host[:port]"
 
+// flagDuration writes a default duration as the flags take it ("300s", "10ms").
+func flagDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
 // flagSets builds smtp-source's options and the extensions as two sets, so that -h can
-// list them in two groups; they are parsed together.
+// list them in two groups; they are parsed together. Every default is the plan's.
 func flagSets() (compat, ext *pflag.FlagSet) {
+	d := plan.Defaults()
 	compat = pflag.NewFlagSet("smtp-source options", pflag.ContinueOnError)
 	compat.BoolP("ipv4", "4", false, "connect with IPv4 only")
 	compat.BoolP("ipv6", "6", false, "connect with IPv6 only")
 	compat.BoolP("allow-reject", "A", false, "don't abort when the server rejects something; warn and go on")
 	compat.BoolP("count", "c", false, "print a running counter on stdout, one tick per message sent")
-	compat.StringP("connect-tries", "C", "1", "`count` of connect attempts per session before giving up")
+	compat.StringP("connect-tries", "C", fmt.Sprint(d.Connect.Tries), "`count` of connect attempts per session before giving up")
 	compat.BoolP("keep-connection", "d", false, "don't disconnect after a message; send the next one over the same connection")
 	compat.StringP("from", "f", "", "envelope sender `address` (default foo@myhostname)")
 	compat.StringP("file", "F", "", "send the pre-formatted message in `file` (dot-stuffed, CRLF added, no generated headers)")
 	compat.StringP("length", "l", "", "send `length` bytes of payload after the headers")
 	compat.BoolP("lmtp", "L", false, "speak LMTP (LHLO, one reply per recipient after the dot)")
-	compat.StringP("messages", "m", "1", "`count` of messages to send in total")
+	compat.StringP("messages", "m", fmt.Sprint(d.Messages), "`count` of messages to send in total")
 	compat.StringP("myhostname", "M", "", "`name` or [address] for HELO, default addresses and Message-Id (default: the host name)")
 	compat.BoolP("number-recipients", "N", false, "number each recipient address with a non-repeating sequence number")
 	compat.BoolP("old-mode", "o", false, "old mode: no HELO, no message headers")
-	compat.StringP("recipients", "r", "1", "`count` of recipients per message (numbered addresses)")
+	compat.StringP("recipients", "r", fmt.Sprint(d.Message.Recipients), "`count` of recipients per message (numbered addresses)")
 	compat.StringP("random-delay", "R", "", "wait a random 0..`seconds` after each message")
-	compat.StringP("sessions", "s", "1", "`count` of SMTP sessions in parallel")
+	compat.StringP("sessions", "s", fmt.Sprint(d.Sessions), "`count` of SMTP sessions in parallel")
 	compat.StringP("subject", "S", "", "Subject: header `text` (default: none)")
 	compat.StringP("to", "t", "", "envelope recipient `address` (default foo@myhostname)")
 	compat.StringP("window-size", "T", "", "TCP SO_SNDBUF and SO_RCVBUF `bytes`")
@@ -128,25 +105,25 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext = pflag.NewFlagSet("extensions", pflag.ContinueOnError)
 	ext.Bool("ehlo", false, "greet with EHLO instead of HELO (and read the server's extensions)")
 	ext.Bool("pipelining", false, "pipeline MAIL/RCPT/DATA, and with -d the next envelope after the dot, when the server offers PIPELINING (implies --ehlo)")
-	ext.String("timeout", "300s", "longest wait for the server at any step (a duration, or seconds)")
+	ext.String("timeout", flagDuration(d.Session.Timeout), "longest wait for the server at any step (a duration, or seconds)")
 	ext.String("connect-timeout", "", "longest wait for a TCP connect (default: --timeout)")
 	ext.StringSlice("source-addr", nil, "local `addresses` to connect from, used round-robin (more connections to one target than one port range allows)")
-	ext.String("compat", "3.9", "recipient numbering of Postfix `version` 3.9 (current) or 3.7 (Debian 12's smtp-source)")
+	ext.String("compat", d.Message.Numbering, "recipient numbering of Postfix `version` 3.9 (current) or 3.7 (Debian 12's smtp-source)")
 	ext.Bool("linger0", false, "close connections with a TCP reset, as smtp-source does (SO_LINGER 0)")
 	ext.Bool("quiet", false, "print no summary line")
-	ext.String("grace", "5s", "after SIGINT/SIGTERM, how long sessions in flight may finish")
-	ext.Int("max-connecting", 64, "connects in progress at once (smtp-source makes one at a time)")
-	ext.Int("event-loops", 0, "number of event loops (default: one per CPU core)")
+	ext.String("grace", flagDuration(d.Grace), "after SIGINT/SIGTERM, how long sessions in flight may finish")
+	ext.Int("max-connecting", d.Connect.MaxConnecting, "connects in progress at once (smtp-source makes one at a time)")
+	ext.Int("event-loops", d.Local.EventLoops, "number of event loops (default: one per CPU core)")
 	addClusterFlags(ext)
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
-	addTLSFlags(ext)
+	addTLSFlags(ext, d.TLS)
 	ext.StringP("rate", "q", "", "open model: `messages` per second, arriving whatever the server does (the original go-smtp-source's -q)")
 	ext.String("stages", "", "open model: linear ramps of the rate, `DUR:RATE,…` (e.g. 30s:100,2m:500,30s:0), from --rate or 0")
 	ext.String("stages-of", "rate", "what --stages ramps: `rate` (open model, messages/s) or sessions (closed model, sessions working, like k6's ramping VUs; -s caps them)")
 	ext.String("duration", "", "open model: how long --rate runs (messages = rate × duration; -m caps)")
-	ext.Int("max-sessions", 1000, "open model: most sessions open at once")
-	ext.String("drop-after", "1s", "open model: a due message that finds no free session for this long is dropped")
-	ext.String("late-after", "10ms", "open model: picked up later than this after its due time counts as late")
+	ext.Int("max-sessions", d.Load.MaxSessions, "open model: most sessions open at once")
+	ext.String("drop-after", flagDuration(d.Load.DropAfter), "open model: a due message that finds no free session for this long is dropped")
+	ext.String("late-after", flagDuration(d.Load.LateAfter), "open model: picked up later than this after its due time counts as late")
 	ext.String("json", "", "write the result document (schema-versioned, mergeable) to `file`")
 	ext.String("hdr-log", "", "write an HdrHistogram interval log to `file`")
 	ext.String("log-messages", "", "write one CSV line per message to `file` (times, phases, reply, queue id)")
@@ -156,9 +133,28 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	return compat, ext
 }
 
-// parseOptions reads the command line like smtp-source's getopt: bundled flags (-cd),
-// attached values (-s10), options before the operand, "--" to end them.
-func parseOptions(args []string) (*options, bool, error) {
+// flags reads a parsed flag set; its methods keep the parsing functions short.
+type flags struct{ *pflag.FlagSet }
+
+func (f flags) str(name string) string { v, _ := f.GetString(name); return v }
+func (f flags) on(name string) bool    { v, _ := f.GetBool(name); return v }
+func (f flags) num(name string) int    { v, _ := f.GetInt(name); return v }
+
+// positive reads a number the way smtp-source's getopt.Atoi() does (leading blanks,
+// trailing garbage ignored) and rejects values ≤ 0 with smtp-source's words.
+func (f flags) positive(name, what string) (int64, error) {
+	v := f.str(name)
+	n := getopt.Atoi(v)
+	if n <= 0 {
+		return 0, fatalf("bad %s: %s", what, v)
+	}
+	return n, nil
+}
+
+// parseOptions reads the command line like smtp-source's getopt (bundled flags -cd,
+// attached values -s10, options before the operand, "--" to end them) into the plan,
+// once, with the plan's defaults and checks.
+func parseOptions(args []string) (*invocation, bool, error) {
 	compat, ext := flagSets()
 	fs := pflag.NewFlagSet("go-smtp-source", pflag.ContinueOnError)
 	fs.AddFlagSet(compat)
@@ -166,238 +162,321 @@ func parseOptions(args []string) (*options, bool, error) {
 	fs.SetInterspersed(false) // smtp-source: no options after the host
 	fs.Usage = func() {}
 	fs.SetOutput(devNull{})
-
-	rewritten := make([]string, 0, len(args))
-	for i, a := range args {
-		if a == "--" {
-			rewritten = append(rewritten, args[i:]...)
-			break
-		}
-		if long, ok := legacySpellings[a]; ok {
-			a = long
-		}
-		rewritten = append(rewritten, a)
-	}
-	if err := fs.Parse(rewritten); err != nil {
+	if err := fs.Parse(rewriteLegacy(args)); err != nil {
 		return nil, false, &usageError{msg: err.Error(), showUsage: true}
 	}
-	if help, _ := fs.GetBool("help"); help {
+	f := flags{fs}
+	if f.on("help") {
 		return nil, true, nil
 	}
 	if fs.NArg() != 1 {
 		return nil, false, &usageError{msg: fmt.Sprintf("expected one host[:port] or unix:path operand after the options, got %d", fs.NArg()), showUsage: true}
 	}
-
-	o := &options{target: fs.Arg(0)}
-	str := func(name string) string { v, _ := fs.GetString(name); return v }
-	flag := func(name string) bool { v, _ := fs.GetBool(name); return v }
-	// positive reads a number the way smtp-source's getopt.Atoi() does (leading blanks, trailing
-	// garbage ignored) and rejects values ≤ 0 with smtp-source's words.
-	positive := func(name, what string) (int64, error) {
-		v := str(name)
-		n := getopt.Atoi(v)
-		if n <= 0 {
-			return 0, fatalf("bad %s: %s", what, v)
+	inv := &invocation{plan: plan.Plan{Target: fs.Arg(0), Family: family(f, args)}}
+	p := &inv.plan
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard} {
+		if err := parse(f, inv); err != nil {
+			return nil, false, err
 		}
-		return n, nil
 	}
 	var err error
-	o.ipv4, o.ipv6 = flag("ipv4"), flag("ipv6")
-	if o.ipv4 && o.ipv6 { // smtp-source: the last one wins
-		if lastIndex(args, "-6", "--ipv6") < lastIndex(args, "-4", "--ipv4") {
-			o.ipv6 = false
-		} else {
-			o.ipv4 = false
-		}
-	}
-	o.allowReject = flag("allow-reject")
-	o.count = flag("count")
-	o.keepConnection = flag("keep-connection")
-	o.lmtp = flag("lmtp")
-	o.numberRcpts = flag("number-recipients")
-	o.oldMode = flag("old-mode")
-	o.verbose, _ = fs.GetCount("verbose")
-	if fs.Changed("from") {
-		v := str("from")
-		o.from = &v
-	}
-	if fs.Changed("to") {
-		v := str("to")
-		o.to = &v
-	}
-	o.subject = str("subject")
-	if fs.Changed("file") && fs.Changed("length") {
-		return nil, false, fatalf("-l option cannot be used with -F")
-	}
-	o.file = str("file")
-	if fs.Changed("delay") && fs.Changed("random-delay") {
-		return nil, false, fatalf("do not use -w and -R options at the same time")
-	}
-	var n int64
-	if n, err = positive("connect-tries", "connection count"); err != nil {
+	if inv.cluster, err = parseClusterOptions(f); err != nil {
 		return nil, false, err
 	}
-	o.connectTries = int(n)
-	if fs.Changed("length") {
-		if n, err = positive("length", "message length"); err != nil {
-			return nil, false, err
-		}
-		o.length = int(n)
+	if _, err := engine.ParseTarget(p.Target); err != nil {
+		return nil, false, &fatalError{msg: err.Error()}
 	}
-	if o.messages, err = positive("messages", "message count"); err != nil {
+	if err := readMessageFile(f.str("file"), p); err != nil {
 		return nil, false, err
 	}
-	if n, err = positive("recipients", "recipient count"); err != nil {
+	*p = p.WithDefaults()
+	if err := checkPlan(inv); err != nil {
 		return nil, false, err
 	}
-	o.recipients = int(n)
-	if n, err = positive("sessions", "session count"); err != nil {
-		return nil, false, err
-	}
-	o.sessions = int(n)
-	if fs.Changed("random-delay") {
-		if n, err = positive("random-delay", "random delay"); err != nil {
-			return nil, false, err
-		}
-		o.randomDelay = int(n)
-	}
-	if fs.Changed("delay") {
-		if n, err = positive("delay", "fixed delay"); err != nil {
-			return nil, false, err
-		}
-		o.fixedDelay = int(n)
-	}
-	if fs.Changed("window-size") {
-		if n, err = positive("window-size", "TCP window size"); err != nil {
-			return nil, false, err
-		}
-		o.windowSize = int(n)
-	}
-	if fs.Changed("myhostname") {
-		o.hostname = str("myhostname")
-		if err := validMyhostname(o.hostname); err != nil {
-			return nil, false, err
-		}
-	}
-
-	o.ehlo, o.pipelining = flag("ehlo"), flag("pipelining")
-	if o.timeout, err = parseDuration("--timeout", str("timeout")); err != nil {
-		return nil, false, err
-	}
-	if fs.Changed("connect-timeout") {
-		if o.connectTimeout, err = parseDuration("--connect-timeout", str("connect-timeout")); err != nil {
-			return nil, false, err
-		}
-	}
-	if o.grace, err = parseDuration("--grace", str("grace")); err != nil {
-		return nil, false, err
-	}
-	addrs, _ := fs.GetStringSlice("source-addr")
-	for _, a := range addrs {
-		ip := net.ParseIP(strings.Trim(a, "[]"))
-		if ip == nil {
-			return nil, false, usagef("--source-addr: not an IP address: %q", a)
-		}
-		o.sourceAddrs = append(o.sourceAddrs, ip)
-	}
-	o.compat = str("compat")
-	if o.compat != "3.7" && o.compat != "3.9" {
-		return nil, false, usagef("--compat: want 3.7 or 3.9, got %q", o.compat)
-	}
-	o.linger0, o.quiet = flag("linger0"), flag("quiet")
-	if err := parseLoadModel(fs, o); err != nil {
-		return nil, false, err
-	}
-	if o.maxConnecting, _ = fs.GetInt("max-connecting"); o.maxConnecting < 1 {
-		return nil, false, usagef("--max-connecting: must be positive: %d", o.maxConnecting)
-	}
-	if o.eventLoops, _ = fs.GetInt("event-loops"); o.eventLoops < 0 {
-		return nil, false, usagef("--event-loops: must not be negative: %d", o.eventLoops)
-	}
-	if o.tls, err = parseTLSOptions(fs, o); err != nil {
-		return nil, false, err
-	}
-	if o.cluster, err = parseClusterOptions(fs, o.target); err != nil {
-		return nil, false, err
-	}
-	return o, false, nil
+	return inv, false, nil
 }
 
-// parseLoadModel reads the open-model and output options.
-func parseLoadModel(fs *pflag.FlagSet, o *options) error {
-	str := func(name string) string { v, _ := fs.GetString(name); return v }
-	o.messagesSet = fs.Changed("messages")
-	if fs.Changed("rate") {
-		r, err := strconv.ParseFloat(str("rate"), 64)
-		if err != nil || r <= 0 || r > 1e7 {
-			return usagef("--rate: want messages per second above 0: %q", str("rate"))
+func rewriteLegacy(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
 		}
-		o.rate = r
+		if long, ok := legacySpellings[a]; ok {
+			a = long
+		}
+		out = append(out, a)
 	}
-	if fs.Changed("stages") {
-		st, err := engine.ParseStages(str("stages"))
+	return out
+}
+
+// family is -4 or -6; given both, smtp-source takes the last one.
+func family(f flags, args []string) hostport.Family {
+	v4, v6 := f.on("ipv4"), f.on("ipv6")
+	switch {
+	case v4 && v6 && lastIndex(args, "-6", "--ipv6") < lastIndex(args, "-4", "--ipv4"), v4 && !v6:
+		return hostport.IPv4
+	case v6:
+		return hostport.IPv6
+	}
+	return hostport.Any
+}
+
+// parseCompat reads smtp-source's own options, refusing what it refuses in its words.
+func parseCompat(f flags, inv *invocation) error {
+	p := &inv.plan
+	switch {
+	case f.Changed("file") && f.Changed("length"):
+		return fatalf("-l option cannot be used with -F")
+	case f.Changed("delay") && f.Changed("random-delay"):
+		return fatalf("do not use -w and -R options at the same time")
+	}
+	counts := []struct {
+		flag, what string
+		always     bool
+		set        func(int64)
+	}{
+		{"connect-tries", "connection count", true, func(n int64) { p.Connect.Tries = int(n) }},
+		{"length", "message length", false, func(n int64) { p.Message.Length = int(n) }},
+		{"messages", "message count", true, func(n int64) { p.Messages = n }},
+		{"recipients", "recipient count", true, func(n int64) { p.Message.Recipients = int(n) }},
+		{"sessions", "session count", true, func(n int64) { p.Sessions = int(n) }},
+		{"random-delay", "random delay", false, func(n int64) { p.Session.RandomDelay = time.Duration(n) * time.Second }},
+		{"delay", "fixed delay", false, func(n int64) { p.Session.FixedDelay = time.Duration(n) * time.Second }},
+		{"window-size", "TCP window size", false, func(n int64) { p.Connect.WindowSize = int(n) }},
+	}
+	for _, c := range counts {
+		if c.always || f.Changed(c.flag) {
+			n, err := f.positive(c.flag, c.what)
+			if err != nil {
+				return err
+			}
+			c.set(n)
+		}
+	}
+	if f.Changed("myhostname") {
+		p.Session.Hostname = f.str("myhostname")
+		if err := plan.CheckHostname(p.Session.Hostname); err != nil {
+			return &fatalError{msg: err.Error()}
+		}
+	}
+	for flag, addr := range map[string]**string{"from": &p.Message.From, "to": &p.Message.To} {
+		if f.Changed(flag) {
+			v := f.str(flag)
+			*addr = &v
+		}
+	}
+	p.Session.AllowReject, p.Session.Reuse = f.on("allow-reject"), f.on("keep-connection")
+	p.Session.LMTP, p.Message.NumberRecipients, p.Message.Subject = f.on("lmtp"), f.on("number-recipients"), f.str("subject")
+	inv.out.count = f.on("count")
+	inv.out.verbose, _ = f.GetCount("verbose")
+	return nil
+}
+
+// parseExtensions reads the long options that shape the session and its connection.
+func parseExtensions(f flags, inv *invocation) error {
+	p := &inv.plan
+	switch {
+	case f.on("old-mode"):
+		p.Session.Greeting, p.Message.NoHeaders = plan.GreetNone, true
+	case f.on("lmtp"):
+		p.Session.Greeting = plan.GreetLHLO
+	case f.on("ehlo") || f.on("pipelining"):
+		p.Session.Greeting = plan.GreetEHLO
+	}
+	p.Session.Pipelining = f.on("pipelining")
+	var err error
+	for _, d := range []struct {
+		flag string
+		to   *time.Duration
+	}{{"timeout", &p.Session.Timeout}, {"connect-timeout", &p.Connect.Timeout}, {"grace", &p.Grace}} {
+		if f.str(d.flag) != "" {
+			if *d.to, err = parseDuration("--"+d.flag, f.str(d.flag)); err != nil {
+				return err
+			}
+		}
+	}
+	addrs, _ := f.GetStringSlice("source-addr")
+	if p.Local.SourceAddrs, err = parseSourceAddrs(addrs); err != nil {
+		return err
+	}
+	p.Message.Numbering, p.Connect.Linger0, inv.out.quiet = f.str("compat"), f.on("linger0"), f.on("quiet")
+	if p.Connect.MaxConnecting = f.num("max-connecting"); p.Connect.MaxConnecting < 1 {
+		return usagef("--max-connecting: must be positive: %d", p.Connect.MaxConnecting)
+	}
+	if p.Local.EventLoops = f.num("event-loops"); p.Local.EventLoops < 0 {
+		return usagef("--event-loops: must not be negative: %d", p.Local.EventLoops)
+	}
+	inv.out.jsonFile, inv.out.hdrLog, inv.out.logMessages = f.str("json"), f.str("hdr-log"), f.str("log-messages")
+	inv.out.progress, p.NoMetrics = f.on("progress"), f.on("no-metrics")
+	return nil
+}
+
+// parseLoadModel reads the load model: --rate, --stages and what they ramp, --duration.
+func parseLoadModel(f flags, inv *invocation) error {
+	l := &inv.plan.Load
+	if f.Changed("rate") {
+		r, err := strconv.ParseFloat(f.str("rate"), 64)
+		if err != nil || r <= 0 || r > plan.MaxRate {
+			return usagef("--rate: want messages per second above 0: %q", f.str("rate"))
+		}
+		l.Model, l.Rate = plan.ModelOpen, r
+	}
+	if f.Changed("stages") {
+		st, err := engine.ParseStages(f.str("stages"))
 		if err != nil {
 			return usagef("--stages: %v", err)
 		}
-		o.stages = st
+		for _, s := range st {
+			l.Stages = append(l.Stages, plan.Stage(s))
+		}
+		l.Model = plan.ModelOpen
 	}
-	switch str("stages-of") {
+	if err := parseStagesOf(f, inv); err != nil {
+		return err
+	}
+	if err := parseDurationOption(f, inv); err != nil {
+		return err
+	}
+	var err error
+	if l.MaxSessions = f.num("max-sessions"); l.MaxSessions < 1 {
+		return usagef("--max-sessions: must be positive: %d", l.MaxSessions)
+	}
+	if l.DropAfter, err = parseDuration("--drop-after", f.str("drop-after")); err != nil {
+		return err
+	}
+	l.LateAfter, err = parseDuration("--late-after", f.str("late-after"))
+	return err
+}
+
+// parseStagesOf reads what --stages ramps: the rate (the open model) or the sessions.
+func parseStagesOf(f flags, inv *invocation) error {
+	p := &inv.plan
+	switch f.str("stages-of") {
 	case "rate":
 	case "sessions":
-		if o.stages == nil {
+		if p.Load.Stages == nil {
 			return usagef("--stages-of sessions needs --stages")
 		}
-		if o.rate > 0 {
+		if p.Load.Rate > 0 {
 			return usagef("--stages-of sessions ramps sessions, not --rate; drop one")
 		}
-		o.sessionRamp = true
-		if !fs.Changed("sessions") {
-			o.sessions = 0 // no cap beyond the stages
+		p.Load.Model = plan.ModelRampingSessions
+		if !f.Changed("sessions") {
+			p.Sessions = 0 // no cap beyond the stages
 		}
 	default:
-		return usagef("--stages-of: want rate or sessions, got %q", str("stages-of"))
+		return usagef("--stages-of: want rate or sessions, got %q", f.str("stages-of"))
 	}
-	if fs.Changed("duration") {
-		d, err := parseDuration("--duration", str("duration"))
-		if err != nil {
+	return nil
+}
+
+// parseDurationOption reads --duration (messages = rate × duration, -m caps) and checks
+// that the run knows when to stop.
+func parseDurationOption(f flags, inv *invocation) error {
+	p := &inv.plan
+	var dur time.Duration
+	if f.Changed("duration") {
+		var err error
+		if dur, err = parseDuration("--duration", f.str("duration")); err != nil {
 			return err
 		}
-		o.duration = d
 	}
 	switch {
-	case o.rate > 0 && o.stages == nil && !o.messagesSet && o.duration == 0:
+	case p.Load.Rate > 0 && p.Load.Stages == nil && !f.Changed("messages") && dur == 0:
 		return usagef("--rate needs -m or --duration to know when to stop")
-	case o.duration > 0 && o.rate == 0:
+	case dur > 0 && p.Load.Rate == 0:
 		return usagef("--duration needs --rate")
-	case o.duration > 0 && o.stages != nil:
+	case dur > 0 && p.Load.Stages != nil:
 		return usagef("--duration and --stages both set the length; use one")
 	}
-	if o.duration > 0 {
-		n := int64(o.rate * o.duration.Seconds())
-		if !o.messagesSet || n < o.messages {
-			o.messages = n
+	if dur > 0 {
+		if n := int64(p.Load.Rate * dur.Seconds()); !f.Changed("messages") || n < p.Messages {
+			p.Messages = n
 		}
-		if o.messages < 1 {
+		if p.Messages < 1 {
 			return usagef("--rate × --duration is less than one message")
 		}
 	}
-	if o.stages != nil && !o.messagesSet {
-		o.messages = 0 // what the stages produce
+	if p.Load.Stages != nil && !f.Changed("messages") {
+		p.Messages = 0 // what the stages produce
+	}
+	return nil
+}
+
+// readMessageFile puts -F's file into the plan, which carries it to every process that
+// sends (a cluster's workers need not have it).
+func readMessageFile(name string, p *plan.Plan) error {
+	if name == "" {
+		return nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("open %s: %s", name, capitalize(pe.Err.Error()))
+		}
+		return err
+	}
+	p.Message.File = plan.NewFile(name, b)
+	return nil
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// planFlags names the command line's flags in the plan's errors, which name the plan's
+// fields (longer names first: the replacer takes the first that matches).
+var planFlags = strings.NewReplacer(
+	"tls.cert_file/tls.key_file", "--tls-cert/--tls-key", "tls.cert_file", "--tls-cert", "tls.key_file", "--tls-key",
+	"tls.ca_file", "--tls-ca-file", "tls.server_name", "--tls-servername", "tls.min_version", "--tls-min-version",
+	"tls.max_version", "--tls-max-version", "tls.ciphers", "--tls-ciphers", "tls.level", "--tls",
+	"auth.mechanism", "--auth", "auth.password_file", "--auth-password-file", "auth.user", "--auth-user",
+	"auth.file", "--auth-file", "auth.insecure", "--auth-insecure",
+	"session.greeting=none", "-o", "message.numbering", "--compat",
+)
+
+// checkPlan validates the plan, checks the shard's share of the work, builds the TLS
+// configuration and reads the AUTH secrets: every mistake is found before anything
+// starts, and named by its flags.
+func checkPlan(inv *invocation) error {
+	p := &inv.plan
+	if err := p.Validate(); err != nil {
+		return usagef("%s", planFlags.Replace(err.Error()))
+	}
+	if p.Shard != nil {
+		if p.Load.Model == plan.ModelRampingSessions {
+			return usagef("--shard: --stages-of sessions cannot be split yet")
+		}
+		if err := p.CheckShares(p.Shard.Weights, engine.TotalMessages(*p)); err != nil {
+			return usagef("--shard: %v", err)
+		}
 	}
 	var err error
-	if o.maxSessions, _ = fs.GetInt("max-sessions"); o.maxSessions < 1 {
-		return usagef("--max-sessions: must be positive: %d", o.maxSessions)
+	if inv.tls, err = engine.TLSConfig(*p); err != nil {
+		return usagef("%s", planFlags.Replace(err.Error()))
 	}
-	if o.dropAfter, err = parseDuration("--drop-after", str("drop-after")); err != nil {
-		return err
+	if p.Auth != nil && !inv.cluster.coordinating() {
+		inv.credentials, err = readCredentials(p.Auth)
 	}
-	if o.lateAfter, err = parseDuration("--late-after", str("late-after")); err != nil {
-		return err
+	return err
+}
+
+// parseSourceAddrs reads --source-addr's IP addresses (brackets allowed).
+func parseSourceAddrs(list []string) ([]net.IP, error) {
+	var ips []net.IP
+	for _, a := range list {
+		ip := net.ParseIP(strings.Trim(a, "[]"))
+		if ip == nil {
+			return nil, usagef("--source-addr: not an IP address: %q", a)
+		}
+		ips = append(ips, ip)
 	}
-	o.jsonFile, o.hdrLog, o.logMessages = str("json"), str("hdr-log"), str("log-messages")
-	o.progress, _ = fs.GetBool("progress")
-	o.noMetrics, _ = fs.GetBool("no-metrics")
-	return nil
+	return ips, nil
 }
 
 // parseDuration accepts Go durations ("1.5s", "200ms") and plain seconds ("300").
@@ -413,38 +492,6 @@ func parseDuration(flag, v string) (time.Duration, error) {
 		return 0, usagef("%s: not a positive duration: %q", flag, v)
 	}
 	return d, nil
-}
-
-// validMyhostname applies smtp-source's -M checks: an address literal or a host name.
-func validMyhostname(h string) error {
-	if strings.HasPrefix(h, "[") {
-		inner, ok := strings.CutSuffix(h[1:], "]")
-		if ok {
-			if len(inner) > 5 && strings.EqualFold(inner[:5], "ipv6:") {
-				if ip := net.ParseIP(inner[5:]); ip != nil && ip.To4() == nil {
-					return nil
-				}
-			} else if ip := net.ParseIP(inner); ip != nil && ip.To4() != nil {
-				return nil
-			}
-		}
-		return fatalf("bad address literal: %s", h)
-	}
-	labels := strings.Split(h, ".")
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return fatalf("bad hostname: %s", h)
-		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return fatalf("bad hostname: %s", h)
-			}
-		}
-	}
-	if len(h) > 255 {
-		return fatalf("bad hostname: %s", h)
-	}
-	return nil
 }
 
 func lastIndex(args []string, names ...string) int {

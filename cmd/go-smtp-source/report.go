@@ -4,129 +4,78 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
-// plan describes the run in the result document, so a reader (or merge) knows what was
-// asked for.
-type plan struct {
-	Tool        string   `json:"tool"`
-	Args        []string `json:"args"`
-	Target      string   `json:"target"`
-	Model       string   `json:"model"` // "closed" (smtp-source's -s) or "open" (--rate/--stages)
-	Sessions    int      `json:"sessions,omitempty"`
-	Messages    int64    `json:"messages"`
-	Rate        float64  `json:"rate,omitempty"`
-	Stages      string   `json:"stages,omitempty"`
-	MaxSessions int      `json:"max_sessions,omitempty"`
-	Recipients  int      `json:"recipients"`
-	Reuse       bool     `json:"reuse_connection"`
-	Pipelining  bool     `json:"pipelining"`
-	LMTP        bool     `json:"lmtp"`
-
-	// Shard is a --shard run's place in the plan (shard.go).
-	Shard *planShard `json:"shard,omitempty"`
+// outputFiles are a local run's --log-messages and --hdr-log files.
+type outputFiles struct {
+	log  *os.File
+	hlog *metrics.IntervalLogFile
 }
 
-func newPlan(args []string, o *options, cfg engine.Config) plan {
-	p := plan{
-		Tool: "go-smtp-source", Args: args, Target: o.target, Model: "closed",
-		Sessions: cfg.Sessions, Messages: cfg.Messages, Recipients: o.recipients,
-		Reuse: o.keepConnection, Pipelining: o.pipelining, LMTP: o.lmtp,
+// openOutputFiles creates the output files and hooks them to the run; a TLS run also
+// gives a burst of handshakes' garbage back to the system (tlsburst) before the interval
+// log gets the second.
+func openOutputFiles(o outputOptions, h *engine.Hooks) (*outputFiles, error) {
+	files := &outputFiles{}
+	var err error
+	if o.logMessages != "" {
+		if files.log, err = os.Create(o.logMessages); err != nil {
+			return files, fmt.Errorf("--log-messages: %v", err)
+		}
+		h.MessageLog = files.log
 	}
-	p.Shard = shardPlan(o.cluster.shard)
-	if len(cfg.SessionStages) > 0 {
-		p.Model, p.Sessions = "closed-ramping", 0
-		p.Stages = stagesString(cfg.SessionStages)
+	if o.hdrLog != "" {
+		if files.hlog, err = metrics.CreateIntervalLog(o.hdrLog, time.Now()); err != nil {
+			return files, fmt.Errorf("--hdr-log: %v", err)
+		}
+		h.OnInterval = files.hlog.Interval
 	}
-	if cfg.Rate > 0 || len(cfg.Stages) > 0 {
-		p.Model, p.Sessions, p.Rate, p.MaxSessions = "open", 0, cfg.Rate, cfg.MaxSessions
-		p.Stages = stagesString(cfg.Stages)
+	if h.TLS != nil {
+		h.OnInterval = tlsburst.ReleaseAfterBursts(h.OnInterval)
 	}
-	return p
+	return files, nil
 }
 
-func stagesString(stages []engine.Stage) string {
-	var st []string
-	for _, s := range stages {
-		st = append(st, fmt.Sprintf("%v:%g", s.Duration, s.Target))
+func (f *outputFiles) closeLog() {
+	if f.log != nil {
+		f.log.Close()
 	}
-	return strings.Join(st, ",")
 }
 
-// writeResults writes the report on stderr (unless quiet) and the --json and --hdr-log
-// files. It returns the first file error.
-func writeResults(o *options, p plan, res engine.Result, stderr io.Writer) error {
+func (f *outputFiles) closeHdrLog() error {
+	if f.hlog == nil {
+		return nil
+	}
+	return f.hlog.Close()
+}
+
+// writeResults writes the report on stderr (unless quiet) and the --json file. It
+// returns the first file error.
+func writeResults(inv *invocation, res engine.Result, stderr io.Writer) error {
 	if res.Metrics == nil {
 		return nil
 	}
-	p.Messages = res.Planned
-	totals := metrics.Totals{Planned: res.Planned, Accepted: res.Accepted, Rejected: res.Rejected,
-		Failed: res.Failed, NotStarted: res.NotStarted, Sessions: res.Sessions}
-	report := metrics.NewReport(p, res.Start, res.Elapsed, totals, res.Metrics, nil)
-	report.Intervals = res.Intervals
-	if !o.quiet {
+	about := &metrics.RunInfo{Tool: cluster.Tool, PlanFingerprint: inv.plan.Fingerprint()}
+	report := metrics.ResultReport(inv.plan.ForReport(), about, res.Measured())
+	if !inv.out.quiet {
 		if err := metrics.WriteText(stderr, report); err != nil {
 			return err
 		}
 	}
-	if o.jsonFile != "" {
-		if err := writeFile(o.jsonFile, report.WriteJSON); err != nil {
-			return fmt.Errorf("--json %s: %w", o.jsonFile, err)
+	if inv.out.jsonFile != "" {
+		if err := metrics.WriteReportFile(inv.out.jsonFile, report); err != nil {
+			return fmt.Errorf("--json %s: %w", inv.out.jsonFile, err)
 		}
 	}
 	return nil
-}
-
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// hdrLogWriter writes each second into an HdrHistogram interval log as the run goes.
-type hdrLogWriter struct {
-	f   *os.File
-	log *metrics.IntervalLog
-	err error
-}
-
-func newHdrLogWriter(path string, start time.Time) (*hdrLogWriter, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	l, err := metrics.NewIntervalLog(f, start)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &hdrLogWriter{f: f, log: l}, nil
-}
-
-func (h *hdrLogWriter) interval(start, end time.Time, snap *metrics.Snapshot) {
-	if h.err == nil {
-		h.err = h.log.Write(start, end, snap)
-	}
-}
-
-func (h *hdrLogWriter) close() error {
-	if err := h.f.Close(); h.err == nil {
-		h.err = err
-	}
-	return h.err
 }
 
 // progressPrinter prints one line a second on stderr.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
 
@@ -73,17 +73,19 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 		}
 	}
 	var starts []time.Time
-	var sessions int
+	var sessions int64
 	for i, f := range files {
 		r := readReport(t, f)
 		starts = append(starts, r.Start)
-		sp, ok, err := cluster.ReadShardPlan(r.Plan)
-		if err != nil || !ok || sp.Index != i || sp.Count != 3 {
-			t.Fatalf("%s: shard plan %+v %v %v", f, sp, ok, err)
+		p, err := plan.Decode(r.Plan)
+		if err != nil || p.Shard == nil || p.Shard.Index != i || p.Shard.Count() != 3 || p.Sessions != 7 || p.Messages != m {
+			t.Fatalf("%s: plan %s: %v", f, r.Plan, err)
 		}
-		var p struct{ Sessions int }
-		_ = json.Unmarshal(r.Plan, &p)
-		sessions += p.Sessions
+		split, err := plan.NewSplit(p.Shard.Weights) // the share of the whole run's sessions this shard ran
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions += split.Share(i, int64(p.Sessions))
 		if want := []int64{101, 100, 100}[i]; r.Totals.Planned != want {
 			t.Errorf("shard %d planned %d, want %d", i, r.Totals.Planned, want)
 		}
@@ -105,14 +107,14 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 	}
 	r := readReport(t, merged)
 	s.checkMerged(t, r, m)
-	var plan map[string]any
-	if err := json.Unmarshal(r.Plan, &plan); err != nil || plan["messages"] != float64(m) || plan["sessions"] != float64(7) {
+	whole, err := plan.Decode(r.Plan)
+	if err != nil || whole.Messages != m || whole.Sessions != 7 || whole.Shard != nil {
 		t.Errorf("merged plan %s (%v)", r.Plan, err)
 	}
-	if skew, ok := plan["shard"].(map[string]any)["start_skew_ns"].(float64); !ok || time.Duration(skew) > 100*time.Millisecond {
-		t.Errorf("merged plan's start skew: %v", plan["shard"])
+	if r.Run == nil || time.Duration(r.Run.StartSkewNs) > 100*time.Millisecond {
+		t.Errorf("merged report's start skew: %+v", r.Run)
 	} else {
-		t.Logf("start skew %v", time.Duration(skew))
+		t.Logf("start skew %v", time.Duration(r.Run.StartSkewNs))
 	}
 	if len(r.Sources) != 3 {
 		t.Errorf("%d sources, want 3", len(r.Sources))
@@ -120,7 +122,7 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 
 	// merge refuses an incomplete, a duplicated, or a mixed set, in one line.
 	other := filepath.Join(dir, "other.json")
-	writeShardReport(t, other, files[2], func(sp map[string]any) { sp["plan_fingerprint"] = "0123" })
+	writeShardReport(t, other, files[2], func(p map[string]any) { p["messages"] = m + 1 })
 	for _, c := range []struct {
 		files []string
 		want  string
@@ -136,7 +138,7 @@ func TestBrokerlessShardsMerge(t *testing.T) {
 	}
 }
 
-// writeShardReport copies a report, editing its plan's shard object.
+// writeShardReport copies a report, editing its plan.
 func writeShardReport(t *testing.T, to, from string, edit func(map[string]any)) {
 	t.Helper()
 	b, err := os.ReadFile(from)
@@ -147,7 +149,7 @@ func writeShardReport(t *testing.T, to, from string, edit func(map[string]any)) 
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	edit(doc["plan"].(map[string]any)["shard"].(map[string]any))
+	edit(doc["plan"].(map[string]any))
 	if b, err = json.Marshal(doc); err != nil {
 		t.Fatal(err)
 	}
@@ -195,44 +197,25 @@ func TestShardOptionErrors(t *testing.T) {
 // plan has another.
 func TestShardFingerprint(t *testing.T) {
 	fp := func(args ...string) string {
-		o, _, err := parseOptions(args)
+		inv, _, err := parseOptions(args)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return o.cluster.shard.fingerprint
+		return inv.plan.Fingerprint()
 	}
-	a := fp("--shard", "0/3", "--json", "a.json", "-m", "10", "-s", "3", "mx:25")
-	b := fp("-m", "10", "--json=b.json", "--shard=2/3", "-s", "3", "--quiet", "mx:25")
+	a := fp("--shard", "0/3", "--json", "a.json", "-m", "10", "-s", "12", "mx:25")
+	b := fp("-m", "10", "--json=b.json", "--shard=2/3", "-s", "12", "--quiet", "--source-addr", "127.0.0.2", "--event-loops", "1", "mx:25")
 	if a != b {
 		t.Errorf("same plan, fingerprints %s and %s", a, b)
 	}
 	for _, other := range [][]string{
-		{"--shard", "0/3", "-m", "11", "-s", "3", "mx:25"},
-		{"--shard", "0/3", "-m", "10", "-s", "3", "mx:26"},
-		{"--shard", "0/4", "-m", "10", "-s", "3", "mx:25"},
-		{"--shard", "0/3:1,2,1", "-m", "10", "-s", "3", "mx:25"},
+		{"--shard", "0/3", "-m", "11", "-s", "12", "mx:25"},
+		{"--shard", "0/3", "-m", "10", "-s", "12", "mx:26"},
+		{"--shard", "0/4", "-m", "10", "-s", "12", "mx:25"},
+		{"--shard", "0/3:1,2,1", "-m", "10", "-s", "12", "mx:25"},
 	} {
 		if fp(other...) == a {
 			t.Errorf("%v: same fingerprint as another plan", other)
 		}
-	}
-}
-
-// An open-model run given by its stages alone is split over the messages the stages
-// produce, as the engine counts them.
-func TestShardOfStages(t *testing.T) {
-	o, _, err := parseOptions([]string{"--shard", "1/2", "--stages", "2s:100", "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := buildConfig(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := applyShard(o.cluster.shard, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Messages != 100 || cfg.Shard.Count(cfg.Messages) != 50 || cfg.MaxSessions != 500 {
-		t.Errorf("messages %d, shard owns %d, max sessions %d", cfg.Messages, cfg.Shard.Count(cfg.Messages), cfg.MaxSessions)
 	}
 }

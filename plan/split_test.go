@@ -1,4 +1,4 @@
-package cluster
+package plan
 
 import (
 	"math/rand/v2"
@@ -54,7 +54,7 @@ func TestSplitProperties(t *testing.T) {
 				t.Fatalf("weights %v: shares of %d add up to %d", weights, q, sum)
 			}
 		}
-		// Every message is owned exactly once, and the engine's shard says the same.
+		// Every message is owned exactly once, and the ownership says the same.
 		m := rng.Int64N(3000)
 		owners := make([]int, m)
 		for g := range owners {
@@ -109,6 +109,24 @@ func TestEqualSplitIsModulo(t *testing.T) {
 	}
 }
 
+// Equal weights take the direct round-robin, which is the general loop's pattern for them.
+func TestEqualWeightsAreRoundRobin(t *testing.T) {
+	for n := 1; n <= 9; n++ {
+		for c := int64(1); c <= 3; c++ {
+			w := make([]int64, n)
+			for i := range w {
+				w[i] = c
+			}
+			if got, want := smoothInterleave(w, int64(n)*c), weightedRoundRobin(w, int64(n)*c); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%d weights of %d: %v, the general loop %v", n, c, got, want)
+			}
+		}
+	}
+	if _, err := ParseShard("0/65536"); err != nil {
+		t.Fatal(err) // a moment, not 65,536² steps
+	}
+}
+
 func TestSmoothInterleave(t *testing.T) {
 	s, _ := NewSplit([]int64{5, 1, 1})
 	if got, want := s.owner, []int{0, 0, 1, 0, 2, 0, 0}; !reflect.DeepEqual(got, want) {
@@ -116,7 +134,7 @@ func TestSmoothInterleave(t *testing.T) {
 	}
 }
 
-func TestParseShardID(t *testing.T) {
+func TestParseShard(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		want string
@@ -126,12 +144,38 @@ func TestParseShardID(t *testing.T) {
 		{"3/3", "", false}, {"-1/3", "", false}, {"1/0", "", false}, {"x", "", false}, {"0/2:1", "", false},
 		{"0/2:1,0", "", false}, {"0/2:1,a", "", false},
 	} {
-		id, err := ParseShardID(c.in)
+		id, err := ParseShard(c.in)
 		if (err == nil) != c.ok || c.ok && id.String() != c.want {
-			t.Errorf("ParseShardID(%q) = %v, %v", c.in, id, err)
+			t.Errorf("ParseShard(%q) = %v, %v", c.in, id, err)
 		}
 	}
 	if _, err := NewSplit([]int64{MaxWeightSum, 1}); err == nil {
 		t.Error("oversized weights accepted")
+	}
+}
+
+func TestOwnershipCount(t *testing.T) {
+	s := &Ownership{Period: 5, Offsets: []int64{1, 3}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for total := int64(0); total < 23; total++ {
+		n := int64(0)
+		for g := int64(0); g < total; g++ {
+			if g%5 == 1 || g%5 == 3 {
+				if s.Global(n) != g {
+					t.Fatalf("Global(%d) = %d, want %d", n, s.Global(n), g)
+				}
+				n++
+			}
+		}
+		if s.Count(total) != n {
+			t.Fatalf("Count(%d) = %d, want %d", total, s.Count(total), n)
+		}
+	}
+	for _, bad := range []Ownership{{Period: 0, Offsets: []int64{0}}, {Period: 2, Offsets: []int64{2}}, {Period: 3, Offsets: []int64{1, 1}}, {Period: 3, Offsets: []int64{2, 1}}, {Period: 2}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }

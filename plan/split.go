@@ -1,16 +1,18 @@
-// Package cluster spreads one load test over several processes: the deterministic split of
-// a run into shards (this file), the brokerless shard identity, and the NATS protocol of
-// coordinator and workers. It never prints, exits or reads flags.
-package cluster
+package plan
 
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/go-smtp-source/go-smtp-source/engine"
 )
+
+// The split lives with the plan, not in cluster/, because a shard is part of a plan:
+// the engine runs "shard k of these weights" as it is, and computes from the weights
+// alone which messages and how many sessions are its own. Every process that holds the
+// plan computes the same split.
 
 // MaxWeightSum bounds the sum of the weights, which is the period of the ownership
 // pattern (every process holds the pattern in memory).
@@ -47,10 +49,30 @@ func NewSplit(weights []int64) (*Split, error) {
 			return nil, fmt.Errorf("split: weights add up to more than %d", MaxWeightSum)
 		}
 	}
-	total := s.bounds[len(weights)]
-	s.owner = make([]int, total)
+	s.owner = smoothInterleave(weights, s.bounds[len(weights)])
+	return s, nil
+}
+
+// smoothInterleave is smooth weighted round-robin's pattern of period total (the sum of
+// the weights). Equal weights give plain round-robin, t mod n, computed directly: the
+// general loop costs total × n steps, seconds for 65,536 shards.
+func smoothInterleave(weights []int64, total int64) []int {
+	if slices.ContainsFunc(weights, func(w int64) bool { return w != weights[0] }) {
+		return weightedRoundRobin(weights, total)
+	}
+	owner := make([]int, total)
+	for t := range owner {
+		owner[t] = t % len(weights)
+	}
+	return owner
+}
+
+// weightedRoundRobin: each step every shard gains its weight, and the richest (the
+// first of equals) takes the position and pays total.
+func weightedRoundRobin(weights []int64, total int64) []int {
+	owner := make([]int, total)
 	current := make([]int64, len(weights))
-	for t := range s.owner {
+	for t := range owner {
 		best := 0
 		for k, w := range weights {
 			current[k] += w
@@ -59,9 +81,9 @@ func NewSplit(weights []int64) (*Split, error) {
 			}
 		}
 		current[best] -= total
-		s.owner[t] = best
+		owner[t] = best
 	}
-	return s, nil
+	return owner
 }
 
 // EqualSplit is n shards of weight 1.
@@ -88,9 +110,9 @@ func (s *Split) Period() int64 { return int64(len(s.owner)) }
 // Owner is the shard that owns global message g (g ≥ 0).
 func (s *Split) Owner(g int64) int { return s.owner[g%int64(len(s.owner))] }
 
-// Shard is shard k's part of the messages, for engine.Config.Shard.
-func (s *Split) Shard(k int) *engine.Shard {
-	sh := &engine.Shard{Period: s.Period()}
+// Shard is the messages shard k owns.
+func (s *Split) Shard(k int) *Ownership {
+	sh := &Ownership{Period: s.Period()}
 	for t, o := range s.owner {
 		if o == k {
 			sh.Offsets = append(sh.Offsets, int64(t))
@@ -128,61 +150,113 @@ func (s *Split) Validate(messages, sessions int64) error {
 	return nil
 }
 
-// ShardID is one process's place in a split run: shard Index of the split by Weights.
-type ShardID struct {
-	Index   int
-	Weights []int64
+// Shard is one process's place in a run spread over several (a cluster worker, or a
+// --shard run): shard Index of the split by Weights (one weight per shard). The plan's
+// Messages, Sessions and MaxSessions stay the whole run's; the process sends only the
+// messages its shard owns, under their global numbers and due times, over its share of
+// the sessions.
+type Shard struct {
+	Index   int     `json:"index"`
+	Weights []int64 `json:"weights"`
 }
 
-// ParseShardID reads "i/n" (n equal shards) or "i/n:w0,w1,…" (n weights), i from 0.
-func ParseShardID(v string) (ShardID, error) {
+// Count is the number of shards.
+func (sh *Shard) Count() int { return len(sh.Weights) }
+
+// ParseShard reads "i/n" (n equal shards) or "i/n:w0,w1,…" (n weights), i from 0.
+func ParseShard(v string) (Shard, error) {
 	spec, weights, hasWeights := strings.Cut(v, ":")
 	is, ns, ok := strings.Cut(spec, "/")
 	if !ok {
-		return ShardID{}, fmt.Errorf("shard %q: want i/n or i/n:w0,w1,…", v)
+		return Shard{}, fmt.Errorf("shard %q: want i/n or i/n:w0,w1,…", v)
 	}
 	i, err1 := strconv.Atoi(is)
 	n, err2 := strconv.Atoi(ns)
 	if err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return ShardID{}, fmt.Errorf("shard %q: want 0 ≤ i < n", v)
+		return Shard{}, fmt.Errorf("shard %q: want 0 ≤ i < n", v)
 	}
 	if n > MaxWeightSum {
-		return ShardID{}, fmt.Errorf("shard %q: more than %d shards", v, MaxWeightSum)
+		return Shard{}, fmt.Errorf("shard %q: more than %d shards", v, MaxWeightSum)
 	}
-	id := ShardID{Index: i, Weights: make([]int64, n)}
+	id := Shard{Index: i, Weights: make([]int64, n)}
 	for k := range id.Weights {
 		id.Weights[k] = 1
 	}
 	if hasWeights {
 		ws := strings.Split(weights, ",")
 		if len(ws) != n {
-			return ShardID{}, fmt.Errorf("shard %q: %d weights for %d shards", v, len(ws), n)
+			return Shard{}, fmt.Errorf("shard %q: %d weights for %d shards", v, len(ws), n)
 		}
 		for k, w := range ws {
 			x, err := strconv.ParseInt(w, 10, 64)
 			if err != nil || x < 1 {
-				return ShardID{}, fmt.Errorf("shard %q: weight %q is not a positive integer", v, w)
+				return Shard{}, fmt.Errorf("shard %q: weight %q is not a positive integer", v, w)
 			}
 			id.Weights[k] = x
 		}
 	}
 	if _, err := NewSplit(id.Weights); err != nil {
-		return ShardID{}, fmt.Errorf("shard %q: %w", v, err)
+		return Shard{}, fmt.Errorf("shard %q: %w", v, err)
 	}
 	return id, nil
 }
 
 // String is the i/n[:weights] form.
-func (id ShardID) String() string {
-	s := fmt.Sprintf("%d/%d", id.Index, len(id.Weights))
-	for _, w := range id.Weights {
+func (sh Shard) String() string {
+	s := fmt.Sprintf("%d/%d", sh.Index, len(sh.Weights))
+	for _, w := range sh.Weights {
 		if w != 1 {
-			ws := make([]string, len(id.Weights))
-			for k, w := range id.Weights {
+			ws := make([]string, len(sh.Weights))
+			for k, w := range sh.Weights {
 				ws[k] = strconv.FormatInt(w, 10)
 			}
 			return s + ":" + strings.Join(ws, ",")
 		}
 	}
 	return s
+}
+
+// Ownership is the part of a run's messages that one shard owns: message g (0-based,
+// global) belongs to it when g mod Period is one of Offsets. Every shard of a run uses
+// the same Period, and every offset in [0, Period) belongs to exactly one shard, so each
+// message has one owner and keeps its global number (Message-Id, recipient numbers,
+// open-model due time) whoever sends it.
+type Ownership struct {
+	Period  int64
+	Offsets []int64 // sorted, distinct, each in [0, Period)
+}
+
+// Validate checks the shape of an ownership.
+func (o *Ownership) Validate() error {
+	if o.Period < 1 || len(o.Offsets) == 0 || int64(len(o.Offsets)) > o.Period {
+		return fmt.Errorf("shard: period %d with %d offsets", o.Period, len(o.Offsets))
+	}
+	if !sort.SliceIsSorted(o.Offsets, func(i, j int) bool { return o.Offsets[i] < o.Offsets[j] }) {
+		return fmt.Errorf("shard: offsets not sorted")
+	}
+	for i, off := range o.Offsets {
+		if off < 0 || off >= o.Period || i > 0 && off == o.Offsets[i-1] {
+			return fmt.Errorf("shard: bad offset %d for period %d", off, o.Period)
+		}
+	}
+	return nil
+}
+
+// Global is the global index of this shard's n-th message (both from 0).
+func (o *Ownership) Global(n int64) int64 {
+	k := int64(len(o.Offsets))
+	return n/k*o.Period + o.Offsets[n%k]
+}
+
+// Count is how many of the global messages [0, total) this shard owns.
+func (o *Ownership) Count(total int64) int64 {
+	full := total / o.Period
+	n := full * int64(len(o.Offsets))
+	rest := total % o.Period
+	for _, off := range o.Offsets {
+		if off < rest {
+			n++
+		}
+	}
+	return n
 }

@@ -1,0 +1,143 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/hostport"
+	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+)
+
+// EngineRunner runs a worker's shards with the engine: the plan the coordinator shipped,
+// as it is, with only what belongs to this machine added. It never parses a command line.
+type EngineRunner struct {
+	Name    string     // this worker's, for the result document
+	Allowed AllowList  // the targets this worker may be aimed at (empty: any)
+	Local   plan.Local // this machine's source addresses and event loops
+	// Grace caps the plan's: how long sessions in flight may finish once stopped.
+	Grace time.Duration
+	// Credentials reads the AUTH secrets a plan names, on this machine (its environment,
+	// its files); it may be nil when no plan asks for AUTH.
+	Credentials func(*plan.Auth) ([]protocol.Credential, error)
+}
+
+// enginePrepared is a shard ready to run: its plan, its hooks, and who ran it.
+type enginePrepared struct {
+	plan  plan.Plan
+	hooks engine.Hooks
+	about *metrics.RunInfo
+}
+
+// Prepare decodes the shipped plan and makes it this worker's shard of the run: checked,
+// aimed at an allowed target, with this machine's settings, secrets and TLS
+// configuration.
+func (r *EngineRunner) Prepare(a Assignment, shard int) (Prepared, error) {
+	p, err := plan.Decode(a.Plan)
+	if err != nil {
+		return nil, err
+	}
+	p.Shard = &plan.Shard{Index: shard, Weights: a.Weights}
+	about := &metrics.RunInfo{Tool: Tool, PlanFingerprint: p.Fingerprint(), Worker: r.Name}
+	p.Local = r.Local
+	if r.Grace > 0 && p.Grace > r.Grace {
+		p.Grace = r.Grace
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	target, err := engine.ParseTarget(p.Target)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Allowed.Permits(target) {
+		return nil, fmt.Errorf("target %s is not in this worker's --allow-target", p.Target)
+	}
+	var h engine.Hooks
+	if p.Auth != nil {
+		if r.Credentials == nil {
+			return nil, errors.New("the plan asks for AUTH, and this worker has no credentials")
+		}
+		if h.Credentials, err = r.Credentials(p.Auth); err != nil {
+			return nil, err
+		}
+	}
+	if h.TLS, err = engine.TLSConfig(p); err != nil {
+		return nil, err
+	}
+	if h.TLS != nil {
+		h.OnInterval = tlsburst.ReleaseAfterBursts(nil)
+	}
+	return &enginePrepared{plan: p, hooks: h, about: about}, nil
+}
+
+// Run runs the shard from startAt and returns its result document.
+func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, progress func(Report)) ([]byte, time.Time, error) {
+	p, h := e.plan, e.hooks
+	p.StartAt = startAt
+	h.Progress = func(pr engine.Progress) {
+		progress(Report{Accepted: pr.Accepted, Rejected: pr.Rejected, Failed: pr.Failed, InFlight: pr.InFlight})
+	}
+	res, runErr := engine.Run(ctx, p, h)
+	if errors.Is(runErr, engine.ErrInterrupted) {
+		runErr = fmt.Errorf("stopped: %d messages in flight were cut off", res.Failed)
+	}
+	if res.Metrics == nil {
+		return nil, res.Start, runErr
+	}
+	var buf bytes.Buffer
+	if err := metrics.ResultReport(p.ForReport(), e.about, res.Measured()).WriteJSON(&buf); err != nil {
+		return nil, res.Start, fmt.Errorf("result document: %w", err)
+	}
+	return buf.Bytes(), res.Start, runErr
+}
+
+// AllowList is the targets a worker may be aimed at (--allow-target): hosts with an
+// optional port, and unix-domain paths.
+type AllowList []hostport.Address
+
+// ParseAllowList reads HOST[:PORT], [ADDR]:PORT and unix:PATH entries (hostport.Parse).
+func ParseAllowList(entries []string) (AllowList, error) {
+	var list AllowList
+	for _, e := range entries {
+		a, err := hostport.Parse(e)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-target: %w", err)
+		}
+		if a.Network == "tcp" && a.Host == "" {
+			return nil, fmt.Errorf("--allow-target: empty host in %q", e)
+		}
+		list = append(list, a)
+	}
+	return list, nil
+}
+
+// Permits reports whether the target is allowed (everything is when the list is empty).
+// A host matches without regard to case; an entry without a port allows any port.
+func (l AllowList) Permits(t engine.Target) bool {
+	if len(l) == 0 {
+		return true
+	}
+	port := t.Port
+	if port == "smtp" {
+		port = "25"
+	}
+	for _, a := range l {
+		switch {
+		case t.Network == "unix":
+			if a.Network == "unix" && a.Path == t.Path {
+				return true
+			}
+		case a.Network == "tcp" && strings.EqualFold(a.Host, t.Host) && (a.Port == "" || a.Port == port || a.Port == t.Port):
+			return true
+		}
+	}
+	return false
+}
