@@ -46,6 +46,9 @@ type ScriptSession struct {
 	Seen   bytes.Buffer // every byte the client sent
 	Closed bool         // QUIT was answered: the server closes
 	TLS    bool         // the driver set it when TLS took over
+	// StartedTLS: STARTTLS was answered with 220; what the client sends next is its
+	// TLS handshake.
+	StartedTLS bool
 
 	pending   []byte
 	inData    bool
@@ -106,7 +109,9 @@ func (ss *ScriptSession) line(line string) string {
 	verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
 	switch verb {
 	case "STARTTLS":
-		return s.reply(verb, ss.startTLS())
+		r := s.reply(verb, ss.startTLS())
+		ss.StartedTLS = strings.HasPrefix(r, "220")
+		return r
 	case "AUTH":
 		return ss.authStart(line)
 	case "HELO":
