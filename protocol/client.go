@@ -218,8 +218,9 @@ func (c *Client) Err() error { return c.err }
 func (c *Client) Replies() int64 { return c.replies }
 
 // Unstarted is the message the session had taken but the server never saw, when the
-// server closed the session first (a 421 between commands) under -A: the driver starts it
-// again on a new connection. Without -A it is never reported: it was not started.
+// server closed the session first (a 421 between commands). Its outcome is never
+// reported: with -A the driver starts it again on a new connection; without, the run
+// stops and it was not started.
 func (c *Client) Unstarted() (seq int64, ok bool) { return c.unstarted, c.unstarted != 0 }
 
 // Capabilities is what the server announced after EHLO/LHLO.
@@ -408,8 +409,19 @@ func (c *Client) unsolicited(r *Reply, now int64) Step {
 	if r.Code == 421 {
 		return c.serverClosing(r)
 	}
-	return c.fatal(&ProtocolError{Between: true, Reason: "unexpected_reply",
-		Err: fmt.Errorf("%w with no command outstanding: %d %s", ErrUnexpectedReply, r.Code, printable([]byte(r.Text()), MaxReplyLine))})
+	pe := &ProtocolError{Between: true, Reason: "unexpected_reply",
+		Err: fmt.Errorf("%w with no command outstanding: %d %s", ErrUnexpectedReply, r.Code, printable([]byte(r.Text()), MaxReplyLine))}
+	pe.Phase, pe.Between = c.nextPhase()
+	return c.fatal(pe)
+}
+
+// nextPhase is the step the session is at for an error key: the oldest command whose
+// reply is owed, sent or about to be; between is true when there is none.
+func (c *Client) nextPhase() (p Phase, between bool) {
+	if c.head < len(c.expect) {
+		return c.expect[c.head].phase, false
+	}
+	return 0, true
 }
 
 // serverClosing: the server closes the session between commands. A QUIT about to go out
@@ -418,13 +430,13 @@ func (c *Client) unsolicited(r *Reply, now int64) Step {
 // -A the run stops, as after any 421 (smtp-source: "sender rejected: 421 …"); with -A it
 // is a warning and the slot reconnects for what is left.
 func (c *Client) serverClosing(r *Reply) Step {
+	err := &ReplyError{What: "server closed the session", Code: r.Code, Enhanced: string(r.Enhanced), Text: r.Text()}
+	err.Phase, err.Between = c.nextPhase()
 	c.discardUnsent()
 	if c.state == stateQuitting {
 		c.state = stateDone
 		return StepDone
 	}
-	err := &ReplyError{Between: true, What: "server closed the session", Code: r.Code,
-		Enhanced: string(r.Enhanced), Text: r.Text()}
 	c.closeOpen(&c.cur, err)
 	c.closeOpen(&c.next, err)
 	c.err = err
@@ -451,16 +463,11 @@ func (c *Client) closeOpen(t *txn, err error) {
 
 // protocolError wraps a reply the parser refused with the step it was awaited for.
 func (c *Client) protocolError(err error) *ProtocolError {
-	pe := &ProtocolError{Between: true, Err: err}
-	switch {
-	case errors.Is(err, ErrReplyTooLong):
+	pe := &ProtocolError{Reason: "malformed", Err: err}
+	if errors.Is(err, ErrReplyTooLong) {
 		pe.Reason = "too_long"
-	default:
-		pe.Reason = "malformed"
 	}
-	if c.head < len(c.expect) {
-		pe.Phase, pe.Between = c.expect[c.head].phase, false
-	}
+	pe.Phase, pe.Between = c.nextPhase()
 	return pe
 }
 
@@ -527,136 +534,29 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 	if e.seq != 0 {
 		t.answered = true
 	}
-
 	switch e.phase {
 	case PhaseBanner:
-		if !r.Positive() {
-			err := rejection(e.phase, "rejected at server banner", r)
-			if !c.cfg.AllowReject {
-				return c.fatalRejected(err)
-			}
-			c.obs.Warning(err) // smtp-source goes on to HELO, even after 421
-		}
-		if c.cfg.Greeting == GreetNone {
-			c.beginMessage(now)
-			return StepRead
-		}
-		c.sendGreeting(PhaseHelo, now)
-
+		return c.onBanner(r, now)
 	case PhaseHelo, PhaseEhloTLS:
-		if !r.Positive() {
-			if step, stop := c.rejected(t, c.cfg.Greeting.command()+" rejected", r); stop {
-				return step
-			}
-		} else if c.cfg.Greeting != GreetHELO {
-			c.caps = ParseCapabilities(r)
-			c.pipelining = c.cfg.Pipelining && c.caps.Has(ExtPipelining)
-		}
-		return c.afterGreeting(now)
-
+		return c.onGreeting(t, r, now)
 	case PhaseStartTLS:
 		return c.onStartTLSReply(t, r, now)
-
 	case PhaseAuth:
 		return c.onAuthReply(t, e, r, now)
-
 	case PhaseMail:
-		if r.Positive() {
-			t.mailOK = true
-			if !c.pipelining {
-				c.sendRcpt(now, t)
-			}
-			return StepRead
-		}
-		if step, stop := c.rejected(t, "sender rejected", r); stop {
-			return step
-		}
-		t.rejected = rejection(e.phase, "sender rejected", r)
-		if !c.pipelining {
-			c.endRejected(t, now)
-		}
-
+		return c.onMail(t, r, now)
 	case PhaseRcpt:
-		t.rcptReplies++
-		switch {
-		case r.Positive() && t.mailOK:
-			t.rcptAccepted++
-		case !r.Positive() && t.mailOK:
-			if step, stop := c.rejected(t, "recipient rejected", r); stop {
-				return step
-			}
-			if t.rcptAccepted == 0 && t.rcptReplies == c.cfg.Template.Recipients() {
-				t.rejected = rejection(e.phase, "recipient rejected", r)
-			}
-		}
-		if c.pipelining {
-			return StepRead // DATA's reply decides
-		}
-		switch {
-		case t.rcptReplies < c.cfg.Template.Recipients():
-			c.sendRcpt(now, t)
-		case t.rcptAccepted > 0:
-			c.command(PhaseData, now, t.seq, cmdData)
-		default:
-			c.endRejected(t, now)
-		}
-
+		return c.onRcpt(t, r, now)
 	case PhaseData:
-		viable := t.mailOK && t.rcptAccepted > 0 && t.rejected == nil
-		switch {
-		case r.Code == 354 && viable:
-			c.sendMessage(now, t)
-		case r.Code == 354:
-			// A pipelined DATA the server accepted though the envelope failed (RFC 2920
-			// §3.1): end the empty message at once; its reply is ignored, then RSET.
-			t.dataAborted = true
-			c.command(PhaseEOD, now, t.seq, cmdDot)
-		case !viable:
-			// The envelope already failed in the pipeline; this reply only confirms it.
-			c.endRejected(t, now)
-		default:
-			if step, stop := c.rejected(t, "data rejected", r); stop {
-				return step
-			}
-			t.rejected = rejection(e.phase, "data rejected", r)
-			c.endRejected(t, now)
-		}
-
+		return c.onData(t, r, now)
 	case PhaseEOD:
-		if t.dataAborted {
-			c.endRejected(t, now)
-			return StepRead
-		}
-		t.eodReplies++
-		if r.Positive() {
-			t.eodAccepted++
-		} else {
-			if step, stop := c.rejected(t, "end of data rejected", r); stop {
-				return step
-			}
-			t.rejected = rejection(e.phase, "end of data rejected", r)
-		}
-		if c.cfg.LMTP && t.eodReplies < t.rcptAccepted {
-			return StepRead
-		}
-		if t.eodAccepted > 0 {
-			c.finish(t, Accepted, nil)
-		} else {
-			c.finish(t, Rejected, t.rejected)
-		}
-		return c.afterMessage(now)
-
+		return c.onEOD(t, r, now)
 	case PhaseRset:
-		if !r.Positive() {
-			if step, stop := c.rejected(t, "rset rejected", r); stop {
-				return step
-			}
-		}
-		return c.afterMessage(now)
-
+		return c.onRset(t, r, now)
 	case PhaseQuit:
-		c.state = stateDone
+		c.state = stateDone // its code is ignored, as smtp-source does
 		return StepDone
+	case PhaseConnect, PhaseTLSHandshake, NumPhases: // the driver's: never a command's reply
 	}
 	return StepRead
 }
@@ -830,8 +730,8 @@ func traceReply(obs Observer, r *Reply) {
 // ReplyError is a negative reply that ended a step, with smtp-source's wording
 // ("sender rejected: 550 5.1.0 text").
 type ReplyError struct {
-	Phase    Phase  // the step the reply answered (unless Between)
-	Between  bool   // the reply answered no command: a 421 closing the session between commands
+	Phase    Phase  // the step the reply answered; for a 421 that answered none, the step the session was at
+	Between  bool   // a 421 that answered no command, with none about to be sent: the session was idle
 	What     string // "sender rejected", "rejected at server banner", …
 	Code     int
 	Enhanced string
@@ -854,8 +754,8 @@ func (e *ReplyError) Where() string {
 // reply, a reply to no command, an AUTH challenge the mechanism has no answer for. It
 // ends the session and the run, with or without -A.
 type ProtocolError struct {
-	Phase   Phase  // the step whose reply was awaited (unless Between)
-	Between bool   // no reply was awaited
+	Phase   Phase  // the step the session was at: the oldest command whose reply is owed, sent or about to be
+	Between bool   // there was none: the session was idle
 	Reason  string // one word for the error key: malformed, too_long, unexpected_reply, bad_challenge
 	Err     error
 }

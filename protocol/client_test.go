@@ -102,93 +102,111 @@ func drive(t *testing.T, sc scenario, rng *rand.Rand, maxChunk int) run {
 	sc.cfg.Template = NewTemplate(sc.spec)
 	sc.cfg.Source = src
 	rec := newRecorder()
-	c := NewClient(&sc.cfg, rec, 1)
-	var res run
-	res.rec = rec
-	now := int64(0)
+	d := &driver{t: t, sc: &sc, rng: rng, maxChunk: maxChunk, c: NewClient(&sc.cfg, rec, 1)}
+	d.res.rec = rec
 	var all bytes.Buffer
+	var carried int64 // a message the server closed the session before seeing
 	for guard := 0; guard < 1000; guard++ {
-		seq, ok := src.Claim()
+		seq, ok := carried, carried != 0
+		if !ok {
+			seq, ok = src.Claim()
+		}
 		if !ok {
 			break
 		}
-		res.sessions++
 		srv := sc.server.Session() // a fresh connection
-		now += 1000
-		c.Start(seq, now)
-		inbox := []byte(srv.Banner())
-		var buffered []byte
-		step := StepRead
-		if sc.cfg.ImplicitTLS {
-			now += 1000
-			c.TLSDone(now)
-			res.handshakes++
-		}
-		for step == StepRead || step == StepPause || step == StepStartTLS {
-			if step == StepStartTLS {
-				if len(buffered) > 0 || len(inbox) > 0 {
-					res.injected = append(append(res.injected, buffered...), inbox...)
-					c.Fail(errors.New("injected"))
-					step = StepFatal
-					break
-				}
-				srv.TLS = true
-				res.handshakes++
-				now += 1000
-				c.TLSDone(now)
-				step = StepRead
-			}
-			if step == StepPause {
-				step = c.Resume(now)
-			}
-			var out []byte
-			for _, b := range c.Output(nil) {
-				out = append(out, b...)
-			}
-			c.Flushed()
-			if len(out) > 0 {
-				inbox = append(inbox, srv.Input(out)...)
-			}
-			if step == StepPause {
-				continue
-			}
-			if len(inbox) == 0 {
-				t.Fatalf("deadlock: client waits, server has nothing to say; client so far:\n%s", srv.Seen.String())
-			}
-			n := 1 + rng.Intn(maxChunk)
-			if n > len(inbox) {
-				n = len(inbox)
-			}
-			buffered = append(buffered, inbox[:n]...)
-			inbox = inbox[n:]
-			now += 1000
-			used, st := c.Feed(buffered, now)
-			buffered = buffered[used:]
-			step = st
-			res.steps = append(res.steps, st)
-		}
-		// The final Output (QUIT) is flushed by the engine before closing.
-		for _, b := range c.Output(nil) {
-			srv.Input(b)
-		}
-		c.Flushed()
+		step := d.session(seq, srv)
 		all.Write(srv.Seen.Bytes())
 		if step == StepFatal {
-			res.err = c.Err()
+			d.res.err = d.c.Err()
 			break
 		}
-		if c.OutOfMessages() {
+		carried, _ = d.c.Unstarted()
+		if d.c.OutOfMessages() {
 			break
 		}
 	}
-	c.Release()
-	res.client = all.String()
+	d.c.Release()
+	d.res.client = all.String()
 	if rec.bad != "" {
 		t.Fatal(rec.bad)
 	}
-	return res
+	return d.res
 }
 
+// driver runs a scenario's connections as the engine would, in memory.
+type driver struct {
+	t        *testing.T
+	sc       *scenario
+	rng      *rand.Rand
+	maxChunk int
+	c        *Client
+	now      int64
+	res      run
+}
+
+// session runs one connection for message seq to its end: server bytes are delivered
+// in random chunks (chunk ≤ maxChunk), and time advances 1000 ns per delivery.
+func (d *driver) session(seq int64, srv *testpeer.ScriptSession) Step {
+	c := d.c
+	d.res.sessions++
+	d.now += 1000
+	c.Start(seq, d.now)
+	inbox := []byte(srv.Banner())
+	var buffered []byte
+	step := StepRead
+	if d.sc.cfg.ImplicitTLS {
+		d.now += 1000
+		c.TLSDone(d.now)
+		d.res.handshakes++
+	}
+	for step == StepRead || step == StepPause || step == StepStartTLS {
+		if step == StepStartTLS {
+			if len(buffered) > 0 || len(inbox) > 0 {
+				d.res.injected = append(append(d.res.injected, buffered...), inbox...)
+				c.Fail(errors.New("injected"))
+				return StepFatal
+			}
+			srv.TLS = true
+			d.res.handshakes++
+			d.now += 1000
+			c.TLSDone(d.now)
+			step = StepRead
+		}
+		if step == StepPause {
+			step = c.Resume(d.now)
+		}
+		if out := d.flush(); len(out) > 0 {
+			inbox = append(inbox, srv.Input(out)...)
+		}
+		if step == StepPause {
+			continue
+		}
+		if len(inbox) == 0 {
+			d.t.Fatalf("deadlock: client waits, server has nothing to say; client so far:\n%s", srv.Seen.String())
+		}
+		n := min(1+d.rng.Intn(d.maxChunk), len(inbox))
+		buffered = append(buffered, inbox[:n]...)
+		inbox = inbox[n:]
+		d.now += 1000
+		used, st := c.Feed(buffered, d.now)
+		buffered = buffered[used:]
+		step = st
+		d.res.steps = append(d.res.steps, st)
+	}
+	srv.Input(d.flush()) // the final Output (QUIT) is flushed by the engine before closing
+	return step
+}
+
+// flush hands the client's output over, as the engine's write does.
+func (d *driver) flush() []byte {
+	var out []byte
+	for _, b := range d.c.Output(nil) {
+		out = append(out, b...)
+	}
+	d.c.Flushed()
+	return out
+}
 
 // transcriptScenario maps one of the shared transcripts onto a scenario.
 func transcriptScenario(tr testpeer.Transcript) scenario {
@@ -347,3 +365,162 @@ func (nopObserver) DotSent(int64)                             {}
 func (nopObserver) MessageDone(int64, Outcome, error, *Reply) {}
 func (nopObserver) Warning(error)                             {}
 func (nopObserver) Trace([]byte, bool)                        {}
+
+// session is a Client on one connection with the observer that records it, fed one read
+// at a time, its output handed over after each read as the engine does.
+type session struct {
+	t   *testing.T
+	c   *Client
+	rec *recorder
+	src *counterSource
+}
+
+func newSession(t *testing.T, cfg Config, messages int64) *session {
+	spec := MessageSpec{Sender: "a", Recipient: "b", Recipients: 1, Content: DefaultContent()}
+	src := &counterSource{total: messages}
+	cfg.Template, cfg.Source = NewTemplate(spec), src
+	rec := newRecorder()
+	s := &session{t: t, c: NewClient(&cfg, rec, 1), rec: rec, src: src}
+	seq, _ := src.Claim()
+	s.c.Start(seq, 0)
+	return s
+}
+
+// read feeds one read's bytes (all consumed unless a reply is split) and returns the step.
+func (s *session) read(p string) Step {
+	n, step := s.c.Feed([]byte(p), 1)
+	if rest := p[n:]; rest != "" && step == StepRead && strings.Contains(rest, "\n") {
+		s.t.Fatalf("%q left unconsumed", rest)
+	}
+	return step
+}
+
+// handOver flushes the output and returns it.
+func (s *session) handOver() string {
+	var out []byte
+	for _, b := range s.c.Output(nil) {
+		out = append(out, b...)
+	}
+	s.c.Flushed()
+	return string(out)
+}
+
+// A reply whose first bytes arrived before its command went out answers no command,
+// even when its end arrives after: it was sent ahead of the command.
+func TestClientReplySplitAroundItsCommand(t *testing.T) {
+	s := newSession(t, Config{}, 1)
+	held := "220 hi\r\n25"
+	n, step := s.c.Feed([]byte(held), 1)
+	if step != StepRead || n != len("220 hi\r\n") {
+		t.Fatalf("step %v, consumed %d", step, n)
+	}
+	if out := s.handOver(); out != "HELO \r\n" {
+		t.Fatalf("sent %q", out)
+	}
+	if step := s.read("250 sim\r\n"); step != StepFatal ||
+		s.c.Err().Error() != "unexpected reply with no command outstanding: 250 sim" {
+		t.Fatalf("step %v, err %v", step, s.c.Err())
+	}
+	// The same bytes when the reply starts after the hand-over: its answer.
+	s = newSession(t, Config{}, 1)
+	s.read("220 hi\r\n")
+	s.handOver()
+	if n, step := s.c.Feed([]byte("25"), 2); n != 0 || step != StepRead {
+		t.Fatalf("consumed %d, step %v", n, step)
+	}
+	if step := s.read("250 sim\r\n"); step != StepRead || s.handOver() != "MAIL FROM:<a>\r\n" {
+		t.Fatalf("step %v, err %v", step, s.c.Err())
+	}
+}
+
+// A 421 that answers no command is the server closing the session.
+func TestClientServerClosing(t *testing.T) {
+	const bye = "421 4.4.2 mx Error: timeout exceeded\r\n"
+	const text = "server closed the session: 421 4.4.2 mx Error: timeout exceeded"
+	greet := []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"}
+	for _, tc := range []struct {
+		name      string
+		cfg       Config
+		reads     []string // the last one holds the 421
+		step      Step
+		where     string // the error key's phase; "" for no error
+		outcomes  string // messages 1 and 2: a, r, f or - (not reported)
+		unstarted int64
+		warnings  int
+	}{
+		{"idle between messages, -A", Config{ReuseConnection: true, PauseBetween: true, AllowReject: true},
+			append(greet, "250 queued\r\n", bye), StepClose, "session", "a-", 0, 1},
+		{"idle between messages", Config{ReuseConnection: true, PauseBetween: true},
+			append(greet, "250 queued\r\n", bye), StepFatal, "session", "a-", 0, 0},
+		{"with the dot's reply, the next MAIL not sent, -A", Config{ReuseConnection: true, AllowReject: true},
+			append(greet, "250 queued\r\n"+bye), StepClose, "mail", "a-", 2, 1},
+		{"with the dot's reply, the next MAIL not sent", Config{ReuseConnection: true},
+			append(greet, "250 queued\r\n"+bye), StepFatal, "mail", "a-", 2, 0},
+		{"with the MAIL reply, the RCPT not sent, -A", Config{AllowReject: true},
+			[]string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n" + bye}, StepClose, "rcpt", "r-", 0, 1},
+		{"with the dot's reply, QUIT not sent", Config{},
+			append(greet, "250 queued\r\n"+bye), StepDone, "", "a-", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSession(t, tc.cfg, 2)
+			var step Step
+			for i, r := range tc.reads {
+				if step = s.read(r); i < len(tc.reads)-1 && step != StepRead && step != StepPause {
+					t.Fatalf("read %d: step %v, %v", i, step, s.c.Err())
+				}
+				if i < len(tc.reads)-1 {
+					s.handOver()
+				}
+			}
+			if step != tc.step || s.c.OutputLen() != 0 {
+				t.Fatalf("step %v, want %v; %d bytes left to send", step, tc.step, s.c.OutputLen())
+			}
+			var re *ReplyError
+			switch err := s.c.Err(); {
+			case tc.where == "" && err != nil:
+				t.Fatalf("err %v", err)
+			case tc.where != "" && (!errors.As(err, &re) || re.Where() != tc.where || err.Error() != text):
+				t.Fatalf("err %v (%+v), want %q at %s", err, re, text, tc.where)
+			}
+			got := ""
+			for seq := int64(1); seq <= 2; seq++ {
+				if o, ok := s.rec.outcomes[seq]; ok {
+					got += o.String()[:1]
+				} else {
+					got += "-"
+				}
+			}
+			if seq, _ := s.c.Unstarted(); got != tc.outcomes || seq != tc.unstarted || len(s.rec.warnings) != tc.warnings {
+				t.Fatalf("outcomes %q, unstarted %d, warnings %q; want %q, %d, %d", got, seq, s.rec.warnings,
+					tc.outcomes, tc.unstarted, tc.warnings)
+			}
+		})
+	}
+}
+
+// DotSent is reported when the dot is handed over, never for a body the server's close
+// kept from going out.
+func TestClientDotSentAtHandOver(t *testing.T) {
+	s := newSession(t, Config{AllowReject: true}, 1)
+	for _, r := range []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n"} {
+		s.read(r)
+		s.handOver()
+	}
+	if s.read("354 go\r\n"); s.rec.dots != 0 {
+		t.Fatal("DotSent before the hand-over")
+	}
+	if s.handOver(); s.rec.dots != 1 {
+		t.Fatalf("%d DotSent after it", s.rec.dots)
+	}
+	s = newSession(t, Config{AllowReject: true}, 1)
+	for _, r := range []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n"} {
+		s.read(r)
+		s.handOver()
+	}
+	if step := s.read("354 go\r\n421 4.3.2 shutting down\r\n"); step != StepClose || s.handOver() != "" || s.rec.dots != 0 {
+		t.Fatalf("step %v, dots %d", step, s.rec.dots)
+	}
+	if s.rec.outcomes[1] != Rejected {
+		t.Fatalf("outcome %v", s.rec.outcomes[1])
+	}
+}
