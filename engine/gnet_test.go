@@ -34,6 +34,52 @@ func peekIs(c gnet.Conn, want string) error {
 	return nil
 }
 
+// peekDiscardSteps are the reads of TestGnetPeekDiscard: what the server sends, and what
+// OnTraffic then checks and does.
+var peekDiscardSteps = []struct {
+	send  string
+	check func(gnet.Conn) error
+}{
+	{"abc", func(c gnet.Conn) error { return peekIs(c, "abc") }}, // left unconsumed
+	{"def", func(c gnet.Conn) error {
+		if err := peekIs(c, "abcdef"); err != nil {
+			return err
+		}
+		if buf, err := c.Peek(7); buf != nil || !errors.Is(err, io.ErrShortBuffer) {
+			return fmt.Errorf("Peek(7) of 6 = %q, %v; want io.ErrShortBuffer", buf, err)
+		}
+		if n, err := c.Discard(1); n != 1 || err != nil {
+			return fmt.Errorf("Discard(1) = %d, %v", n, err)
+		}
+		if err := peekIs(c, "bcdef"); err != nil {
+			return err
+		}
+		if n, _ := c.Discard(0); n != 5 || c.InboundBuffered() != 0 {
+			return fmt.Errorf("Discard(0) = %d, %d left; gnet's Discard(0) no longer drops everything: see readPlain", n, c.InboundBuffered())
+		}
+		return nil
+	}},
+	{"ghi", func(c gnet.Conn) error {
+		if err := peekIs(c, "ghi"); err != nil {
+			return err
+		}
+		if n, _ := c.Discard(-1); n != 3 || c.InboundBuffered() != 0 {
+			return fmt.Errorf("Discard(-1) = %d, %d left", n, c.InboundBuffered())
+		}
+		return nil
+	}},
+	{"jkl", func(c gnet.Conn) error {
+		if err := peekIs(c, "jkl"); err != nil {
+			return err
+		}
+		if n, _ := c.Discard(3); n != 3 || c.InboundBuffered() != 0 {
+			return fmt.Errorf("Discard(3) of 3 = %d, %d left", n, c.InboundBuffered())
+		}
+		return nil
+	}},
+	{"mno", func(c gnet.Conn) error { return peekIs(c, "mno") }},
+}
+
 // TestGnetPeekDiscard pins down what the engine's plain read path (readPlain) relies on
 // and what it avoids, so that a gnet upgrade that changes either fails here:
 //   - Peek(-1) returns every byte buffered: what earlier callbacks left unconsumed, then
@@ -65,49 +111,7 @@ func TestGnetPeekDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	for i, step := range []struct {
-		send  string
-		check func(gnet.Conn) error
-	}{
-		{"abc", func(c gnet.Conn) error { return peekIs(c, "abc") }}, // left unconsumed
-		{"def", func(c gnet.Conn) error {
-			if err := peekIs(c, "abcdef"); err != nil {
-				return err
-			}
-			if buf, err := c.Peek(7); buf != nil || !errors.Is(err, io.ErrShortBuffer) {
-				return fmt.Errorf("Peek(7) of 6 = %q, %v; want io.ErrShortBuffer", buf, err)
-			}
-			if n, err := c.Discard(1); n != 1 || err != nil {
-				return fmt.Errorf("Discard(1) = %d, %v", n, err)
-			}
-			if err := peekIs(c, "bcdef"); err != nil {
-				return err
-			}
-			if n, _ := c.Discard(0); n != 5 || c.InboundBuffered() != 0 {
-				return fmt.Errorf("Discard(0) = %d, %d left; gnet's Discard(0) no longer drops everything: see readPlain", n, c.InboundBuffered())
-			}
-			return nil
-		}},
-		{"ghi", func(c gnet.Conn) error {
-			if err := peekIs(c, "ghi"); err != nil {
-				return err
-			}
-			if n, _ := c.Discard(-1); n != 3 || c.InboundBuffered() != 0 {
-				return fmt.Errorf("Discard(-1) = %d, %d left", n, c.InboundBuffered())
-			}
-			return nil
-		}},
-		{"jkl", func(c gnet.Conn) error {
-			if err := peekIs(c, "jkl"); err != nil {
-				return err
-			}
-			if n, _ := c.Discard(3); n != 3 || c.InboundBuffered() != 0 {
-				return fmt.Errorf("Discard(3) of 3 = %d, %d left", n, c.InboundBuffered())
-			}
-			return nil
-		}},
-		{"mno", func(c gnet.Conn) error { return peekIs(c, "mno") }},
-	} {
+	for i, step := range peekDiscardSteps {
 		probe.checks <- step.check
 		if _, err := srv.Write([]byte(step.send)); err != nil {
 			t.Fatal(err)

@@ -338,7 +338,13 @@ func (s *slot) afterClose() {
 	case nextPlainRetry:
 		s.retryPlain() // the same message, its record kept (tls.go)
 	case nextRedial:
-		s.redial()
+		if !s.r.stopping.Load() {
+			s.redial()
+			return
+		}
+		s.next = nextNew // the run is over: never offered, the message was not started
+		s.msgs = [2]message{}
+		s.r.model.closed(s)
 	case nextNew, nextRetire:
 		s.msgs = [2]message{}
 		s.r.model.closed(s)
