@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,7 +21,17 @@ func transcriptConfig(t *testing.T, tr testpeer.Transcript, addr string) Config 
 		t.Fatal(err)
 	}
 	p := protocol.Config{Hostname: "vm", LMTP: tr.Client.LMTP, Pipelining: tr.Client.Pipelining,
-		ReuseConnection: tr.Client.ReuseConnection, AllowReject: tr.Client.AllowReject}
+		ReuseConnection: tr.Client.ReuseConnection, AllowReject: tr.Client.AllowReject, ImplicitTLS: tr.Client.ImplicitTLS}
+	switch tr.Client.TLS {
+	case "may":
+		p.TLS = protocol.TLSMay
+	case "required":
+		p.TLS = protocol.TLSRequired
+	}
+	if tr.Client.AuthMech != "" {
+		p.Auth = &protocol.AuthConfig{Mechanism: tr.Client.AuthMech, Insecure: tr.Client.AuthInsecure,
+			Credentials: protocol.NewRoundRobin([]protocol.Credential{{User: testpeer.TranscriptUser, Password: testpeer.TranscriptPass}})}
+	}
 	switch tr.Client.Greeting {
 	case "EHLO":
 		p.Greeting = protocol.GreetEHLO
@@ -55,10 +66,17 @@ func wantOutcomes(tr testpeer.Transcript) string {
 // until it is whole: the engine sends exactly what protocol.Client sends in memory, and
 // the run ends the same way.
 func TestTranscriptsSplitAtEveryByte(t *testing.T) {
+	ca := testpeer.NewCA(t, "transcripts CA")
+	leaf := ca.Issue(t, testpeer.LocalhostSpec())
 	for _, tr := range testpeer.ClientTranscripts {
 		t.Run(tr.Name, func(t *testing.T) {
-			srv := testpeer.StartScripted(t, testpeer.ScriptedOptions{Script: tr.Server, Unix: true, SplitEveryByte: true})
+			// Over TLS, every byte is a record of its own.
+			srv := testpeer.StartScripted(t, testpeer.ScriptedOptions{Script: tr.Server, Unix: true, SplitEveryByte: true,
+				TLS: &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}, ImplicitTLS: tr.Client.ImplicitTLS})
 			cfg := transcriptConfig(t, tr, srv.Addr)
+			if tr.Client.TLS != "" || tr.Client.ImplicitTLS {
+				cfg.TLS = &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"}
+			}
 			ev := &events{}
 			cfg.Events = ev
 			res, err := Run(context.Background(), cfg)

@@ -158,6 +158,7 @@ func (d *driver) session(seq int64, srv *testpeer.ScriptSession) Step {
 	if d.sc.cfg.ImplicitTLS {
 		d.now += 1000
 		c.TLSDone(d.now)
+		srv.TLS = true
 		d.res.handshakes++
 	}
 	for step == StepRead || step == StepPause || step == StepStartTLS {
@@ -211,7 +212,17 @@ func (d *driver) flush() []byte {
 // transcriptScenario maps one of the shared transcripts onto a scenario.
 func transcriptScenario(tr testpeer.Transcript) scenario {
 	cfg := Config{LMTP: tr.Client.LMTP, Pipelining: tr.Client.Pipelining, ReuseConnection: tr.Client.ReuseConnection,
-		AllowReject: tr.Client.AllowReject}
+		AllowReject: tr.Client.AllowReject, ImplicitTLS: tr.Client.ImplicitTLS}
+	switch tr.Client.TLS {
+	case "may":
+		cfg.TLS = TLSMay
+	case "required":
+		cfg.TLS = TLSRequired
+	}
+	if tr.Client.AuthMech != "" {
+		cfg.Auth = &AuthConfig{Mechanism: tr.Client.AuthMech, Insecure: tr.Client.AuthInsecure,
+			Credentials: NewRoundRobin([]Credential{{User: testpeer.TranscriptUser, Password: testpeer.TranscriptPass}})}
+	}
 	switch tr.Client.Greeting {
 	case "EHLO":
 		cfg.Greeting = GreetEHLO

@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,11 @@ type ScriptedOptions struct {
 	// after the STARTTLS 220 (the server speaks no TLS itself): FaultReset, FaultClose
 	// or FaultSilent.
 	AfterStartTLS string
+	// TLS, when set, is the server's TLS configuration: after the STARTTLS 220 (or from
+	// the start with ImplicitTLS) the session goes on over TLS, and Received holds what
+	// the client sent in plaintext.
+	TLS         *tls.Config
+	ImplicitTLS bool
 	// Unix listens on a unix socket instead of TCP on loopback (SplitEveryByte needs it).
 	Unix bool
 	// SplitEveryByte writes the replies one byte at a time, each one taken by the client
@@ -66,6 +72,7 @@ type ScriptedServer struct {
 
 type scriptedConn struct {
 	nc       net.Conn
+	conn     net.Conn      // nc, or the TLS connection over it once TLS has started
 	received bytes.Buffer  // under ScriptedServer.mu
 	ended    chan struct{} // closed when the server is done with the connection
 }
@@ -164,7 +171,11 @@ func (s *ScriptedServer) serve(c *scriptedConn, i int) {
 		script = &s.opts.Scripts[min(i, n-1)]
 	}
 	sess := script.Session()
-	if !s.send(c.nc, sess.Banner()) {
+	c.conn = c.nc
+	if s.opts.ImplicitTLS && !s.startTLS(c, sess) {
+		return
+	}
+	if !s.send(c, sess.Banner()) {
 		return
 	}
 	buf := make([]byte, 64<<10)
@@ -172,38 +183,53 @@ func (s *ScriptedServer) serve(c *scriptedConn, i int) {
 		if s.opts.IdleAfter > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(s.opts.IdleAfter))
 		}
-		n, err := c.nc.Read(buf)
+		n, err := c.conn.Read(buf)
 		if n > 0 {
 			s.mu.Lock()
 			c.received.Write(buf[:n])
 			s.mu.Unlock()
 			if sess.StartedTLS && s.opts.AfterStartTLS != "" {
-				s.send(c.nc, s.opts.AfterStartTLS)
+				s.send(c, s.opts.AfterStartTLS)
 				return
 			}
-			if !s.send(c.nc, sess.Input(buf[:n])) {
+			if !s.send(c, sess.Input(buf[:n])) {
+				return
+			}
+			if sess.StartedTLS && s.opts.TLS != nil && !sess.TLS && !s.startTLS(c, sess) {
 				return
 			}
 		}
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				s.send(c.nc, s.opts.IdleReply)
+				s.send(c, s.opts.IdleReply)
 			}
 			return
 		}
 	}
 }
 
+// startTLS runs the server's side of the TLS handshake; the session goes on over TLS.
+func (s *ScriptedServer) startTLS(c *scriptedConn, sess *ScriptSession) bool {
+	tc := tls.Server(c.nc, s.opts.TLS)
+	_ = c.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return false
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	c.conn, sess.TLS = tc, true
+	return true
+}
+
 // send writes a reply, or acts out the fault it ends in; false when the connection is
 // to be closed.
-func (s *ScriptedServer) send(nc net.Conn, out string) bool {
+func (s *ScriptedServer) send(c *scriptedConn, out string) bool {
 	for _, f := range []string{FaultReset, FaultClose, FaultSilent} {
 		if before, ok := strings.CutSuffix(out, f); ok {
-			s.write(nc, before)
+			s.write(c, before)
 			switch f {
 			case FaultReset:
-				if tc, ok := nc.(*net.TCPConn); ok {
+				if tc, ok := c.nc.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0)
 				}
 			case FaultSilent:
@@ -212,19 +238,21 @@ func (s *ScriptedServer) send(nc net.Conn, out string) bool {
 			return false
 		}
 	}
-	return s.write(nc, out)
+	return s.write(c, out)
 }
 
-func (s *ScriptedServer) write(nc net.Conn, out string) bool {
+// write sends out: at once, line by line (LineDelay), or a byte at a time, each taken
+// by the client before the next (SplitEveryByte; over TLS, a record per byte).
+func (s *ScriptedServer) write(c *scriptedConn, out string) bool {
 	switch {
 	case out == "":
 		return true
 	case s.opts.SplitEveryByte:
 		for i := 0; i < len(out); i++ {
-			if _, err := nc.Write([]byte{out[i]}); err != nil {
+			if _, err := c.conn.Write([]byte{out[i]}); err != nil {
 				return false
 			}
-			if err := waitTaken(nc, 10*time.Second); err != nil {
+			if err := waitTaken(c.nc, 10*time.Second); err != nil {
 				s.t.Errorf("scripted server: %v", err)
 				return false
 			}
@@ -236,7 +264,7 @@ func (s *ScriptedServer) write(nc net.Conn, out string) bool {
 				line = rest[:i+1]
 			}
 			rest = rest[len(line):]
-			if _, err := nc.Write([]byte(line)); err != nil {
+			if _, err := c.conn.Write([]byte(line)); err != nil {
 				return false
 			}
 			select {
@@ -246,7 +274,7 @@ func (s *ScriptedServer) write(nc net.Conn, out string) bool {
 			}
 		}
 	default:
-		if _, err := nc.Write([]byte(out)); err != nil {
+		if _, err := c.conn.Write([]byte(out)); err != nil {
 			return false
 		}
 	}

@@ -40,6 +40,9 @@ type SMTPScript struct {
 	AuthFail      string // the reply to a wrong credential; default 535
 }
 
+// scriptChallenge is the CRAM-MD5 challenge of every ScriptSession.
+const scriptChallenge = "<1896.697170952@sim.example>"
+
 // ScriptSession is one connection's state under an SMTPScript.
 type ScriptSession struct {
 	script *SMTPScript
@@ -197,7 +200,7 @@ func (ss *ScriptSession) authStart(line string) string {
 		return "334 VXNlcm5hbWU6\r\n"
 	case "CRAM-MD5":
 		ss.authMech, ss.authStep = "CRAM-MD5", 0
-		ss.challenge = "<1896.697170952@sim.example>"
+		ss.challenge = scriptChallenge
 		return "334 " + base64.StdEncoding.EncodeToString([]byte(ss.challenge)) + "\r\n"
 	}
 	return "504 5.5.4 unrecognized mechanism\r\n"

@@ -1,6 +1,12 @@
 package testpeer
 
-import "fmt"
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+)
 
 // Transcript is one SMTP dialogue the client must produce against an SMTPScript: what it
 // sends, byte for byte, and how each message ends. The protocol tests drive
@@ -27,7 +33,17 @@ type TranscriptClient struct {
 	Pipelining      bool   // --pipelining
 	ReuseConnection bool   // -d
 	AllowReject     bool   // -A
+	TLS             string // STARTTLS: "" never, "may" when offered, "required"
+	ImplicitTLS     bool   // TLS from the connect (SMTPS)
+	AuthMech        string // AUTH with TranscriptUser and TranscriptPass: PLAIN, LOGIN or CRAM-MD5
+	AuthInsecure    bool   // AUTH allowed without TLS
 }
+
+// The credentials of the transcripts' AUTH.
+const (
+	TranscriptUser = "alice"
+	TranscriptPass = "s3cret-alice"
+)
 
 // TranscriptMessage is what each message looks like. Every transcript uses sender and
 // recipient foo@vm, process id 0x1eb4, host name vm and TranscriptDate; a message's
@@ -48,6 +64,19 @@ func transcriptMessage(seq int) string {
 	return "From: <foo@vm>\r\nTo: <foo@vm>\r\nDate: " + TranscriptDate + "\r\n" +
 		fmt.Sprintf("Message-Id: <1eb4.0001.%04x@vm>\r\n\r\n", seq) + transcriptBody
 }
+
+// The AUTH exchanges of the transcripts, as the client sends them.
+var (
+	authPlain = "AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00"+TranscriptUser+"\x00"+TranscriptPass)) + "\r\n"
+	authLogin = "AUTH LOGIN\r\n" + base64.StdEncoding.EncodeToString([]byte(TranscriptUser)) + "\r\n" +
+		base64.StdEncoding.EncodeToString([]byte(TranscriptPass)) + "\r\n"
+	authCRAM = func() string {
+		mac := hmac.New(md5.New, []byte(TranscriptPass))
+		mac.Write([]byte(scriptChallenge))
+		return "AUTH CRAM-MD5\r\n" + base64.StdEncoding.EncodeToString([]byte(TranscriptUser+" "+hex.EncodeToString(mac.Sum(nil)))) + "\r\n"
+	}()
+	envelope = "MAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n"
+)
 
 // ClientTranscripts is the table of client dialogues.
 var ClientTranscripts = []Transcript{
@@ -194,5 +223,90 @@ var ClientTranscripts = []Transcript{
 		Want:     "EHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n.\r\nRSET\r\nQUIT\r\n",
 		Outcomes: "r",
 		Warnings: 1,
+	},
+	{
+		Name:     "STARTTLS required: EHLO again over TLS, on every connection",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "required"},
+		Messages: 2,
+		Server:   SMTPScript{OfferTLS: true},
+		Want: "EHLO vm\r\nSTARTTLS\r\nEHLO vm\r\n" + envelope + transcriptMessage(1) + "QUIT\r\n" +
+			"EHLO vm\r\nSTARTTLS\r\nEHLO vm\r\n" + envelope + transcriptMessage(2) + "QUIT\r\n",
+		Outcomes: "aa",
+	},
+	{
+		Name:     "STARTTLS may, not offered: plaintext",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "may"},
+		Messages: 1,
+		Want:     "EHLO vm\r\n" + envelope + transcriptMessage(1) + "QUIT\r\n",
+		Outcomes: "a",
+	},
+	{
+		Name:     "STARTTLS may, refused: a warning, plaintext",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "may"},
+		Messages: 1,
+		Server:   SMTPScript{OfferTLS: true, StartTLSReply: "454 4.7.0 TLS not available\r\n"},
+		Want:     "EHLO vm\r\nSTARTTLS\r\n" + envelope + transcriptMessage(1) + "QUIT\r\n",
+		Outcomes: "a",
+		Warnings: 1,
+	},
+	{
+		Name:     "STARTTLS required, refused, without -A is fatal",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "required"},
+		Messages: 2,
+		Server:   SMTPScript{OfferTLS: true, StartTLSReply: "454 4.7.0 TLS not available\r\n"},
+		Want:     "EHLO vm\r\nSTARTTLS\r\n",
+		Outcomes: "r",
+		Fatal:    "STARTTLS rejected: 454 4.7.0 TLS not available",
+	},
+	{
+		Name:     "PIPELINING only when the EHLO after STARTTLS announces it",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "required", Pipelining: true, ReuseConnection: true},
+		Messages: 2,
+		Server:   SMTPScript{OfferTLS: true, CapsAfterTLS: "250-PIPELINING\r\n"},
+		Want: "EHLO vm\r\nSTARTTLS\r\nEHLO vm\r\n" + envelope + transcriptMessage(1) + envelope + transcriptMessage(2) +
+			"QUIT\r\n",
+		Outcomes: "aa",
+	},
+	{
+		Name:     "STARTTLS, AUTH PLAIN",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "required", AuthMech: "PLAIN"},
+		Messages: 1,
+		Server:   SMTPScript{OfferTLS: true, AuthMechs: "PLAIN LOGIN", User: TranscriptUser, Pass: TranscriptPass},
+		Want:     "EHLO vm\r\nSTARTTLS\r\nEHLO vm\r\n" + authPlain + envelope + transcriptMessage(1) + "QUIT\r\n",
+		Outcomes: "a",
+	},
+	{
+		Name:     "STARTTLS, AUTH CRAM-MD5",
+		Client:   TranscriptClient{Greeting: "EHLO", TLS: "required", AuthMech: "CRAM-MD5"},
+		Messages: 1,
+		Server:   SMTPScript{OfferTLS: true, AuthMechs: "CRAM-MD5", User: TranscriptUser, Pass: TranscriptPass},
+		Want:     "EHLO vm\r\nSTARTTLS\r\nEHLO vm\r\n" + authCRAM + envelope + transcriptMessage(1) + "QUIT\r\n",
+		Outcomes: "a",
+	},
+	{
+		Name:     "AUTH LOGIN without TLS (--auth-insecure)",
+		Client:   TranscriptClient{Greeting: "EHLO", AuthMech: "LOGIN", AuthInsecure: true},
+		Messages: 1,
+		Server:   SMTPScript{AuthMechs: "LOGIN", AuthBeforeTLS: true, User: TranscriptUser, Pass: TranscriptPass},
+		Want:     "EHLO vm\r\n" + authLogin + envelope + transcriptMessage(1) + "QUIT\r\n",
+		Outcomes: "a",
+	},
+	{
+		Name:     "-A: AUTH rejected is a warning, the message goes on",
+		Client:   TranscriptClient{Greeting: "EHLO", AuthMech: "LOGIN", AuthInsecure: true, AllowReject: true},
+		Messages: 1,
+		Server:   SMTPScript{AuthMechs: "LOGIN", AuthBeforeTLS: true, User: TranscriptUser, Pass: "another"},
+		Want:     "EHLO vm\r\n" + authLogin + envelope + transcriptMessage(1) + "QUIT\r\n",
+		Outcomes: "a",
+		Warnings: 1,
+	},
+	{
+		Name:     "implicit TLS, AUTH PLAIN",
+		Client:   TranscriptClient{Greeting: "EHLO", ImplicitTLS: true, TLS: "required", AuthMech: "PLAIN"},
+		Messages: 2,
+		Server:   SMTPScript{OfferTLS: true, AuthMechs: "PLAIN", User: TranscriptUser, Pass: TranscriptPass},
+		Want: "EHLO vm\r\n" + authPlain + envelope + transcriptMessage(1) + "QUIT\r\n" +
+			"EHLO vm\r\n" + authPlain + envelope + transcriptMessage(2) + "QUIT\r\n",
+		Outcomes: "aa",
 	},
 }
