@@ -363,7 +363,7 @@ func (c *Client) Feed(p []byte, now int64) (consumed int, step Step) {
 				Err: fmt.Errorf("%w: %q", ErrUnexpectedReply, printable(firstLine(p[consumed:]), 64))})
 			break
 		}
-		r, n, err := parseReply(p[consumed:], &c.scan)
+		n, err := parseReply(p[consumed:], &c.scan, &c.rep)
 		if err != nil {
 			step = c.fatal(c.protocolError(err))
 			break
@@ -373,7 +373,6 @@ func (c *Client) Feed(p []byte, now int64) (consumed int, step Step) {
 		}
 		consumed += n
 		c.scan = replyScan{}
-		c.rep = r
 		c.reply = &c.rep
 		step = c.dispatch(c.reply, arrived, now)
 		c.reply = nil

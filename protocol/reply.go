@@ -71,7 +71,8 @@ func lineText(line []byte) []byte {
 // end in CRLF or a bare LF (smtp-source accepts both).
 func ParseReply(p []byte) (r Reply, n int, err error) {
 	var s replyScan
-	return parseReply(p, &s)
+	n, err = parseReply(p, &s, &r)
+	return r, n, err
 }
 
 // replyScan is how much of an incomplete reply parseReply has checked already: its
@@ -82,29 +83,30 @@ type replyScan struct {
 	lines int
 }
 
-// parseReply is ParseReply resuming from s, which it updates while the reply is
-// incomplete; the caller resets s once a reply is consumed or the bytes are dropped.
-func parseReply(p []byte, s *replyScan) (r Reply, n int, err error) {
+// parseReply is ParseReply into r, resuming from s, which it updates while the reply is
+// incomplete; the caller resets s once a reply is consumed or the bytes are dropped. r is
+// set only when a reply is complete (n > 0).
+func parseReply(p []byte, s *replyScan, r *Reply) (n int, err error) {
 	for {
 		off := s.off
 		i := bytes.IndexByte(p[off:], '\n')
 		if i < 0 {
 			if len(p)-off >= MaxReplyLine {
-				return Reply{}, 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
+				return 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
 			}
-			return Reply{}, 0, nil
+			return 0, nil
 		}
 		if i+1 > MaxReplyLine {
-			return Reply{}, 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
+			return 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
 		}
 		line := bytes.TrimSuffix(p[off:off+i], []byte{'\r'})
 		code, more, ok := parseReplyLine(line)
 		if !ok {
-			return Reply{}, 0, fmt.Errorf("%w: %q", ErrMalformedReply, printable(line, 64))
+			return 0, fmt.Errorf("%w: %q", ErrMalformedReply, printable(line, 64))
 		}
 		off += i + 1
 		if off > MaxReplyBytes {
-			return Reply{}, 0, fmt.Errorf("%w: more than %d bytes", ErrReplyTooLong, MaxReplyBytes)
+			return 0, fmt.Errorf("%w: more than %d bytes", ErrReplyTooLong, MaxReplyBytes)
 		}
 		if more {
 			s.off, s.lines = off, s.lines+1
@@ -115,7 +117,7 @@ func parseReply(p []byte, s *replyScan) (r Reply, n int, err error) {
 		r.Raw = p[:off]
 		r.Lines = s.lines + 1
 		r.Enhanced = enhancedCode(line, code)
-		return r, off, nil
+		return off, nil
 	}
 }
 

@@ -132,7 +132,8 @@ func checkResumedParse(t *testing.T, p []byte, r Reply, n int, err error) {
 	t.Helper()
 	var s replyScan
 	for i := 1; i <= len(p); i++ {
-		rr, nn, ee := parseReply(p[:i], &s)
+		var rr Reply
+		nn, ee := parseReply(p[:i], &s, &rr)
 		if ee != nil || nn > 0 || i == len(p) {
 			if (ee == nil) != (err == nil) || nn != n || rr.Code != r.Code || rr.Lines != r.Lines || string(rr.Enhanced) != string(r.Enhanced) {
 				t.Fatalf("byte by byte: %d bytes, code %d, %d lines, %v; at once: %d, %d, %d, %v", nn, rr.Code, rr.Lines, ee, n, r.Code, r.Lines, err)
