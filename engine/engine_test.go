@@ -55,7 +55,7 @@ func config(t *testing.T, addr string, sessions int, messages int64) *testRun {
 	return &testRun{Plan: p}
 }
 
-func run(ctx context.Context, r *testRun) (Result, error) { return Run(ctx, r.Plan, r.Hooks) }
+func runTest(ctx context.Context, r *testRun) (Result, error) { return Run(ctx, r.Plan, r.Hooks) }
 
 func checkAccounting(t *testing.T, r Result) {
 	t.Helper()
@@ -82,7 +82,7 @@ func TestRunAgainstPostfixSink(t *testing.T) {
 			ev := &events{}
 			cfg.Events = ev
 			tc.tweak(cfg)
-			res, err := run(context.Background(), cfg)
+			res, err := runTest(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestRunAgainstPostfixSink(t *testing.T) {
 // A server that closes every connection at once: the run stops with smtp-source's
 // "lost connection" and still accounts for every message.
 func TestRunLostConnections(t *testing.T) {
-	res, err := run(context.Background(), config(t, testpeer.ListenClosing(t), 10, 100))
+	res, err := runTest(context.Background(), config(t, testpeer.ListenClosing(t), 10, 100))
 	if err == nil || !strings.Contains(err.Error(), "lost connection while reading server greeting") {
 		t.Fatalf("err %v", err)
 	}
@@ -119,7 +119,7 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	res, err := run(ctx, cfg)
+	res, err := runTest(ctx, cfg)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err %v", err)
 	}
@@ -135,7 +135,7 @@ func TestRunGraceExpires(t *testing.T) {
 	cfg.Grace = 200 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	res, err := run(ctx, cfg)
+	res, err := runTest(ctx, cfg)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err %v", err)
 	}
@@ -201,12 +201,12 @@ func TestShardOfStages(t *testing.T) {
 func TestRunRefusesPlan(t *testing.T) {
 	cfg := config(t, "127.0.0.1", 1, 1)
 	cfg.Message.Recipients = 0
-	if _, err := run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "plan: message.recipients") {
+	if _, err := runTest(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "plan: message.recipients") {
 		t.Errorf("invalid plan: %v", err)
 	}
 	cfg = config(t, "127.0.0.1", 1, 1)
 	cfg.Auth = &plan.Auth{User: "alice", Insecure: true}
-	if _, err := run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "none were given") {
+	if _, err := runTest(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "none were given") {
 		t.Errorf("AUTH without credentials: %v", err)
 	}
 }

@@ -48,7 +48,7 @@ func TestTLSMayFallsBackToPlaintext(t *testing.T) {
 			}
 			ev := &events{}
 			cfg.Events = ev
-			res, err := run(context.Background(), cfg)
+			res, err := runTest(context.Background(), cfg)
 			checkAccounting(t, res)
 			if err != nil || res.Accepted != 8 || srv.Messages.Load()-before != 8 {
 				t.Fatalf("err %v, %+v, server got %d", err, res, srv.Messages.Load()-before)
@@ -86,7 +86,7 @@ func TestTLSMayNoFallbackWithAuth(t *testing.T) {
 	cfg := tlsConfig(t, srv.Addr, 1, 2, protocol.TLSMay, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
 	cfg.Auth = &plan.Auth{User: "alice"}
 	cfg.Credentials = []protocol.Credential{{User: "alice", Password: "wonder"}}
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	checkAccounting(t, res)
 	if err == nil || !strings.Contains(err.Error(), "TLS handshake failed (protocol_version)") || res.Failed != 1 || srv.Messages.Load() != 0 {
 		t.Fatalf("err %v, %+v", err, res)
@@ -111,7 +111,7 @@ func TestTLSMayFallbackOnTimeoutAndClose(t *testing.T) {
 			cfg.Session.Reuse = true
 			ev := &events{}
 			cfg.Events = ev
-			res, err := run(context.Background(), cfg)
+			res, err := runTest(context.Background(), cfg)
 			checkAccounting(t, res)
 			if err != nil || res.Accepted != 3 || srv.messages.Load() != 3 {
 				t.Fatalf("err %v, %+v, server got %d", err, res, srv.messages.Load())

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"errors"
 	"strconv"
 
 	"github.com/go-smtp-source/go-smtp-source/metrics"
@@ -97,6 +96,9 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 	default:
 		s.failed++
 		s.rec.Add(metrics.MessagesFailed, 1)
+		if err != errAborted && s.failure == nil {
+			s.failure = err // the session failed with it (sessions_failed)
+		}
 	}
 	if err != nil {
 		s.recordError(err)
@@ -107,7 +109,7 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 	}
 	if final != nil {
 		s.rec.Record(metrics.ServiceTime, end-m.started)
-		if s.r.open != nil {
+		if s.r.model.scheduled() {
 			s.rec.Record(metrics.Latency, end-m.intended)
 		}
 		if m.mailStart != 0 {
@@ -118,24 +120,6 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 		s.r.msgLog.write(m, o, err, final)
 	}
 	m.seq = 0
-}
-
-// recordError files an error under its class key with its text.
-func (s *slot) recordError(err error) {
-	if key, ok := tlsErrorKey(err); ok {
-		s.rec.Error(key, err.Error())
-		return
-	}
-	var re *protocol.ReplyError
-	if errors.As(err, &re) {
-		s.rec.Error(metrics.ReplyErrorKey(re.Phase.String(), re.Code, re.Enhanced), err.Error())
-		return
-	}
-	phase := "session"
-	if p, ok := s.client.PendingPhase(); ok {
-		phase = p.String()
-	}
-	s.rec.Error(metrics.NetErrorKey(phase, err), err.Error())
 }
 
 func (s *slot) Warning(err error) { s.r.cfg.Events.Warning(err) }

@@ -40,6 +40,75 @@ const (
 	slotFinished                    // nothing more will come
 )
 
+// start runs the dispatcher, which holds one of the runner's active tokens.
+func (m *openModel) start() {
+	m.r.active.Add(1)
+	go m.run()
+}
+
+// take is the message the dispatcher handed s (setPending), if any.
+func (m *openModel) take(s *slot, _ int64) (due, bool) {
+	s.mu.Lock()
+	d := s.pending
+	s.pending = due{}
+	s.mu.Unlock()
+	return d, d.seq != 0
+}
+
+// exhausted: a session QUITs after its message only when the run stops; otherwise it
+// waits, connected, for the next due message (pause).
+func (m *openModel) exhausted(*slot) bool { return m.r.stopping.Load() }
+
+// pause: the next message comes from the dispatcher, when it is due.
+func (m *openModel) pause(s *slot) {
+	d, state := m.available(s, true)
+	if state != slotParked {
+		s.handOver(d) // a queued message, or QUIT when none will come
+	}
+}
+
+// closed: a slot without a connection asks for the next due message, or waits in the
+// free list.
+func (m *openModel) closed(s *slot) {
+	if s.paused.Load() && !m.leave(s) {
+		// The dispatcher handed this idle connection a message just as it closed.
+		s.mu.Lock()
+		has := s.pending.seq != 0
+		s.mu.Unlock()
+		if has && !m.r.stopping.Load() {
+			go s.startNext()
+			return
+		}
+	}
+	s.paused.Store(false)
+	if m.r.stopping.Load() {
+		m.r.slotDone()
+		return
+	}
+	d, state := m.available(s, false)
+	switch state {
+	case slotGotMessage:
+		s.setPending(d)
+		go s.startNext()
+	case slotParked:
+	case slotFinished:
+		m.r.slotDone()
+	}
+}
+
+// interrupt tells sessions idle between messages that none will come.
+func (m *openModel) interrupt() {
+	m.mu.Lock()
+	idle := m.idle
+	m.idle = nil
+	m.mu.Unlock()
+	for _, s := range idle {
+		s.handOver(due{})
+	}
+}
+
+func (*openModel) scheduled() bool { return true }
+
 // run releases every message at its due time; it holds one of the runner's active
 // tokens until it is done.
 func (m *openModel) run() {

@@ -121,7 +121,7 @@ func TestOpenModelCoordinatedOmission(t *testing.T) {
 	start := time.Now()
 	srv.stallFrom.Store(start.Add(time.Second).UnixNano())
 	srv.stallUntil.Store(start.Add(2 * time.Second).UnixNano())
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestOpenModelDrops(t *testing.T) {
 	cfg.Load.DropAfter = 100 * time.Millisecond
 	srv.stallFrom.Store(time.Now().UnixNano())
 	srv.stallUntil.Store(time.Now().Add(700 * time.Millisecond).UnixNano())
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestOpenModelRate(t *testing.T) {
 	cfg := config(t, srv.ln.Addr().String(), 0, 3000)
 	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 1000
 	start := time.Now()
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestOpenModelNewConnectionPerMessage(t *testing.T) {
 	cfg := config(t, srv.ln.Addr().String(), 0, 400)
 	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 2000
 	cfg.Load.MaxSessions = 50
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestSessionRamp(t *testing.T) {
 		mu.Unlock()
 	}
 	start := time.Now()
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestShardsCoverTheRunOnce(t *testing.T) {
 	for i := int64(0); i < 3; i++ {
 		cfg := config(t, srv.ln.Addr().String(), 4, total)
 		cfg.Shard = &plan.Shard{Index: int(i), Weights: []int64{1, 1, 1}}
-		res, err := run(context.Background(), cfg)
+		res, err := runTest(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,12 +299,12 @@ func TestStartAt(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 1, 1)
 	cfg.StartAt = time.Now().Add(300 * time.Millisecond)
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err != nil || res.Start.Before(cfg.StartAt) || res.Start.Sub(cfg.StartAt) > 50*time.Millisecond {
 		t.Fatalf("started at %v for %v: %v", res.Start, cfg.StartAt, err)
 	}
 	cfg.StartAt = time.Now().Add(-time.Second)
-	if res, err := run(context.Background(), cfg); !errors.Is(err, ErrMissedStart) || res.NotStarted != 1 {
+	if res, err := runTest(context.Background(), cfg); !errors.Is(err, ErrMissedStart) || res.NotStarted != 1 {
 		t.Fatalf("late start: %+v %v", res, err)
 	}
 }

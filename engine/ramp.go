@@ -12,13 +12,47 @@ import (
 // ramping-VUs executor does. A session above the target retires at its next message
 // boundary (after QUIT); one below it is started, or a retired one woken.
 type sessionRamp struct {
-	r      *runner
-	sched  *Schedule // RateAt gives the session target at t
-	retire atomic.Int64
+	closedModel           // taking, pausing and the rest as in the closed model
+	sched       *Schedule // RateAt gives the session target at t
+	retire      atomic.Int64
 
 	mu      sync.Mutex
 	working int
 	parked  []*slot
+}
+
+// start runs the controller, which holds one of the runner's active tokens.
+func (m *sessionRamp) start() {
+	m.r.active.Add(1)
+	go m.run()
+}
+
+// exhausted: QUIT after this message when the run has none left, or when the target has
+// fallen below the sessions working (this one retires at its next message boundary).
+func (m *sessionRamp) exhausted(s *slot) bool {
+	if m.r.exhausted() {
+		return true
+	}
+	if m.retireOne() {
+		s.next = nextRetire // QUIT now; park after the close
+		return true
+	}
+	return false
+}
+
+// closed parks a retiring session, or starts its next connection like the closed model.
+func (m *sessionRamp) closed(s *slot) {
+	retiring := s.next == nextRetire
+	s.next = nextNew
+	if m.r.stopping.Load() || s.client.OutOfMessages() {
+		m.r.slotDone()
+		return
+	}
+	if retiring || m.retireOne() {
+		m.park(s)
+		return
+	}
+	s.startAnother()
 }
 
 // run follows the stages, then ends the run's message supply; it holds one of the

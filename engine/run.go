@@ -31,6 +31,7 @@ type runner struct {
 	cli      *gnet.Client
 	dialers  []*net.Dialer
 	nextDial atomic.Uint64
+	model    loadModel
 
 	claimed  atomic.Int64
 	local    int64       // messages this process owns (all of them without a Shard)
@@ -44,7 +45,7 @@ type runner struct {
 	stopped  bool         // under enrollMu
 	shut     atomic.Bool  // shutdown has begun: connections closing now were cut off
 
-	active  atomic.Int64 // slots not finished
+	active  atomic.Int64 // slots not finished, and the model's tokens
 	allDone chan struct{}
 
 	fatalOnce sync.Once
@@ -56,10 +57,10 @@ type runner struct {
 	slotsMu sync.Mutex
 	slots   []*slot
 
-	open      *openModel   // nil in the closed model
-	ramp      *sessionRamp // closed model with session stages; nil otherwise
-	unbounded bool         // no message count: the run lasts as long as its stages
+	unbounded bool // no message count: the run lasts as long as its stages
 	recs      *recorders
+	sampling  chan struct{} // closed to stop the sampler
+	sampled   chan struct{} // closed when the sampler has stopped
 	msgLog    *messageLog
 	inFlight  atomic.Int64 // connections open
 }
@@ -88,8 +89,8 @@ func (r *runner) allSlots() []*slot {
 
 func (r *runner) now() int64 { return int64(time.Since(r.epoch)) }
 
-// Claim takes one message from the shared budget (closed model).
-func (r *runner) Claim() (int64, bool) {
+// claim takes one message from the shared budget (closed model).
+func (r *runner) claim() (int64, bool) {
 	if r.stopping.Load() {
 		return 0, false
 	}
@@ -104,8 +105,8 @@ func (r *runner) Claim() (int64, bool) {
 	return n, true
 }
 
-// Exhausted reports that no message is left to start.
-func (r *runner) Exhausted() bool {
+// exhausted reports that no message is left to start.
+func (r *runner) exhausted() bool {
 	return r.stopping.Load() || r.claimed.Load() >= r.local
 }
 
@@ -129,6 +130,12 @@ func Run(ctx context.Context, p plan.Plan, hooks Hooks) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return runConfig(ctx, cfg)
+}
+
+// runConfig runs a resolved plan: it works out the load model's schedule and this
+// process's messages, then runs.
+func runConfig(ctx context.Context, cfg Config) (Result, error) {
 	var sched *Schedule
 	switch {
 	case cfg.Rate > 0 && len(cfg.Stages) > 0:
@@ -164,112 +171,148 @@ func Run(ctx context.Context, p plan.Plan, hooks Hooks) (Result, error) {
 	if err := checkTLS(&cfg); err != nil {
 		return Result{Planned: local, NotStarted: local}, err
 	}
+	return run(ctx, cfg, local, sched, unbounded)
+}
+
+// run is a run with its plan resolved, phase by phase: resolve the target, start the
+// event loops, wait for a shared start, load, wait for the end, stop.
+func run(ctx context.Context, cfg Config, local int64, sched *Schedule, unbounded bool) (Result, error) {
+	notStarted := Result{Planned: local, NotStarted: local}
 	addr, err := cfg.Target.Resolve(ctx, cfg.Family)
 	if err != nil {
-		return Result{Planned: local, NotStarted: local}, err
+		return notStarted, err
 	}
+	r := newRunner(cfg, addr, local, sched, unbounded)
+	defer r.release()
+	if err := r.startLoops(); err != nil {
+		return notStarted, err
+	}
+	if err := r.awaitStart(ctx); err != nil {
+		_ = r.cli.Stop()
+		return notStarted, err
+	}
+	r.begin()
+	return r.end(r.wait(ctx))
+}
+
+// newRunner sets a run up: its protocol configuration, load model, dialers and dialing
+// goroutines (release ends them).
+func newRunner(cfg Config, addr net.Addr, local int64, sched *Schedule, unbounded bool) *runner {
 	r := &runner{
-		cfg:     cfg,
-		addr:    addr,
-		allDone: make(chan struct{}),
-		fatalCh: make(chan struct{}),
-		halt:    make(chan struct{}),
+		cfg:       cfg,
+		addr:      addr,
+		local:     local,
+		unbounded: unbounded,
+		allDone:   make(chan struct{}),
+		fatalCh:   make(chan struct{}),
+		halt:      make(chan struct{}),
+		dials:     newDialQueue(),
 	}
-	r.unbounded = unbounded
-	r.local = local
 	r.proto = cfg.Protocol
 	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
 		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
-	r.dials = newDialQueue()
-	defer r.dials.close() // the dialing goroutines end with the run, however it ends
+	r.model = newModel(r, sched)
 	for i := 0; i < cfg.MaxConnecting; i++ {
 		go r.dials.serve()
 	}
 	r.dialCtx, r.cancelDial = context.WithCancel(context.Background())
-	defer r.cancelDial()
 	r.dialers = newDialers(cfg, addr)
+	return r
+}
 
-	loops := cfg.EventLoops
+// release ends the dialing goroutines, however the run ended.
+func (r *runner) release() {
+	r.dials.close()
+	r.cancelDial()
+}
+
+// startLoops starts the gnet event loops: one per CPU unless told, never more than
+// sessions.
+func (r *runner) startLoops() error {
+	loops := r.cfg.EventLoops
 	if loops <= 0 {
 		loops = runtime.NumCPU()
 	}
-	if loops > cfg.Sessions {
-		loops = cfg.Sessions
+	if loops > r.cfg.Sessions {
+		loops = r.cfg.Sessions
 	}
-	r.cli, err = gnet.NewClient(r,
+	cli, err := gnet.NewClient(r,
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReadBufferCap(16<<10), // per loop; SMTP replies are small
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(silentLogger{}))
 	if err != nil {
-		return Result{Planned: local, NotStarted: local}, fmt.Errorf("event loops: %w", err)
+		return fmt.Errorf("event loops: %w", err)
 	}
-	if err := r.cli.Start(); err != nil {
-		return Result{Planned: local, NotStarted: local}, fmt.Errorf("event loops: %w", err)
+	if err := cli.Start(); err != nil {
+		return fmt.Errorf("event loops: %w", err)
 	}
+	r.cli = cli
+	return nil
+}
 
-	if !cfg.StartAt.IsZero() {
-		late := cfg.MaxStartLate
-		wait := time.Until(cfg.StartAt)
-		if wait < -late {
-			_ = r.cli.Stop()
-			return Result{Planned: local, NotStarted: local}, fmt.Errorf("%w: %v late", ErrMissedStart, -wait)
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			_ = r.cli.Stop()
-			return Result{Planned: local, NotStarted: local}, ErrInterrupted
-		}
+// awaitStart waits for the shared start of a run spread over several processes
+// (StartAt), and refuses it when it has passed by more than MaxStartLate.
+func (r *runner) awaitStart(ctx context.Context) error {
+	if r.cfg.StartAt.IsZero() {
+		return nil
 	}
+	late := r.cfg.MaxStartLate
+	wait := time.Until(r.cfg.StartAt)
+	if wait < -late {
+		return fmt.Errorf("%w: %v late", ErrMissedStart, -wait)
+	}
+	select {
+	case <-time.After(wait):
+		return nil
+	case <-ctx.Done():
+		return ErrInterrupted
+	}
+}
+
+// begin is the run's epoch: recording starts, and the load model starts the load.
+func (r *runner) begin() {
 	r.epoch = time.Now()
-	r.recs = newRecorders(r.epoch, cfg.NoMetrics)
-	r.recs.onSample = cfg.OnInterval
-	if cfg.MessageLog != nil {
-		r.msgLog = newMessageLog(cfg.MessageLog, r.epoch.UnixNano())
+	r.recs = newRecorders(r.epoch, r.cfg.NoMetrics)
+	r.recs.onSample = r.cfg.OnInterval
+	if r.cfg.MessageLog != nil {
+		r.msgLog = newMessageLog(r.cfg.MessageLog, r.epoch.UnixNano())
 	}
-	samplerStop, samplerDone := make(chan struct{}), make(chan struct{})
-	go r.recs.run(r, samplerStop, samplerDone)
-	switch {
-	case sched != nil:
-		r.open = &openModel{r: r, sched: sched}
-		r.active.Store(1) // the dispatcher's token
-		go r.open.run()
-	case len(cfg.SessionStages) > 0:
-		r.ramp = &sessionRamp{r: r, sched: RampingRate(0, cfg.SessionStages, 0)}
-		r.active.Store(1) // the controller's token
-		go r.ramp.run()
-	default:
-		r.active.Store(0)
-		slots := make([]*slot, cfg.Sessions)
-		for i := range slots {
-			slots[i] = r.addSlot()
-		}
-		for _, s := range slots {
-			s.startNext()
-		}
-	}
+	r.sampling, r.sampled = make(chan struct{}), make(chan struct{})
+	go r.recs.run(r, r.sampling, r.sampled)
+	r.model.start()
+}
 
-	var runErr error
+// wait returns when every message is done, a fatal error has stopped the run, or the
+// run was interrupted (ErrInterrupted) and the sessions in flight have had their grace
+// period to finish.
+func (r *runner) wait(ctx context.Context) error {
+	select {
+	case <-r.allDone:
+		return nil
+	case <-r.fatalCh:
+		return nil
+	case <-ctx.Done():
+	}
+	// Start nothing new; let sessions in flight finish their message and QUIT.
+	r.stop()
+	r.model.interrupt()
 	select {
 	case <-r.allDone:
 	case <-r.fatalCh:
-	case <-ctx.Done():
-		// Start nothing new; let sessions in flight finish their message and QUIT.
-		r.stop()
-		r.wakeIdle()
-		runErr = ErrInterrupted
-		select {
-		case <-r.allDone:
-		case <-r.fatalCh:
-		case <-time.After(cfg.Grace):
-		}
+	case <-time.After(r.cfg.Grace):
 	}
+	return ErrInterrupted
+}
+
+// end stops what is still running and accounts for the run. A fatal error wins over an
+// interrupt.
+func (r *runner) end(runErr error) (Result, error) {
 	elapsed := time.Since(r.epoch)
 	r.shutdown()
 	<-r.allDone
-	close(samplerStop)
-	<-samplerDone
+	close(r.sampling)
+	<-r.sampled
 	r.recs.sample(time.Now()) // the loops have stopped: the last interval is complete
 	if r.fatalErr != nil {
 		runErr = r.fatalErr
@@ -283,22 +326,8 @@ func Run(ctx context.Context, p plan.Plan, hooks Hooks) (Result, error) {
 	return res, runErr
 }
 
-// wakeIdle tells sessions idle between messages (open model, -d) that none will come.
-func (r *runner) wakeIdle() {
-	if r.open == nil {
-		return
-	}
-	r.open.mu.Lock()
-	idle := r.open.idle
-	r.open.idle = nil
-	r.open.mu.Unlock()
-	for _, s := range idle {
-		s.handOver(due{})
-	}
-}
-
 // shutdown stops everything still running: dials are cancelled, delays end, and the
-// event loops close the remaining connections (their messages count as failed).
+// event loops close the remaining connections (their messages count as failed, aborted).
 func (r *runner) shutdown() {
 	r.stop()
 	r.shut.Store(true)

@@ -58,7 +58,7 @@ func (s *slot) startTLS(c gnet.Conn, now int64) {
 // came before the handshake, from the server or from someone in between, and is refused.
 func (s *slot) afterStartTLS(c gnet.Conn) gnet.Action {
 	if err := tlsconn.CheckNothingBuffered(c, "server"); err != nil {
-		s.ended = true
+		s.endSession()
 		s.client.Fail(err)
 		s.r.fatal(err) // a protocol error, fatal even with -A
 		return gnet.Close
@@ -160,7 +160,7 @@ func (s *slot) tlsFailed(phase string, err error) {
 	if _, ok := metrics.CertificateFailure(err); ok {
 		s.rec.Add(metrics.TLSCertificateFailed, 1)
 	}
-	s.ended = true
+	s.endSession()
 	if s.canFallBack() {
 		s.fallBack(terr)
 		return
@@ -205,7 +205,7 @@ func (s *slot) canFallBack() bool {
 // do the same message in plaintext (afterClose, opened). The message stays open: it is
 // neither failed nor counted twice. The callers (tlsFailed, closed) end the connection.
 func (s *slot) fallBack(err error) {
-	s.plainRetry = true
+	s.next = nextPlainRetry
 	s.recordError(err)
 	s.r.cfg.Events.Warning(&FallbackError{Err: err})
 }
@@ -234,7 +234,7 @@ func (s *slot) closeTLS() {
 	}
 	err := tc.CloseDuringHandshake(closeWait)
 	s.tls = tlsSession{plain: s.tls.plain[:0]}
-	if err != nil && !s.ended && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !s.r.shut.Load() {
+	if err != nil && !s.sessionEnded() && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !s.r.shut.Load() {
 		s.tlsFailed(metrics.TLSHandshake.String(), err)
 	}
 }

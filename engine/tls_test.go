@@ -72,7 +72,7 @@ func TestTLSLevelsAndModes(t *testing.T) {
 			cfg.Plan.TLS.Wrapper = tc.implicit
 			cfg.Session.Reuse = tc.reuse
 			cfg.Session.Pipelining = tc.reuse
-			res, err := run(context.Background(), cfg)
+			res, err := runTest(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestTLSResumption(t *testing.T) {
 			// One session first, so that the others find a ticket.
 			for _, n := range []int64{1, 20} {
 				cfg := tlsConfig(t, srv.Addr, 2, n, protocol.TLSRequired, ccfg)
-				res, err := run(context.Background(), cfg)
+				res, err := runTest(context.Background(), cfg)
 				if err != nil || res.Accepted != n {
 					t.Fatalf("err %v accepted %d", err, res.Accepted)
 				}
@@ -138,13 +138,13 @@ func TestTLSClientCertificate(t *testing.T) {
 				Certificates: []tls.Certificate{f.good.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: f.ca.Pool}})
 			ccfg := &tls.Config{RootCAs: f.ca.Pool, ServerName: "localhost", MaxVersion: version,
 				Certificates: []tls.Certificate{f.client.TLS}}
-			res, err := run(context.Background(), tlsConfig(t, srv.Addr, 2, 4, protocol.TLSRequired, ccfg))
+			res, err := runTest(context.Background(), tlsConfig(t, srv.Addr, 2, 4, protocol.TLSRequired, ccfg))
 			if err != nil || res.Accepted != 4 || srv.ClientCerts.Load() != 4 {
 				t.Fatalf("err %v accepted %d client certs %d", err, res.Accepted, srv.ClientCerts.Load())
 			}
 			// Without a certificate the server refuses the session.
 			ccfg = &tls.Config{RootCAs: f.ca.Pool, ServerName: "localhost", MaxVersion: version}
-			res, err = run(context.Background(), tlsConfig(t, srv.Addr, 1, 1, protocol.TLSRequired, ccfg))
+			res, err = runTest(context.Background(), tlsConfig(t, srv.Addr, 1, 1, protocol.TLSRequired, ccfg))
 			if err == nil || !strings.Contains(err.Error(), "TLS") || res.Failed != 1 {
 				t.Fatalf("without a client certificate: err %v, %+v", err, res)
 			}
@@ -192,7 +192,7 @@ func TestTLSFailures(t *testing.T) {
 				cfg.Session.AllowReject = allow
 				ev := &events{}
 				cfg.Events = ev
-				res, err := run(context.Background(), cfg)
+				res, err := runTest(context.Background(), cfg)
 				checkAccounting(t, res)
 				if allow && tc.name == "injection" {
 					continue // a protocol error: fatal even with -A
@@ -252,7 +252,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	cfg := tlsConfig(t, l.Addr().String(), 1, 1, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true})
 	cfg.Session.Timeout, cfg.Connect.Timeout = 300*time.Millisecond, 300*time.Millisecond
 	start := time.Now()
-	res, err := run(context.Background(), cfg)
+	res, err := runTest(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "timeout") || res.Failed != 1 {
 		t.Fatalf("err %v, %+v", err, res)
 	}
@@ -271,7 +271,7 @@ func TestAuthOverTLS(t *testing.T) {
 			cfg := tlsConfig(t, srv.Addr, 3, 12, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true})
 			cfg.Auth = &plan.Auth{Mechanism: mech, File: "users"} // the file the secrets would be read from
 			cfg.Credentials = []protocol.Credential{{User: "alice", Password: "wonder"}, {User: "bob", Password: "builder"}}
-			res, err := run(context.Background(), cfg)
+			res, err := runTest(context.Background(), cfg)
 			if err != nil || res.Accepted != 12 || srv.AuthOK.Load() != 12 {
 				t.Fatalf("err %v accepted %d auth ok %d", err, res.Accepted, srv.AuthOK.Load())
 			}
@@ -286,7 +286,7 @@ func TestAuthOverTLS(t *testing.T) {
 		cfg := tlsConfig(t, srv.Addr, 1, 1, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true})
 		cfg.Auth = &plan.Auth{Mechanism: "PLAIN", User: "alice"}
 		cfg.Credentials = []protocol.Credential{{User: "alice", Password: "wrong"}}
-		res, err := run(context.Background(), cfg)
+		res, err := runTest(context.Background(), cfg)
 		if err == nil || err.Error() != "AUTH PLAIN rejected: 535 5.7.8 Error: authentication failed: plain" || res.Rejected != 1 {
 			t.Fatalf("err %v, %+v", err, res)
 		}

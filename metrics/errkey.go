@@ -142,3 +142,23 @@ func errnoWord(errno syscall.Errno) string {
 	}
 	return word
 }
+
+// ClassProtocol and ClassAborted are the classes of error keys that are neither replies
+// nor connection errors.
+const (
+	ClassProtocol = "protocol" // the server broke the protocol: phase:protocol:REASON
+	ClassAborted  = "aborted"  // a message the run's end cut off: phase:aborted
+)
+
+// ProtocolErrorKey is the error key of a protocol violation by the server in a phase:
+// phase:protocol:REASON, where REASON is malformed (not a reply), too_long (a line over
+// 4 KiB or a reply over 64 KiB), unexpected_reply (a reply to no command) or
+// bad_challenge (an AUTH challenge the mechanism has no answer for).
+func ProtocolErrorKey(phase, reason string) string {
+	return phase + ":" + ClassProtocol + ":" + reason
+}
+
+// AbortedKey is the error key of a message cut off in a phase because the run stopped —
+// interrupted, or ended by another session's fatal error — rather than by anything that
+// happened to it: phase:aborted.
+func AbortedKey(phase string) string { return phase + ":" + ClassAborted }

@@ -74,3 +74,16 @@ func TestNetErrorKey(t *testing.T) {
 }
 
 var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+
+func TestProtocolAndAbortedKeys(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{ProtocolErrorKey("banner", "malformed"), "banner:protocol:malformed"},
+		{ProtocolErrorKey("session", "unexpected_reply"), "session:protocol:unexpected_reply"},
+		{AbortedKey("rcpt"), "rcpt:aborted"},
+		{AbortedKey("connect"), "connect:aborted"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
+		}
+	}
+}

@@ -63,7 +63,7 @@ type Counter uint8
 
 const (
 	SessionsOpened     Counter = iota // connections established
-	SessionsFailed                    // connects that failed
+	SessionsFailed                    // connects that failed, and sessions a failure ended (not a rejection)
 	MessagesAccepted                  // 2xx after the dot
 	MessagesRejected                  // a 4xx/5xx ended the transaction
 	MessagesFailed                    // the session broke first

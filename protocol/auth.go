@@ -138,7 +138,7 @@ func (c *Client) onAuthReply(t *txn, e expectation, r *Reply, now int64) Step {
 	if r.Code == 334 {
 		resp, err := c.authResponse(r)
 		if err != nil {
-			return c.fatal(err)
+			return c.fatal(&ProtocolError{Phase: PhaseAuth, Reason: "bad_challenge", Err: err})
 		}
 		c.auth.step++
 		c.sendAuthLine(now, []byte(base64.StdEncoding.EncodeToString(resp)), redacted)

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -93,7 +95,12 @@ type expectation struct {
 	phase Phase
 	start int64 // when the command went out (ns since epoch)
 	seq   int64 // the message it belongs to; 0 for session-level commands
+	sent  int64 // the hand-over (Client.flushes) that sent the command; 0 while unsent
 }
+
+// answerable reports whether a reply that began to arrive at hand-over arrived can answer
+// this command: only when the command had gone out before.
+func (e *expectation) answerable(arrived int64) bool { return e.sent != 0 && e.sent <= arrived }
 
 // txn is the state of one message's transaction.
 type txn struct {
@@ -105,6 +112,7 @@ type txn struct {
 	eodAccepted  int
 	rejected     error // first rejection; the transaction ends with RSET
 	dataAborted  bool  // pipelined DATA got 354 with nothing to send: an empty body went out
+	answered     bool  // the server has replied to one of its commands
 	done         bool  // outcome reported
 }
 
@@ -127,6 +135,19 @@ type Client struct {
 	cur, next  txn // next is only used when the next transaction was pipelined after a dot
 	outOfMsgs  bool
 	err        error
+	unstarted  int64 // a message the server closed the session before seeing (serverClosing)
+	replies    int64 // replies that answered a command on this connection
+
+	// Which replies may answer which commands: a reply can only answer a command sent
+	// before its first byte arrived. flushes counts the hand-overs of Output to the
+	// transport (the connect is the first); every byte of one Feed arrived before the
+	// hand-over that follows it. Bytes Feed leaves unconsumed (a reply split across
+	// reads) are given again: heldSince is when the first of them arrived.
+	flushes   int64
+	held      bool
+	heldSince int64
+	scan      replyScan // how far the held reply has been checked
+	dotSeq    int64     // a message whose final dot is in Output: DotSent at the hand-over
 
 	tlsActive   bool // the connection is encrypted (implicit TLS, or STARTTLS done)
 	tlsPending  bool // a TLS handshake is in progress; nothing is fed until TLSDone
@@ -160,6 +181,12 @@ func (c *Client) Start(seq int64, connected int64) {
 	c.next = txn{}
 	c.outOfMsgs = false
 	c.err = nil
+	c.unstarted = 0
+	c.replies = 0
+	c.flushes = 1 // the connect: the banner is owed from now
+	c.held = false
+	c.scan = replyScan{}
+	c.dotSeq = 0
 	c.tlsActive = false
 	c.tlsPending = c.cfg.ImplicitTLS
 	c.tlsDeclined = false
@@ -169,6 +196,7 @@ func (c *Client) Start(seq int64, connected int64) {
 	}
 	c.resetOutput()
 	c.push(PhaseBanner, connected, 0)
+	c.expect[len(c.expect)-1].sent = c.flushes
 }
 
 // Release returns the output buffer to the pool once the connection is closed.
@@ -181,8 +209,19 @@ func (c *Client) Release() {
 	c.state = stateDone
 }
 
-// Err is why Feed returned StepFatal.
+// Err is why the session ended early: the error of StepFatal, or the 421/521 that made
+// Feed return StepClose. It is nil while the session runs and after a normal QUIT.
 func (c *Client) Err() error { return c.err }
+
+// Replies counts the replies that answered a command on this connection: the driver's
+// measure of progress (a step ends when its reply is complete).
+func (c *Client) Replies() int64 { return c.replies }
+
+// Unstarted is the message the session had taken but the server never saw, when the
+// server closed the session first (a 421 between commands). Its outcome is never
+// reported: with -A the driver starts it again on a new connection; without, the run
+// stops and it was not started.
+func (c *Client) Unstarted() (seq int64, ok bool) { return c.unstarted, c.unstarted != 0 }
 
 // Capabilities is what the server announced after EHLO/LHLO.
 func (c *Client) Capabilities() Capabilities { return c.caps }
@@ -270,8 +309,36 @@ func (c *Client) OutputLen() int {
 }
 
 // Flushed tells the machine that the transport has taken all of Output (gnet copies
-// what it cannot write at once), so the buffer can be reused.
-func (c *Client) Flushed() { c.resetOutput() }
+// what it cannot write at once), so the buffer can be reused. From now on, replies may
+// answer the commands it held.
+func (c *Client) Flushed() {
+	c.flushes++
+	for i := len(c.expect) - 1; i >= c.head && c.expect[i].sent == 0; i-- {
+		c.expect[i].sent = c.flushes
+	}
+	if c.dotSeq != 0 {
+		seq := c.dotSeq
+		c.dotSeq = 0
+		c.obs.DotSent(seq)
+	}
+	if c.out != nil {
+		c.resetOutput()
+	}
+}
+
+// discardUnsent drops what Output holds and the replies it would be owed: the server
+// has closed the session, nothing more goes out.
+func (c *Client) discardUnsent() {
+	i := len(c.expect)
+	for i > c.head && c.expect[i-1].sent == 0 {
+		i--
+	}
+	c.expect = c.expect[:i]
+	c.dotSeq = 0
+	if c.out != nil {
+		c.resetOutput()
+	}
+}
 
 func (c *Client) resetOutput() {
 	c.out.Reset()
@@ -281,29 +348,126 @@ func (c *Client) resetOutput() {
 
 // Feed consumes complete replies from p, which holds what the server sent and the
 // machine has not consumed yet, received at time now. It returns how many bytes it
-// consumed (the driver keeps the rest for the next call) and what to do next.
+// consumed (the driver keeps the rest and gives it again, first, in the next call) and
+// what to do next.
 func (c *Client) Feed(p []byte, now int64) (consumed int, step Step) {
-	for consumed < len(p) {
-		if c.state != stateActive && c.state != stateQuitting || c.head >= len(c.expect) {
-			return consumed, c.fatal(fmt.Errorf("%w: %q", ErrUnexpectedReply, printable(p[consumed:], 64)))
+	batch := c.flushes // every byte of p arrived before the next hand-over
+	arrived := batch
+	if c.held {
+		arrived = c.heldSince
+	}
+	step = StepRead
+	for consumed < len(p) && step == StepRead {
+		if c.state == stateNew || c.state == stateDone {
+			step = c.fatal(&ProtocolError{Between: true, Reason: "unexpected_reply",
+				Err: fmt.Errorf("%w: %q", ErrUnexpectedReply, printable(firstLine(p[consumed:]), 64))})
+			break
 		}
-		r, n, err := ParseReply(p[consumed:])
+		n, err := parseReply(p[consumed:], &c.scan, &c.rep)
 		if err != nil {
-			return consumed, c.fatal(err)
+			step = c.fatal(c.protocolError(err))
+			break
 		}
 		if n == 0 {
 			break
 		}
 		consumed += n
-		c.rep = r
+		c.scan = replyScan{}
 		c.reply = &c.rep
-		step = c.onReply(c.reply, now)
+		step = c.dispatch(c.reply, arrived, now)
 		c.reply = nil
-		if step != StepRead {
-			return consumed, step
-		}
+		arrived = batch
 	}
-	return consumed, StepRead
+	switch {
+	case consumed == len(p):
+		c.held = false
+	case consumed > 0 || !c.held:
+		c.held, c.heldSince = true, batch
+	}
+	return consumed, step
+}
+
+// dispatch hands a complete reply to the command it answers: the oldest outstanding one,
+// if that had been sent when the reply began to arrive.
+func (c *Client) dispatch(r *Reply, arrived, now int64) Step {
+	if c.head >= len(c.expect) || !c.expect[c.head].answerable(arrived) {
+		return c.unsolicited(r, now)
+	}
+	c.replies++
+	return c.onReply(r, now)
+}
+
+// unsolicited handles a reply that answers no command: none was outstanding when it
+// began to arrive (a reply ahead of its command, or one reply too many). A 421 there is
+// the server closing the session (RFC 5321 §3.8: an idle timeout, a shutdown); anything
+// else is a protocol error.
+func (c *Client) unsolicited(r *Reply, now int64) Step {
+	if c.cfg.Trace {
+		traceReply(c.obs, r)
+	}
+	if r.Code == 421 {
+		return c.serverClosing(r)
+	}
+	pe := &ProtocolError{Between: true, Reason: "unexpected_reply",
+		Err: fmt.Errorf("%w with no command outstanding: %d %s", ErrUnexpectedReply, r.Code, printable([]byte(r.Text()), MaxReplyLine))}
+	pe.Phase, pe.Between = c.nextPhase()
+	return c.fatal(pe)
+}
+
+// nextPhase is the step the session is at for an error key: the oldest command whose
+// reply is owed, sent or about to be; between is true when there is none.
+func (c *Client) nextPhase() (p Phase, between bool) {
+	if c.head < len(c.expect) {
+		return c.expect[c.head].phase, false
+	}
+	return 0, true
+}
+
+// serverClosing: the server closes the session between commands. A QUIT about to go out
+// needs no answer; a message the server had replied for is rejected, as smtp-source
+// would find on its next command; one it never saw is not charged (Unstarted). Without
+// -A the run stops, as after any 421 (smtp-source: "sender rejected: 421 …"); with -A it
+// is a warning and the slot reconnects for what is left.
+func (c *Client) serverClosing(r *Reply) Step {
+	err := &ReplyError{What: "server closed the session", Code: r.Code, Enhanced: string(r.Enhanced), Text: r.Text()}
+	err.Phase, err.Between = c.nextPhase()
+	c.discardUnsent()
+	if c.state == stateQuitting {
+		c.state = stateDone
+		return StepDone
+	}
+	c.closeOpen(&c.cur, err)
+	c.closeOpen(&c.next, err)
+	c.err = err
+	c.state = stateDone
+	if !c.cfg.AllowReject {
+		return StepFatal
+	}
+	c.obs.Warning(err)
+	return StepClose
+}
+
+// closeOpen ends a transaction the server's closing cut off.
+func (c *Client) closeOpen(t *txn, err error) {
+	if !t.open() {
+		return
+	}
+	if t.answered || c.unstarted != 0 {
+		c.finish(t, Rejected, err)
+		return
+	}
+	c.unstarted = t.seq
+	t.done = true
+}
+
+// protocolError wraps a reply the parser refused with the step it was awaited for.
+func (c *Client) protocolError(err error) *ProtocolError {
+	pe := &ProtocolError{Reason: "malformed", Err: err}
+	if errors.Is(err, ErrReplyTooLong) {
+		pe.Reason = "too_long"
+	}
+	pe.Phase, pe.Between = c.nextPhase()
+	return pe
 }
 
 // Resume starts the next message after a pause (StepPause), or QUIT when none is left.
@@ -366,136 +530,32 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 		c.obs.Phase(e.phase, e.seq, e.start, now, r.Code)
 	}
 	t := c.txnFor(e.seq)
-
+	if e.seq != 0 {
+		t.answered = true
+	}
 	switch e.phase {
 	case PhaseBanner:
-		if !r.Positive() {
-			err := rejection(e.phase, "rejected at server banner", r)
-			if !c.cfg.AllowReject {
-				return c.fatalRejected(err)
-			}
-			c.obs.Warning(err) // smtp-source goes on to HELO, even after 421
-		}
-		if c.cfg.Greeting == GreetNone {
-			c.beginMessage(now)
-			return StepRead
-		}
-		c.sendGreeting(PhaseHelo, now)
-
+		return c.onBanner(r, now)
 	case PhaseHelo, PhaseEhloTLS:
-		if !r.Positive() {
-			if step, stop := c.rejected(t, c.cfg.Greeting.command()+" rejected", r); stop {
-				return step
-			}
-		} else if c.cfg.Greeting != GreetHELO {
-			c.caps = ParseCapabilities(r)
-			c.pipelining = c.cfg.Pipelining && c.caps.Has(ExtPipelining)
-		}
-		return c.afterGreeting(now)
-
+		return c.onGreeting(t, r, now)
 	case PhaseStartTLS:
 		return c.onStartTLSReply(t, r, now)
-
 	case PhaseAuth:
 		return c.onAuthReply(t, e, r, now)
-
 	case PhaseMail:
-		if r.Positive() {
-			t.mailOK = true
-			if !c.pipelining {
-				c.sendRcpt(now, t)
-			}
-			return StepRead
-		}
-		if step, stop := c.rejected(t, "sender rejected", r); stop {
-			return step
-		}
-		t.rejected = rejection(e.phase, "sender rejected", r)
-		if !c.pipelining {
-			c.endRejected(t, now)
-		}
-
+		return c.onMail(t, r, now)
 	case PhaseRcpt:
-		t.rcptReplies++
-		switch {
-		case r.Positive() && t.mailOK:
-			t.rcptAccepted++
-		case !r.Positive() && t.mailOK:
-			if step, stop := c.rejected(t, "recipient rejected", r); stop {
-				return step
-			}
-			if t.rcptAccepted == 0 && t.rcptReplies == c.cfg.Template.Recipients() {
-				t.rejected = rejection(e.phase, "recipient rejected", r)
-			}
-		}
-		if c.pipelining {
-			return StepRead // DATA's reply decides
-		}
-		switch {
-		case t.rcptReplies < c.cfg.Template.Recipients():
-			c.sendRcpt(now, t)
-		case t.rcptAccepted > 0:
-			c.command(PhaseData, now, t.seq, cmdData)
-		default:
-			c.endRejected(t, now)
-		}
-
+		return c.onRcpt(t, r, now)
 	case PhaseData:
-		viable := t.mailOK && t.rcptAccepted > 0 && t.rejected == nil
-		switch {
-		case r.Code == 354 && viable:
-			c.sendMessage(now, t)
-		case r.Code == 354:
-			// A pipelined DATA the server accepted though the envelope failed (RFC 2920
-			// §3.1): end the empty message at once; its reply is ignored, then RSET.
-			t.dataAborted = true
-			c.command(PhaseEOD, now, t.seq, cmdDot)
-		case !viable:
-			// The envelope already failed in the pipeline; this reply only confirms it.
-			c.endRejected(t, now)
-		default:
-			if step, stop := c.rejected(t, "data rejected", r); stop {
-				return step
-			}
-			t.rejected = rejection(e.phase, "data rejected", r)
-			c.endRejected(t, now)
-		}
-
+		return c.onData(t, r, now)
 	case PhaseEOD:
-		if t.dataAborted {
-			c.endRejected(t, now)
-			return StepRead
-		}
-		t.eodReplies++
-		if r.Positive() {
-			t.eodAccepted++
-		} else {
-			if step, stop := c.rejected(t, "end of data rejected", r); stop {
-				return step
-			}
-			t.rejected = rejection(e.phase, "end of data rejected", r)
-		}
-		if c.cfg.LMTP && t.eodReplies < t.rcptAccepted {
-			return StepRead
-		}
-		if t.eodAccepted > 0 {
-			c.finish(t, Accepted, nil)
-		} else {
-			c.finish(t, Rejected, t.rejected)
-		}
-		return c.afterMessage(now)
-
+		return c.onEOD(t, r, now)
 	case PhaseRset:
-		if !r.Positive() {
-			if step, stop := c.rejected(t, "rset rejected", r); stop {
-				return step
-			}
-		}
-		return c.afterMessage(now)
-
+		return c.onRset(t, r, now)
 	case PhaseQuit:
-		c.state = stateDone
+		c.state = stateDone // its code is ignored, as smtp-source does
 		return StepDone
+	case PhaseConnect, PhaseTLSHandshake, NumPhases: // the driver's: never a command's reply
 	}
 	return StepRead
 }
@@ -511,6 +571,8 @@ func (c *Client) rejected(t *txn, what string, r *Reply) (Step, bool) {
 	if r.Code == 421 || r.Code == 521 {
 		c.finish(&c.cur, Rejected, err)
 		c.finish(&c.next, Rejected, err)
+		c.discardUnsent()
+		c.err = err
 		c.state = stateDone
 		return StepClose, true
 	}
@@ -599,7 +661,7 @@ func (c *Client) sendMessage(now int64, t *txn) {
 			c.push(PhaseEOD, now, t.seq)
 		}
 	}
-	c.obs.DotSent(t.seq)
+	c.dotSeq = t.seq
 	if c.pipelining && c.cfg.ReuseConnection && !c.cfg.PauseBetween && !c.next.open() {
 		if seq, ok := c.cfg.Source.Claim(); ok {
 			c.next = txn{seq: seq}
@@ -667,11 +729,54 @@ func traceReply(obs Observer, r *Reply) {
 // ReplyError is a negative reply that ended a step, with smtp-source's wording
 // ("sender rejected: 550 5.1.0 text").
 type ReplyError struct {
-	Phase    Phase  // the step the reply answered
+	Phase    Phase  // the step the reply answered; for a 421 that answered none, the step the session was at
+	Between  bool   // a 421 that answered no command, with none about to be sent: the session was idle
 	What     string // "sender rejected", "rejected at server banner", …
 	Code     int
 	Enhanced string
 	Text     string // the lines' texts joined with "\n"
+}
+
+// SessionLevel is the phase field of an error key for what happened between commands,
+// when no reply was owed, or with no phase at all.
+const SessionLevel = "session"
+
+// Where names the step for the error key: the phase, or SessionLevel.
+func (e *ReplyError) Where() string {
+	if e.Between {
+		return SessionLevel
+	}
+	return e.Phase.String()
+}
+
+// ProtocolError is what a server did against the protocol: a malformed or over-long
+// reply, a reply to no command, an AUTH challenge the mechanism has no answer for. It
+// ends the session and the run, with or without -A.
+type ProtocolError struct {
+	Phase   Phase  // the step the session was at: the oldest command whose reply is owed, sent or about to be
+	Between bool   // there was none: the session was idle
+	Reason  string // one word for the error key: malformed, too_long, unexpected_reply, bad_challenge
+	Err     error
+}
+
+func (e *ProtocolError) Error() string { return e.Err.Error() }
+
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+// Where names the step for the error key: the phase, or SessionLevel.
+func (e *ProtocolError) Where() string {
+	if e.Between {
+		return SessionLevel
+	}
+	return e.Phase.String()
+}
+
+// firstLine is p up to its first line end.
+func firstLine(p []byte) []byte {
+	if i := bytes.IndexAny(p, "\r\n"); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 func (e *ReplyError) Error() string {

@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
 // counterSource hands out messages 1..total.
@@ -62,99 +64,11 @@ func (r *recorder) Trace(line []byte, srv bool) {
 	}
 }
 
-// simServer answers like smtp-sink, with configurable replies per command, and records
-// every byte the client sent. It understands pipelined input.
-type simServer struct {
-	replies  map[string]string // command verb (or "." / "banner") → reply; default below
-	lmtp     bool
-	seen     bytes.Buffer
-	pending  []byte
-	inData   bool
-	rcpts    int
-	ehloCaps string
-	closed   bool
-	tls      tlsSim // STARTTLS and AUTH (starttls_test.go)
-}
-
-func (s *simServer) reply(verb, def string) string {
-	if r, ok := s.replies[verb]; ok {
-		return r
-	}
-	return def
-}
-
-func (s *simServer) banner() string { return s.reply("banner", "220 sim ESMTP\r\n") }
-
-// input consumes client bytes and returns the server's replies to complete lines.
-func (s *simServer) input(p []byte) string {
-	s.seen.Write(p)
-	s.pending = append(s.pending, p...)
-	var out strings.Builder
-	for {
-		i := bytes.Index(s.pending, []byte("\r\n"))
-		if i < 0 {
-			return out.String()
-		}
-		line := string(s.pending[:i])
-		s.pending = s.pending[i+2:]
-		if s.inData {
-			if line == "." {
-				s.inData = false
-				r := s.reply(".", "250 2.0.0 Ok: queued as X\r\n")
-				if s.lmtp {
-					out.WriteString(strings.Repeat(r, s.rcpts))
-				} else {
-					out.WriteString(r)
-				}
-				s.rcpts = 0
-			}
-			continue
-		}
-		if s.tls.authMech != "" {
-			out.WriteString(s.authContinue(line))
-			continue
-		}
-		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
-		switch verb {
-		case "STARTTLS":
-			out.WriteString(s.startTLS())
-		case "AUTH":
-			out.WriteString(s.authStart(line))
-		case "HELO":
-			out.WriteString(s.reply("HELO", "250 sim\r\n"))
-		case "EHLO", "LHLO":
-			out.WriteString(s.reply(verb, "250-sim\r\n"+s.ehloCaps+s.tlsCaps()+"250 8BITMIME\r\n"))
-		case "MAIL":
-			out.WriteString(s.reply("MAIL", "250 2.1.0 Ok\r\n"))
-		case "RCPT":
-			r := s.reply("RCPT", "250 2.1.5 Ok\r\n")
-			if strings.HasPrefix(r, "2") {
-				s.rcpts++
-			}
-			out.WriteString(r)
-		case "DATA":
-			r := s.reply("DATA", "354 go\r\n")
-			if strings.HasPrefix(r, "354") {
-				s.inData = true
-			}
-			out.WriteString(r)
-		case "RSET":
-			s.rcpts = 0
-			out.WriteString(s.reply("RSET", "250 2.0.0 Ok\r\n"))
-		case "QUIT":
-			out.WriteString("221 2.0.0 Bye\r\n")
-			s.closed = true
-		default:
-			out.WriteString("500 5.5.1 unknown\r\n")
-		}
-	}
-}
-
 type scenario struct {
 	cfg      Config
 	spec     MessageSpec
 	messages int64
-	server   simServer
+	server   testpeer.SMTPScript
 }
 
 type run struct {
@@ -188,269 +102,158 @@ func drive(t *testing.T, sc scenario, rng *rand.Rand, maxChunk int) run {
 	sc.cfg.Template = NewTemplate(sc.spec)
 	sc.cfg.Source = src
 	rec := newRecorder()
-	c := NewClient(&sc.cfg, rec, 1)
-	var res run
-	res.rec = rec
-	now := int64(0)
+	d := &driver{t: t, sc: &sc, rng: rng, maxChunk: maxChunk, c: NewClient(&sc.cfg, rec, 1)}
+	d.res.rec = rec
 	var all bytes.Buffer
+	var carried int64 // a message the server closed the session before seeing
 	for guard := 0; guard < 1000; guard++ {
-		seq, ok := src.Claim()
+		seq, ok := carried, carried != 0
+		if !ok {
+			seq, ok = src.Claim()
+		}
 		if !ok {
 			break
 		}
-		res.sessions++
-		srv := sc.server // copy: a fresh connection
-		srv.replies = sc.server.replies
-		srv.seen = bytes.Buffer{}
-		now += 1000
-		c.Start(seq, now)
-		inbox := []byte(srv.banner())
-		var buffered []byte
-		step := StepRead
-		if sc.cfg.ImplicitTLS {
-			now += 1000
-			c.TLSDone(now)
-			res.handshakes++
-		}
-		for step == StepRead || step == StepPause || step == StepStartTLS {
-			if step == StepStartTLS {
-				if len(buffered) > 0 || len(inbox) > 0 {
-					res.injected = append(append(res.injected, buffered...), inbox...)
-					c.Fail(errors.New("injected"))
-					step = StepFatal
-					break
-				}
-				srv.tls.active = true
-				res.handshakes++
-				now += 1000
-				c.TLSDone(now)
-				step = StepRead
-			}
-			if step == StepPause {
-				step = c.Resume(now)
-			}
-			var out []byte
-			for _, b := range c.Output(nil) {
-				out = append(out, b...)
-			}
-			c.Flushed()
-			if len(out) > 0 {
-				inbox = append(inbox, srv.input(out)...)
-			}
-			if step == StepPause {
-				continue
-			}
-			if len(inbox) == 0 {
-				t.Fatalf("deadlock: client waits, server has nothing to say; client so far:\n%s", srv.seen.String())
-			}
-			n := 1 + rng.Intn(maxChunk)
-			if n > len(inbox) {
-				n = len(inbox)
-			}
-			buffered = append(buffered, inbox[:n]...)
-			inbox = inbox[n:]
-			now += 1000
-			used, st := c.Feed(buffered, now)
-			buffered = buffered[used:]
-			step = st
-			res.steps = append(res.steps, st)
-		}
-		// The final Output (QUIT) is flushed by the engine before closing.
-		for _, b := range c.Output(nil) {
-			srv.input(b)
-		}
-		c.Flushed()
-		all.Write(srv.seen.Bytes())
+		srv := sc.server.Session() // a fresh connection
+		step := d.session(seq, srv)
+		all.Write(srv.Seen.Bytes())
 		if step == StepFatal {
-			res.err = c.Err()
+			d.res.err = d.c.Err()
 			break
 		}
-		if c.OutOfMessages() {
+		carried, _ = d.c.Unstarted()
+		if d.c.OutOfMessages() {
 			break
 		}
 	}
-	c.Release()
-	res.client = all.String()
+	d.c.Release()
+	d.res.client = all.String()
 	if rec.bad != "" {
 		t.Fatal(rec.bad)
 	}
-	return res
+	return d.res
 }
 
-const defaultMessage = "From: <foo@vm>\r\nTo: <foo@vm>\r\nDate: Sat, 28 Nov 2026 17:40:54 +0000 (UTC)\r\n" +
-	"Message-Id: <%s>\r\n\r\n" +
-	"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\n"
+// driver runs a scenario's connections as the engine would, in memory.
+type driver struct {
+	t        *testing.T
+	sc       *scenario
+	rng      *rand.Rand
+	maxChunk int
+	c        *Client
+	now      int64
+	res      run
+}
 
-func msg(id string) string { return fmt.Sprintf(defaultMessage, id) }
-
-func TestClientTranscripts(t *testing.T) {
-	base := MessageSpec{Sender: "foo@vm", Recipient: "foo@vm", Recipients: 1, Headers: true, PID: 0x1eb4}
-	tests := []struct {
-		name     string
-		sc       scenario
-		want     string
-		outcomes string // per message, in order: a=accepted r=rejected f=failed
-		warnings int
-		fatal    string
-	}{
-		{
-			name:     "smtp-source default",
-			sc:       scenario{spec: base, messages: 1},
-			want:     "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0001@vm") + "QUIT\r\n",
-			outcomes: "a",
-		},
-		{
-			name: "-d: two messages on one connection, no RSET",
-			sc:   scenario{cfg: Config{ReuseConnection: true}, spec: base, messages: 2},
-			want: "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0001@vm") +
-				"MAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0002@vm") + "QUIT\r\n",
-			outcomes: "aa",
-		},
-		{
-			name: "without -d: a connection per message",
-			sc:   scenario{spec: base, messages: 2},
-			want: "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0001@vm") + "QUIT\r\n" +
-				"HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0002@vm") + "QUIT\r\n",
-			outcomes: "aa",
-		},
-		{
-			name: "-r 3, Postfix 3.7 numbering counts down",
-			sc: scenario{spec: func() MessageSpec {
-				s := base
-				s.Recipients, s.Numbering, s.Headers = 3, NumberingPostfix37, false
-				return s
-			}(), messages: 1},
-			want: "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<3foo@vm>\r\nRCPT TO:<2foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" +
-				"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\nQUIT\r\n",
-			outcomes: "a",
-		},
-		{
-			name: "-o: no HELO, no headers",
-			sc: scenario{cfg: Config{Greeting: GreetNone}, spec: func() MessageSpec {
-				s := base
-				s.Headers = false
-				return s
-			}(), messages: 1},
-			want: "MAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" +
-				"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\nQUIT\r\n",
-			outcomes: "a",
-		},
-		{
-			name: "LMTP: one reply per accepted recipient after the dot",
-			sc: scenario{cfg: Config{Greeting: GreetLHLO, LMTP: true}, spec: func() MessageSpec {
-				s := base
-				s.Recipients, s.Numbering, s.Headers = 3, NumberingPostfix37, false
-				return s
-			}(), messages: 1, server: simServer{lmtp: true}},
-			want: "LHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<3foo@vm>\r\nRCPT TO:<2foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" +
-				"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\nQUIT\r\n",
-			outcomes: "a",
-		},
-		{
-			name: "PIPELINING with -d: envelope in one write, next envelope after the dot",
-			sc: scenario{cfg: Config{Greeting: GreetEHLO, Pipelining: true, ReuseConnection: true}, spec: func() MessageSpec {
-				s := base
-				s.Recipients = 2
-				s.Headers = false
-				return s
-			}(), messages: 2, server: simServer{ehloCaps: "250-PIPELINING\r\n"}},
-			want: "EHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo0@vm>\r\nRCPT TO:<foo1@vm>\r\nDATA\r\n" +
-				"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\n" +
-				"MAIL FROM:<foo@vm>\r\nRCPT TO:<foo2@vm>\r\nRCPT TO:<foo3@vm>\r\nDATA\r\n" +
-				"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\nQUIT\r\n",
-			outcomes: "aa",
-		},
-		{
-			name: "--pipelining without the server's PIPELINING: one command at a time",
-			sc: scenario{cfg: Config{Greeting: GreetEHLO, Pipelining: true, ReuseConnection: true}, spec: func() MessageSpec {
-				s := base
-				s.Headers = false
-				return s
-			}(), messages: 1},
-			want: "EHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" +
-				"La de da de da 1.\r\nLa de da de da 2.\r\nLa de da de da 3.\r\nLa de da de da 4.\r\n.\r\nQUIT\r\n",
-			outcomes: "a",
-		},
-		{
-			name:     "rejected recipient without -A is fatal",
-			sc:       scenario{spec: base, messages: 2, server: simServer{replies: map[string]string{"RCPT": "450 4.3.0 Error: command failed\r\n"}}},
-			want:     "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\n",
-			outcomes: "r",
-			fatal:    "recipient rejected: 450 4.3.0 Error: command failed",
-		},
-		{
-			name: "-A -d: rejected recipient, RSET, next message",
-			sc:   scenario{cfg: Config{AllowReject: true, ReuseConnection: true}, spec: base, messages: 2, server: simServer{replies: map[string]string{"RCPT": "450 4.3.0 Error: command failed\r\n"}}},
-			want: "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nRSET\r\n" +
-				"MAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nRSET\r\nQUIT\r\n",
-			outcomes: "rr",
-			warnings: 2,
-		},
-		{
-			name: "-A: 421 to MAIL closes without QUIT",
-			sc:   scenario{cfg: Config{AllowReject: true}, spec: base, messages: 2, server: simServer{replies: map[string]string{"MAIL": "421 4.0.0 Server closing connection\r\n"}}},
-			want: "HELO vm\r\nMAIL FROM:<foo@vm>\r\n" +
-				"HELO vm\r\nMAIL FROM:<foo@vm>\r\n",
-			outcomes: "rr",
-			warnings: 2,
-		},
-		{
-			name:     "-A: DATA rejected, RSET",
-			sc:       scenario{cfg: Config{AllowReject: true}, spec: base, messages: 1, server: simServer{replies: map[string]string{"DATA": "500 5.3.0 Error: command failed\r\n"}}},
-			want:     "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\nRSET\r\nQUIT\r\n",
-			outcomes: "r",
-			warnings: 1,
-		},
-		{
-			name:     "-A: end of data rejected, next step is QUIT",
-			sc:       scenario{cfg: Config{AllowReject: true}, spec: base, messages: 1, server: simServer{replies: map[string]string{".": "554 5.7.1 no\r\n"}}},
-			want:     "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0001@vm") + "QUIT\r\n",
-			outcomes: "r",
-			warnings: 1,
-		},
-		{
-			name:     "-A: banner rejection is a warning and HELO follows",
-			sc:       scenario{cfg: Config{AllowReject: true}, spec: base, messages: 1, server: simServer{replies: map[string]string{"banner": "450 busy\r\n"}}},
-			want:     "HELO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n" + msg("1eb4.0001.0001@vm") + "QUIT\r\n",
-			outcomes: "a",
-			warnings: 1,
-		},
-		{
-			name:     "banner rejection without -A is fatal",
-			sc:       scenario{spec: base, messages: 1, server: simServer{replies: map[string]string{"banner": "554 go away\r\n"}}},
-			want:     "",
-			outcomes: "r",
-			fatal:    "rejected at server banner: 554 go away",
-		},
-		{
-			name: "-A PIPELINING: rejected MAIL consumes the owed replies, then RSET",
-			sc: scenario{cfg: Config{AllowReject: true, Greeting: GreetEHLO, Pipelining: true}, spec: base, messages: 1,
-				server: simServer{ehloCaps: "250-PIPELINING\r\n", replies: map[string]string{"MAIL": "550 5.1.0 no\r\n", "RCPT": "503 5.5.1 need MAIL\r\n", "DATA": "503 5.5.1 need RCPT\r\n"}}},
-			want:     "EHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\nRSET\r\nQUIT\r\n",
-			outcomes: "r",
-			warnings: 1,
-		},
-		{
-			name: "-A PIPELINING: server accepts DATA after every RCPT failed: empty message ended, RSET",
-			sc: scenario{cfg: Config{AllowReject: true, Greeting: GreetEHLO, Pipelining: true}, spec: base, messages: 1,
-				server: simServer{ehloCaps: "250-PIPELINING\r\n", replies: map[string]string{"RCPT": "550 5.1.1 unknown\r\n"}}},
-			want:     "EHLO vm\r\nMAIL FROM:<foo@vm>\r\nRCPT TO:<foo@vm>\r\nDATA\r\n.\r\nRSET\r\nQUIT\r\n",
-			outcomes: "r",
-			warnings: 1,
-		},
+// session runs one connection for message seq to its end: server bytes are delivered
+// in random chunks (chunk ≤ maxChunk), and time advances 1000 ns per delivery.
+func (d *driver) session(seq int64, srv *testpeer.ScriptSession) Step {
+	c := d.c
+	d.res.sessions++
+	d.now += 1000
+	c.Start(seq, d.now)
+	inbox := []byte(srv.Banner())
+	var buffered []byte
+	step := StepRead
+	if d.sc.cfg.ImplicitTLS {
+		d.now += 1000
+		c.TLSDone(d.now)
+		srv.TLS = true
+		d.res.handshakes++
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for step == StepRead || step == StepPause || step == StepStartTLS {
+		if step == StepStartTLS {
+			if len(buffered) > 0 || len(inbox) > 0 {
+				d.res.injected = append(append(d.res.injected, buffered...), inbox...)
+				c.Fail(errors.New("injected"))
+				return StepFatal
+			}
+			srv.TLS = true
+			d.res.handshakes++
+			d.now += 1000
+			c.TLSDone(d.now)
+			step = StepRead
+		}
+		if step == StepPause {
+			step = c.Resume(d.now)
+		}
+		if out := d.flush(); len(out) > 0 {
+			inbox = append(inbox, srv.Input(out)...)
+		}
+		if step == StepPause {
+			continue
+		}
+		if len(inbox) == 0 {
+			d.t.Fatalf("deadlock: client waits, server has nothing to say; client so far:\n%s", srv.Seen.String())
+		}
+		n := min(1+d.rng.Intn(d.maxChunk), len(inbox))
+		buffered = append(buffered, inbox[:n]...)
+		inbox = inbox[n:]
+		d.now += 1000
+		used, st := c.Feed(buffered, d.now)
+		buffered = buffered[used:]
+		step = st
+		d.res.steps = append(d.res.steps, st)
+	}
+	srv.Input(d.flush()) // the final Output (QUIT) is flushed by the engine before closing
+	return step
+}
+
+// flush hands the client's output over, as the engine's write does.
+func (d *driver) flush() []byte {
+	var out []byte
+	for _, b := range d.c.Output(nil) {
+		out = append(out, b...)
+	}
+	d.c.Flushed()
+	return out
+}
+
+// transcriptScenario maps one of the shared transcripts onto a scenario.
+func transcriptScenario(tr testpeer.Transcript) scenario {
+	cfg := Config{LMTP: tr.Client.LMTP, Pipelining: tr.Client.Pipelining, ReuseConnection: tr.Client.ReuseConnection,
+		AllowReject: tr.Client.AllowReject, ImplicitTLS: tr.Client.ImplicitTLS}
+	switch tr.Client.TLS {
+	case "may":
+		cfg.TLS = TLSMay
+	case "required":
+		cfg.TLS = TLSRequired
+	}
+	if tr.Client.AuthMech != "" {
+		cfg.Auth = &AuthConfig{Mechanism: tr.Client.AuthMech, Insecure: tr.Client.AuthInsecure,
+			Credentials: NewRoundRobin([]Credential{{User: testpeer.TranscriptUser, Password: testpeer.TranscriptPass}})}
+	}
+	switch tr.Client.Greeting {
+	case "EHLO":
+		cfg.Greeting = GreetEHLO
+	case "LHLO":
+		cfg.Greeting = GreetLHLO
+	case "none":
+		cfg.Greeting = GreetNone
+	}
+	spec := MessageSpec{Sender: "foo@vm", Recipient: "foo@vm", Recipients: max(1, tr.Message.Recipients),
+		Headers: !tr.Message.NoHeaders, PID: 0x1eb4}
+	if tr.Message.Numbering37 {
+		spec.Numbering = NumberingPostfix37
+	}
+	return scenario{cfg: cfg, spec: spec, messages: int64(tr.Messages), server: tr.Server}
+}
+
+// TestClientTranscripts runs the shared transcripts (internal/testpeer; the engine runs
+// them too, over a socket) in whole reads, then in random chunkings down to one byte.
+func TestClientTranscripts(t *testing.T) {
+	for _, tc := range testpeer.ClientTranscripts {
+		t.Run(tc.Name, func(t *testing.T) {
+			sc := transcriptScenario(tc)
 			rng := rand.New(rand.NewSource(1))
-			// Every transcript in whole reads, then in random chunkings down to one byte.
 			for _, maxChunk := range []int{1 << 20, 1, 2, 3, 7, 16} {
 				for rep := 0; rep < 20; rep++ {
-					res := drive(t, tc.sc, rng, maxChunk)
-					if res.client != tc.want {
-						t.Fatalf("chunk %d (err %v): client sent\n%q\nwant\n%q", maxChunk, res.err, res.client, tc.want)
+					res := drive(t, sc, rng, maxChunk)
+					if res.client != tc.Want {
+						t.Fatalf("chunk %d (err %v): client sent\n%q\nwant\n%q", maxChunk, res.err, res.client, tc.Want)
 					}
 					var got string
-					for seq := int64(1); seq <= int64(len(tc.outcomes)); seq++ {
+					for seq := int64(1); seq <= int64(len(tc.Outcomes)); seq++ {
 						o, ok := res.rec.outcomes[seq]
 						if !ok {
 							got += "-"
@@ -458,14 +261,14 @@ func TestClientTranscripts(t *testing.T) {
 						}
 						got += o.String()[:1]
 					}
-					if got != tc.outcomes || len(res.rec.outcomes) != len(tc.outcomes) {
-						t.Fatalf("outcomes %q (%v), want %q", got, res.rec.outcomes, tc.outcomes)
+					if got != tc.Outcomes || len(res.rec.outcomes) != len(tc.Outcomes) {
+						t.Fatalf("outcomes %q (%v), want %q", got, res.rec.outcomes, tc.Outcomes)
 					}
-					if len(res.rec.warnings) != tc.warnings {
-						t.Fatalf("warnings %q, want %d", res.rec.warnings, tc.warnings)
+					if len(res.rec.warnings) != tc.Warnings {
+						t.Fatalf("warnings %q, want %d", res.rec.warnings, tc.Warnings)
 					}
-					if tc.fatal == "" && res.err != nil || tc.fatal != "" && (res.err == nil || res.err.Error() != tc.fatal) {
-						t.Fatalf("fatal error %v, want %q", res.err, tc.fatal)
+					if tc.Fatal == "" && res.err != nil || tc.Fatal != "" && (res.err == nil || res.err.Error() != tc.Fatal) {
+						t.Fatalf("fatal error %v, want %q", res.err, tc.Fatal)
 					}
 					if maxChunk == 1<<20 {
 						break
@@ -503,7 +306,10 @@ func TestClientProtocolErrors(t *testing.T) {
 	}{
 		{"malformed code", []string{"22 hi\r\n"}, "malformed reply", Failed},
 		{"endless line", []string{strings.Repeat("2", MaxReplyLine+10)}, "reply too long", Failed},
-		{"reply while idle between messages", []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n", "421 timeout\r\n"}, "unexpected reply", Accepted},
+		{"reply while idle between messages", []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n", "250 ok\r\n"}, "unexpected reply with no command outstanding: 250 ok", Accepted},
+		{"reply ahead of its command", []string{"220 hi\r\n", "250 hi\r\n250 ok\r\n"}, "unexpected reply with no command outstanding: 250 ok", Failed},
+		{"354 with the reply to the dot", []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n250 queued\r\n"}, "unexpected reply with no command outstanding: 250 queued", Failed},
+		{"421 while idle between messages, without -A", []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n", "421 4.4.2 mx Error: timeout exceeded\r\n"}, "server closed the session: 421 4.4.2 mx Error: timeout exceeded", Accepted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := MessageSpec{Sender: "a", Recipient: "b", Recipients: 1, Content: DefaultContent()}
@@ -547,16 +353,17 @@ func TestClientSteadyStateAllocations(t *testing.T) {
 	}
 	feed([]byte("220 x\r\n"))
 	feed([]byte("250 x\r\n"))
-	cycle := []byte("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n")
-	dot := []byte("250 queued\r\n")
-	for i := 0; i < 10; i++ { // warm the buffer up to its working size
-		feed(cycle)
-		feed(dot)
+	cycle := [][]byte{[]byte("250 ok\r\n"), []byte("250 ok\r\n"), []byte("250 ok\r\n"), []byte("250 ok\r\n"),
+		[]byte("354 go\r\n"), []byte("250 queued\r\n")}
+	message := func() {
+		for _, r := range cycle {
+			feed(r)
+		}
 	}
-	allocs := testing.AllocsPerRun(1000, func() {
-		feed(cycle)
-		feed(dot)
-	})
+	for i := 0; i < 10; i++ { // warm the buffer up to its working size
+		message()
+	}
+	allocs := testing.AllocsPerRun(1000, message)
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per message, want 0", allocs)
 	}
@@ -569,3 +376,162 @@ func (nopObserver) DotSent(int64)                             {}
 func (nopObserver) MessageDone(int64, Outcome, error, *Reply) {}
 func (nopObserver) Warning(error)                             {}
 func (nopObserver) Trace([]byte, bool)                        {}
+
+// session is a Client on one connection with the observer that records it, fed one read
+// at a time, its output handed over after each read as the engine does.
+type session struct {
+	t   *testing.T
+	c   *Client
+	rec *recorder
+	src *counterSource
+}
+
+func newSession(t *testing.T, cfg Config, messages int64) *session {
+	spec := MessageSpec{Sender: "a", Recipient: "b", Recipients: 1, Content: DefaultContent()}
+	src := &counterSource{total: messages}
+	cfg.Template, cfg.Source = NewTemplate(spec), src
+	rec := newRecorder()
+	s := &session{t: t, c: NewClient(&cfg, rec, 1), rec: rec, src: src}
+	seq, _ := src.Claim()
+	s.c.Start(seq, 0)
+	return s
+}
+
+// read feeds one read's bytes (all consumed unless a reply is split) and returns the step.
+func (s *session) read(p string) Step {
+	n, step := s.c.Feed([]byte(p), 1)
+	if rest := p[n:]; rest != "" && step == StepRead && strings.Contains(rest, "\n") {
+		s.t.Fatalf("%q left unconsumed", rest)
+	}
+	return step
+}
+
+// handOver flushes the output and returns it.
+func (s *session) handOver() string {
+	var out []byte
+	for _, b := range s.c.Output(nil) {
+		out = append(out, b...)
+	}
+	s.c.Flushed()
+	return string(out)
+}
+
+// A reply whose first bytes arrived before its command went out answers no command,
+// even when its end arrives after: it was sent ahead of the command.
+func TestClientReplySplitAroundItsCommand(t *testing.T) {
+	s := newSession(t, Config{}, 1)
+	held := "220 hi\r\n25"
+	n, step := s.c.Feed([]byte(held), 1)
+	if step != StepRead || n != len("220 hi\r\n") {
+		t.Fatalf("step %v, consumed %d", step, n)
+	}
+	if out := s.handOver(); out != "HELO \r\n" {
+		t.Fatalf("sent %q", out)
+	}
+	if step := s.read("250 sim\r\n"); step != StepFatal ||
+		s.c.Err().Error() != "unexpected reply with no command outstanding: 250 sim" {
+		t.Fatalf("step %v, err %v", step, s.c.Err())
+	}
+	// The same bytes when the reply starts after the hand-over: its answer.
+	s = newSession(t, Config{}, 1)
+	s.read("220 hi\r\n")
+	s.handOver()
+	if n, step := s.c.Feed([]byte("25"), 2); n != 0 || step != StepRead {
+		t.Fatalf("consumed %d, step %v", n, step)
+	}
+	if step := s.read("250 sim\r\n"); step != StepRead || s.handOver() != "MAIL FROM:<a>\r\n" {
+		t.Fatalf("step %v, err %v", step, s.c.Err())
+	}
+}
+
+// A 421 that answers no command is the server closing the session.
+func TestClientServerClosing(t *testing.T) {
+	const bye = "421 4.4.2 mx Error: timeout exceeded\r\n"
+	const text = "server closed the session: 421 4.4.2 mx Error: timeout exceeded"
+	greet := []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"}
+	for _, tc := range []struct {
+		name      string
+		cfg       Config
+		reads     []string // the last one holds the 421
+		step      Step
+		where     string // the error key's phase; "" for no error
+		outcomes  string // messages 1 and 2: a, r, f or - (not reported)
+		unstarted int64
+		warnings  int
+	}{
+		{"idle between messages, -A", Config{ReuseConnection: true, PauseBetween: true, AllowReject: true},
+			append(greet, "250 queued\r\n", bye), StepClose, "session", "a-", 0, 1},
+		{"idle between messages", Config{ReuseConnection: true, PauseBetween: true},
+			append(greet, "250 queued\r\n", bye), StepFatal, "session", "a-", 0, 0},
+		{"with the dot's reply, the next MAIL not sent, -A", Config{ReuseConnection: true, AllowReject: true},
+			append(greet, "250 queued\r\n"+bye), StepClose, "mail", "a-", 2, 1},
+		{"with the dot's reply, the next MAIL not sent", Config{ReuseConnection: true},
+			append(greet, "250 queued\r\n"+bye), StepFatal, "mail", "a-", 2, 0},
+		{"with the MAIL reply, the RCPT not sent, -A", Config{AllowReject: true},
+			[]string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n" + bye}, StepClose, "rcpt", "r-", 0, 1},
+		{"with the dot's reply, QUIT not sent", Config{},
+			append(greet, "250 queued\r\n"+bye), StepDone, "", "a-", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSession(t, tc.cfg, 2)
+			var step Step
+			for i, r := range tc.reads {
+				if step = s.read(r); i < len(tc.reads)-1 && step != StepRead && step != StepPause {
+					t.Fatalf("read %d: step %v, %v", i, step, s.c.Err())
+				}
+				if i < len(tc.reads)-1 {
+					s.handOver()
+				}
+			}
+			if step != tc.step || s.c.OutputLen() != 0 {
+				t.Fatalf("step %v, want %v; %d bytes left to send", step, tc.step, s.c.OutputLen())
+			}
+			var re *ReplyError
+			switch err := s.c.Err(); {
+			case tc.where == "" && err != nil:
+				t.Fatalf("err %v", err)
+			case tc.where != "" && (!errors.As(err, &re) || re.Where() != tc.where || err.Error() != text):
+				t.Fatalf("err %v (%+v), want %q at %s", err, re, text, tc.where)
+			}
+			got := ""
+			for seq := int64(1); seq <= 2; seq++ {
+				if o, ok := s.rec.outcomes[seq]; ok {
+					got += o.String()[:1]
+				} else {
+					got += "-"
+				}
+			}
+			if seq, _ := s.c.Unstarted(); got != tc.outcomes || seq != tc.unstarted || len(s.rec.warnings) != tc.warnings {
+				t.Fatalf("outcomes %q, unstarted %d, warnings %q; want %q, %d, %d", got, seq, s.rec.warnings,
+					tc.outcomes, tc.unstarted, tc.warnings)
+			}
+		})
+	}
+}
+
+// DotSent is reported when the dot is handed over, never for a body the server's close
+// kept from going out.
+func TestClientDotSentAtHandOver(t *testing.T) {
+	s := newSession(t, Config{AllowReject: true}, 1)
+	for _, r := range []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n"} {
+		s.read(r)
+		s.handOver()
+	}
+	if s.read("354 go\r\n"); s.rec.dots != 0 {
+		t.Fatal("DotSent before the hand-over")
+	}
+	if s.handOver(); s.rec.dots != 1 {
+		t.Fatalf("%d DotSent after it", s.rec.dots)
+	}
+	s = newSession(t, Config{AllowReject: true}, 1)
+	for _, r := range []string{"220 hi\r\n", "250 hi\r\n", "250 ok\r\n", "250 ok\r\n"} {
+		s.read(r)
+		s.handOver()
+	}
+	if step := s.read("354 go\r\n421 4.3.2 shutting down\r\n"); step != StepClose || s.handOver() != "" || s.rec.dots != 0 {
+		t.Fatalf("step %v, dots %d", step, s.rec.dots)
+	}
+	if s.rec.outcomes[1] != Rejected {
+		t.Fatalf("outcome %v", s.rec.outcomes[1])
+	}
+}

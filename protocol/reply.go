@@ -70,35 +70,54 @@ func lineText(line []byte) []byte {
 // reply took; n == 0 with a nil error means p does not yet hold a whole reply. Lines may
 // end in CRLF or a bare LF (smtp-source accepts both).
 func ParseReply(p []byte) (r Reply, n int, err error) {
-	for off := 0; ; {
+	var s replyScan
+	n, err = parseReply(p, &s, &r)
+	return r, n, err
+}
+
+// replyScan is how much of an incomplete reply parseReply has checked already: its
+// complete lines. Given the same bytes again with more after them, it resumes there, so
+// a reply that trickles in a byte at a time is scanned once, not once per byte.
+type replyScan struct {
+	off   int // bytes of complete continuation lines
+	lines int
+}
+
+// parseReply is ParseReply into r, resuming from s, which it updates while the reply is
+// incomplete; the caller resets s once a reply is consumed or the bytes are dropped. r is
+// set only when a reply is complete (n > 0).
+func parseReply(p []byte, s *replyScan, r *Reply) (n int, err error) {
+	for {
+		off := s.off
 		i := bytes.IndexByte(p[off:], '\n')
 		if i < 0 {
 			if len(p)-off >= MaxReplyLine {
-				return Reply{}, 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
+				return 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
 			}
-			return Reply{}, 0, nil
+			return 0, nil
 		}
 		if i+1 > MaxReplyLine {
-			return Reply{}, 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
+			return 0, fmt.Errorf("%w: line longer than %d bytes", ErrReplyTooLong, MaxReplyLine)
 		}
 		line := bytes.TrimSuffix(p[off:off+i], []byte{'\r'})
 		code, more, ok := parseReplyLine(line)
 		if !ok {
-			return Reply{}, 0, fmt.Errorf("%w: %q", ErrMalformedReply, printable(line, 64))
+			return 0, fmt.Errorf("%w: %q", ErrMalformedReply, printable(line, 64))
 		}
 		off += i + 1
-		r.Lines++
 		if off > MaxReplyBytes {
-			return Reply{}, 0, fmt.Errorf("%w: more than %d bytes", ErrReplyTooLong, MaxReplyBytes)
+			return 0, fmt.Errorf("%w: more than %d bytes", ErrReplyTooLong, MaxReplyBytes)
 		}
 		if more {
+			s.off, s.lines = off, s.lines+1
 			continue
 		}
 		// The code of the last line counts, as in smtp-source.
 		r.Code = code
 		r.Raw = p[:off]
+		r.Lines = s.lines + 1
 		r.Enhanced = enhancedCode(line, code)
-		return r, off, nil
+		return off, nil
 	}
 }
 

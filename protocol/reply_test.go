@@ -121,5 +121,32 @@ func FuzzParseReply(f *testing.F) {
 			_ = r.Text()
 			_ = ParseCapabilities(&r)
 		}
+		checkResumedParse(t, p, r, n, err)
 	})
+}
+
+// checkResumedParse: the same bytes arriving one at a time, the parser resuming where
+// it stopped (as Client.Feed does with a reply split across reads), give the same
+// result as all of them at once.
+func checkResumedParse(t *testing.T, p []byte, r Reply, n int, err error) {
+	t.Helper()
+	var s replyScan
+	for i := 1; i <= len(p); i++ {
+		var rr Reply
+		nn, ee := parseReply(p[:i], &s, &rr)
+		if ee != nil || nn > 0 || i == len(p) {
+			if (ee == nil) != (err == nil) || nn != n || rr.Code != r.Code || rr.Lines != r.Lines || string(rr.Enhanced) != string(r.Enhanced) {
+				t.Fatalf("byte by byte: %d bytes, code %d, %d lines, %v; at once: %d, %d, %d, %v", nn, rr.Code, rr.Lines, ee, n, r.Code, r.Lines, err)
+			}
+			return
+		}
+	}
+}
+
+func TestParseReplyResumes(t *testing.T) {
+	for _, in := range []string{"250-smtp-sink\r\n250-PIPELINING\r\n250 \r\n", "220 hi\n", "250-a\r\n25x b\r\n",
+		strings.Repeat("250-"+strings.Repeat("y", 1000)+"\r\n", 70)} {
+		r, n, err := ParseReply([]byte(in))
+		checkResumedParse(t, []byte(in), r, n, err)
+	}
 }

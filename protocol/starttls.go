@@ -66,6 +66,7 @@ func (c *Client) onStartTLSReply(t *txn, r *Reply, now int64) Step {
 func (c *Client) TLSDone(now int64) {
 	c.tlsPending = false
 	c.tlsActive = true
+	c.held, c.scan = false, replyScan{} // a new byte stream: the decrypted one
 	if c.head < len(c.expect) && c.expect[c.head].phase == PhaseBanner {
 		c.expect[c.head].start = now
 		return

@@ -1,119 +1,13 @@
 package protocol
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
 	"math/rand"
 	"strings"
 	"testing"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
-
-// tlsSim is the simulated server's STARTTLS and AUTH: its settings, then its state on one
-// connection.
-type tlsSim struct {
-	offer      bool   // announce STARTTLS before TLS
-	capsBefore string // extra EHLO lines before TLS
-	capsAfter  string // extra EHLO lines after TLS
-	reply      string // the STARTTLS reply; default 220
-	inject     string // bytes sent right after the 220, as an attacker would
-	authMechs  string // announced on the AUTH line ("" : no AUTH)
-	authBefore bool   // announce AUTH before TLS too
-	user, pass string
-	authFail   string // the reply to a wrong credential; default 535
-
-	active    bool
-	authMech  string
-	authStep  int
-	challenge string
-}
-
-func (s *simServer) tlsCaps() string {
-	var b strings.Builder
-	if !s.tls.active {
-		if s.tls.offer {
-			b.WriteString("250-STARTTLS\r\n")
-		}
-		b.WriteString(s.tls.capsBefore)
-	} else {
-		b.WriteString(s.tls.capsAfter)
-	}
-	if s.tls.authMechs != "" && (s.tls.active || s.tls.authBefore) {
-		b.WriteString("250-AUTH " + s.tls.authMechs + "\r\n")
-	}
-	return b.String()
-}
-
-func (s *simServer) startTLS() string {
-	if s.tls.reply != "" {
-		return s.tls.reply
-	}
-	return "220 2.0.0 Ready to start TLS\r\n" + s.tls.inject
-}
-
-func (s *simServer) authFailure() string {
-	if s.tls.authFail != "" {
-		return s.tls.authFail
-	}
-	return "535 5.7.8 Error: authentication failed\r\n"
-}
-
-func (s *simServer) authStart(line string) string {
-	f := strings.Fields(line)
-	if len(f) < 2 {
-		return "501 5.5.4 syntax\r\n"
-	}
-	switch strings.ToUpper(f[1]) {
-	case "PLAIN":
-		if len(f) != 3 {
-			return "501 5.5.4 want an initial response\r\n"
-		}
-		b, _ := base64.StdEncoding.DecodeString(f[2])
-		if string(b) != "\x00"+s.tls.user+"\x00"+s.tls.pass {
-			return s.authFailure()
-		}
-		return "235 2.7.0 Authentication successful\r\n"
-	case "LOGIN":
-		s.tls.authMech, s.tls.authStep = "LOGIN", 0
-		return "334 VXNlcm5hbWU6\r\n"
-	case "CRAM-MD5":
-		s.tls.authMech, s.tls.authStep = "CRAM-MD5", 0
-		s.tls.challenge = "<1896.697170952@sim.example>"
-		return "334 " + base64.StdEncoding.EncodeToString([]byte(s.tls.challenge)) + "\r\n"
-	}
-	return "504 5.5.4 unrecognized mechanism\r\n"
-}
-
-func (s *simServer) authContinue(line string) string {
-	b, err := base64.StdEncoding.DecodeString(line)
-	if err != nil {
-		s.tls.authMech = ""
-		return "501 5.5.2 not base64\r\n"
-	}
-	switch s.tls.authMech {
-	case "LOGIN":
-		s.tls.authStep++
-		if s.tls.authStep == 1 {
-			if string(b) != s.tls.user {
-				s.tls.challenge = "bad"
-			}
-			return "334 UGFzc3dvcmQ6\r\n"
-		}
-		s.tls.authMech = ""
-		if string(b) != s.tls.pass || s.tls.challenge == "bad" {
-			return s.authFailure()
-		}
-	case "CRAM-MD5":
-		s.tls.authMech = ""
-		mac := hmac.New(md5.New, []byte(s.tls.pass))
-		mac.Write([]byte(s.tls.challenge))
-		if string(b) != s.tls.user+" "+hex.EncodeToString(mac.Sum(nil)) {
-			return s.authFailure()
-		}
-	}
-	return "235 2.7.0 Authentication successful\r\n"
-}
 
 var tlsSpec = MessageSpec{Sender: "foo@vm", Recipient: "foo@vm", Recipients: 1, Headers: true, PID: 1}
 
@@ -132,7 +26,7 @@ func driveChunked(t *testing.T, sc scenario) run {
 
 func TestStartTLS(t *testing.T) {
 	sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: TLSRequired, Trace: true}, spec: tlsSpec, messages: 2,
-		server: simServer{tls: tlsSim{offer: true}}}
+		server: testpeer.SMTPScript{OfferTLS: true}}
 	res := driveChunked(t, sc)
 	if res.err != nil || res.handshakes != 2 {
 		t.Fatalf("err %v, handshakes %d", res.err, res.handshakes)
@@ -155,7 +49,7 @@ func TestStartTLS(t *testing.T) {
 func TestStartTLSStopsAtThe220(t *testing.T) {
 	inject := "250-injected\r\n250 more\r\n"
 	sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: TLSRequired}, spec: tlsSpec, messages: 1,
-		server: simServer{tls: tlsSim{offer: true, inject: inject}}}
+		server: testpeer.SMTPScript{OfferTLS: true, Inject: inject}}
 	res := driveChunked(t, sc)
 	if string(res.injected) != inject {
 		t.Fatalf("left after the 220: %q, want %q", res.injected, inject)
@@ -170,26 +64,26 @@ func TestStartTLSPolicy(t *testing.T) {
 		name       string
 		policy     TLSPolicy
 		allow      bool
-		sim        tlsSim
+		sim        testpeer.SMTPScript
 		fatal      string // "" : the run completes
 		outcomes   string // per message: a=accepted r=rejected f=failed
 		handshakes int
 		warning    string
 	}{
-		{"required, not offered", TLSRequired, false, tlsSim{}, ErrNoStartTLS.Error(), "f", 0, ""},
-		{"required, not offered, -A", TLSRequired, true, tlsSim{}, "", "ff", 0, ErrNoStartTLS.Error()},
-		{"required, refused", TLSRequired, false, tlsSim{offer: true, reply: "454 4.7.0 TLS not available\r\n"},
+		{"required, not offered", TLSRequired, false, testpeer.SMTPScript{}, ErrNoStartTLS.Error(), "f", 0, ""},
+		{"required, not offered, -A", TLSRequired, true, testpeer.SMTPScript{}, "", "ff", 0, ErrNoStartTLS.Error()},
+		{"required, refused", TLSRequired, false, testpeer.SMTPScript{OfferTLS: true, StartTLSReply: "454 4.7.0 TLS not available\r\n"},
 			"STARTTLS rejected: 454 4.7.0 TLS not available", "r", 0, ""},
-		{"required, refused, -A", TLSRequired, true, tlsSim{offer: true, reply: "454 4.7.0 TLS not available\r\n"},
+		{"required, refused, -A", TLSRequired, true, testpeer.SMTPScript{OfferTLS: true, StartTLSReply: "454 4.7.0 TLS not available\r\n"},
 			"", "rr", 0, "STARTTLS rejected: 454"},
-		{"may, not offered", TLSMay, false, tlsSim{}, "", "aa", 0, ""},
-		{"may, refused", TLSMay, false, tlsSim{offer: true, reply: "454 4.7.0 TLS not available\r\n"}, "", "aa", 0, "STARTTLS rejected: 454"},
-		{"may, offered", TLSMay, false, tlsSim{offer: true}, "", "aa", 2, ""},
-		{"none, offered", TLSNone, false, tlsSim{offer: true}, "", "aa", 0, ""},
+		{"may, not offered", TLSMay, false, testpeer.SMTPScript{}, "", "aa", 0, ""},
+		{"may, refused", TLSMay, false, testpeer.SMTPScript{OfferTLS: true, StartTLSReply: "454 4.7.0 TLS not available\r\n"}, "", "aa", 0, "STARTTLS rejected: 454"},
+		{"may, offered", TLSMay, false, testpeer.SMTPScript{OfferTLS: true}, "", "aa", 2, ""},
+		{"none, offered", TLSNone, false, testpeer.SMTPScript{OfferTLS: true}, "", "aa", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: tc.policy, AllowReject: tc.allow}, spec: tlsSpec,
-				messages: int64(len(tc.outcomes)), server: simServer{tls: tc.sim}}
+				messages: int64(len(tc.outcomes)), server: tc.sim}
 			res := driveChunked(t, sc)
 			if tc.fatal == "" && res.err != nil || tc.fatal != "" && (res.err == nil || !strings.Contains(res.err.Error(), tc.fatal)) {
 				t.Fatalf("err %v, want %q", res.err, tc.fatal)
@@ -225,7 +119,7 @@ func TestStartTLSCapabilitiesAfresh(t *testing.T) {
 		{"", "250-PIPELINING\r\n", true},
 	} {
 		sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: TLSRequired, Pipelining: true, Trace: true}, spec: tlsSpec, messages: 1,
-			server: simServer{tls: tlsSim{offer: true, capsBefore: tc.before, capsAfter: tc.after}}}
+			server: testpeer.SMTPScript{OfferTLS: true, CapsBeforeTLS: tc.before, CapsAfterTLS: tc.after}}
 		res := driveChunked(t, sc)
 		if got := strings.Contains(strings.Join(res.rec.trace, "|"), pipelined); got != tc.pipelined || res.err != nil {
 			t.Fatalf("before %q after %q: pipelined %v, err %v\n%s", tc.before, tc.after, got, res.err, res.client)
@@ -236,7 +130,7 @@ func TestStartTLSCapabilitiesAfresh(t *testing.T) {
 func TestImplicitTLS(t *testing.T) {
 	sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: TLSRequired, ImplicitTLS: true, Auth: &AuthConfig{
 		Credentials: NewRoundRobin([]Credential{{"u", "p"}})}}, spec: tlsSpec, messages: 2,
-		server: simServer{tls: tlsSim{offer: true, authMechs: "PLAIN", authBefore: true, user: "u", pass: "p"}}}
+		server: testpeer.SMTPScript{OfferTLS: true, AuthMechs: "PLAIN", AuthBeforeTLS: true, User: "u", Pass: "p"}}
 	res := driveChunked(t, sc)
 	if res.err != nil || strings.Contains(res.client, "STARTTLS") || res.handshakes != 2 {
 		t.Fatalf("err %v handshakes %d\n%s", res.err, res.handshakes, res.client)
@@ -270,8 +164,8 @@ func TestAuth(t *testing.T) {
 			}
 			sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: policy, Trace: true, AllowReject: tc.allow,
 				Auth: &AuthConfig{Mechanism: tc.want, Credentials: NewRoundRobin(creds)}}, spec: tlsSpec, messages: 2,
-				server: simServer{tls: tlsSim{offer: offer, authMechs: tc.offered, authBefore: true}}}
-			sc.server.tls.user, sc.server.tls.pass = "alice", "s3cret-alice"
+				server: testpeer.SMTPScript{OfferTLS: offer, AuthMechs: tc.offered, AuthBeforeTLS: true}}
+			sc.server.User, sc.server.Pass = "alice", "s3cret-alice"
 			sc.messages = 1
 			res := driveChunked(t, sc)
 			if tc.fatal != "" {
@@ -312,7 +206,7 @@ func TestAuthRejected(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		sc := scenario{cfg: Config{Greeting: GreetEHLO, TLS: TLSRequired, AllowReject: allow,
 			Auth: &AuthConfig{Mechanism: "LOGIN", Credentials: creds}}, spec: tlsSpec, messages: 2,
-			server: simServer{tls: tlsSim{offer: true, authMechs: "LOGIN", user: "alice", pass: "good"}}}
+			server: testpeer.SMTPScript{OfferTLS: true, AuthMechs: "LOGIN", User: "alice", Pass: "good"}}
 		res := driveChunked(t, sc)
 		if !allow {
 			if res.err == nil || !strings.Contains(res.err.Error(), "AUTH LOGIN rejected: 535 5.7.8 Error: authentication failed") {

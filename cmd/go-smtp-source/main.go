@@ -94,8 +94,8 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 		out.fatalf("--hdr-log %s: %v", inv.out.hdrLog, err)
 		code = max(code, exitFatal)
 	}
-	if reached {
-		if err := writeResults(inv, res, stderr); err != nil {
+	if reached || inv.out.jsonFile != "" {
+		if err := writeResults(inv, res, stderr, reached); err != nil {
 			out.fatalf("%v", err)
 			code = max(code, exitFatal)
 		}

@@ -57,15 +57,17 @@ func (f *outputFiles) closeHdrLog() error {
 	return f.hlog.Close()
 }
 
-// writeResults writes the report on stderr (unless quiet) and the --json file. It
-// returns the first file error.
-func writeResults(inv *invocation, res engine.Result, stderr io.Writer) error {
+// writeResults writes the report on stderr (when text, unless quiet) and the --json file.
+// It returns the first file error. A run that never reached the server (text false) keeps
+// smtp-source's one error line on stderr, but its --json is still written: the error
+// table is the evidence then.
+func writeResults(inv *invocation, res engine.Result, stderr io.Writer, text bool) error {
 	if res.Metrics == nil {
 		return nil
 	}
 	about := &metrics.RunInfo{Tool: cluster.Tool, PlanFingerprint: inv.plan.Fingerprint()}
 	report := metrics.ResultReport(inv.plan.ForReport(), about, res.Measured())
-	if !inv.out.quiet {
+	if text && !inv.out.quiet {
 		if err := metrics.WriteText(stderr, report); err != nil {
 			return err
 		}

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+	"github.com/go-smtp-source/go-smtp-source/sink"
+)
+
+// startBenchSink runs go-smtp-sink's engine in this process on one event loop.
+func startBenchSink(b *testing.B) string {
+	b.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(b))
+	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://" + addr, EventLoops: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case <-srv.Ready():
+	case err := <-served:
+		b.Fatalf("sink: %v", err)
+	case <-time.After(10 * time.Second):
+		b.Fatal("sink not ready after 10s")
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-served
+	})
+	return addr
+}
+
+// BenchmarkRun sends b.N messages over 20 kept connections (-d) on one event loop:
+// ns/op and allocs/op are per message, connection set-up included.
+func BenchmarkRun(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		tweak func(*protocol.Config)
+	}{
+		{"-d", func(*protocol.Config) {}},
+		{"-d --pipelining", func(c *protocol.Config) { c.Pipelining, c.Greeting = true, protocol.GreetEHLO }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := startBenchSink(b)
+			target, err := ParseTarget(addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
+				Date: "d", PID: 1, Content: protocol.DefaultContent()}
+			cfg := Config{Target: target, Sessions: 20, Messages: int64(b.N), EventLoops: 1, Timeout: time.Minute,
+				Protocol: protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec), ReuseConnection: true}}
+			bc.tweak(&cfg.Protocol)
+			b.ReportAllocs()
+			b.ResetTimer()
+			res, err := runConfig(context.Background(), cfg)
+			if err != nil || res.Accepted != int64(b.N) {
+				b.Fatalf("%+v: %v", res, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,50 @@
+package engine
+
+import "time"
+
+// quitWait is how long a session waits, after the server's 221, for the server to close.
+const quitWait = 2 * time.Second
+
+// timeStep starts the clock on the step running from now: waiting for a whole reply,
+// or sending a whole command, must end within Timeout, whatever trickles in meanwhile
+// (a server sending one continuation line every few seconds does not hold a session).
+// A TLS handshake is bounded by its own deadline (tlsconn), so that its timeout has one
+// key; a pause between messages is ours, not the server's silence (act).
+func (s *slot) timeStep(now int64) {
+	if s.handshaking() {
+		s.deadline.Store(0)
+		return
+	}
+	s.deadline.Store(now + int64(s.r.cfg.Timeout))
+}
+
+// awaitFIN lets the server close first after its 221, so that TIME_WAIT lands on its
+// side, not on our ports; the session closes itself if the server has not within
+// quitWait.
+func (s *slot) awaitFIN() {
+	s.awaitingFIN.Store(true)
+	s.deadline.Store(s.r.now() + int64(quitWait))
+	s.timer.Reset(quitWait)
+}
+
+// onTimeout runs on a timer goroutine. The event loop moves the deadline without
+// touching the timer; the timer, armed at most Timeout ahead, looks at the deadline when
+// it fires and sleeps again until it, so that no step pays for a timer reset.
+func (s *slot) onTimeout() {
+	c := s.getLive()
+	if c == nil {
+		return // closed; the next connection arms the timer again
+	}
+	d, now := s.deadline.Load(), s.r.now()
+	switch {
+	case d == 0: // no step is timed now: look again later
+		s.timer.Reset(s.r.cfg.Timeout)
+	case now < d:
+		s.timer.Reset(time.Duration(d - now))
+	default:
+		if !s.awaitingFIN.Load() {
+			s.timedOut.Store(true)
+		}
+		_ = c.CloseWithCallback(nil)
+	}
+}
