@@ -55,6 +55,20 @@ func config(t *testing.T, addr string, sessions int, messages int64) *testRun {
 	return &testRun{Plan: p}
 }
 
+// resolved is the engine's form of a default plan to target, for the tests that set the
+// protocol machine's configuration themselves (runConfig).
+func resolved(tb testing.TB, target Target) Config {
+	tb.Helper()
+	p := plan.Defaults()
+	p.Target = "127.0.0.1:25" // replaced by target below
+	cfg, err := newConfig(p, Hooks{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.Target = target
+	return cfg
+}
+
 func runTest(ctx context.Context, r *testRun) (Result, error) { return Run(ctx, r.Plan, r.Hooks) }
 
 func checkAccounting(t *testing.T, r Result) {

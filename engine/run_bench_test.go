@@ -55,8 +55,9 @@ func BenchmarkRun(b *testing.B) {
 			}
 			spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
 				Date: "d", PID: 1, Content: protocol.DefaultContent()}
-			cfg := Config{Target: target, Sessions: 20, Messages: int64(b.N), EventLoops: 1, Timeout: time.Minute,
-				Protocol: protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec), ReuseConnection: true}}
+			cfg := resolved(b, target)
+			cfg.Sessions, cfg.Messages, cfg.EventLoops, cfg.Timeout = 20, int64(b.N), 1, time.Minute
+			cfg.Protocol = protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec), ReuseConnection: true}
 			bc.tweak(&cfg.Protocol)
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -47,7 +47,9 @@ func transcriptConfig(t *testing.T, tr testpeer.Transcript, addr string) Config 
 		spec.Numbering = protocol.NumberingPostfix37
 	}
 	p.Template = protocol.NewTemplate(spec)
-	return Config{Target: target, Sessions: 1, Messages: int64(tr.Messages), Protocol: p, Timeout: 10 * time.Second}
+	cfg := resolved(t, target)
+	cfg.Sessions, cfg.Messages, cfg.Protocol, cfg.Timeout, cfg.ConnectTimeout = 1, int64(tr.Messages), p, 10*time.Second, 10*time.Second
+	return cfg
 }
 
 // outcomes is what a Result says about a transcript's messages: the number of each
