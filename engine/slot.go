@@ -398,7 +398,9 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 // closed runs on the event loop when the connection is gone, for whatever reason.
 func (s *slot) closed(err error) {
 	s.timeout.Stop()
-	s.closeTLS()
+	if s.closeTLS(err) {
+		return // a handshake was cut short: handshakeCut calls closed again once it says why
+	}
 	s.setLive(nil)
 	s.r.inFlight.Add(-1)
 	s.rec.Record(metrics.Session, s.r.now()-s.dialStart)
