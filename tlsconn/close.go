@@ -11,7 +11,6 @@ import (
 // neither sends close_notify nor closes the gnet connection, and never waits. Event loop
 // only (OnClose), more than once.
 func (c *Conn) Close() {
-	c.handshaking = false
 	_ = c.w.Close()
 	c.input.release()
 }
@@ -34,6 +33,7 @@ func (c *Conn) CloseDuringHandshake(cut func(error)) bool {
 		c.Close()
 		return false
 	}
+	c.handshaking = false
 	c.Feed() // anything gnet still holds: the handshake reads it before it sees the close
 	c.mu.Lock()
 	state := c.state

@@ -102,6 +102,11 @@ func (s *lineServer) OnTraffic(c gnet.Conn) gnet.Action {
 		used += i + 1
 	}
 	ss.tc.Consume(used)
+	// A session holds a plaintext buffer exactly while it has unconsumed bytes.
+	if left := len(in) - used; ss.tc.Buffered() != left || (ss.tc.input.buf != nil) != (left > 0) {
+		return s.fail(fmt.Errorf("server: %d bytes left, Buffered %d, holding a buffer: %v",
+			left, ss.tc.Buffered(), ss.tc.input.buf != nil))
+	}
 	if err != nil {
 		return gnet.Close
 	}
@@ -115,13 +120,13 @@ func (s *lineServer) OnClose(c gnet.Conn, _ error) gnet.Action {
 	return gnet.None
 }
 
-func startLineServer(t *testing.T, cfg *tls.Config, implicit bool) string {
+func startLineServer(t testing.TB, cfg *tls.Config, implicit bool) string {
 	t.Helper()
 	return startLineServerOf(t, cfg, implicit).addr
 }
 
 // startLineServerOf starts a lineServer and returns it.
-func startLineServerOf(t *testing.T, cfg *tls.Config, implicit bool) *lineServer {
+func startLineServerOf(t testing.TB, cfg *tls.Config, implicit bool) *lineServer {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
 	s := &lineServer{cfg: cfg, implicit: implicit, ready: make(chan struct{}), addr: addr}
@@ -164,6 +169,10 @@ type clientSession struct {
 	state    tls.ConnectionState
 	result   chan error
 	finished bool
+
+	// park: when done, leave the connection open (the memory benchmark); plaintext: be
+	// done after the greeting, without TLS.
+	park, plaintext bool
 }
 
 type lineClient struct {
@@ -183,6 +192,9 @@ func (cs *clientSession) finish(err error) gnet.Action {
 	if !cs.finished {
 		cs.finished = true
 		cs.result <- err
+		if cs.park && err == nil {
+			return gnet.None
+		}
 	}
 	return gnet.Close
 }
@@ -194,6 +206,9 @@ func (*lineClient) OnTraffic(c gnet.Conn) gnet.Action {
 		switch {
 		case bytes.HasPrefix(buf, []byte("220 hi\n")):
 			_, _ = c.Discard(7)
+			if cs.plaintext {
+				return cs.finish(nil)
+			}
 			cmd := "STARTTLS\n"
 			if cs.inject {
 				cmd += "INJECTED\n"
@@ -292,7 +307,7 @@ func (silent) Warnf(string, ...any)  {}
 func (silent) Errorf(string, ...any) {}
 func (silent) Fatalf(string, ...any) {}
 
-func newGnetClient(t *testing.T) *gnet.Client {
+func newGnetClient(t testing.TB) *gnet.Client {
 	t.Helper()
 	cli, err := gnet.NewClient(&lineClient{}, gnet.WithNumEventLoop(2), gnet.WithLogger(silent{}))
 	if err != nil {
@@ -306,7 +321,7 @@ func newGnetClient(t *testing.T) *gnet.Client {
 }
 
 // runSessions opens n sessions at once and returns each one's result.
-func runSessions(t *testing.T, cli *gnet.Client, addr string, n int, mk func() *clientSession) []*clientSession {
+func runSessions(t testing.TB, cli *gnet.Client, addr string, n int, mk func() *clientSession) []*clientSession {
 	t.Helper()
 	sessions := make([]*clientSession, n)
 	for i := range sessions {
@@ -335,7 +350,7 @@ func resultOf(cs *clientSession) error {
 	return err
 }
 
-func serverConfig(t *testing.T, ca *testpeer.CA) *tls.Config {
+func serverConfig(t testing.TB, ca *testpeer.CA) *tls.Config {
 	leaf := ca.Issue(t, testpeer.LocalhostSpec())
 	return &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
 }
