@@ -107,7 +107,10 @@ func (c *Conn) HandshakeDone() (bool, error) {
 	c.mu.Lock()
 	over, err := c.state == handshakeOver, c.hsErr
 	c.mu.Unlock()
-	if !over {
+	// The handshake's last writes (its last flight, or the alert of a failure, which the
+	// owner answers with a close) may still wait in the loop's queue, when this OnTraffic
+	// came before the Wake behind them: that Wake reports the end, once they are written.
+	if !over || c.w.queued.Load() > 0 {
 		return false, nil
 	}
 	c.handshaking = false

@@ -2,11 +2,16 @@ package tlsconn
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
 // loopConn is the part of a gnet.Conn the wire uses on the loop: what arrived (in).
@@ -83,3 +88,82 @@ func TestWireClosedFailsAfterFed(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// asyncConn is a loopConn whose AsyncWrites wait in a queue until the test runs them, as
+// on a busy event loop, and whose Wake is a signal.
+type asyncConn struct {
+	loopConn
+	mu      sync.Mutex
+	queued  [][]byte
+	done    []gnet.AsyncCallback
+	written []byte
+	woken   chan struct{}
+}
+
+func (c *asyncConn) Peek(n int) ([]byte, error) { return c.in, nil }
+func (c *asyncConn) Discard(n int) (int, error) { c.in = c.in[n:]; return n, nil }
+func (c *asyncConn) AsyncWrite(b []byte, cb gnet.AsyncCallback) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queued, c.done = append(c.queued, b), append(c.done, cb)
+	return nil
+}
+func (c *asyncConn) Wake(gnet.AsyncCallback) error { close(c.woken); return nil }
+
+// runQueued does the queued writes, as the loop would.
+func (c *asyncConn) runQueued() {
+	c.mu.Lock()
+	queued, done := c.queued, c.done
+	c.queued, c.done = nil, nil
+	c.mu.Unlock()
+	for i, b := range queued {
+		c.written = append(c.written, b...)
+		_ = done[i](c, nil)
+	}
+}
+
+// clientHello is what a crypto/tls client configured by cfg sends first.
+func clientHello(t *testing.T, cfg *tls.Config) []byte {
+	t.Helper()
+	cside, sside := net.Pipe()
+	defer cside.Close()
+	go func() { _ = tls.Client(cside, cfg).Handshake() }()
+	buf := make([]byte, 4096)
+	n, err := sside.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sside.Close()
+	return buf[:n]
+}
+
+// TestHandshakeEndAfterItsWrites: a handshake that ended is reported only once the writes
+// it queued are done — a server refusing the client's versions has queued its alert, and
+// the loop that closes on the failure must not drop it — also to an OnTraffic that comes
+// before the Wake behind them (the one that fed the ClientHello, say).
+func TestHandshakeEndAfterItsWrites(t *testing.T) {
+	ca := testpeer.NewCA(t, "queued CA")
+	gc := &asyncConn{woken: make(chan struct{})}
+	c := Server(gc, &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, testpeer.LocalhostSpec()).TLS},
+		MinVersion: tls.VersionTLS13})
+	c.StartHandshake(5 * time.Second)
+	gc.in = clientHello(t, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+	c.Feed()
+	select {
+	case <-gc.woken: // the goroutine has ended
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handshake did not end")
+	}
+	if done, err := c.HandshakeDone(); done {
+		t.Fatalf("reported the end (%v) while its alert was still queued", err)
+	}
+	gc.runQueued()
+	done, err := c.HandshakeDone()
+	if !done || err == nil {
+		t.Fatalf("after its writes: done %v, err %v", done, err)
+	}
+	// An alert record (21) of two bytes: fatal (2), protocol_version (70).
+	if w := gc.written; len(w) != 7 || w[0] != 21 || !bytes.Equal(w[3:], []byte{0, 2, 2, 70}) {
+		t.Fatalf("wrote %x, want the fatal protocol_version alert", w)
+	}
+}
