@@ -342,6 +342,9 @@ func (r *runner) shutdown() {
 	r.stopped = true
 	r.enrollMu.Unlock()
 	_ = r.cli.Stop()
+	for _, s := range r.allSlots() {
+		s.finishCut() // a close that waited for a handshake's report the loops will not run
+	}
 }
 
 func (r *runner) result(elapsed time.Duration) Result {

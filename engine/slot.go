@@ -304,7 +304,9 @@ func (s *slot) opened(c gnet.Conn) {
 func (s *slot) closed(err error) {
 	s.timer.Stop()
 	s.deadline.Store(0)
-	s.closeTLS()
+	if s.closeTLS(err) {
+		return // a handshake was cut short: handshakeCut calls closed again once it says why
+	}
 	s.setLive(nil)
 	s.r.inFlight.Add(-1)
 	s.rec.Record(metrics.Session, s.r.now()-s.dialStart)

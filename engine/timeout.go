@@ -8,15 +8,21 @@ const quitWait = 2 * time.Second
 // timeStep starts the clock on the step running from now: waiting for a whole reply,
 // or sending a whole command, must end within Timeout, whatever trickles in meanwhile
 // (a server sending one continuation line every few seconds does not hold a session).
-// A TLS handshake is bounded by its own deadline (tlsconn), so that its timeout has one
-// key; a pause between messages is ours, not the server's silence (act).
+// A TLS handshake is bounded by its own deadline (tlsconn); ours comes handshakeSlack
+// later and closes a handshake stuck where that deadline does not reach (a goroutine
+// blocked outside I/O), which handshakeCut files under the same key. A pause between
+// messages is ours, not the server's silence (act).
 func (s *slot) timeStep(now int64) {
+	d := s.r.cfg.Timeout
 	if s.handshaking() {
-		s.deadline.Store(0)
-		return
+		d += handshakeSlack
 	}
-	s.deadline.Store(now + int64(s.r.cfg.Timeout))
+	s.deadline.Store(now + int64(d))
 }
+
+// handshakeSlack lets tlsconn's handshake deadline, which fires at the same Timeout, come
+// first.
+const handshakeSlack = 100 * time.Millisecond
 
 // awaitFIN lets the server close first after its 221, so that TIME_WAIT lands on its
 // side, not on our ports; the session closes itself if the server has not within

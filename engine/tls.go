@@ -1,12 +1,11 @@
 package engine
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net"
-	"sync"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -19,13 +18,12 @@ import (
 // plaintext connection.
 type tlsSession struct {
 	conn    *tlsconn.Conn
-	started int64  // handshake start (ns since epoch)
-	plain   []byte // decrypted server bytes the machine has not consumed yet
+	started int64 // handshake start (ns since epoch)
+	// awaitingCut: the connection closed during the handshake, and closed() waits for
+	// handshakeCut to say why (closeErr is what it was called with).
+	awaitingCut bool
+	closeErr    error
 }
-
-// closeWait bounds how long OnClose waits for a handshake in progress to read what had
-// already arrived (usually the alert that explains the close).
-const closeWait = time.Second
 
 // TLSError is a TLS handshake or record failure, with the one-word reason that also
 // names its error key (unknown_authority, name_mismatch, expired, handshake_failure, …).
@@ -44,13 +42,9 @@ func (e *TLSError) Error() string {
 
 func (e *TLSError) Unwrap() error { return e.Err }
 
-// plainBufs are the buffers records are decrypted into, shared by all slots: a slot
-// holds one only during its OnTraffic.
-var plainBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
-
 // startTLS begins the handshake: after the STARTTLS 220, or on connect with implicit TLS.
 func (s *slot) startTLS(c gnet.Conn, now int64) {
-	s.tls = tlsSession{conn: tlsconn.Client(c, s.r.cfg.TLS), started: now, plain: s.tls.plain[:0]}
+	s.tls = tlsSession{conn: tlsconn.Client(c, s.r.cfg.TLS), started: now}
 	s.tls.conn.StartHandshake(s.r.cfg.Timeout)
 }
 
@@ -103,13 +97,11 @@ func (s *slot) tlsTraffic(c gnet.Conn, now int64, step protocol.Step) (protocol.
 func (s *slot) handshakeDone(now int64) {
 	st := s.tls.conn.ConnectionState()
 	s.Phase(protocol.PhaseTLSHandshake, 0, s.tls.started, now, 0)
-	s.rec.Add(metrics.TLSHandshakes, 1)
-	if st.DidResume {
-		s.rec.Add(metrics.TLSResumed, 1)
-	}
-	if c, ok := metrics.TLSVersionCounter(st.Version); ok {
-		s.rec.Add(c, 1)
-	}
+	tlsconn.CountHandshake(st, false, func(c tlsconn.Counter) {
+		if mc, ok := tlsCounter(c); ok {
+			s.rec.Add(mc, 1)
+		}
+	})
 	s.rec.Add(metrics.TLSCipherCounter(st.CipherSuite), 1)
 	if s.pcfg.Trace {
 		line := "TLS established: " + tls.VersionName(st.Version) + ", " + tls.CipherSuiteName(st.CipherSuite)
@@ -121,36 +113,43 @@ func (s *slot) handshakeDone(now int64) {
 	s.client.TLSDone(now)
 }
 
-// readRecords decrypts what has arrived and feeds it to the machine until it has no
-// complete reply left or wants something else than reading.
-func (s *slot) readRecords(now int64, step protocol.Step) (protocol.Step, error) {
-	bp := plainBufs.Get().(*[]byte)
-	defer plainBufs.Put(bp)
-	buf := *bp
-	for step == protocol.StepRead {
-		if len(s.tls.plain) > 0 {
-			n, st := s.client.Feed(s.tls.plain, now)
-			s.tls.plain = s.tls.plain[:copy(s.tls.plain, s.tls.plain[n:])]
-			if step = st; step != protocol.StepRead {
-				break
-			}
-		}
-		n, err := s.tls.conn.Read(buf)
-		if err != nil {
-			return step, err
-		}
-		if n == 0 {
-			break // nothing more decrypted: wait for the next OnTraffic
-		}
-		if len(s.tls.plain) > 0 {
-			s.tls.plain = append(s.tls.plain, buf[:n]...)
-			continue
-		}
-		used, st := s.client.Feed(buf[:n], now)
-		s.tls.plain = append(s.tls.plain, buf[used:n]...)
-		step = st
+// tlsCounter is the engine's counter for one of tlsconn's.
+func tlsCounter(c tlsconn.Counter) (metrics.Counter, bool) {
+	switch c {
+	case tlsconn.Handshakes:
+		return metrics.TLSHandshakes, true
+	case tlsconn.Resumed:
+		return metrics.TLSResumed, true
+	case tlsconn.Version10:
+		return metrics.TLSVersion10, true
+	case tlsconn.Version11:
+		return metrics.TLSVersion11, true
+	case tlsconn.Version12:
+		return metrics.TLSVersion12, true
+	case tlsconn.Version13:
+		return metrics.TLSVersion13, true
+	case tlsconn.ClientCertificates: // a server's counter
 	}
-	return step, nil
+	return 0, false
+}
+
+// readRecords feeds the machine the replies decrypted so far, as traffic() does gnet's
+// buffer on a plaintext connection. A read error (close_notify, an alert) counts once the
+// machine wants to read past what came before it.
+func (s *slot) readRecords(now int64, step protocol.Step) (protocol.Step, error) {
+	if step != protocol.StepRead {
+		return step, nil
+	}
+	in, err := s.tls.conn.Input()
+	if len(in) > 0 {
+		var n int
+		n, step = s.client.Feed(in, now)
+		s.tls.conn.Consume(n)
+	}
+	if step != protocol.StepRead {
+		return step, nil
+	}
+	return step, err
 }
 
 // tlsFailed ends the session on a TLS failure: its messages fail; the run stops unless -A.
@@ -224,20 +223,48 @@ func (s *slot) writeTLS(vec [][]byte) error {
 	return err
 }
 
-// closeTLS releases the connection's TLS state in OnClose. A handshake the close cut
-// short is reported as a TLS failure when it ended on something else than the close
-// itself (an alert the server sent before hanging up, a certificate it refused).
-func (s *slot) closeTLS() {
+// closeTLS releases the connection's TLS state in OnClose, never waiting. When the close
+// cut a handshake short, it returns true: closed() is then finished by handshakeCut, on
+// the loop, once the handshake's goroutine has said why it ended.
+func (s *slot) closeTLS(closeErr error) bool {
 	tc := s.tls.conn
 	if tc == nil {
+		return false
+	}
+	s.tls = tlsSession{}
+	if s.sessionEnded() || s.r.shut.Load() {
+		tc.Close() // the session is over either way: no handshake error would count
+		return false
+	}
+	if !tc.CloseDuringHandshake(s.handshakeCut) {
+		return false
+	}
+	s.tls = tlsSession{awaitingCut: true, closeErr: closeErr}
+	s.setLive(nil)
+	return true
+}
+
+// handshakeCut finishes closed() for a connection that closed during its handshake. A
+// handshake that ended on something else than the close itself (an alert the server sent
+// before hanging up, a certificate it refused, the handshake's timeout) is a TLS failure.
+func (s *slot) handshakeCut(err error) {
+	if !s.tls.awaitingCut {
 		return
 	}
-	err := tc.CloseDuringHandshake(closeWait)
-	s.tls = tlsSession{plain: s.tls.plain[:0]}
+	closeErr := s.tls.closeErr
+	s.tls = tlsSession{}
+	if s.timedOut.Load() && (errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)) {
+		err = context.DeadlineExceeded // our deadline ended it, not tlsconn's: the same timeout
+	}
 	if err != nil && !s.sessionEnded() && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !s.r.shut.Load() {
 		s.tlsFailed(metrics.TLSHandshake.String(), err)
 	}
+	s.closed(closeErr)
 }
+
+// finishCut finishes closed() for a connection whose handshake's report the event loops,
+// stopped, will never run (shutdown): its message was cut off.
+func (s *slot) finishCut() { s.handshakeCut(nil) }
 
 // tlsErrorKey is the error key of a TLS failure or a STARTTLS injection.
 func tlsErrorKey(err error) (string, bool) {

@@ -2,9 +2,15 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,4 +297,166 @@ func TestAuthOverTLS(t *testing.T) {
 			t.Fatalf("err %v, %+v", err, res)
 		}
 	})
+}
+
+// stuckRand is a tls.Config.Rand whose first read stands still until release: a handshake
+// stuck before its ClientHello (as one starved of CPU, or in a slow callback), its peer
+// silent for want of anything to answer.
+type stuckRand struct {
+	calls       atomic.Int32
+	stuck       chan struct{} // closed when the first read blocks
+	release     chan struct{}
+	releaseOnce sync.Once
+}
+
+func newStuckRand(t *testing.T) *stuckRand {
+	r := &stuckRand{stuck: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(r.unblock)
+	return r
+}
+
+func (r *stuckRand) unblock() { r.releaseOnce.Do(func() { close(r.release) }) }
+
+func (r *stuckRand) Read(p []byte) (int, error) {
+	if r.calls.Add(1) == 1 {
+		close(r.stuck)
+		<-r.release
+	}
+	return rand.Read(p)
+}
+
+// silentProbeProxy forwards connections to backend, and signals closed when a client
+// hangs up without having sent a byte (the session whose handshake is stuck).
+func silentProbeProxy(t *testing.T, backend string, closed chan<- struct{}) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				n, err := c.Read(buf)
+				if n == 0 && err != nil {
+					closed <- struct{}{}
+					return
+				}
+				b, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				_, _ = b.Write(buf[:n])
+				go func() { _, _ = io.Copy(c, b); c.Close() }()
+				_, _ = io.Copy(b, c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestTLSCloseDuringStuckHandshake: a session whose handshake stands still, its server
+// silent, is closed by --timeout; the close does not wait for the handshake, and the
+// event loop's other session goes on sending messages meanwhile. Once the handshake ends
+// its failure is reported and counted under the key a silent server's handshake has
+// always had (tls_handshake:tls:timeout). Interrupted while the handshake still stands
+// still, the run ends all the same.
+func TestTLSCloseDuringStuckHandshake(t *testing.T) {
+	f := newTLSFixture(t)
+	for _, interrupt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("interrupted=%v", interrupt), func(t *testing.T) {
+			srv := testpeer.StartTLSServer(t, testpeer.TLSServerConfig{Implicit: true,
+				TLS: &tls.Config{Certificates: []tls.Certificate{f.good.TLS}}})
+			silentClosed := make(chan struct{}, 1)
+			addr := silentProbeProxy(t, srv.Addr, silentClosed)
+			r := newStuckRand(t)
+			cfg := tlsConfig(t, addr, 2, 1<<30, protocol.TLSRequired, &tls.Config{InsecureSkipVerify: true, Rand: r})
+			cfg.Plan.TLS.Wrapper = true
+			cfg.Plan.Session.Reuse = true
+			cfg.Plan.Session.AllowReject = true
+			cfg.Plan.Local.EventLoops = 1
+			cfg.Plan.Session.Timeout = 300 * time.Millisecond
+			cfg.Plan.Grace = 100 * time.Millisecond
+			ev := &events{}
+			cfg.Hooks.Events = ev
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			type outcome struct {
+				res Result
+				err error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				res, err := runTest(ctx, cfg)
+				done <- outcome{res, err}
+			}()
+			waitFor := func(what string, ch <-chan struct{}) {
+				t.Helper()
+				select {
+				case <-ch:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("no %s within 10 s", what)
+				}
+			}
+			waitFor("stuck handshake", r.stuck)
+			waitFor("close of the stuck session", silentClosed)
+			// The other session on the loop is served while the handshake stands still.
+			since := srv.Messages.Load()
+			deadline := time.Now().Add(10 * time.Second)
+			for srv.Messages.Load() < since+20 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the other session sent %d messages in 10 s after the close", srv.Messages.Load()-since)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			ev.mu.Lock()
+			early := ev.warnings
+			ev.mu.Unlock()
+			if len(early) > 0 {
+				t.Fatalf("reported before the stuck handshake ended: %q", early)
+			}
+			if !interrupt {
+				r.unblock()
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+					ev.mu.Lock()
+					n := len(ev.warnings)
+					ev.mu.Unlock()
+					if n > 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("the stuck session's failure was not reported within 10 s of its release")
+					}
+				}
+			}
+			cancel()
+			var out outcome
+			select {
+			case out = <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the run did not end")
+			}
+			if !errors.Is(out.err, ErrInterrupted) {
+				t.Fatalf("run: %v", out.err)
+			}
+			checkAccounting(t, out.res)
+			if interrupt {
+				return
+			}
+			found := false
+			for _, e := range out.res.Metrics.Errors() {
+				found = found || e.Key == "tls_handshake:tls:timeout"
+			}
+			if !found || out.res.Failed < 1 {
+				t.Fatalf("failed %d, errors %+v: want the stuck handshake under tls_handshake:tls:timeout",
+					out.res.Failed, out.res.Metrics.Errors())
+			}
+		})
+	}
 }

@@ -133,7 +133,7 @@ func (cs *connState) handshake() (done bool, act gnet.Action) {
 	if tr := s.env.cfg.Trace; tr != nil {
 		tr(tlsTraceLine(st))
 	}
-	cs.tr = &tlsTransport{c: cs.c, tc: cs.tc, pool: s.plainPool}
+	cs.tr = &tlsTransport{c: cs.c, tc: cs.tc}
 	return true, gnet.None
 }
 
@@ -147,10 +147,7 @@ func (cs *connState) closeTLS() {
 	if cs.tc.Handshaking() && cs.hsInput {
 		cs.srv.stats.tlsFailed.Add(1)
 	}
-	cs.tc.Close()
-	if t, ok := cs.tr.(*tlsTransport); ok {
-		t.release()
-	}
+	cs.tc.Close() // gives back the plaintext buffer too
 }
 
 // boundPending closes a connection whose unprocessed input outgrows the limit while its

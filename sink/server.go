@@ -24,8 +24,6 @@ type Server struct {
 	stats   *Stats
 	limiter *connLimiter
 	epoch   time.Time
-	// plainPool holds the TLS sessions' plaintext buffers, shared by the loops.
-	plainPool *sync.Pool
 
 	engine    gnet.Engine
 	addr      net.Addr
@@ -55,7 +53,6 @@ func NewServer(cfg Config) (*Server, error) {
 		env:       newEnv(cfg, stats),
 		stats:     stats,
 		epoch:     time.Now(),
-		plainPool: newPlainPool(),
 		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
 		serveDone: make(chan struct{}),

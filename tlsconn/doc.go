@@ -4,19 +4,13 @@
 // The standard crypto/tls cannot resume a handshake that returned an error, so the
 // handshake runs on a short-lived goroutine of its own that reads through a blocking
 // adapter fed by the event loop (Feed, from OnTraffic). Once it is over, every record is
-// read and written on the event loop: the adapter's Read then returns a temporary
-// net.Error when gnet has nothing buffered, which crypto/tls returns without making it
-// sticky, keeping any partial record for the next call (see TestTemporaryReadErrorIsRetried,
-// which fails if a Go release changes that).
-//
-// A TLS 1.3 session then leaves crypto/tls's record layer, built for a blocking conn shared
-// by goroutines, for records13, built for one event loop: it takes over the traffic
-// secrets and sequence numbers crypto/tls reached (takeOver13, by reflection — crypto/tls
-// exports neither — and only when nothing is left half-read), seals and opens records in
-// place in gnet's buffers, and handles what may follow a handshake: KeyUpdate, tickets (a
-// client with a session cache stays on crypto/tls, which stores them), alerts, and
-// crypto/tls's limits. TestTakeOver13 fails if a Go release stops the takeover. TLS 1.2
-// sessions stay on crypto/tls.
+// read and written through crypto/tls on the event loop: the adapter's Read then returns
+// a temporary net.Error when gnet has nothing buffered, which crypto/tls returns without
+// making it sticky, keeping any partial record for the next call (see
+// TestTemporaryReadErrorIsRetried, which fails if a Go release changes that). The adapter
+// hands crypto/tls one record at a time (recordFramer), so a read that could only say
+// "would block" is skipped. All that follows a handshake — KeyUpdate, tickets, alerts,
+// limits — is crypto/tls's own; tlsconn never looks inside a tls.Conn.
 //
 // Life of a Conn, all calls but the goroutine's on the connection's event loop:
 //
@@ -26,10 +20,15 @@
 //	c.Feed()                     // hand gnet's inbound bytes to the handshake
 //	done, err := c.HandshakeDone()
 //	// afterwards, in OnTraffic:
-//	n, err := c.Read(p)          // n == 0, err == nil: nothing decrypted yet
+//	in, err := c.Input()         // all plaintext decrypted and not consumed yet
+//	c.Consume(n)                 // what the protocol used of it
 //	c.Write(p) / c.Writev(bufs)  // records written through gnet, one write per call
 //	// OnClose:
-//	c.Close()                    // or err := c.CloseDuringHandshake(d): why a handshake was cut short
+//	c.Close()                    // or c.CloseDuringHandshake(cut): why a handshake was cut short
+//
+// Neither Close nor CloseDuringHandshake waits for the handshake goroutine: the close
+// makes its reads fail once it has read what was fed, and CloseDuringHandshake's cut
+// runs on the event loop when the goroutine has ended, as HandshakeDone would have.
 //
 // STARTTLS: the side that sends or receives the STARTTLS exchange's last line calls
 // CheckNothingBuffered before Client/Server — plaintext that follows it before the

@@ -1,9 +1,7 @@
 package tlsconn
 
 import (
-	"crypto/tls"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +84,13 @@ func (w *wire) Read(p []byte) (int, error) {
 	return w.framer.take(p, pendingSource{w}), nil
 }
 
+// toLoop hands the wire to the event loop: the handshake is over.
+func (w *wire) toLoop() {
+	w.mu.Lock()
+	w.onLoop = true
+	w.mu.Unlock()
+}
+
 // idle reports that nothing has arrived that crypto/tls has not been given. Event loop
 // only, after the handshake.
 func (w *wire) idle() bool {
@@ -103,66 +108,6 @@ func (w *wire) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return w.asyncWrite(append([]byte(nil), p...), len(p)) // crypto/tls reuses p
-}
-
-// outBuf is the pending output with room for n more bytes (records13 seals in place).
-func (w *wire) outBuf(n int) []byte {
-	if w.out == nil {
-		w.out = outBufs.Get().(*[]byte)
-	}
-	return slices.Grow(*w.out, n)
-}
-
-// setOut makes out, an extension of outBuf's slice, the pending output.
-func (w *wire) setOut(out []byte) { *w.out = out }
-
-// record is the next whole TLS record that has arrived, header included, or nil. It stays
-// where it is (in gnet's buffer, or in what the loop fed the handshake) until discard, so
-// records13 decrypts it in place. Event loop only, after the handshake.
-func (w *wire) record() ([]byte, error) {
-	if len(w.pending) > 0 {
-		// Bytes fed during the handshake come first; what gnet holds now joins them, so a
-		// record split between the two is whole.
-		if buf, _ := w.gc.Peek(-1); len(buf) > 0 {
-			w.pending = append(w.pending, buf...)
-			_, _ = w.gc.Discard(len(buf))
-		}
-		return wholeRecord(w.pending, len(w.pending))
-	}
-	hdr, _ := w.gc.Peek(recordHeaderLen)
-	rec, err := wholeRecord(hdr, w.gc.InboundBuffered())
-	if rec == nil || err != nil {
-		return nil, err
-	}
-	return w.gc.Peek(len(rec))
-}
-
-// wholeRecord is the record that b begins with, when all of it has arrived (of which b
-// holds at least the header).
-func wholeRecord(b []byte, arrived int) ([]byte, error) {
-	if len(b) < recordHeaderLen {
-		return nil, nil
-	}
-	n := recordHeaderLen + (int(b[3])<<8 | int(b[4]))
-	if n > recordHeaderLen+maxCiphertext {
-		return nil, tls.AlertError(alertRecordOverflow)
-	}
-	if arrived < n {
-		return nil, nil
-	}
-	return b[:n], nil
-}
-
-// discard drops the record of n bytes that record returned.
-func (w *wire) discard(n int) {
-	if len(w.pending) > 0 {
-		w.pending = w.pending[n:]
-		if len(w.pending) == 0 {
-			w.pending = nil
-		}
-		return
-	}
-	_, _ = w.gc.Discard(n)
 }
 
 // asyncWrite hands b to the loop behind the writes already queued.

@@ -9,8 +9,8 @@ import (
 // TestTLSAgainstPostfixSMTPD: a real MTA's STARTTLS — Postfix's smtpd from a throwaway
 // configuration, with a certificate this test made — takes 1,000 messages at -s 50 with
 // --tls encrypt (a handshake per message), 300 over ten sessions (-d: OpenSSL's tickets and
-// many records per session on tlsconn's TLS 1.3 record layer), and 50 more with --tls
-// verify, -d and resumption (crypto/tls's record layer, which takes the tickets).
+// many records per session), and 50 more with --tls verify, -d and resumption (the client
+// keeps the tickets).
 func TestTLSAgainstPostfixSMTPD(t *testing.T) {
 	ca := testpeer.NewCA(t, "postfix test CA")
 	leaf := ca.Issue(t, testpeer.LocalhostSpec())

@@ -2,11 +2,11 @@
 // give the burst's memory back to the system then.
 //
 // A full handshake leaves tens of kilobytes of garbage (key shares, the peer's
-// certificate, transcripts). 5,000 sessions starting TLS at once grew go-smtp-source's
-// heap to 3.5 times what the established sessions hold, and Go's scavenger returns that
-// excess only slowly: a parked TLS session cost 17 KiB of RSS where it holds 5 KiB. A
-// full collection that returns free memory (debug.FreeOSMemory) once the burst is over
-// brought it to 10 KiB.
+// certificate, transcripts) for a few kilobytes it keeps. Thousands of sessions starting
+// TLS at once grow the heap to several times what the established sessions hold, and Go's
+// scavenger returns that excess only slowly; a full collection that returns free memory
+// (debug.FreeOSMemory) once the burst is over brings a parked session's RSS close to what
+// it holds (README.md, "TLS", has the figures).
 package tlsburst
 
 const (
