@@ -45,6 +45,24 @@ func (f *fence) timed(offsetNs int64, stopAfter time.Duration) {
 	f.stopAfter.Store(int64(stopAfter))
 }
 
+// starting counts the shared start (on this machine's clock) as a fresh heartbeat: the
+// coordinator counts a worker's silence from the start too, so a worker stopped before
+// the start is safe until stopAfter after it (and refuses by itself if it resumes later
+// than the start allows).
+func (f *fence) starting(start time.Time) {
+	f.freshen(f.sinceBase() + int64(time.Until(start)))
+}
+
+// freshen makes at (since base) the freshest heartbeat's time, unless one is fresher.
+func (f *fence) freshen(at int64) {
+	for {
+		old := f.freshNs.Load()
+		if at <= old || f.freshNs.CompareAndSwap(old, at) {
+			return
+		}
+	}
+}
+
 // heartbeat takes one of the coordinator's heartbeats: the fence first (a heartbeat that
 // names this shard never counts as fresh), then its age.
 func (f *fence) heartbeat(data []byte) {
@@ -61,13 +79,7 @@ func (f *fence) heartbeat(data []byte) {
 	}
 	sentHere := hb.SentUnixNs - f.offsetNs.Load()
 	age := max(time.Now().Add(f.skew).UnixNano()-sentHere, 0)
-	at := f.sinceBase() - age
-	for {
-		old := f.freshNs.Load()
-		if at <= old || f.freshNs.CompareAndSwap(old, at) {
-			return
-		}
-	}
+	f.freshen(f.sinceBase() - age)
 }
 
 // stale is how long ago the freshest heartbeat was sent.

@@ -186,6 +186,7 @@ func (w *workerRun) serve(ctx context.Context) error {
 	localStart := time.Unix(0, start.StartAtUnixNs-clock.OffsetNs)
 	w.cfg.Event(w.run, fmt.Sprintf("starting shard %d of %d at %s (clock offset %v, rtt %v)",
 		w.shard, len(a.Weights), localStart.UTC().Format(time.RFC3339Nano), time.Duration(clock.OffsetNs), clock.RTT))
+	w.fence.starting(localStart)
 	hb := newHeartbeat(w, a.ReportInterval)
 	defer hb.stop()
 	res, stop := w.runShard(ctx, prepared, localStart, hb)
