@@ -31,23 +31,16 @@ type sample struct {
 // shown.
 const keptSamples = 8
 
-// sampleSlack is how late after a whole second a sample taken "at" it may be: the
-// engine's sampler fires just after the second; counts taken later (the end of a run)
-// belong to the next second.
-const sampleSlack = 100 * time.Millisecond
-
 func newTimeline(start time.Time, offsets []int64) *timeline {
 	return &timeline{start: start, offsets: offsets, shards: make([]shardSamples, len(offsets))}
 }
 
-// secondOf is the whole second a worker's counts, taken at atUnixNs on its clock, are at.
+// secondOf is the whole second a worker's counts, taken at atUnixNs on its clock, are
+// at: the nearest, since the engine samples just after each whole second (later under
+// load).
 func (tl *timeline) secondOf(k int, atUnixNs int64) int64 {
-	at := atUnixNs + tl.offsets[k] - int64(sampleSlack)
-	sec := at / int64(time.Second)
-	if at%int64(time.Second) > 0 {
-		sec++ // counts between two seconds are at the later one
-	}
-	return sec
+	at := atUnixNs + tl.offsets[k] + int64(time.Second)/2
+	return at / int64(time.Second)
 }
 
 // add takes a worker's report; reports without a sample (before its start) are ignored.

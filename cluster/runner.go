@@ -79,8 +79,7 @@ func (r *EngineRunner) Prepare(a Assignment, shard int) (Prepared, error) {
 }
 
 // Run runs the shard from startAt and returns its result document. The engine asks
-// live.Admit before each message; the counts go to live.Progress at each sample and,
-// exact, at the end.
+// live.Admit before each message, and its counts go to live.Progress at each sample.
 func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([]byte, time.Time, error) {
 	p, h := e.plan, e.hooks
 	p.StartAt = startAt
@@ -89,9 +88,6 @@ func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, live Live) 
 	}
 	h.Admit = live.Admit
 	res, runErr := engine.Run(ctx, p, h)
-	if res.Metrics != nil {
-		live.Progress(Report{Accepted: res.Accepted, Rejected: res.Rejected, Failed: res.Failed})
-	}
 	if errors.Is(runErr, engine.ErrInterrupted) {
 		runErr = fmt.Errorf("stopped: %d messages in flight were cut off", res.Failed)
 	}

@@ -29,7 +29,7 @@ type Prepared interface {
 // Live is what a running shard tells its worker and asks it.
 type Live struct {
 	// Progress takes the cumulative counts at each sample (the engine's, once a second
-	// on whole wall-clock seconds), and once more at the end.
+	// on whole wall-clock seconds).
 	Progress func(Report)
 	// Admit says whether a message may start now: false once the worker may have been
 	// declared lost, and from then on. It is quick, and safe from any goroutine.
