@@ -35,7 +35,7 @@ type CoordinatorConfig struct {
 	Lead           time.Duration // least time between "go" and the start (default 2 s)
 	ReportInterval time.Duration // workers' report period (default 1 s)
 	MissedReports  int           // reports missed before a worker is lost (default 3)
-	CoordGrace     time.Duration // workers stop after this long without the coordinator (default 5 s)
+	CoordGrace     time.Duration // before the start and after the run, workers give up after this long without the coordinator (default 5 s; while running: StopAfter)
 	ContinueOnLoss bool          // a lost worker does not abort the others
 
 	// Event receives what happens (joins, refusals, losses), Progress the merged progress

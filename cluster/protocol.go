@@ -62,7 +62,7 @@ type Assignment struct {
 	Weights        []int64         `json:"weights"`
 	Workers        []string        `json:"workers"` // by shard
 	ReportInterval time.Duration   `json:"report_interval"`
-	CoordGrace     time.Duration   `json:"coordinator_grace"` // a worker that hears no coordinator this long stops
+	CoordGrace     time.Duration   `json:"coordinator_grace"` // before the start and after the run, a worker that hears no coordinator this long gives up
 	Fingerprint    string          `json:"plan_fingerprint"`  // of every shard's plan (plan.Plan.Fingerprint)
 	// StopAfter: a running worker whose last fresh heartbeat (by the time the coordinator
 	// sent it) is older than this starts no more messages and stops: the coordinator may
