@@ -117,36 +117,45 @@ func TestClusterPausedWorker(t *testing.T) {
 			if dueInPause > 0 {
 				t.Errorf("the lost worker sent %d messages after it came back:\n%s", dueInPause, paused.Stderr.String())
 			}
-			code := waitExit(t, c.coord, 30*time.Second)
-			stderr := c.coord.Stderr.String()
-			if code != exitIncomplete || !regexp.MustCompile(`INCOMPLETE: worker w1 \(shard \d\) lost`).MatchString(stderr) {
-				t.Fatalf("exit %d (want %d); stderr:\n%s", code, exitIncomplete, stderr)
-			}
-			r := readReport(t, c.json)
-			cl := clusterOf(t, r)
-			st := s.stop(t)
-			lost := slices.IndexFunc(cl.Workers, func(w clusterWorker) bool { return w.Name == "w1" })
-			if !cl.Incomplete || len(cl.Workers) != 3 || lost < 0 || !cl.Workers[lost].Lost || cl.Workers[lost].Unaccounted == 0 {
-				t.Fatalf("cluster %+v", cl)
-			}
-			if r.Totals.Accepted+int64(len(sent)) != st.MessagesAccepted || st.Unique.Duplicates != 0 {
-				t.Errorf("merged accepted %d + the lost worker's %d, sink %d (duplicates %d): the lost worker's messages were merged",
-					r.Totals.Accepted, len(sent), st.MessagesAccepted, st.Unique.Duplicates)
-			}
-			if mode == "abort" {
-				return
-			}
-			if survivors := m - cl.Workers[lost].Planned; r.Totals.Accepted != survivors || r.Totals.Planned != survivors {
-				t.Errorf("merged totals %+v, want the survivors' %d messages all accepted", r.Totals, survivors)
-			}
-			if late := cl.Workers[lost].Late; late == nil || late.Totals == nil || late.Totals.Accepted != int64(len(sent)) {
-				t.Errorf("the late result in --json: %+v, want %d accepted", late, len(sent))
-			}
-			if !regexp.MustCompile(`late result of lost worker w1 \(shard \d\), kept out of the merge`).MatchString(stderr) ||
-				!strings.Contains(stderr, "INCOMPLETE: worker w1 came back after it was lost; its own account, not merged") {
-				t.Errorf("the late result is not reported apart:\n%s", stderr)
-			}
+			checkLostApart(t, c, s, m, int64(len(sent)), mode == "continue")
 		})
+	}
+}
+
+// checkLostApart checks a run of total messages that lost worker w1, which had delivered
+// lostSent messages to the sink in all: exit status 3, the report INCOMPLETE with w1 lost, and none of
+// w1's messages merged. With the survivors finishing (continue), their messages are
+// all the merged ones, and w1's late result is reported apart, in --json and on stderr.
+func checkLostApart(t *testing.T, c *testCluster, s *dumpSink, total, lostSent int64, finished bool) {
+	t.Helper()
+	code := waitExit(t, c.coord, 30*time.Second)
+	stderr := c.coord.Stderr.String()
+	if code != exitIncomplete || !regexp.MustCompile(`INCOMPLETE: worker w1 \(shard \d\) lost`).MatchString(stderr) {
+		t.Fatalf("exit %d (want %d); stderr:\n%s", code, exitIncomplete, stderr)
+	}
+	r := readReport(t, c.json)
+	cl := clusterOf(t, r)
+	st := s.stop(t)
+	lost := slices.IndexFunc(cl.Workers, func(w clusterWorker) bool { return w.Name == "w1" })
+	if !cl.Incomplete || len(cl.Workers) != 3 || lost < 0 || !cl.Workers[lost].Lost || cl.Workers[lost].Unaccounted == 0 {
+		t.Fatalf("cluster %+v", cl)
+	}
+	if r.Totals.Accepted+lostSent != st.MessagesAccepted || st.Unique.Duplicates != 0 {
+		t.Errorf("merged accepted %d + the lost worker's %d, sink %d (duplicates %d): the lost worker's messages were merged",
+			r.Totals.Accepted, lostSent, st.MessagesAccepted, st.Unique.Duplicates)
+	}
+	if !finished {
+		return
+	}
+	if survivors := r.Totals.Planned; r.Totals.Accepted != survivors || survivors+cl.Workers[lost].Planned != total {
+		t.Errorf("merged totals %+v, want the survivors' messages all accepted", r.Totals)
+	}
+	if late := cl.Workers[lost].Late; late == nil || late.Totals == nil || late.Totals.Accepted != lostSent {
+		t.Errorf("the late result in --json: %+v, want %d accepted", late, lostSent)
+	}
+	if !regexp.MustCompile(`late result of lost worker w1 \(shard \d\), kept out of the merge`).MatchString(stderr) ||
+		!strings.Contains(stderr, "INCOMPLETE: worker w1 came back after it was lost; its own account, not merged") {
+		t.Errorf("the late result is not reported apart:\n%s", stderr)
 	}
 }
 
