@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ func (f *fakeRunner) Prepare(a Assignment, shard int) (Prepared, error) {
 	return &fakePrepared{r: f, split: s, shard: shard}, nil
 }
 
-func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, progress func(Report)) ([]byte, time.Time, error) {
+func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([]byte, time.Time, error) {
 	select {
 	case <-time.After(time.Until(startAt.Add(-p.r.skew))):
 	case <-ctx.Done():
@@ -65,8 +66,12 @@ func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, progress func
 			return nil, started, ctx.Err()
 		case <-time.After(p.r.pace):
 		}
+		if !live.Admit() {
+			<-ctx.Done() // the worker stops the run
+			return nil, started, ctx.Err()
+		}
 		sent = append(sent, sh.Global(i))
-		progress(Report{Accepted: int64(len(sent))})
+		live.Progress(Report{Accepted: int64(len(sent))})
 	}
 	if p.r.hang.Load() {
 		<-ctx.Done()
@@ -449,12 +454,19 @@ func TestClusterDuplicateName(t *testing.T) {
 	b := startWorker(t, srv, "same", "v", runner)
 	cfg := coordConfig(2, 10)
 	cfg.JoinTimeout = 2 * time.Second
+	var events []string
+	cfg.Event = func(text string) { events = append(events, text) }
 	_, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
 	if err == nil || !strings.Contains(err.Error(), "only 1 of 2 workers joined within 2s") {
 		t.Errorf("err %v", err)
 	}
 	if !a.saw("has joined already") && !b.saw("has joined already") {
 		t.Error("no worker was refused as a duplicate")
+	}
+	if !slices.ContainsFunc(events, func(e string) bool {
+		return strings.HasPrefix(e, "refused worker same (test): a worker of that name has joined already")
+	}) {
+		t.Errorf("the coordinator did not log the duplicate: %q", events)
 	}
 }
 

@@ -7,14 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
@@ -34,24 +35,26 @@ type CoordinatorConfig struct {
 	Lead           time.Duration // least time between "go" and the start (default 2 s)
 	ReportInterval time.Duration // workers' report period (default 1 s)
 	MissedReports  int           // reports missed before a worker is lost (default 3)
-	CoordGrace     time.Duration // workers stop after this long without the coordinator (default 5 s)
+	CoordGrace     time.Duration // before the start and after the run, workers give up after this long without the coordinator (default 5 s; while running: StopAfter)
 	ContinueOnLoss bool          // a lost worker does not abort the others
 
 	// Event receives what happens (joins, refusals, losses), Progress the merged progress
-	// once per report interval. Either may be nil. Both are called from Coordinate's goroutine.
+	// of each whole second once every running worker has reported it. Either may be nil.
+	// Both are called from Coordinate's goroutine.
 	Event    func(text string)
 	Progress func(Progress)
 }
 
-// Progress is the run's merged progress: the sum of every worker's last cumulative report.
+// Progress is the run's merged progress at one whole second of the shared timeline:
+// the sum of every worker's cumulative counts at that second.
 type Progress struct {
-	Elapsed  time.Duration
+	Elapsed  time.Duration // from the shared start to that second
 	Accepted int64
 	Rejected int64
 	Failed   int64
 	InFlight int64
-	Rate     float64 // messages answered per second since the previous progress
-	Workers  int     // reporting
+	Rate     float64 // messages answered per second over the second before it
+	Workers  int     // not lost
 	Lost     int
 }
 
@@ -69,6 +72,16 @@ type WorkerResult struct {
 	OffsetNs int64         // its clock offset (coordinator − worker)
 	RTT      time.Duration // the round trip of its best clock probe
 	Started  time.Time     // its actual start, on the coordinator's clock
+	// Late is what it delivered after it was declared lost (it came back): kept out of
+	// the merge and reported apart. Nil when nothing came.
+	Late *LateResult
+}
+
+// LateResult is a lost worker's final result, come after the loss.
+type LateResult struct {
+	Document []byte
+	Error    string
+	Totals   *metrics.Totals // read from Document; nil when it could not be read
 }
 
 // Unaccounted is how many of its messages a lost worker's last report does not account for.
@@ -111,6 +124,17 @@ func Coordinate(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig) (*Out
 	if limit := nc.MaxPayload(); int64(len(planJSON))+4096 > limit { // room for the roster
 		return nil, fmt.Errorf("coordinator: the plan is %d bytes, too many for the NATS server's %d-byte messages: a smaller message file", len(planJSON), limit)
 	}
+	cfg.withDefaults()
+	var idb [8]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, fmt.Errorf("coordinator: run id: %w", err)
+	}
+	c := &coordinator{nc: nc, cfg: cfg, out: &Outcome{Run: hex.EncodeToString(idb[:])},
+		planJSON: planJSON, messages: engine.TotalMessages(cfg.Plan)}
+	return c.out, c.coordinate(ctx)
+}
+
+func (cfg *CoordinatorConfig) withDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -127,13 +151,20 @@ func Coordinate(ctx context.Context, nc *nats.Conn, cfg CoordinatorConfig) (*Out
 	if cfg.Event == nil {
 		cfg.Event = func(string) {}
 	}
-	var idb [8]byte
-	if _, err := rand.Read(idb[:]); err != nil {
-		return nil, fmt.Errorf("coordinator: run id: %w", err)
-	}
-	c := &coordinator{nc: nc, cfg: cfg, out: &Outcome{Run: hex.EncodeToString(idb[:])},
-		planJSON: planJSON, messages: engine.TotalMessages(cfg.Plan)}
-	return c.out, c.coordinate(ctx)
+}
+
+// lostAfter is how long a worker may go unheard before it is lost.
+func (cfg *CoordinatorConfig) lostAfter() time.Duration {
+	return time.Duration(cfg.MissedReports) * cfg.ReportInterval
+}
+
+// stopAfter is how stale a worker's heartbeats may be before it stops (Assignment): the
+// loss window less the worst age of the worker's last report when it was stopped (a
+// quarter interval: it reports four times an interval) and as much again for that report
+// to reach the coordinator and be checked. A worker resumed before stopAfter reports in
+// time not to be lost; one resumed later never starts a message.
+func (cfg *CoordinatorConfig) stopAfter() time.Duration {
+	return cfg.lostAfter() - cfg.ReportInterval/2
 }
 
 type coordinator struct {
@@ -144,64 +175,27 @@ type coordinator struct {
 	planJSON []byte // cfg.Plan's
 	messages int64  // the whole run's, stages included
 
-	msgs    chan *nats.Msg
-	frozen  bool
-	weights []int64 // by shard, as the workers asked when joining
-	parts   map[int][][]byte
-	done    map[int]bool // workers whose final result is whole
+	msgs     chan *nats.Msg
+	frozen   bool
+	weights  []int64 // by shard, as the workers asked when joining
+	parts    map[int][][]byte
+	done     map[int]bool // workers whose final result is whole
+	timeline *timeline    // the live progress
+
+	mu   sync.Mutex // the lost shards, which the heartbeats name
+	lost []int
 }
 
 func (c *coordinator) subj(name string) string { return subject(c.out.Run, name) }
 
 func (c *coordinator) coordinate(ctx context.Context) error {
-	c.msgs = make(chan *nats.Msg, 1024)
-	var subs []*nats.Subscription
-	defer func() {
-		for _, s := range subs {
-			_ = s.Unsubscribe()
-		}
-	}()
-	for _, name := range []string{"join", "ready.*", "report.*", "final.*"} {
-		s, err := c.nc.ChanSubscribe(c.subj(name), c.msgs)
-		if err != nil {
-			return fmt.Errorf("coordinator: subscribe: %w", err)
-		}
-		subs = append(subs, s)
-	}
-	probe, err := c.nc.Subscribe(c.subj("time"), func(m *nats.Msg) {
-		_ = m.Respond(encode(TimeProbe{CoordUnixNs: time.Now().UnixNano()}))
-	})
+	unsubscribe, err := c.subscribe()
+	defer unsubscribe()
 	if err != nil {
-		return fmt.Errorf("coordinator: subscribe: %w", err)
+		return err
 	}
-	subs = append(subs, probe)
-	if err := c.nc.Flush(); err != nil {
-		return fmt.Errorf("coordinator: %w", err)
-	}
-
-	// The coordinator's heartbeat, and the announcement, for the whole run: a worker
-	// that comes late hears of the run, asks to join, and is told it is too late.
-	hbCtx, stopHB := context.WithCancel(context.Background())
-	defer stopHB()
-	ann := encode(Announce{Run: c.out.Run, WantWorkers: c.cfg.Workers, Version: c.cfg.Version, Proto: ProtocolVersion})
-	go func() {
-		hb := time.NewTicker(c.cfg.CoordGrace / 5)
-		defer hb.Stop()
-		announce := time.NewTicker(time.Second)
-		defer announce.Stop()
-		_ = c.nc.Publish(SubjectAnnounce, ann)
-		for {
-			_ = c.nc.Publish(c.subj("coord"), nil)
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-hb.C:
-			case <-announce.C:
-				_ = c.nc.Publish(SubjectAnnounce, ann)
-			}
-		}
-	}()
-
+	stopBeats := c.beat()
+	defer stopBeats()
 	if err := c.gather(ctx); err != nil {
 		c.abort(err.Error())
 		return err
@@ -211,6 +205,71 @@ func (c *coordinator) coordinate(ctx context.Context) error {
 		return err
 	}
 	return c.follow(ctx)
+}
+
+// subscribe listens to the workers' joins, readiness, reports and final results, and
+// answers their clock probes.
+func (c *coordinator) subscribe() (unsubscribe func(), err error) {
+	c.msgs = make(chan *nats.Msg, 1024)
+	var subs []*nats.Subscription
+	unsubscribe = func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}
+	for _, name := range []string{"join", "ready.*", "report.*", "final.*"} {
+		s, err := c.nc.ChanSubscribe(c.subj(name), c.msgs)
+		if err != nil {
+			return unsubscribe, fmt.Errorf("coordinator: subscribe: %w", err)
+		}
+		subs = append(subs, s)
+	}
+	probe, err := c.nc.Subscribe(c.subj("time"), func(m *nats.Msg) {
+		_ = m.Respond(encode(TimeProbe{CoordUnixNs: time.Now().UnixNano()}))
+	})
+	if err != nil {
+		return unsubscribe, fmt.Errorf("coordinator: subscribe: %w", err)
+	}
+	subs = append(subs, probe)
+	if err := c.nc.Flush(); err != nil {
+		return unsubscribe, fmt.Errorf("coordinator: %w", err)
+	}
+	return unsubscribe, nil
+}
+
+// beat sends the coordinator's heartbeat four times a report interval, and the
+// announcement once a second, for the whole run: a worker that comes late hears of the
+// run, asks to join, and is told it is too late. stop ends both.
+func (c *coordinator) beat() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ann := encode(Announce{Run: c.out.Run, WantWorkers: c.cfg.Workers, Version: c.cfg.Version, Proto: ProtocolVersion})
+	go func() {
+		hb := time.NewTicker(c.cfg.ReportInterval / 4)
+		defer hb.Stop()
+		announce := time.NewTicker(time.Second)
+		defer announce.Stop()
+		_ = c.nc.Publish(SubjectAnnounce, ann)
+		for {
+			c.heartbeat()
+			select {
+			case <-ctx.Done():
+				return
+			case <-hb.C:
+			case <-announce.C:
+				_ = c.nc.Publish(SubjectAnnounce, ann)
+			}
+		}
+	}()
+	return cancel
+}
+
+// heartbeat publishes one heartbeat: the time, and the shards declared lost.
+func (c *coordinator) heartbeat() {
+	c.mu.Lock()
+	hb := Heartbeat{Lost: slices.Clone(c.lost)}
+	c.mu.Unlock()
+	hb.SentUnixNs = time.Now().UnixNano()
+	_ = c.nc.Publish(c.subj("coord"), encode(hb))
 }
 
 func (c *coordinator) abort(reason string) {
@@ -236,6 +295,11 @@ func (c *coordinator) gather(ctx context.Context) error {
 		}
 	}
 	c.frozen = true
+	return c.sendPlan()
+}
+
+// sendPlan splits the run over the roster and sends every worker the plan.
+func (c *coordinator) sendPlan() error {
 	names := make([]string, len(c.out.Workers))
 	for k, w := range c.out.Workers {
 		names[k] = w.Name
@@ -256,7 +320,8 @@ func (c *coordinator) gather(ctx context.Context) error {
 	shardPlan := c.cfg.Plan
 	shardPlan.Shard = &plan.Shard{Weights: c.weights}
 	a := Assignment{Run: c.out.Run, Plan: c.planJSON, Weights: c.weights, Workers: names,
-		ReportInterval: c.cfg.ReportInterval, CoordGrace: c.cfg.CoordGrace, Fingerprint: shardPlan.Fingerprint()}
+		ReportInterval: c.cfg.ReportInterval, CoordGrace: c.cfg.CoordGrace, Fingerprint: shardPlan.Fingerprint(),
+		StopAfter: c.cfg.stopAfter()}
 	if err := c.nc.Publish(c.subj("plan"), encode(a)); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
@@ -299,6 +364,11 @@ func (c *coordinator) ready(ctx context.Context) error {
 			ready[k] = true
 		}
 	}
+	return c.start()
+}
+
+// start gives the start: far enough ahead for every worker to hear it in time.
+func (c *coordinator) start() error {
 	lead := c.cfg.Lead
 	for _, w := range c.out.Workers {
 		lead = max(lead, 10*w.RTT)
@@ -308,244 +378,11 @@ func (c *coordinator) ready(ctx context.Context) error {
 		return fmt.Errorf("go: %w", err)
 	}
 	c.cfg.Event(fmt.Sprintf("all ready: start at %s", c.out.StartAt.UTC().Format(time.RFC3339Nano)))
+	offsets := make([]int64, len(c.out.Workers))
 	for k := range c.out.Workers {
 		c.out.Workers[k].LastSeen = c.out.StartAt // liveness counts from the start
+		offsets[k] = c.out.Workers[k].OffsetNs
 	}
+	c.timeline = newTimeline(c.out.StartAt, offsets)
 	return nil
-}
-
-// follow collects reports and final results until every worker has delivered or is lost.
-func (c *coordinator) follow(ctx context.Context) error {
-	tick := time.NewTicker(c.cfg.ReportInterval)
-	defer tick.Stop()
-	live := time.NewTicker(c.cfg.ReportInterval / 4)
-	defer live.Stop()
-	c.parts, c.done = make(map[int][][]byte), make(map[int]bool)
-	meter := rateMeter{at: time.Now()}
-	var runErr error
-	for c.pending() > 0 {
-		select {
-		case <-ctx.Done():
-			if c.out.Aborted == "" {
-				c.abort("the coordinator was interrupted")
-				c.cfg.Event("interrupted: aborting the run")
-			}
-			ctx = context.Background()
-		case now := <-live.C:
-			c.checkLiveness(now)
-		case now := <-tick.C:
-			c.checkLiveness(now)
-			c.progress(now, &meter)
-		case m := <-c.msgs:
-			if err := c.take(m); err != nil && runErr == nil {
-				runErr = err
-			}
-		}
-	}
-	c.out.StartSkew = c.startSkew()
-	switch {
-	case runErr != nil:
-		return runErr
-	case c.out.Incomplete:
-		return ErrWorkerLost
-	case c.out.Aborted != "":
-		return errors.New(c.out.Aborted)
-	}
-	return nil
-}
-
-// pending is the number of workers neither done nor lost.
-func (c *coordinator) pending() int {
-	n := 0
-	for k, w := range c.out.Workers {
-		if !c.done[k] && !w.Lost {
-			n++
-		}
-	}
-	return n
-}
-
-// take handles one message while the run goes: a part of a final result (a worker's
-// failed run aborts the others and is returned), or what handle takes.
-func (c *coordinator) take(m *nats.Msg) error {
-	k, ok := shardOf(m.Subject, "final")
-	if !ok || k >= len(c.out.Workers) {
-		c.handle(m)
-		return nil
-	}
-	complete, err := c.final(m, k)
-	if err != nil {
-		c.cfg.Event(err.Error())
-		return nil
-	}
-	if !complete || c.done[k] {
-		return nil
-	}
-	c.done[k] = true
-	w := &c.out.Workers[k]
-	if w.Error == "" || c.out.Aborted != "" {
-		return nil
-	}
-	err = fmt.Errorf("worker %s: %s", w.Name, w.Error)
-	c.abort(err.Error())
-	return err
-}
-
-// rateMeter remembers the last progress, for the rate since.
-type rateMeter struct {
-	total int64
-	at    time.Time
-}
-
-// progress sums every worker's last cumulative report into the run's progress.
-func (c *coordinator) progress(now time.Time, meter *rateMeter) {
-	p := Progress{Elapsed: now.Sub(c.out.StartAt)}
-	for k := range c.out.Workers {
-		w := &c.out.Workers[k]
-		p.Accepted += w.Last.Accepted
-		p.Rejected += w.Last.Rejected
-		p.Failed += w.Last.Failed
-		p.InFlight += w.Last.InFlight
-		if w.Lost {
-			p.Lost++
-		} else {
-			p.Workers++
-		}
-	}
-	total := p.Accepted + p.Rejected + p.Failed
-	if secs := now.Sub(meter.at).Seconds(); secs > 0 {
-		p.Rate = float64(total-meter.total) / secs
-	}
-	meter.total, meter.at = total, now
-	if c.cfg.Progress != nil && now.After(c.out.StartAt) {
-		c.cfg.Progress(p)
-	}
-}
-
-// startSkew is the spread of the workers' actual starts, on the coordinator's clock.
-func (c *coordinator) startSkew() time.Duration {
-	var starts []time.Time
-	for _, w := range c.out.Workers {
-		if !w.Started.IsZero() {
-			starts = append(starts, w.Started)
-		}
-	}
-	if len(starts) < 2 {
-		return 0
-	}
-	sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-	return starts[len(starts)-1].Sub(starts[0])
-}
-
-// checkLiveness declares lost the workers that have not reported for MissedReports
-// intervals (those done excepted), and aborts the run unless ContinueOnLoss.
-func (c *coordinator) checkLiveness(now time.Time) {
-	for k := range c.out.Workers {
-		w := &c.out.Workers[k]
-		if w.Lost || c.done[k] || now.Sub(w.LastSeen) <= time.Duration(c.cfg.MissedReports)*c.cfg.ReportInterval {
-			continue
-		}
-		w.Lost = true
-		c.out.Incomplete = true
-		reason := fmt.Sprintf("worker %s (shard %d) lost: no report since %s; %d of its %d messages unaccounted for",
-			w.Name, w.Shard, w.LastSeen.UTC().Format(time.RFC3339Nano), w.Unaccounted(), w.Planned)
-		c.cfg.Event(reason)
-		if !c.cfg.ContinueOnLoss {
-			c.abort(reason)
-		}
-	}
-}
-
-// final takes one part of a worker's final result; complete says the result is whole.
-func (c *coordinator) final(m *nats.Msg, k int) (complete bool, err error) {
-	var f Final
-	if err := json.Unmarshal(m.Data, &f); err != nil {
-		return false, fmt.Errorf("final result of shard %d: %w", k, err)
-	}
-	_ = m.Respond([]byte("ok")) // acknowledged even when repeated: parts are idempotent
-	w := &c.out.Workers[k]
-	w.LastSeen = time.Now()
-	if f.Parts < 1 || f.Part < 0 || f.Part >= f.Parts || f.Parts > 1<<16 {
-		return false, fmt.Errorf("final result of shard %d: part %d of %d", k, f.Part, f.Parts)
-	}
-	if len(c.parts[k]) != f.Parts {
-		c.parts[k] = make([][]byte, f.Parts)
-	}
-	c.parts[k][f.Part] = append([]byte{}, f.Data...)
-	for _, p := range c.parts[k] {
-		if p == nil {
-			return false, nil
-		}
-	}
-	var doc []byte
-	for _, p := range c.parts[k] {
-		doc = append(doc, p...)
-	}
-	w.Document, w.Error = doc, f.Error
-	if len(doc) == 0 {
-		w.Document = nil
-	}
-	if !f.StartAt.IsZero() {
-		w.Started = f.StartAt.Add(time.Duration(w.OffsetNs))
-	}
-	return true, nil
-}
-
-// handle answers joins (at any time: refused once the roster is frozen) and takes reports.
-func (c *coordinator) handle(m *nats.Msg) {
-	if m.Subject == c.subj("join") {
-		var req JoinRequest
-		reply := func(r JoinReply) { _ = m.Respond(encode(r)) }
-		switch {
-		case json.Unmarshal(m.Data, &req) != nil || req.Worker == "":
-			reply(JoinReply{Reject: "bad", Reason: "unreadable join request"})
-		case req.Version != c.cfg.Version:
-			reply(JoinReply{Reject: "version", Reason: fmt.Sprintf("worker version %q, coordinator %q: run the same build everywhere", req.Version, c.cfg.Version)})
-			c.cfg.Event(fmt.Sprintf("refused worker %s: version %q, not %q", req.Worker, req.Version, c.cfg.Version))
-		case c.frozen:
-			reply(JoinReply{Reject: "started", Reason: "the run has its workers already (late joiners are refused)"})
-			c.cfg.Event(fmt.Sprintf("refused late worker %s", req.Worker))
-		default:
-			for _, w := range c.out.Workers {
-				if w.Name == req.Worker {
-					reply(JoinReply{Reject: "duplicate", Reason: fmt.Sprintf("a worker named %s has joined already", req.Worker)})
-					return
-				}
-			}
-			k := len(c.out.Workers)
-			weight := req.Weight
-			if weight < 1 {
-				weight = 1
-			}
-			c.out.Workers = append(c.out.Workers, WorkerResult{Name: req.Worker, Host: req.Host, Shard: k, LastSeen: time.Now()})
-			c.weights = append(c.weights, weight)
-			reply(JoinReply{Shard: k})
-			c.cfg.Event(fmt.Sprintf("worker %s (%s) joined as shard %d", req.Worker, req.Host, k))
-		}
-		return
-	}
-	if k, ok := shardOf(m.Subject, "report"); ok && k < len(c.out.Workers) {
-		var r Report
-		if json.Unmarshal(m.Data, &r) != nil {
-			return
-		}
-		w := &c.out.Workers[k]
-		if w.Lost {
-			return // lost is final: a late report does not bring it back
-		}
-		w.LastSeen = time.Now()
-		if r.Seq > w.Last.Seq {
-			w.Last = r
-		}
-	}
-}
-
-// shardOf reads the shard from a subject gss.v2.<run>.<kind>.<shard>.
-func shardOf(subj, kind string) (int, bool) {
-	parts := strings.Split(subj, ".")
-	if len(parts) != 5 || parts[3] != kind {
-		return 0, false
-	}
-	k, err := strconv.Atoi(parts[4])
-	return k, err == nil && k >= 0
 }

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"runtime/debug"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,23 +46,6 @@ func (a NATSAuth) Options() []nats.Option {
 	return o
 }
 
-// Version is what a coordinator and its workers compare: they must be the same build
-// (and speak the same protocol).
-func Version() string {
-	v := fmt.Sprintf("go-smtp-source proto %d", ProtocolVersion)
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	v += " " + bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
-			v += " " + s.Key + "=" + s.Value
-		}
-	}
-	return v
-}
-
 // CoordinatorNATS is a coordinator's connection to NATS, and the embedded server it
 // started, if any.
 type CoordinatorNATS struct {
@@ -71,10 +56,14 @@ type CoordinatorNATS struct {
 	srv       *EmbeddedServer
 }
 
-// ConnectCoordinator connects a coordinator to NATS: to the server at url, or to an
-// embedded one it starts on listen (host:port), which requires auth.Token or, without
-// one, a generated token. Close ends both.
-func ConnectCoordinator(listen, url string, auth NATSAuth) (*CoordinatorNATS, error) {
+// DefaultNATSWait bounds how long a coordinator or a worker waits for a NATS server
+// that is not up yet.
+const DefaultNATSWait = 2 * time.Minute
+
+// ConnectCoordinator connects a coordinator to NATS: to the server at url (waiting up to
+// wait for it, telling event), or to an embedded one it starts on listen (host:port),
+// which requires auth.Token or, without one, a generated token. Close ends both.
+func ConnectCoordinator(ctx context.Context, listen, url string, auth NATSAuth, wait time.Duration, event func(string)) (*CoordinatorNATS, error) {
 	c := &CoordinatorNATS{URL: url}
 	opts := auth.Options()
 	if listen != "" {
@@ -94,7 +83,7 @@ func ConnectCoordinator(listen, url string, auth NATSAuth) (*CoordinatorNATS, er
 	}
 	opts = append(opts, nats.Name("go-smtp-source coordinator"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	var err error
-	if c.Conn, err = nats.Connect(c.URL, opts...); err != nil {
+	if c.Conn, err = dial(ctx, c.URL, opts, wait, event); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cluster: NATS %s: %v", c.URL, err)
 	}
@@ -111,9 +100,10 @@ func (c *CoordinatorNATS) Close() {
 	}
 }
 
-// ConnectWorker connects a worker to NATS for good: it reconnects for ever (a run
-// survives a server restart), telling event of disconnections and reconnections.
-func ConnectWorker(url, name string, auth NATSAuth, event func(text string)) (*nats.Conn, error) {
+// ConnectWorker connects a worker to NATS for good: it waits up to wait for a server
+// that is not up yet, then reconnects for ever (a run survives a server restart),
+// telling event of the wait, disconnections and reconnections.
+func ConnectWorker(ctx context.Context, url, name string, auth NATSAuth, wait time.Duration, event func(text string)) (*nats.Conn, error) {
 	opts := append(auth.Options(), nats.Name("go-smtp-source worker "+name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -121,5 +111,53 @@ func ConnectWorker(url, name string, auth NATSAuth, event func(text string)) (*n
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { event("reconnected to NATS") }))
-	return nats.Connect(url, opts...)
+	return dial(ctx, url, opts, wait, event)
+}
+
+// dial makes the first connection to the NATS server at url. A server that is not
+// there yet (the connection refused, its name not resolving yet, no answer) is waited
+// for up to wait, retrying with a growing pause: in Kubernetes the pods of NATS, the
+// coordinator and the workers start in any order. The wait is told to event when it
+// begins and every waitNotice while it lasts. Errors that waiting cannot cure (refused
+// credentials, TLS) return at once, as does the end of ctx.
+func dial(ctx context.Context, url string, opts []nats.Option, wait time.Duration, event func(string)) (*nats.Conn, error) {
+	began := time.Now()
+	pause, noticed := 250*time.Millisecond, time.Time{}
+	for {
+		nc, err := nats.Connect(url, opts...)
+		switch {
+		case err == nil:
+			if !noticed.IsZero() {
+				event(fmt.Sprintf("NATS at %s is up: connected after %v", url, time.Since(began).Round(time.Millisecond)))
+			}
+			return nc, nil
+		case !unreachable(err):
+			return nil, err
+		case time.Since(began)+pause > wait:
+			return nil, fmt.Errorf("not reachable within %v: %w", wait, err)
+		case noticed.IsZero():
+			event(fmt.Sprintf("NATS at %s is not reachable yet (%v): waiting for it, up to %v", url, err, wait))
+			noticed = time.Now()
+		case time.Since(noticed) >= waitNotice:
+			event(fmt.Sprintf("still waiting for NATS at %s (%v)", url, err))
+			noticed = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stopped while waiting for it: %w", err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// waitNotice is how often a wait for NATS is told again.
+const waitNotice = 15 * time.Second
+
+// unreachable reports whether a connection failed because nothing answered at the
+// address (yet): no server listening, a name that does not resolve, a dial timeout.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.Is(err, nats.ErrNoServers) || errors.As(err, &dns) || errors.As(err, &op) && op.Op == "dial"
 }

@@ -12,12 +12,14 @@ import (
 )
 
 // ProtocolVersion is the version of the coordinator–worker protocol; it is also in every
-// subject (gss.v2.…), so processes of another protocol never hear each other. Version 2
-// ships the plan as its JSON form (version 1 shipped command-line arguments).
-const ProtocolVersion = 2
+// subject (gss.v3.…), so processes of another protocol never hear each other. Version 2
+// ships the plan as its JSON form (version 1 shipped command-line arguments); version 3
+// fences lost workers (heartbeats that name them, a worker that stops starting messages
+// when its heartbeats are stale) and times reports on the shared timeline.
+const ProtocolVersion = 3
 
 // subjectPrefix starts every subject; it names ProtocolVersion.
-const subjectPrefix = "gss.v2."
+const subjectPrefix = "gss.v3."
 
 // Subjects. <run> is the coordinator's random run ID.
 const (
@@ -60,8 +62,22 @@ type Assignment struct {
 	Weights        []int64         `json:"weights"`
 	Workers        []string        `json:"workers"` // by shard
 	ReportInterval time.Duration   `json:"report_interval"`
-	CoordGrace     time.Duration   `json:"coordinator_grace"` // a worker that hears no coordinator this long stops
+	CoordGrace     time.Duration   `json:"coordinator_grace"` // before the start and after the run, a worker that hears no coordinator this long gives up
 	Fingerprint    string          `json:"plan_fingerprint"`  // of every shard's plan (plan.Plan.Fingerprint)
+	// StopAfter: a running worker whose last fresh heartbeat (by the time the coordinator
+	// sent it) is older than this starts no more messages and stops: the coordinator may
+	// have declared it lost. It is shorter than the coordinator's loss window by the time
+	// a report takes to arrive, so that a worker the coordinator declares lost never
+	// starts a message after it comes back (a paused process, a cut link).
+	StopAfter time.Duration `json:"stop_after"`
+}
+
+// Heartbeat is the coordinator's, several times a report interval: when it was sent (on
+// the coordinator's clock, which workers convert with their measured offset), and the
+// shards declared lost, which must stop at once (fencing).
+type Heartbeat struct {
+	SentUnixNs int64 `json:"sent_unix_ns"`
+	Lost       []int `json:"lost,omitempty"`
 }
 
 // Ready is a worker's barrier input: prepared (or why not), and its clock offset.
@@ -88,8 +104,9 @@ type TimeProbe struct {
 	CoordUnixNs int64 `json:"coord_unix_ns"`
 }
 
-// Report is a worker's cumulative progress, sent every ReportInterval: it doubles as the
-// heartbeat, and since it is cumulative a lost or repeated report is harmless.
+// Report is a worker's cumulative progress, sent at each of the engine's samples and
+// four times a ReportInterval between them: it doubles as the heartbeat, and since it is
+// cumulative a lost or repeated report is harmless.
 type Report struct {
 	Shard    int    `json:"shard"`
 	Seq      int64  `json:"seq"`
@@ -98,6 +115,10 @@ type Report struct {
 	Rejected int64  `json:"rejected"`
 	Failed   int64  `json:"failed"`
 	InFlight int64  `json:"in_flight"`
+	// AtUnixNs is when the counts were taken, on the worker's clock (0: none yet). The
+	// engine samples at whole wall-clock seconds, so the coordinator lines the workers'
+	// samples up on the shared timeline.
+	AtUnixNs int64 `json:"at_unix_ns,omitempty"`
 }
 
 // Final is one part of a worker's final result: the result document (metrics.Report
@@ -109,7 +130,22 @@ type Final struct {
 	Data    []byte    `json:"data"`
 	Error   string    `json:"error,omitempty"` // the run failed: why (Data may still hold a report)
 	StartAt time.Time `json:"start,omitzero"`  // when the worker really started (its clock)
+	Stopped Stop      `json:"stopped,omitempty"`
 }
+
+// Stop is why a worker stopped its shard before the end.
+type Stop string
+
+const (
+	StopNone    Stop = ""        // it ran to its end (or failed by itself)
+	StopAborted Stop = "aborted" // the coordinator aborted the run
+	StopFenced  Stop = "fenced"  // the coordinator declared it lost
+	StopSilent  Stop = "silent"  // it heard no fresh heartbeat for StopAfter: it may be lost
+)
+
+// selfLost reports whether a worker that stopped so must count as lost: it was told so,
+// or it stopped because it could not know.
+func (s Stop) selfLost() bool { return s == StopFenced || s == StopSilent }
 
 func encode(v any) []byte {
 	b, err := json.Marshal(v)

@@ -34,6 +34,15 @@ type WorkerSummary struct {
 	Error       string `json:"error,omitempty"`
 	OffsetNs    int64  `json:"clock_offset_ns"`
 	RTTNs       int64  `json:"rtt_ns"`
+	// Late is what a lost worker delivered after it was declared lost: not merged.
+	Late *LateSummary `json:"late_result,omitempty"`
+}
+
+// LateSummary is a lost worker's late result as the result document records it: its
+// own accounting (nil when its document could not be read), and its error.
+type LateSummary struct {
+	Totals *metrics.Totals `json:"totals,omitempty"`
+	Error  string          `json:"error,omitempty"`
 }
 
 // Summary is the outcome as the result document records it.
@@ -48,15 +57,18 @@ func (o *Outcome) Summary() Summary {
 			ws.Unaccounted = w.Unaccounted()
 			ws.LastSeen = w.LastSeen.UTC().Format(time.RFC3339Nano)
 		}
+		if w.Late != nil {
+			ws.Late = &LateSummary{Totals: w.Late.Totals, Error: w.Late.Error}
+		}
 		s.Workers = append(s.Workers, ws)
 	}
 	return s
 }
 
 // Merged is a coordinated run's result: the exact merge of the documents its workers
-// delivered.
+// delivered (lost workers' late results are never among them).
 type Merged struct {
-	Report     *metrics.Report // nil when no worker delivered a readable document
+	Report     *metrics.Report // empty when no worker delivered a readable document; nil if the run never started
 	Delivered  int             // the documents merged
 	Unreadable []error         // documents that could not be read, left out of the merge
 	Warnings   []string        // the merge's
@@ -64,7 +76,9 @@ type Merged struct {
 
 // MergeOutcome merges the workers' result documents exactly; the merged document's plan
 // is the run's (p, the plan the coordinator shipped) and its "run" object says how the
-// cluster ran it (Summary). The error is a merge that failed.
+// cluster ran it (Summary). When no document came from a run that started (every
+// worker lost), the report is still made: empty totals, and the cluster's account of
+// what was lost. The error is a merge that failed.
 func MergeOutcome(o *Outcome, p plan.Plan) (Merged, error) {
 	var m Merged
 	var reports []*metrics.Report
@@ -82,12 +96,15 @@ func MergeOutcome(o *Outcome, p plan.Plan) (Merged, error) {
 		reports = append(reports, r)
 	}
 	m.Delivered = len(reports)
-	if len(reports) == 0 {
-		return m, nil
+	if len(reports) == 0 && o.StartAt.IsZero() {
+		return m, nil // the run never started: nothing to report
 	}
-	merged, warnings, err := metrics.Merge(reports, -1)
-	if err != nil {
-		return m, err
+	merged := metrics.NewReport(nil, o.StartAt, time.Since(o.StartAt), metrics.Totals{}, nil, nil)
+	if len(reports) > 0 {
+		var err error
+		if merged, m.Warnings, err = metrics.Merge(reports, -1); err != nil {
+			return m, err
+		}
 	}
 	summary, err := json.Marshal(o.Summary())
 	if err != nil {
@@ -95,6 +112,6 @@ func MergeOutcome(o *Outcome, p plan.Plan) (Merged, error) {
 	}
 	merged.Plan = p.ForReport().JSON()
 	merged.Run = &metrics.RunInfo{Tool: Tool, PlanFingerprint: p.Fingerprint(), StartSkewNs: int64(o.StartSkew), Cluster: summary}
-	m.Report, m.Warnings = merged, warnings
+	m.Report = merged
 	return m, nil
 }

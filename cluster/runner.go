@@ -78,13 +78,15 @@ func (r *EngineRunner) Prepare(a Assignment, shard int) (Prepared, error) {
 	return &enginePrepared{plan: p, hooks: h, about: about}, nil
 }
 
-// Run runs the shard from startAt and returns its result document.
-func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, progress func(Report)) ([]byte, time.Time, error) {
+// Run runs the shard from startAt and returns its result document. The engine asks
+// live.Admit before each message, and its counts go to live.Progress at each sample.
+func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([]byte, time.Time, error) {
 	p, h := e.plan, e.hooks
 	p.StartAt = startAt
 	h.Progress = func(pr engine.Progress) {
-		progress(Report{Accepted: pr.Accepted, Rejected: pr.Rejected, Failed: pr.Failed, InFlight: pr.InFlight})
+		live.Progress(Report{Accepted: pr.Accepted, Rejected: pr.Rejected, Failed: pr.Failed, InFlight: pr.InFlight})
 	}
+	h.Admit = live.Admit
 	res, runErr := engine.Run(ctx, p, h)
 	if errors.Is(runErr, engine.ErrInterrupted) {
 		runErr = fmt.Errorf("stopped: %d messages in flight were cut off", res.Failed)

@@ -20,10 +20,20 @@ type Runner interface {
 
 // Prepared is a shard ready to start.
 type Prepared interface {
-	// Run runs the shard, starting at startAt on the local clock; progress receives the
-	// cumulative counts once a second. It returns the result document (JSON), and the
-	// run's error if it failed (the document may then still be there).
-	Run(ctx context.Context, startAt time.Time, progress func(Report)) (result []byte, started time.Time, err error)
+	// Run runs the shard, starting at startAt on the local clock, and returns the result
+	// document (JSON), and the run's error if it failed (the document may then still be
+	// there).
+	Run(ctx context.Context, startAt time.Time, live Live) (result []byte, started time.Time, err error)
+}
+
+// Live is what a running shard tells its worker and asks it.
+type Live struct {
+	// Progress takes the cumulative counts at each sample (the engine's, once a second
+	// on whole wall-clock seconds).
+	Progress func(Report)
+	// Admit says whether a message may start now: false once the worker may have been
+	// declared lost, and from then on. It is quick, and safe from any goroutine.
+	Admit func() bool
 }
 
 // WorkerConfig is a worker's identity and what it runs.
@@ -129,7 +139,9 @@ type workerRun struct {
 	grace  time.Duration  // the coordinator may be silent this long
 
 	mu        sync.Mutex
-	lastCoord time.Time
+	lastCoord time.Time // the last message heard from the coordinator, when it came
+
+	fence fence // the coordinator's heartbeats as they bear on starting messages
 }
 
 func (w *workerRun) heard() {
@@ -174,15 +186,16 @@ func (w *workerRun) serve(ctx context.Context) error {
 	localStart := time.Unix(0, start.StartAtUnixNs-clock.OffsetNs)
 	w.cfg.Event(w.run, fmt.Sprintf("starting shard %d of %d at %s (clock offset %v, rtt %v)",
 		w.shard, len(a.Weights), localStart.UTC().Format(time.RFC3339Nano), time.Duration(clock.OffsetNs), clock.RTT))
+	w.fence.starting(localStart)
 	hb := newHeartbeat(w, a.ReportInterval)
 	defer hb.stop()
-	res, stopReason := w.runShard(ctx, prepared, localStart, hb)
-	if err := w.deliver(res, hb); err != nil {
+	res, stop := w.runShard(ctx, prepared, localStart, hb)
+	if err := w.deliver(res, stop, hb); err != nil {
 		return err
 	}
 	switch {
-	case stopReason != "":
-		return fmt.Errorf("run %s: %s", w.run, stopReason)
+	case stop.kind != StopNone:
+		return fmt.Errorf("run %s: %s", w.run, stop.reason)
 	case res.err != nil:
 		return fmt.Errorf("run %s: %w", w.run, res.err)
 	}
@@ -207,7 +220,12 @@ func (w *workerRun) subscribe() (unsubscribe func(), err error) {
 		}
 		subs = append(subs, s)
 	}
-	coord, err := w.nc.Subscribe(subject(w.run, "coord"), func(*nats.Msg) { w.heard() })
+	w.fence.init()
+	w.fence.skew = w.cfg.clockSkew
+	coord, err := w.nc.Subscribe(subject(w.run, "coord"), func(m *nats.Msg) {
+		w.heard()
+		w.fence.heartbeat(m.Data)
+	})
 	if err != nil {
 		return unsubscribe, fmt.Errorf("run %s: subscribe: %w", w.run, err)
 	}
@@ -231,6 +249,7 @@ func (w *workerRun) join() error {
 		return fmt.Errorf("run %s: %w: %s", w.run, errRefused, jr.Reason)
 	}
 	w.joined, w.shard = true, jr.Shard
+	w.fence.shard.Store(int64(jr.Shard))
 	w.cfg.Event(w.run, fmt.Sprintf("joined as shard %d", jr.Shard))
 	return nil
 }
@@ -267,7 +286,8 @@ func (w *workerRun) await(ctx context.Context, what string, timeout time.Duratio
 }
 
 // prepare has the runner prepare the shard and measures the clock, then tells the
-// coordinator it is ready (or why not).
+// coordinator it is ready (or why not). From then on the coordinator's heartbeats are
+// timed on the worker's clock (fence).
 func (w *workerRun) prepare(a Assignment) (Prepared, Ready, error) {
 	ready := Ready{Shard: w.shard}
 	prepared, err := w.cfg.Runner.Prepare(a, w.shard)
@@ -281,6 +301,9 @@ func (w *workerRun) prepare(a Assignment) (Prepared, Ready, error) {
 		case ready.RTT/2 > w.cfg.MaxClockUncertainty:
 			ready.Error = fmt.Sprintf("clock offset too uncertain to start together: best probe round trip %v, more than twice %v", ready.RTT, w.cfg.MaxClockUncertainty)
 		}
+	}
+	if ready.Error == "" {
+		w.fence.timed(ready.OffsetNs, a.StopAfter)
 	}
 	if err := w.nc.Publish(subject(w.run, fmt.Sprintf("ready.%d", w.shard)), encode(ready)); err != nil {
 		return nil, ready, fmt.Errorf("run %s: ready: %w", w.run, err)
@@ -298,19 +321,26 @@ type outcome struct {
 	err     error
 }
 
+// stopped is why a shard was stopped before its end, if it was.
+type stopped struct {
+	kind   Stop
+	reason string
+}
+
 // runShard runs the prepared shard while reporting its progress, and stops it when the
-// coordinator aborts the run or goes silent; stopReason says why it was stopped.
-func (w *workerRun) runShard(ctx context.Context, prepared Prepared, start time.Time, hb *heartbeat) (res outcome, stopReason string) {
+// coordinator aborts the run or declares this worker lost, or when its heartbeats are
+// stale (the engine itself starts no message from that moment: fence.admit).
+func (w *workerRun) runShard(ctx context.Context, prepared Prepared, start time.Time, hb *heartbeat) (res outcome, stop stopped) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan outcome, 1)
 	go func() {
-		doc, started, err := prepared.Run(runCtx, start, hb.progress)
+		doc, started, err := prepared.Run(runCtx, start, Live{Progress: hb.progress, Admit: w.fence.admit})
 		done <- outcome{doc, started, err}
 	}()
-	stop := func(reason string) {
-		if stopReason == "" {
-			stopReason = reason
+	halt := func(kind Stop, reason string) {
+		if stop.kind == StopNone {
+			stop = stopped{kind, reason}
 			w.cfg.Event(w.run, reason)
 			cancel()
 		}
@@ -319,16 +349,15 @@ func (w *workerRun) runShard(ctx context.Context, prepared Prepared, start time.
 		select {
 		case res = <-done:
 			hb.publish("done")
-			return res, stopReason
-		case <-hb.ticker.C:
+			return res, stop
+		case <-hb.live.C:
 			hb.publish("")
-		case <-w.tick.C:
-			if d := w.silentFor(); d > w.grace {
-				stop(fmt.Sprintf("lost the coordinator (silent for %v): stopped sending", d.Round(time.Millisecond)))
+			if kind, reason := w.fence.check(); kind != StopNone {
+				halt(kind, reason)
 			}
 		case m := <-w.msgs:
 			if m.Subject == subject(w.run, "ctl") {
-				stop("aborted by the coordinator: " + controlReason(m.Data))
+				halt(StopAborted, "aborted by the coordinator: "+controlReason(m.Data))
 			}
 		}
 	}
@@ -337,8 +366,8 @@ func (w *workerRun) runShard(ctx context.Context, prepared Prepared, start time.
 // deliver sends the final result in acknowledged parts, the reports going on as
 // heartbeats. A part that is not acknowledged is sent again after a pause, until the
 // coordinator has been silent longer than the grace or FinalTimeout has passed.
-func (w *workerRun) deliver(res outcome, hb *heartbeat) error {
-	final := Final{Shard: w.shard, StartAt: res.started}
+func (w *workerRun) deliver(res outcome, stop stopped, hb *heartbeat) error {
+	final := Final{Shard: w.shard, StartAt: res.started, Stopped: stop.kind}
 	if res.err != nil {
 		final.Error = res.err.Error()
 	}
@@ -380,46 +409,6 @@ func splitParts(doc []byte, size int) [][]byte {
 		parts, doc = append(parts, doc[:n]), doc[n:]
 	}
 	return parts
-}
-
-// heartbeat is a worker's cumulative progress, reported every interval: the reports
-// double as its heartbeat, and since they are cumulative a lost one is harmless.
-type heartbeat struct {
-	w      *workerRun
-	ticker *time.Ticker
-	mu     sync.Mutex
-	last   Report
-	seq    int64
-}
-
-func newHeartbeat(w *workerRun, interval time.Duration) *heartbeat {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	return &heartbeat{w: w, ticker: time.NewTicker(interval), last: Report{Shard: w.shard, State: "waiting"}}
-}
-
-func (h *heartbeat) stop() { h.ticker.Stop() }
-
-// progress takes the run's cumulative counts (from the run's goroutine).
-func (h *heartbeat) progress(r Report) {
-	h.mu.Lock()
-	r.Shard, r.State = h.w.shard, "running"
-	h.last = r
-	h.mu.Unlock()
-}
-
-// publish sends the last counts, in state (empty: as they are).
-func (h *heartbeat) publish(state string) {
-	h.mu.Lock()
-	r := h.last
-	h.seq++
-	r.Seq = h.seq
-	h.mu.Unlock()
-	if state != "" {
-		r.State = state
-	}
-	_ = h.w.nc.Publish(subject(h.w.run, fmt.Sprintf("report.%d", h.w.shard)), encode(r))
 }
 
 // measureClock sends 8 probes and keeps the one of least round trip:

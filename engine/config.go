@@ -37,6 +37,11 @@ type Hooks struct {
 	// Credentials are the AUTH users and passwords, used round-robin: required when the
 	// plan has Auth (the plan names them; the caller reads the secrets).
 	Credentials []protocol.Credential
+	// Admit, when set, is asked before each message starts (from dialing goroutines,
+	// event loops and the open model's dispatcher at once: it must be quick and
+	// synchronise itself); false stops the run from starting messages, as an interrupt
+	// does. A cluster worker answers false once it may have been declared lost.
+	Admit func() bool
 }
 
 // Config is a plan as the engine runs it: resolved into the protocol machine's
@@ -84,6 +89,7 @@ type Config struct {
 	Progress   func(Progress)
 	OnInterval func(start, end time.Time, snap *metrics.Snapshot)
 	MessageLog io.Writer
+	Admit      func() bool
 }
 
 // newConfig resolves a plan for running: it validates it, parses the target, renders
@@ -109,7 +115,7 @@ func newConfig(p plan.Plan, h Hooks) (Config, error) {
 		EventLoops: p.Local.EventLoops, Grace: p.Grace,
 		MaxSessions: p.Load.MaxSessions, DropAfter: p.Load.DropAfter, LateAfter: p.Load.LateAfter,
 		StartAt: p.StartAt, MaxStartLate: p.MaxStartLate, NoMetrics: p.NoMetrics, TLS: h.TLS,
-		Events: h.Events, Progress: h.Progress, OnInterval: h.OnInterval, MessageLog: h.MessageLog,
+		Events: h.Events, Progress: h.Progress, OnInterval: h.OnInterval, MessageLog: h.MessageLog, Admit: h.Admit,
 	}
 	switch p.Load.Model {
 	case plan.ModelOpen:
@@ -187,6 +193,13 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 		Sender: defaultAddr, Recipient: defaultAddr, Recipients: m.Recipients, NumberRecipients: m.NumberRecipients,
 		Hostname: myhostname, Headers: !m.NoHeaders && m.File == nil, Subject: m.Subject,
 		Date: protocol.FormatDate(time.Now()), PID: os.Getpid(),
+	}
+	if p.Shard != nil { // a run spread over processes: its start tells its Message-Ids from other runs'
+		start := p.StartAt
+		if start.IsZero() {
+			start = time.Now()
+		}
+		spec.Run = uint64(start.UnixNano())
 	}
 	if m.From != nil {
 		spec.Sender = *m.From

@@ -131,7 +131,7 @@ func (m *openModel) run() {
 				return
 			}
 		}
-		if r.stopping.Load() {
+		if r.stopping.Load() || !r.admitted() {
 			break
 		}
 		m.offer(due{seq: g + 1, at: at})

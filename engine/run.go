@@ -105,6 +105,16 @@ func (r *runner) claim() (int64, bool) {
 	return n, true
 }
 
+// admitted asks Hooks.Admit whether a message may start; once refused, the run starts
+// no more.
+func (r *runner) admitted() bool {
+	if r.cfg.Admit == nil || r.cfg.Admit() {
+		return true
+	}
+	r.stop()
+	return false
+}
+
 // exhausted reports that no message is left to start.
 func (r *runner) exhausted() bool {
 	return r.stopping.Load() || r.claimed.Load() >= r.local
@@ -252,19 +262,25 @@ func (r *runner) startLoops() error {
 }
 
 // awaitStart waits for the shared start of a run spread over several processes
-// (StartAt), and refuses it when it has passed by more than MaxStartLate.
+// (StartAt), and refuses it when it has passed by more than MaxStartLate: before the
+// wait, and again when the wait ends, since a process stopped (SIGSTOP, a frozen VM)
+// during the wait wakes up late, and a late start would shift its whole schedule.
 func (r *runner) awaitStart(ctx context.Context) error {
 	if r.cfg.StartAt.IsZero() {
 		return nil
 	}
-	late := r.cfg.MaxStartLate
-	wait := time.Until(r.cfg.StartAt)
-	if wait < -late {
-		return fmt.Errorf("%w: %v late", ErrMissedStart, -wait)
+	tooLate := func() error {
+		if late := time.Since(r.cfg.StartAt); late > r.cfg.MaxStartLate {
+			return fmt.Errorf("%w: %v late", ErrMissedStart, late)
+		}
+		return nil
+	}
+	if err := tooLate(); err != nil {
+		return err
 	}
 	select {
-	case <-time.After(wait):
-		return nil
+	case <-time.After(time.Until(r.cfg.StartAt)):
+		return tooLate()
 	case <-ctx.Done():
 		return ErrInterrupted
 	}

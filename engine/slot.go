@@ -116,6 +116,9 @@ func (s *slot) startNext() {
 func (s *slot) take() (int64, bool) {
 	now := s.r.now()
 	d, ok := s.r.model.take(s, now)
+	if ok && !s.r.admitted() {
+		return 0, false
+	}
 	if ok {
 		s.begin(d.seq, d.at, now)
 	}

@@ -33,6 +33,12 @@ type MessageSpec struct {
 	Date             string // the Date header's value, see FormatDate
 	PID              int    // first Message-Id field
 	Content          []byte // the message content in wire form (see DefaultContent), without the final "."
+
+	// Run, when not zero, follows the PID in the first Message-Id field ("pid-run"): a run
+	// spread over processes sets it (its start), so that two runs of one process (a
+	// standing cluster worker: the same PID, slots and global message numbers) never
+	// repeat an id. Zero keeps smtp-source's three fields as they are.
+	Run uint64
 }
 
 // Template is a MessageSpec rendered once: every byte that does not vary per message is
@@ -45,6 +51,7 @@ type Template struct {
 	rcptDomain string // including the '@'
 	fromHeader []byte // "From: <S>\r\nTo: <R>\r\nDate: D\r\n" (To omitted when it is numbered)
 	dateHeader []byte
+	msgIDHead  []byte // "Message-Id: <pid." or "Message-Id: <pid-run."
 	msgIDHost  []byte // "@host>\r\n"
 	mailCmd    []byte // "MAIL FROM:<S>\r\n"
 	body       []byte // [Subject] blank line, content, ".\r\n"
@@ -72,6 +79,11 @@ func NewTemplate(spec MessageSpec) *Template {
 	if spec.Headers {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
 		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
+		t.msgIDHead = appendHex([]byte("Message-Id: <"), int64(spec.PID), 4)
+		if spec.Run != 0 {
+			t.msgIDHead = strconv.AppendUint(append(t.msgIDHead, '-'), spec.Run, 16)
+		}
+		t.msgIDHead = append(t.msgIDHead, '.')
 		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
 		if spec.Subject != "" {
 			body = append(body, "Subject: "+spec.Subject+"\r\n"...)
@@ -134,8 +146,9 @@ func (t *Template) AppendRcptCommand(dst []byte, seq int64, i int) []byte {
 }
 
 // AppendHeaders appends the headers that precede Body: From, To, Date and a Message-Id
-// unique to message seq ("<pid.slot.seq@host>", hex, as smtp-source's "<pid.fd.count@host>").
-// Without headers (-o, -F) it appends nothing.
+// unique to message seq ("<pid.slot.seq@host>", hex, as smtp-source's "<pid.fd.count@host>";
+// "<pid-run.slot.seq@host>" with MessageSpec.Run). Without headers (-o, -F) it appends
+// nothing.
 func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	if !t.spec.Headers {
 		return dst
@@ -149,9 +162,7 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	}
 	dst = append(dst, ">\r\n"...)
 	dst = append(dst, t.dateHeader...)
-	dst = append(dst, "Message-Id: <"...)
-	dst = appendHex(dst, int64(t.spec.PID), 4)
-	dst = append(dst, '.')
+	dst = append(dst, t.msgIDHead...)
 	dst = appendHex(dst, int64(slot), 4)
 	dst = append(dst, '.')
 	dst = appendHex(dst, seq, 4)

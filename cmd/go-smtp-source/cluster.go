@@ -52,9 +52,16 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 		out.printf("%s: fatal: --cluster-workers: --stages-of sessions cannot be split yet\n", name)
 		return exitUsage
 	}
-	conn, err := cluster.ConnectCoordinator(inv.cluster.listen, inv.cluster.natsURL, inv.cluster.auth)
+	version, err := cluster.Version()
 	if err != nil {
 		return out.fatal("%v", err)
+	}
+	ctx, interrupted, release := onInterrupt()
+	defer release()
+	co := inv.cluster
+	conn, err := cluster.ConnectCoordinator(ctx, co.listen, co.natsURL, co.auth, co.natsWait, func(text string) { out.say("%s", text) })
+	if err != nil {
+		return max(out.fatal("%v", err), interrupted.exitStatus())
 	}
 	defer conn.Close()
 	if conn.Embedded {
@@ -65,10 +72,7 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 		}
 		out.say("on each worker: GSS_NATS_TOKEN=… %s worker --nats nats://THIS-HOST:PORT", name)
 	}
-	ctx, interrupted, release := onInterrupt()
-	defer release()
-	co := inv.cluster
-	ccfg := cluster.CoordinatorConfig{Workers: co.workers, Plan: inv.plan, Version: cluster.Version(),
+	ccfg := cluster.CoordinatorConfig{Workers: co.workers, Plan: inv.plan, Version: version,
 		JoinTimeout: co.joinTimeout, ContinueOnLoss: co.continueLoss, Event: func(text string) { out.say("%s", text) }}
 	if showProgress(inv.out, stderr) {
 		ccfg.Progress = func(p cluster.Progress) {
@@ -93,13 +97,13 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	return reportCoordinated(inv, outcome, out, code)
 }
 
-// reportCoordinated prints what the lost workers left unaccounted for, then the merged
-// report (text on stderr, --json), and returns the exit status.
+// reportCoordinated prints what the lost workers left unaccounted for (and what they
+// sent after, kept apart), then the merged report (text on stderr, --json), and returns
+// the exit status. The report is written even when every worker was lost.
 func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutput, code int) int {
 	for _, w := range o.Workers {
 		if w.Lost {
-			out.printf("%s: INCOMPLETE: worker %s (shard %d) lost, last seen %s: %d of its %d messages unaccounted for (last report: %d accepted, %d rejected, %d failed)\n",
-				out.name, w.Name, w.Shard, w.LastSeen.UTC().Format(time.RFC3339Nano), w.Unaccounted(), w.Planned, w.Last.Accepted, w.Last.Rejected, w.Last.Failed)
+			reportLost(out, w)
 		}
 	}
 	if o.StartSkew > 0 || len(o.Workers) > 0 && !o.StartAt.IsZero() {
@@ -132,4 +136,20 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		}
 	}
 	return code
+}
+
+// reportLost says what a lost worker left unaccounted for, and what it sent after it
+// was declared lost, if that came: never merged.
+func reportLost(out *coordinatorOutput, w cluster.WorkerResult) {
+	out.printf("%s: INCOMPLETE: worker %s (shard %d) lost, last seen %s: %d of its %d messages unaccounted for (last report: %d accepted, %d rejected, %d failed)\n",
+		out.name, w.Name, w.Shard, w.LastSeen.UTC().Format(time.RFC3339Nano), w.Unaccounted(), w.Planned, w.Last.Accepted, w.Last.Rejected, w.Last.Failed)
+	switch {
+	case w.Late == nil:
+	case w.Late.Totals != nil:
+		t := w.Late.Totals
+		out.printf("%s: INCOMPLETE: worker %s came back after it was lost; its own account, not merged: %d accepted, %d rejected, %d failed, %d not started\n",
+			out.name, w.Name, t.Accepted, t.Rejected, t.Failed, t.NotStarted)
+	default:
+		out.printf("%s: INCOMPLETE: worker %s came back after it was lost, without a readable account (%s); not merged\n", out.name, w.Name, w.Late.Error)
+	}
 }

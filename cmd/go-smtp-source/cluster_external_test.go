@@ -11,8 +11,9 @@ import (
 )
 
 // Against Debian's nats-server binary (an external server, token from the environment):
-// two runs in a row by the same two workers, each exact; then a worker whose
-// --allow-target excludes the target refuses the plan, and the run fails before any load.
+// two runs in a row by the same two workers, each exact, their Message-Ids all distinct;
+// then a worker whose --allow-target excludes the target refuses the plan, and the run
+// fails before any load.
 func TestClusterExternalNATS(t *testing.T) {
 	natsBin := testpeer.Require(t, "nats-server")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
@@ -50,6 +51,9 @@ func TestClusterExternalNATS(t *testing.T) {
 	st := s.stop(t)
 	if st.MessagesAccepted != 2*m {
 		t.Errorf("sink accepted %d, want %d (two runs of %d)", st.MessagesAccepted, 2*m, m)
+	}
+	if st.Unique == nil || st.Unique.Distinct != 2*m {
+		t.Errorf("sink Message-Ids %+v: the two runs of the same workers repeated ids", st.Unique)
 	}
 
 	w := testpeer.Start(t, bin, "worker", "--nats", url, "--name", "strict", "--allow-target", "192.0.2.1:25")

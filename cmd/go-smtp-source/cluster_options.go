@@ -19,6 +19,7 @@ type clusterOptions struct {
 	auth         cluster.NATSAuth // --cluster-token, -user, -password, -creds, -nkey, -tls-*
 	continueLoss bool             // --on-worker-loss=continue
 	joinTimeout  time.Duration    // --cluster-join-timeout
+	natsWait     time.Duration    // --cluster-nats-wait
 }
 
 func (c *clusterOptions) coordinating() bool { return c.workers > 0 }
@@ -66,6 +67,7 @@ func addClusterFlags(fs *pflag.FlagSet) {
 	addNATSAuthFlags(fs, "cluster-")
 	fs.String("on-worker-loss", "abort", "cluster: when a worker is lost, abort the run (abort) or let the others finish (continue); either way the result is INCOMPLETE, exit status 3")
 	fs.String("cluster-join-timeout", flagDuration(cluster.DefaultJoinTimeout), "cluster: how long to wait for the workers to join")
+	fs.String("cluster-nats-wait", flagDuration(cluster.DefaultNATSWait), "cluster: with --cluster-nats, how long to wait for a NATS server that is not up yet")
 }
 
 // parseClusterOptions reads the coordinator's options of a parsed command line.
@@ -84,6 +86,9 @@ func parseClusterOptions(f flags) (clusterOptions, error) {
 		return co, usagef("--on-worker-loss: want abort or continue, got %q", f.str("on-worker-loss"))
 	}
 	if co.joinTimeout, err = parseDuration("--cluster-join-timeout", f.str("cluster-join-timeout")); err != nil {
+		return co, err
+	}
+	if co.natsWait, err = parseDuration("--cluster-nats-wait", f.str("cluster-nats-wait")); err != nil {
 		return co, err
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -16,13 +17,13 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
-const workerUsage = "worker --nats URL [--name NAME] [--weight N] [--allow-target HOST[:PORT],…] [--once] [NATS authentication]"
+const workerUsage = "worker --nats URL [--name NAME] [--weight N] [--allow-target HOST[:PORT],…] [--once] [--nats-wait DURATION] [NATS authentication]"
 
 // runWorker is `go-smtp-source worker`: it joins the runs coordinators announce on NATS,
 // one after the other, until SIGINT/SIGTERM (exit 0), and runs its shard of each plan as
-// the coordinator shipped it (cluster.EngineRunner; no command line to parse). Exit
-// status 1 when NATS cannot be reached (or refuses the credentials), 2 on a command-line
-// error.
+// the coordinator shipped it (cluster.EngineRunner; no command line to parse). A NATS
+// server not up yet is waited for (--nats-wait). Exit status 1 when NATS cannot be
+// reached in that time (or refuses the credentials), 2 on a command-line error.
 func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 	fs, w, err := parseWorkerFlags(name, args)
 	if err != nil {
@@ -42,14 +43,22 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 		defer mu.Unlock()
 		fmt.Fprintf(stderr, "%s: worker %s: %s\n", name, w.cfg.Name, fmt.Sprintf(format, a...))
 	}
-	nc, err := cluster.ConnectWorker(w.url, w.cfg.Name, w.auth, func(text string) { say("%s", text) })
+	if w.cfg.Version, err = cluster.Version(); err != nil {
+		fmt.Fprintf(stderr, "%s: fatal: worker: %v\n", name, err)
+		return exitFatal
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	nc, err := cluster.ConnectWorker(ctx, w.url, w.cfg.Name, w.auth, w.natsWait, func(text string) { say("%s", text) })
 	if err != nil {
+		if ctx.Err() != nil {
+			say("stopped")
+			return exitOK
+		}
 		fmt.Fprintf(stderr, "%s: fatal: worker: NATS %s: %v\n", name, w.url, err)
 		return exitFatal
 	}
 	defer nc.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	say("connected to %s, waiting for runs", w.url)
 	w.cfg.Event = func(run, text string) { say("%s", text) }
 	if err := cluster.Serve(ctx, nc, w.cfg); err != nil {
@@ -62,9 +71,10 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 
 // workerOptions is a parsed worker command line.
 type workerOptions struct {
-	url  string
-	auth cluster.NATSAuth
-	cfg  cluster.WorkerConfig
+	url      string
+	natsWait time.Duration
+	auth     cluster.NATSAuth
+	cfg      cluster.WorkerConfig
 }
 
 // parseWorkerFlags reads the worker's options; a nil *workerOptions (and no error)
@@ -83,6 +93,7 @@ func parseWorkerFlags(name string, args []string) (*pflag.FlagSet, *workerOption
 	sourceAddrs := fs.StringSlice("source-addr", nil, "local `addresses` this worker connects from, round-robin (the plan's --source-addr is not passed on: addresses belong to machines)")
 	eventLoops := fs.Int("event-loops", d.Local.EventLoops, "this worker's event loops (default: one per CPU core)")
 	once := fs.Bool("once", false, "serve one run, then exit: 0 if it succeeded, 1 if not (for a Kubernetes Job)")
+	natsWait := fs.Duration("nats-wait", cluster.DefaultNATSWait, "how long to wait for a NATS server that is not up yet")
 	addNATSAuthFlags(fs, "")
 	help := fs.BoolP("help", "h", false, "print this help")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -99,8 +110,10 @@ func parseWorkerFlags(name string, args []string) (*pflag.FlagSet, *workerOption
 		return fs, nil, errors.New("--nats URL is required")
 	case *weight < 1:
 		return fs, nil, errors.New("--weight must be at least 1")
+	case *natsWait < 0:
+		return fs, nil, errors.New("--nats-wait must not be negative")
 	}
-	w := &workerOptions{url: *url}
+	w := &workerOptions{url: *url, natsWait: *natsWait}
 	runner := &cluster.EngineRunner{Name: *wname, Grace: *grace, Credentials: readCredentials}
 	var err error
 	if w.auth, err = parseNATSAuth(fs, ""); err != nil {
@@ -113,6 +126,6 @@ func parseWorkerFlags(name string, args []string) (*pflag.FlagSet, *workerOption
 		return fs, nil, err
 	}
 	runner.Local.EventLoops = *eventLoops
-	w.cfg = cluster.WorkerConfig{Name: *wname, Host: host, Version: cluster.Version(), Weight: *weight, Once: *once, Runner: runner}
+	w.cfg = cluster.WorkerConfig{Name: *wname, Host: host, Weight: *weight, Once: *once, Runner: runner}
 	return fs, w, nil
 }
