@@ -1,0 +1,153 @@
+package sink
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+)
+
+// The trace document's identity (metrics/SCHEMA.md, "go-smtp-sink trace document").
+const (
+	TraceSchema        = "go-smtp-sink/trace"
+	TraceSchemaVersion = 1
+)
+
+// TraceDocument is what --trace has seen: /trace serves it, --trace-file saves it.
+type TraceDocument struct {
+	Schema        string    `json:"schema"`
+	SchemaVersion int       `json:"schema_version"`
+	Header        string    `json:"header"`
+	Time          time.Time `json:"time"`    // when the document was made
+	MaxSeq        uint64    `json:"max_seq"` // the highest sequence number accepted
+	// Messages the sink accepted whose trace header could not be used.
+	WithoutHeader int64 `json:"without_header"`
+	Malformed     int64 `json:"malformed"`
+	OutOfRange    int64 `json:"out_of_range"`
+	RunsOverLimit int64 `json:"runs_over_limit"`
+
+	Runs []TraceRun `json:"runs"` // by run id
+}
+
+// TraceRun is one run id's deliveries.
+type TraceRun struct {
+	Run        string `json:"run"`
+	Seen       int64  `json:"seen"` // distinct sequence numbers delivered
+	Duplicates int64  `json:"duplicates"`
+	// DuplicateSeqs lists the first duplicates' sequence numbers, in arrival order.
+	DuplicateSeqs []uint64 `json:"duplicate_seqs,omitempty"`
+	Lowest        uint64   `json:"lowest"`
+	Highest       uint64   `json:"highest"`
+	// Missing counts the numbers from 1 to Highest not delivered; MissingSeqs lists them
+	// all when there are at most 1,000 (and is absent otherwise).
+	Missing     int64    `json:"missing"`
+	MissingSeqs []uint64 `json:"missing_seqs,omitempty"`
+	// SeenRanges is the set of delivered numbers as inclusive [first, last] runs (absent
+	// when the request asked for ranges=0).
+	SeenRanges [][2]uint64 `json:"seen_ranges,omitempty"`
+	// ClockBehind counts deliveries that arrived before their send time (a clock
+	// difference between the hosts); their latency is recorded as 0.
+	ClockBehind  int64     `json:"clock_behind"`
+	FirstArrival time.Time `json:"first_arrival"`
+	LastArrival  time.Time `json:"last_arrival"`
+	// Delivery is the latency from the send time in the header to the arrival, one sample
+	// per distinct sequence number (duplicates are not sampled), as the reports' phase
+	// statistics with phase "delivery".
+	Delivery metrics.PhaseStats `json:"delivery"`
+	// Intervals is the per-second series, by arrival second: counters "delivered" and
+	// "duplicates" and the phase "delivery"; seconds without arrivals are left out, and
+	// only the last 3,600 are kept (IntervalsDropped counts the others).
+	Intervals        []metrics.Interval `json:"intervals"`
+	IntervalsDropped int64              `json:"intervals_dropped,omitempty"`
+}
+
+// TraceQuery narrows a document: some runs, the series from a second on, no ranges.
+type TraceQuery struct {
+	Runs     []string  // only these run ids (all when empty)
+	Since    time.Time // only intervals starting at or after it
+	NoRanges bool      // leave SeenRanges out
+}
+
+// TraceDocument returns what --trace has seen so far; ok is false without --trace.
+func (s *Server) TraceDocument(q TraceQuery) (doc TraceDocument, ok bool) {
+	t := s.env.trace
+	if t == nil {
+		return TraceDocument{}, false
+	}
+	return t.document(q), true
+}
+
+func (t *tracer) document(q TraceQuery) TraceDocument {
+	doc := TraceDocument{
+		Schema: TraceSchema, SchemaVersion: TraceSchemaVersion, Header: t.header,
+		MaxSeq: t.maxSeq, WithoutHeader: t.withoutHeader.Load(), Runs: []TraceRun{},
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	doc.Time = t.clock().UTC()
+	doc.Malformed, doc.OutOfRange, doc.RunsOverLimit = t.malformed, t.outOfRange, t.runsOverLimit
+	for id, r := range t.runs {
+		if len(q.Runs) == 0 || contains(q.Runs, id) {
+			doc.Runs = append(doc.Runs, r.document(q))
+		}
+	}
+	sort.Slice(doc.Runs, func(i, j int) bool { return doc.Runs[i].Run < doc.Runs[j].Run })
+	return doc
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *traceRun) document(q TraceQuery) TraceRun {
+	open := r.openInterval()
+	d := TraceRun{
+		Run: r.id, Seen: r.count, Duplicates: r.duplicates, DuplicateSeqs: append([]uint64(nil), r.dupSeqs...),
+		Lowest: r.lowest, Highest: r.highest, Missing: int64(r.highest) - r.count,
+		ClockBehind: r.clockBehind, FirstArrival: r.first.UTC(), LastArrival: r.latest.UTC(),
+		Intervals: []metrics.Interval{}, IntervalsDropped: r.dropped,
+	}
+	if d.Missing > 0 && d.Missing <= maxListedMissing {
+		d.MissingSeqs = r.seen.absent(1, r.highest, maxListedMissing)
+	}
+	if !q.NoRanges && r.count > 0 {
+		d.SeenRanges = [][2]uint64{}
+		r.seen.ranges(1, r.highest, func(a, b uint64) { d.SeenRanges = append(d.SeenRanges, [2]uint64{a, b}) })
+	}
+	total := r.total.Clone()
+	total.Merge(r.open)
+	d.Delivery = deliveryStats(total)
+	for _, iv := range r.intervals {
+		if !iv.Start.Before(q.Since) {
+			d.Intervals = append(d.Intervals, iv)
+		}
+	}
+	if !open.Start.Before(q.Since) && (r.openSeen > 0 || r.openDups > 0) {
+		d.Intervals = append(d.Intervals, open)
+	}
+	return d
+}
+
+// deliveryStats is the delivery phase's statistics in the reports' encoding.
+func deliveryStats(s *metrics.Snapshot) metrics.PhaseStats {
+	iv := metrics.NewInterval(time.Time{}, time.Time{}, s) // the one way metrics encodes a phase
+	for _, ps := range iv.Phases {
+		if ps.Phase == deliveryPhase.String() {
+			ps.Phase = "delivery"
+			return ps
+		}
+	}
+	return metrics.PhaseStats{Phase: "delivery"}
+}
+
+// JSON renders the document as indented JSON with a final newline.
+func (d TraceDocument) JSON() []byte {
+	b, _ := json.MarshalIndent(d, "", "  ") // times, strings and integers cannot fail to encode
+	return append(b, '\n')
+}
