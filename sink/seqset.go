@@ -1,6 +1,9 @@
 package sink
 
-import "math/bits"
+import (
+	"math/bits"
+	"strconv"
+)
 
 // seqSet is a set of sequence numbers: one bit each, in 8 KiB pages allocated when a
 // number in their range is first added, so a run of N messages costs about N/8 bytes
@@ -98,4 +101,21 @@ func (s *seqSet) absent(lo, hi uint64, limit int) []uint64 {
 		out = append(out, n)
 	}
 	return out
+}
+
+// appendRanges appends the members of [lo, hi] as "a-b,c,d-e" (runs in increasing order).
+func (s *seqSet) appendRanges(dst []byte, lo, hi uint64) []byte {
+	first := true
+	s.ranges(lo, hi, func(a, b uint64) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = strconv.AppendUint(dst, a, 10)
+		if b > a {
+			dst = append(dst, '-')
+			dst = strconv.AppendUint(dst, b, 10)
+		}
+	})
+	return dst
 }

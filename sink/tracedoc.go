@@ -43,9 +43,10 @@ type TraceRun struct {
 	// all when there are at most 1,000 (and is absent otherwise).
 	Missing     int64    `json:"missing"`
 	MissingSeqs []uint64 `json:"missing_seqs,omitempty"`
-	// SeenRanges is the set of delivered numbers as inclusive [first, last] runs (absent
-	// when the request asked for ranges=0).
-	SeenRanges [][2]uint64 `json:"seen_ranges,omitempty"`
+	// SeenSet is the set of delivered numbers as comma-separated runs, "first-last" or a
+	// lone "n", in increasing order ("1-3,5,9-10"); absent when the request asked for
+	// ranges=0 or nothing was delivered.
+	SeenSet string `json:"seen_set,omitempty"`
 	// ClockBehind counts deliveries that arrived before their send time (a clock
 	// difference between the hosts); their latency is recorded as 0.
 	ClockBehind  int64     `json:"clock_behind"`
@@ -117,8 +118,7 @@ func (r *traceRun) document(q TraceQuery) TraceRun {
 		d.MissingSeqs = r.seen.absent(1, r.highest, maxListedMissing)
 	}
 	if !q.NoRanges && r.count > 0 {
-		d.SeenRanges = [][2]uint64{}
-		r.seen.ranges(1, r.highest, func(a, b uint64) { d.SeenRanges = append(d.SeenRanges, [2]uint64{a, b}) })
+		d.SeenSet = string(r.seen.appendRanges(nil, 1, r.highest))
 	}
 	total := r.total.Clone()
 	total.Merge(r.open)
