@@ -70,7 +70,7 @@ func BenchmarkServerHTTP(b *testing.B) {
 	srv, addr := startBenchServer(b)
 	hs := httptest.NewServer(srv.HTTPHandler())
 	defer hs.Close()
-	driveMessages(b, addr, 8, 1<<40, block) // warm up: pages, buffers, connections
+	driveMessages(b, addr, 8, 3_000_000_000, block) // warm up: pages, buffers, connections
 	var took [2]time.Duration
 	var sent [2]int
 	b.ResetTimer()
