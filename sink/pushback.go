@@ -1,9 +1,6 @@
 package sink
 
-import (
-	"strconv"
-	"time"
-)
+import "strconv"
 
 // pushback is the far end that pushes back, compiled from the Config once per server:
 // --reject, --greylist, --rate-limit, --max-per-connection and --tarpit. Every refusal
@@ -90,11 +87,6 @@ func (p *pushback) compileRejects(rules []RejectRule, seed uint64) {
 			t.tlsSites = append(t.tlsSites, p.sites.site(KindReject, r.Verb, true, r.Code, enh, textRejected))
 		}
 	}
-}
-
-// tarpitDelay is the tarpit's wait for a reply now.
-func (p *pushback) tarpitDelay(sessions int64) time.Duration {
-	return p.tarpit.delay(sessions)
 }
 
 // refuse gives a refusal's reply and counts it; the connection closes after a 421.

@@ -137,6 +137,8 @@ func TestRejectCommands(t *testing.T) {
 			"220 smtp-sink ESMTP\r\n" + "503 5.5.1 Error: need RCPT command\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n554 5.3.0 " + textRejected + "\r\n", "data:perm:554:5.3.0", false},
 		{"end of data", ".=451", "MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nx\r\n.\r\nRCPT TO:<b>\r\n",
 			"220 smtp-sink ESMTP\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n451 4.3.0 " + textRejected + "\r\n503 5.5.1 Error: need MAIL command\r\n", "eod:temp:451:4.3.0", false},
+		{"lmtp: one refusal per recipient", ".=452", "LHLO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nRCPT TO:<c>\r\nDATA\r\nx\r\n.\r\n",
+			"LMTP", "eod:temp:452:4.3.0", false},
 		{"quit", "quit=421", "QUIT\r\n", "220 smtp-sink ESMTP\r\n421 4.3.0 " + textRejected + "\r\n", "quit:temp:421:4.3.0", true},
 	}
 	for _, tt := range tests {
@@ -145,13 +147,21 @@ func TestRejectCommands(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := newTestEnv(t, func(c *Config) { c.Rejects = rules })
+			lmtp := tt.want == "LMTP"
+			e := newTestEnv(t, func(c *Config) { c.Rejects, c.LMTP = rules, lmtp })
 			tr := runSession(newSession(e, "127.0.0.1"), tt.input, nil)
+			count := int64(1)
+			if lmtp {
+				tt.want, count = tr.out, 2
+				if !strings.HasSuffix(tr.out, "354 End data with <CR><LF>.<CR><LF>\r\n452 4.3.0 "+textRejected+"\r\n452 4.3.0 "+textRejected+"\r\n") {
+					t.Errorf("LMTP: %q", tr.out)
+				}
+			}
 			if tr.out != tt.want || tr.closed != tt.closed {
 				t.Errorf("out %q closed %v\nwant %q closed %v", tr.out, tr.closed, tt.want, tt.closed)
 			}
 			for key, n := range e.stats.Snapshot().RefusalsByKey {
-				if want := map[bool]int64{true: 1}[key == tt.key]; n != want {
+				if want := map[bool]int64{true: count}[key == tt.key]; n != want {
 					t.Errorf("refusals under %s: %d, want %d", key, n, want)
 				}
 			}

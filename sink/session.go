@@ -210,10 +210,12 @@ func (s *Session) gate(v Verb) time.Duration {
 	if d > 0 {
 		s.env.stats.delays.Add(1)
 	}
-	if tp := s.env.push.tarpitDelay(s.env.stats.sessionsActive.Load()); tp > 0 {
-		s.env.stats.tarpitDelays.Add(1)
-		s.env.stats.tarpitDelayNs.Add(int64(tp))
-		d += tp
+	if tp := s.env.push.tarpit; tp.PerSession > 0 {
+		if td := tp.delay(s.env.stats.sessionsActive.Load()); td > 0 {
+			s.env.stats.tarpitDelays.Add(1)
+			s.env.stats.tarpitDelayNs.Add(int64(td))
+			d += td
+		}
 	}
 	s.delayServed = d > 0
 	return d
@@ -580,14 +582,12 @@ func (s *Session) endOfMessage() Action {
 	site, rule, refused := s.drawReject(VerbDot)
 	if refused && !rule.Delivered {
 		st.rejected.Add(1)
-		s.resetTxn()
-		return s.refuse(site)
+		return s.refuseMessage(site)
 	}
 	s.deliver()
 	if refused { // taken, and refused all the same: the client will send it again
 		st.refusedAfterDelivery.Add(1)
-		s.resetTxn()
-		return s.refuse(site)
+		return s.refuseMessage(site)
 	}
 	prefix, n := replyQueuedPrefix, 1
 	if s.proto == protoLMTP {
@@ -600,6 +600,21 @@ func (s *Session) endOfMessage() Action {
 	}
 	s.resetTxn()
 	return ActionContinue
+}
+
+// refuseMessage refuses the end of data with site's reply: once, or in LMTP once per
+// recipient (each counted, as the client counts each).
+func (s *Session) refuseMessage(site *refusalSite) Action {
+	n := 1
+	if s.proto == protoLMTP {
+		n = max(s.rcpts, 1)
+	}
+	act := ActionContinue
+	for i := 0; i < n; i++ {
+		act = s.refuse(site)
+	}
+	s.resetTxn()
+	return act
 }
 
 // deliver accounts an accepted message: counters, --unique-header, the dump, --trace.
