@@ -16,7 +16,8 @@ import (
 //   - /stats: the --stats document (Snapshot) as it is now;
 //   - /trace: the --trace document (TraceDocument); ?run=ID (repeatable) picks runs,
 //     ?since=UNIX-SECONDS keeps the intervals from that second on, ?ranges=0 leaves out
-//     seen_ranges (for a poller that only wants the figures); 404 without --trace;
+//     seen_set and ?histograms=0 the histograms' encodings (for a poller that only wants
+//     the figures); 404 without --trace;
 //   - /metrics: the counters for Prometheus, read from the loops' counters when scraped.
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -62,12 +63,14 @@ func parseTraceQuery(r *http.Request) (TraceQuery, error) {
 		}
 		q.Since = time.Unix(sec, 0)
 	}
-	switch ranges := v.Get("ranges"); ranges {
-	case "", "1":
-	case "0":
-		q.NoRanges = true
-	default:
-		return q, fmt.Errorf("ranges=%q: want 0 or 1", ranges)
+	for name, off := range map[string]*bool{"ranges": &q.NoRanges, "histograms": &q.NoHistograms} {
+		switch value := v.Get(name); value {
+		case "", "1":
+		case "0":
+			*off = true
+		default:
+			return q, fmt.Errorf("%s=%q: want 0 or 1", name, value)
+		}
 	}
 	return q, nil
 }

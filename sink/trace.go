@@ -103,6 +103,12 @@ func parseDecimal(b []byte) (uint64, bool) {
 }
 
 // tracer is --trace: what the accepted messages' trace headers say, per run id.
+//
+// Two locks keep the event loops' side short. mu is taken by every accepted message
+// (record: a bit, a few counters, a histogram count) and by readers only to copy or hand
+// over what the loops wrote. readMu is the readers' (the once-a-second roll, documents):
+// it guards what they build from the samples — merged histograms, encoded intervals —
+// which the loops never wait for.
 type tracer struct {
 	header       string // as configured
 	lower        string // lower-case, for matching
@@ -118,6 +124,8 @@ type tracer struct {
 	malformed     int64 // headers that did not parse
 	outOfRange    int64 // sequence numbers of 0 or above the limit
 	runsOverLimit int64 // messages of run ids beyond maxRuns
+
+	readMu sync.Mutex
 }
 
 func newTracer(cfg *Config, clock func() time.Time) *tracer {
@@ -159,7 +167,7 @@ func (t *tracer) record(value []byte, found bool) {
 		r = newTraceRun(string(tv.Run), t.maxIntervals)
 		t.runs[r.id] = r
 	}
-	r.add(tv.Seq, tv.SentNs, t.clock()) // the arrival, read in order under the lock
+	r.add(tv.Seq, tv.SentNs, t.clock())
 }
 
 // traceRun is one run id's deliveries.
@@ -167,6 +175,7 @@ type traceRun struct {
 	id           string
 	maxIntervals int
 
+	// Written by the loops (under tracer.mu).
 	seen          seqSet
 	count         int64 // distinct sequence numbers
 	duplicates    int64
@@ -175,13 +184,14 @@ type traceRun struct {
 	highest       uint64
 	clockBehind   int64 // deliveries that arrived before their send time
 	first, latest time.Time
+	prom          promBuckets       // the samples in /metrics' histogram buckets
+	rec           *metrics.Recorder // the samples since the last hand-over
+	recSeen       int64             // first deliveries since then
+	recDups       int64             // duplicates since then
 
-	// The delivery latency: rec takes the samples of the current second, open gathers
-	// them when the document is read, total holds the seconds before it.
-	prom      promBuckets // the same samples in /metrics' histogram buckets
-	rec       *metrics.Recorder
+	// Built by the readers (under tracer.readMu): the current second so far, and the
+	// seconds before it.
 	open      *metrics.Snapshot
-	openSec   int64
 	openSeen  int64
 	openDups  int64
 	total     *metrics.Snapshot
@@ -199,23 +209,20 @@ func newTraceRun(id string, maxIntervals int) *traceRun {
 const deliveryPhase = metrics.Latency
 
 func (r *traceRun) add(seq uint64, sentNs int64, now time.Time) {
-	if sec := now.Unix(); r.first.IsZero() {
-		r.first, r.openSec = now, sec
-	} else if sec > r.openSec {
-		r.closeSecond()
-		r.openSec = sec
+	if r.first.IsZero() {
+		r.first = now
 	}
 	r.latest = now
 	if r.seen.add(seq) {
 		r.duplicates++
-		r.openDups++
+		r.recDups++
 		if len(r.dupSeqs) < maxListedDuplicates {
 			r.dupSeqs = append(r.dupSeqs, seq)
 		}
 		return
 	}
 	r.count++
-	r.openSeen++
+	r.recSeen++
 	if r.lowest == 0 || seq < r.lowest {
 		r.lowest = seq
 	}
@@ -228,24 +235,86 @@ func (r *traceRun) add(seq uint64, sentNs int64, now time.Time) {
 	r.prom.add(latency)
 }
 
-// closeSecond ends the current second's interval.
-func (r *traceRun) closeSecond() {
-	iv := r.openInterval()
-	r.total.Merge(r.open)
-	r.open, r.openSeen, r.openDups = metrics.NewSnapshot(), 0, 0
-	if len(r.intervals) >= r.maxIntervals {
-		n := copy(r.intervals, r.intervals[1:])
-		r.intervals = r.intervals[:n]
-		r.dropped++
-	}
-	r.intervals = append(r.intervals, iv)
+// handOver moves the samples and counts the loops recorded since the last hand-over to
+// the readers' side (under tracer.mu and tracer.readMu: the swap drains a few hundred
+// buckets at most, so the loops wait little).
+func (r *traceRun) handOver() *metrics.Snapshot {
+	snap := r.rec.Swap()
+	r.openSeen += r.recSeen
+	r.openDups += r.recDups
+	r.recSeen, r.recDups = 0, 0
+	return snap
 }
 
-// openInterval is the current second as an interval, with the samples recorded so far.
-func (r *traceRun) openInterval() metrics.Interval {
-	r.open.Merge(r.rec.Swap())
-	start := time.Unix(r.openSec, 0)
-	iv := metrics.NewInterval(start, start.Add(time.Second), r.open)
+// handOverAll is every run, each with the samples it hands over (under tracer.mu).
+func (t *tracer) handOverAll() (runs []*traceRun, snaps []*metrics.Snapshot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.runs {
+		runs = append(runs, r)
+		snaps = append(snaps, r.handOver())
+	}
+	return runs, snaps
+}
+
+// roll ends the second before end (under readMu): every run that had deliveries since
+// the last roll gets an interval [end−1s, end). The server rolls once a second, just after
+// each whole second, so a sample lands in the second it arrived in, to within the
+// roll's few milliseconds of lateness.
+func (t *tracer) roll(end time.Time) {
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	runs, snaps := t.handOverAll()
+	for i, r := range runs {
+		r.open.Merge(snaps[i])
+		if r.openSeen == 0 && r.openDups == 0 {
+			continue // no arrival in that second
+		}
+		iv := r.openInterval(end.Add(-time.Second), true)
+		r.total.Merge(r.open)
+		r.open, r.openSeen, r.openDups = metrics.NewSnapshot(), 0, 0
+		if len(r.intervals) >= r.maxIntervals {
+			n := copy(r.intervals, r.intervals[1:])
+			r.intervals = r.intervals[:n]
+			r.dropped++
+		}
+		r.intervals = append(r.intervals, iv)
+	}
+}
+
+// rollEverySecond rolls just after each whole second until stop is called.
+func (t *tracer) rollEverySecond() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		timer := time.NewTimer(time.Hour)
+		defer timer.Stop()
+		for {
+			now := t.clock()
+			next := now.Truncate(time.Second).Add(time.Second)
+			timer.Reset(next.Sub(now) + time.Millisecond)
+			select {
+			case <-done:
+				return
+			case <-timer.C:
+				t.roll(next)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// openInterval is the current second (from start) as an interval, with what has been
+// handed over so far (under readMu), with its histogram's encoding or without.
+func (r *traceRun) openInterval(start time.Time, withHistogram bool) metrics.Interval {
+	iv := metrics.NewInterval(start, start.Add(time.Second), nil)
+	switch {
+	case withHistogram:
+		iv = metrics.NewInterval(start, start.Add(time.Second), r.open)
+	case r.open.Count(deliveryPhase) > 0:
+		iv.Phases = []metrics.PhaseStats{deliveryStats(r.open, false)}
+	}
 	iv.Counters = map[string]int64{"delivered": r.openSeen, "duplicates": r.openDups}
 	for i := range iv.Phases {
 		iv.Phases[i].Phase = "delivery"

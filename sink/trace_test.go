@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,7 +108,8 @@ func TestTraceSession(t *testing.T) {
 	for _, seq := range []uint64{1, 2, 3, 5, 9, 3} { // 4, 6, 7, 8 lost; 3 twice
 		send(traceMessage("x-TRACE", "run-a", seq, sent))
 	}
-	now = now.Add(1500 * time.Millisecond) // the next second: 1.75 s after sending
+	e.trace.roll(now.Truncate(time.Second).Add(time.Second)) // as the server does after each second
+	now = now.Add(1500 * time.Millisecond)                   // the next second: 1.75 s after sending
 	send(traceMessage("X-Trace", "run-a", 10, sent) + traceMessage("X-Trace", "run-a", 1, sent))
 	send(traceMessage("X-Trace", "run-b", 1, now.Add(time.Second))) // sent "after" it arrived
 	send(traceMessage("X-Trace", "run-c", 1, sent))                 // a third run: over the limit
@@ -143,9 +145,15 @@ func TestTraceSession(t *testing.T) {
 	if c := e.stats.Snapshot().Trace; c == nil || c.Runs != 2 || c.Seen != 7 || c.Duplicates != 2 || c.Header != "X-Trace" {
 		t.Errorf("stats trace %+v", c)
 	}
-	narrow, _ := (&Server{env: e}).TraceDocument(TraceQuery{Runs: []string{"run-a"}, Since: now.Truncate(time.Second), NoRanges: true})
+	narrow, _ := (&Server{env: e}).TraceDocument(TraceQuery{Runs: []string{"run-a"}, Since: now.Truncate(time.Second), NoRanges: true, NoHistograms: true})
 	if len(narrow.Runs) != 1 || narrow.Runs[0].SeenSet != "" || len(narrow.Runs[0].Intervals) != 1 {
-		t.Errorf("narrowed: %+v", narrow.Runs)
+		t.Fatalf("narrowed: %+v", narrow.Runs)
+	}
+	// Without the encodings the statistics are the same.
+	n := narrow.Runs[0]
+	a.Delivery.Histogram, a.Intervals[1].Phases[0].Histogram = "", ""
+	if n.Delivery != a.Delivery || n.Intervals[0].Phases[0] != a.Intervals[1].Phases[0] {
+		t.Errorf("without histograms:\n%+v\n%+v\nwant\n%+v\n%+v", n.Delivery, n.Intervals[0].Phases[0], a.Delivery, a.Intervals[1].Phases[0])
 	}
 }
 
@@ -177,10 +185,12 @@ func TestTraceIntervalsBounded(t *testing.T) {
 	for seq := uint64(1); seq <= 6; seq++ {
 		runSession(newSession(e, "127.0.0.1"), traceMessage(DefaultTraceHeader, "r", seq, now), nil)
 		now = now.Add(time.Second)
+		e.trace.roll(now)
 	}
+	e.trace.roll(now.Add(time.Second)) // a second without arrivals: no interval
 	doc, _ := (&Server{env: e}).TraceDocument(TraceQuery{})
 	r := doc.Runs[0]
-	if len(r.Intervals) != 4 || r.IntervalsDropped != 2 || r.Intervals[0].Start.Unix() != 1_800_000_002 || r.Delivery.Count != 6 {
+	if len(r.Intervals) != 3 || r.IntervalsDropped != 3 || r.Intervals[0].Start.Unix() != 1_800_000_003 || r.Delivery.Count != 6 {
 		t.Errorf("%d intervals from %v, %d dropped, %d samples", len(r.Intervals), r.Intervals[0].Start, r.IntervalsDropped, r.Delivery.Count)
 	}
 }
@@ -199,5 +209,44 @@ func TestTraceHistograms(t *testing.T) {
 	}
 	if want := (2*time.Hour + 6500*time.Microsecond).Seconds(); h[0].SumSeconds != want {
 		t.Errorf("sum %v, want %v", h[0].SumSeconds, want)
+	}
+}
+
+// TestTraceConcurrent records from several goroutines (as the event loops do) while
+// documents are read and seconds rolled: nothing is lost or counted twice.
+func TestTraceConcurrent(t *testing.T) {
+	cfg := Config{TraceHeader: DefaultTraceHeader}.pushbackDefaults()
+	tr := newTracer(&cfg, time.Now)
+	const writers, each = 4, 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			tr.document(TraceQuery{})
+			tr.roll(time.Now())
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 1; i <= each; i++ {
+				tr.record([]byte("r "+strconv.Itoa(w*each+i)+" "+strconv.FormatInt(time.Now().UnixNano(), 10)), true)
+			}
+		}(w)
+	}
+	wg.Wait()
+	<-done
+	tr.roll(time.Now().Add(time.Second))
+	doc := tr.document(TraceQuery{})
+	r := doc.Runs[0]
+	var delivered, sampled int64
+	for _, iv := range r.Intervals {
+		delivered += iv.Counters["delivered"]
+		sampled += iv.Phases[0].Count
+	}
+	if r.Seen != writers*each || r.Delivery.Count != writers*each || delivered != writers*each || sampled != writers*each || r.SeenSet != "1-8000" {
+		t.Errorf("seen %d, delivery %d, intervals %d delivered / %d sampled, set %q", r.Seen, r.Delivery.Count, delivered, sampled, r.SeenSet)
 	}
 }

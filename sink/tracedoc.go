@@ -66,8 +66,9 @@ type TraceRun struct {
 // TraceQuery narrows a document: some runs, the series from a second on, no ranges.
 type TraceQuery struct {
 	Runs     []string  // only these run ids (all when empty)
-	Since    time.Time // only intervals starting at or after it
-	NoRanges bool      // leave SeenRanges out
+	Since        time.Time // only intervals starting at or after it
+	NoRanges     bool      // leave SeenSet out
+	NoHistograms bool      // leave the histograms' encodings out (the statistics stay)
 }
 
 // TraceDocument returns what --trace has seen so far; ok is false without --trace.
@@ -80,21 +81,64 @@ func (s *Server) TraceDocument(q TraceQuery) (doc TraceDocument, ok bool) {
 }
 
 func (t *tracer) document(q TraceQuery) TraceDocument {
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	doc, runs, snaps := t.copyWritten(q)
+	for i, r := range runs {
+		r.open.Merge(snaps[i])
+		d := &doc.Runs[i]
+		total := r.total.Clone()
+		total.Merge(r.open)
+		d.Delivery = deliveryStats(total, !q.NoHistograms)
+		d.Intervals, d.IntervalsDropped = []metrics.Interval{}, r.dropped
+		for _, iv := range r.intervals {
+			if !iv.Start.Before(q.Since) {
+				d.Intervals = append(d.Intervals, withoutHistograms(iv, q.NoHistograms))
+			}
+		}
+		open := doc.Time.Truncate(time.Second)
+		if !open.Before(q.Since) && (r.openSeen > 0 || r.openDups > 0) {
+			d.Intervals = append(d.Intervals, r.openInterval(open, !q.NoHistograms))
+		}
+	}
+	sort.Sort(byRun{doc.Runs, runs})
+	return doc
+}
+
+// copyWritten copies what the loops wrote (under mu): the counters and, per run asked
+// for, its figures and sets, with the samples it hands over.
+func (t *tracer) copyWritten(q TraceQuery) (TraceDocument, []*traceRun, []*metrics.Snapshot) {
 	doc := TraceDocument{
 		Schema: TraceSchema, SchemaVersion: TraceSchemaVersion, Header: t.header,
 		MaxSeq: t.maxSeq, WithoutHeader: t.withoutHeader.Load(), Runs: []TraceRun{},
 	}
+	var runs []*traceRun
+	var snaps []*metrics.Snapshot
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	doc.Time = t.clock().UTC()
 	doc.Malformed, doc.OutOfRange, doc.RunsOverLimit = t.malformed, t.outOfRange, t.runsOverLimit
 	for id, r := range t.runs {
 		if len(q.Runs) == 0 || contains(q.Runs, id) {
-			doc.Runs = append(doc.Runs, r.document(q))
+			doc.Runs = append(doc.Runs, r.figures(q))
+			runs = append(runs, r)
+			snaps = append(snaps, r.handOver())
 		}
 	}
-	sort.Slice(doc.Runs, func(i, j int) bool { return doc.Runs[i].Run < doc.Runs[j].Run })
-	return doc
+	return doc, runs, snaps
+}
+
+// byRun sorts a document's runs and the matching traceRuns by run id.
+type byRun struct {
+	docs []TraceRun
+	runs []*traceRun
+}
+
+func (b byRun) Len() int           { return len(b.docs) }
+func (b byRun) Less(i, j int) bool { return b.docs[i].Run < b.docs[j].Run }
+func (b byRun) Swap(i, j int) {
+	b.docs[i], b.docs[j] = b.docs[j], b.docs[i]
+	b.runs[i], b.runs[j] = b.runs[j], b.runs[i]
 }
 
 func contains(list []string, s string) bool {
@@ -106,13 +150,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (r *traceRun) document(q TraceQuery) TraceRun {
-	open := r.openInterval()
+// figures is the run's counts and sets (under tracer.mu).
+func (r *traceRun) figures(q TraceQuery) TraceRun {
 	d := TraceRun{
 		Run: r.id, Seen: r.count, Duplicates: r.duplicates, DuplicateSeqs: append([]uint64(nil), r.dupSeqs...),
 		Lowest: r.lowest, Highest: r.highest, Missing: int64(r.highest) - r.count,
 		ClockBehind: r.clockBehind, FirstArrival: r.first.UTC(), LastArrival: r.latest.UTC(),
-		Intervals: []metrics.Interval{}, IntervalsDropped: r.dropped,
 	}
 	if d.Missing > 0 && d.Missing <= maxListedMissing {
 		d.MissingSeqs = r.seen.absent(1, r.highest, maxListedMissing)
@@ -120,30 +163,41 @@ func (r *traceRun) document(q TraceQuery) TraceRun {
 	if !q.NoRanges && r.count > 0 {
 		d.SeenSet = string(r.seen.appendRanges(nil, 1, r.highest))
 	}
-	total := r.total.Clone()
-	total.Merge(r.open)
-	d.Delivery = deliveryStats(total)
-	for _, iv := range r.intervals {
-		if !iv.Start.Before(q.Since) {
-			d.Intervals = append(d.Intervals, iv)
-		}
-	}
-	if !open.Start.Before(q.Since) && (r.openSeen > 0 || r.openDups > 0) {
-		d.Intervals = append(d.Intervals, open)
-	}
 	return d
 }
 
-// deliveryStats is the delivery phase's statistics in the reports' encoding.
-func deliveryStats(s *metrics.Snapshot) metrics.PhaseStats {
-	iv := metrics.NewInterval(time.Time{}, time.Time{}, s) // the one way metrics encodes a phase
-	for _, ps := range iv.Phases {
-		if ps.Phase == deliveryPhase.String() {
-			ps.Phase = "delivery"
-			return ps
+// deliveryStats is the delivery phase's statistics in the reports' encoding, with the
+// histogram's encoding or without it (which saves its compression, the costly part).
+func deliveryStats(s *metrics.Snapshot, withHistogram bool) metrics.PhaseStats {
+	if withHistogram {
+		iv := metrics.NewInterval(time.Time{}, time.Time{}, s) // the one way metrics encodes a phase
+		for _, ps := range iv.Phases {
+			if ps.Phase == deliveryPhase.String() {
+				ps.Phase = "delivery"
+				return ps
+			}
 		}
 	}
-	return metrics.PhaseStats{Phase: "delivery"}
+	p := deliveryPhase
+	ps := metrics.PhaseStats{Phase: "delivery", Count: s.Count(p)}
+	if ps.Count == 0 {
+		return ps
+	}
+	ps.MinNs, ps.MeanNs, ps.MaxNs, ps.SumNs = int64(s.Min(p)), int64(s.Mean(p)), int64(s.Max(p)), int64(s.Sum(p))
+	ps.P50Ns, ps.P90Ns = int64(s.Quantile(p, 0.50)), int64(s.Quantile(p, 0.90))
+	ps.P99Ns, ps.P999Ns = int64(s.Quantile(p, 0.99)), int64(s.Quantile(p, 0.999))
+	return ps
+}
+
+// withoutHistograms is iv, without its phases' encodings when drop is set.
+func withoutHistograms(iv metrics.Interval, drop bool) metrics.Interval {
+	if drop && len(iv.Phases) > 0 {
+		iv.Phases = append([]metrics.PhaseStats(nil), iv.Phases...)
+		for i := range iv.Phases {
+			iv.Phases[i].Histogram = ""
+		}
+	}
+	return iv
 }
 
 // JSON renders the document as indented JSON with a final newline.
