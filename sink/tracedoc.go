@@ -65,7 +65,7 @@ type TraceRun struct {
 
 // TraceQuery narrows a document: some runs, the series from a second on, no ranges.
 type TraceQuery struct {
-	Runs     []string  // only these run ids (all when empty)
+	Runs         []string  // only these run ids (all when empty)
 	Since        time.Time // only intervals starting at or after it
 	NoRanges     bool      // leave SeenSet out
 	NoHistograms bool      // leave the histograms' encodings out (the statistics stay)
