@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"bytes"
 	"errors"
 	"sort"
 	"sync"
@@ -47,15 +46,18 @@ type TraceValue struct {
 func ParseTraceValue(v []byte, maxSeq uint64) (TraceValue, error) {
 	var f [3][]byte
 	for i := range f {
-		v = bytes.TrimLeft(v, " \t")
-		end := bytes.IndexAny(v, " \t")
-		if end < 0 {
-			end = len(v)
+		start := 0
+		for start < len(v) && isBlank(v[start]) {
+			start++
 		}
-		f[i], v = v[:end], v[end:]
-		if len(f[i]) == 0 {
+		end := start
+		for end < len(v) && !isBlank(v[end]) {
+			end++
+		}
+		if end == start {
 			return TraceValue{}, ErrTraceSyntax
 		}
+		f[i], v = v[start:end], v[end:]
 	}
 	if !validRunID(f[0]) {
 		return TraceValue{}, ErrTraceRunID
