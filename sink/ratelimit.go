@@ -118,7 +118,7 @@ func (r *RateLimit) setOption(item string) error {
 func (r RateLimit) validate() error {
 	interval := 1e9 / r.Rate
 	if !(r.Rate > 0) || interval < 1 || interval > float64(math.MaxInt64)/float64(r.Burst+1) {
-		return fmt.Errorf("bad rate limit %s: the rate must be between one a century and 10^9/s", r)
+		return fmt.Errorf("bad rate limit %s: want at most 10^9 messages a second, and a burst of that many intervals within 292 years", r)
 	}
 	if r.Burst < 0 {
 		return fmt.Errorf("bad rate limit %s: negative burst", r)
