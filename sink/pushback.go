@@ -48,9 +48,11 @@ func newPushback(cfg *Config, seed uint64) *pushback {
 			"Error: greylisted, try again in "+g.Delay.String())
 	}
 	for _, rl := range cfg.RateLimits {
-		site := p.sites.site(KindRateLimit, VerbMAIL, false, 451, "4.7.1", textRateLimit)
+		var site *refusalSite
 		if rl.Close {
 			site = p.sites.site(KindRateLimit, VerbMAIL, false, 421, "4.7.0", textRateLimit+", closing connection")
+		} else {
+			site = p.sites.site(KindRateLimit, VerbMAIL, false, 451, "4.7.1", textRateLimit)
 		}
 		if rl.PerConnection {
 			p.connLimits = append(p.connLimits, connLimit{g: newGCRA(rl), site: site})
