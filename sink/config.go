@@ -137,6 +137,28 @@ type Config struct {
 	// UniqueHeader (--unique-header) names a header whose distinct values are counted.
 	UniqueHeader string
 
+	// The far end that pushes back (pushback.go): --reject's probabilistic refusals,
+	// --greylist, --rate-limit, --max-per-connection (messages per connection: the first
+	// MAIL over it gets 452 4.5.3, the next 421 4.7.0) and --tarpit.
+	Rejects          []RejectRule
+	Greylist         Greylist
+	RateLimits       []RateLimit
+	MaxPerConnection int
+	Tarpit           Tarpit
+	// Seed seeds every random draw (delay probabilities and odds, --reject); 0 picks one
+	// at random. Stats.Seed shows the one used, so a run can be repeated.
+	Seed uint64
+
+	// TraceHeader (--trace) names the header whose "<run-id> <seq> <send-time-unix-ns>"
+	// is accounted for in each accepted message (trace.go); "" turns tracing off.
+	TraceHeader string
+	// TraceMaxRuns bounds the run ids kept (default 64), TraceMaxSeq the sequence numbers
+	// accepted (default 2^32, at most 2^40), TraceMaxIntervals the per-second intervals
+	// kept per run (default 3600, the last hour of arrivals).
+	TraceMaxRuns      int
+	TraceMaxSeq       uint64
+	TraceMaxIntervals int
+
 	// Trace, when set, is called with smtp-sink's -v lines ("connect (AF_INET
 	// 127.0.0.1)", each command line received, "disconnect"). It is called from event
 	// loops and must be safe for concurrent use.
@@ -199,6 +221,24 @@ func (c Config) withDefaults() Config {
 			c.DisablePipelining = true // as smtp-sink: rejections imply -p
 		}
 	}
+	return c.pushbackDefaults()
+}
+
+// pushbackDefaults fills the zero settings of pushback and tracing.
+func (c Config) pushbackDefaults() Config {
+	c.Greylist = c.Greylist.withDefaults()
+	if c.Tarpit.PerSession > 0 && c.Tarpit.Max == 0 {
+		c.Tarpit.Max = DefaultTarpitMax
+	}
+	if c.TraceMaxRuns == 0 {
+		c.TraceMaxRuns = DefaultTraceMaxRuns
+	}
+	if c.TraceMaxSeq == 0 {
+		c.TraceMaxSeq = DefaultTraceMaxSeq
+	}
+	if c.TraceMaxIntervals == 0 {
+		c.TraceMaxIntervals = DefaultTraceMaxIntervals
+	}
 	return c
 }
 
@@ -233,7 +273,48 @@ func (c Config) Validate() error {
 			return fmt.Errorf("sink config: bad delay for %s: %v", Verb(v), d)
 		}
 	}
+	return c.validatePushback()
+}
+
+// validatePushback checks the pushback and trace settings.
+func (c Config) validatePushback() error {
+	if err := checkRejects(c.Rejects); err != nil {
+		return fmt.Errorf("sink config: %w", err)
+	}
+	if err := c.Greylist.validate(); err != nil {
+		return err
+	}
+	for _, r := range c.RateLimits {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("sink config: %w", err)
+		}
+	}
+	if c.MaxPerConnection < 0 {
+		return fmt.Errorf("sink config: negative messages per connection %d", c.MaxPerConnection)
+	}
+	if t := c.Tarpit; t.PerSession < 0 || t.Above < 0 || t.Max < 0 {
+		return fmt.Errorf("sink config: bad tarpit %s", t)
+	}
+	if c.TraceHeader != "" && !validHeaderName(c.TraceHeader) {
+		return fmt.Errorf("sink config: bad trace header name %q", c.TraceHeader)
+	}
+	if c.TraceMaxRuns < 0 || c.TraceMaxIntervals < 0 || c.TraceMaxSeq > MaxTraceSeqLimit {
+		return fmt.Errorf("sink config: bad trace limits (runs %d, seq %d, intervals %d)", c.TraceMaxRuns, c.TraceMaxSeq, c.TraceMaxIntervals)
+	}
 	return nil
+}
+
+// validHeaderName is RFC 5322's field name: printable ASCII other than the colon.
+func validHeaderName(name string) bool {
+	if len(name) == 0 || len(name) > 100 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' || name[i] == ':' {
+			return false
+		}
+	}
+	return true
 }
 
 // validReply checks smtp-sink's rule for -b/-B: three digits, the first one given, then

@@ -73,14 +73,30 @@ func (s *Session) scanHeader(p []byte, lineEnd bool) {
 		s.inHeaders = false // the empty line ends the header section
 		return
 	}
-	if s.uniqueFound || isBlank(line[0]) {
+	if isBlank(line[0]) {
 		return
 	}
-	name := s.env.stats.unique.header
-	if len(line) > len(name) && line[len(name)] == ':' && equalFoldASCII(line[:len(name)], lowerASCII(name)) {
-		s.uniqueValue = append(s.uniqueValue[:0], bytes.TrimSpace(line[len(name)+1:])...)
-		s.uniqueFound = true
+	if u := s.env.stats.unique; u != nil && !s.uniqueFound {
+		if v, ok := headerValue(line, u.lower); ok {
+			s.uniqueValue = append(s.uniqueValue[:0], v...)
+			s.uniqueFound = true
+		}
 	}
+	if t := s.env.trace; t != nil && !s.traceFound {
+		if v, ok := headerValue(line, t.lower); ok {
+			s.traceValue = append(s.traceValue[:0], v...)
+			s.traceFound = true
+		}
+	}
+}
+
+// headerValue is the trimmed value of line when it is the header lower (a lower-case
+// name, matched without regard to case).
+func headerValue(line []byte, lower string) ([]byte, bool) {
+	if len(line) > len(lower) && line[len(lower)] == ':' && equalFoldASCII(line[:len(lower)], lower) {
+		return bytes.TrimSpace(line[len(lower)+1:]), true
+	}
+	return nil, false
 }
 
 func lowerASCII(s string) string {

@@ -135,7 +135,7 @@ func parseProbability(s string) (float64, error) {
 	}
 	p, err := strconv.ParseFloat(s, 64)
 	p /= scale
-	if err != nil || p <= 0 || p > 1 {
+	if err != nil || !(p > 0 && p <= 1) { // NaN too
 		return 0, fmt.Errorf("probability %q: want a fraction in (0,1] or a percentage", s)
 	}
 	return p, nil

@@ -15,6 +15,11 @@ type env struct {
 	ids    *idSource
 	random func() float64
 	clock  func() time.Time
+	// now is the monotonic time in ns (greylisting, rate limits).
+	now    func() int64
+	seed   uint64
+	push   *pushback
+	trace  *tracer // nil without --trace
 	banner []byte
 	ehlo   []byte
 	// ehloStartTLS is ehlo with STARTTLS, for sessions that can still start TLS.
@@ -23,13 +28,25 @@ type env struct {
 
 func newEnv(cfg Config, stats *Stats) *env {
 	cfg = cfg.withDefaults()
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = 1 + rand.Uint64N(1<<53-1) // exact in any JSON reader's floating point
+	}
+	epoch := time.Now()
 	e := &env{
 		cfg:    cfg,
 		stats:  stats,
 		ids:    newIDSource(rand.Uint32()),
-		random: rand.Float64,
+		random: newRandomStream(seed, streamDelays).float64,
 		clock:  time.Now,
+		now:    func() int64 { return int64(time.Since(epoch)) },
+		seed:   seed,
 	}
+	e.push = newPushback(&e.cfg, seed)
+	if cfg.TraceHeader != "" {
+		e.trace = newTracer(&e.cfg, func() time.Time { return e.clock() })
+	}
+	stats.attach(e)
 	e.dump = newDumpWriter(&e.cfg, e.clock)
 	e.banner = banner(&e.cfg)
 	e.ehlo = ehloReply(&e.cfg, false)

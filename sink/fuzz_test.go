@@ -34,7 +34,7 @@ func FuzzCommandLine(f *testing.F) {
 }
 
 func fuzzFeed(t *testing.T, parts [][]byte) []byte {
-	e := newTestEnv(t, func(c *Config) { c.UniqueHeader = "Message-Id" })
+	e := newTestEnv(t, func(c *Config) { c.UniqueHeader = "Message-Id"; c.TraceHeader = DefaultTraceHeader })
 	s := newSession(e, "127.0.0.1")
 	var out, pending []byte
 	for _, p := range parts {

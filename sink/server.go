@@ -108,6 +108,10 @@ func (s *Server) Serve() error {
 		s.loopSockets = min(loops, maxEventLoops)
 		opts = append(opts, gnet.WithTicker(true))
 	}
+	if tr := s.env.trace; tr != nil {
+		stop := tr.rollEverySecond() // the per-second series; stopped before Serve returns
+		defer stop()
+	}
 	err := gnet.Run(s, cfg.Listen, opts...)
 	if s.bootErr != nil {
 		err = s.bootErr

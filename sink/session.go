@@ -118,6 +118,15 @@ type Session struct {
 	uniqueValue  []byte
 	uniqueFound  bool
 	rec          *spool // the dump record being built
+	traceValue   []byte // the --trace header's value
+	traceFound   bool
+
+	// pushback state
+	mails     int     // MAIL commands accepted on this connection (--max-per-connection)
+	overLimit bool    // the 452 for --max-per-connection has been given
+	connTAT   []int64 // per-connection rate limits' buckets
+	sender    []byte  // MAIL's address, for the greylist
+	scratch   []byte
 
 	out []byte // replies of the Feed in progress
 }
@@ -199,9 +208,16 @@ func (s *Session) gate(v Verb) time.Duration {
 	}
 	d := s.env.cfg.Delays[v].roll(s.env.random)
 	if d > 0 {
-		s.delayServed = true
 		s.env.stats.delays.Add(1)
 	}
+	if tp := s.env.push.tarpit; tp.PerSession > 0 {
+		if td := tp.delay(s.env.stats.sessionsActive.Load()); td > 0 {
+			s.env.stats.tarpitDelays.Add(1)
+			s.env.stats.tarpitDelayNs.Add(int64(td))
+			d += td
+		}
+	}
+	s.delayServed = d > 0
 	return d
 }
 
@@ -236,6 +252,9 @@ func (s *Session) greet() (int, Action, time.Duration) {
 	s.phase = phaseCommand
 	if done, act := s.fault(VerbConnect); done {
 		return 0, act, 0 // a reject fault replaces the banner; the session carries on
+	}
+	if refused, act := s.rejectCommand(VerbConnect); refused {
+		return 0, act, 0 // likewise, unless the reply is a 421
 	}
 	s.out = append(s.out, s.env.banner...)
 	return 0, ActionContinue, 0
@@ -302,6 +321,11 @@ func (s *Session) stepCommand(in []byte) (int, Action, time.Duration) {
 	if done, act := s.fault(cmd.Verb); done {
 		return n, act, 0
 	}
+	if !checksState(cmd.Verb) {
+		if refused, act := s.rejectCommand(cmd.Verb); refused {
+			return n, act, 0
+		}
+	}
 	act := s.command(cmd)
 	if act == ActionDelay { // after the 354: -A's wait before the abort, or -H's before the first read
 		d := s.env.cfg.DataReadDelay
@@ -314,6 +338,12 @@ func (s *Session) stepCommand(in []byte) (int, Action, time.Duration) {
 }
 
 var crlf = []byte("\r\n")
+
+// checksState says which commands apply pushback only once their own checks (sequence,
+// size) pass, the way a real server reports a sequence error before a policy refusal.
+func checksState(v Verb) bool {
+	return v == VerbMAIL || v == VerbRCPT || v == VerbDATA
+}
 
 // enabled says whether a verb exists in this configuration.
 func (s *Session) enabled(v Verb) bool {
@@ -391,9 +421,9 @@ func (s *Session) command(cmd Command) Action {
 		s.greeted(protoLMTP, cmd.Args)
 		s.out = append(s.out, s.ehloReply()...)
 	case VerbMAIL:
-		s.mail(cmd.Args)
+		return s.mail(cmd.Args)
 	case VerbRCPT:
-		s.rcpt(cmd.Args)
+		return s.rcpt(cmd.Args)
 	case VerbDATA:
 		return s.data()
 	case VerbBDAT:
@@ -431,17 +461,24 @@ func (s *Session) greeted(p proto, args []byte) {
 	}
 }
 
-func (s *Session) mail(args []byte) {
+func (s *Session) mail(args []byte) Action {
 	if s.txn != txnNone {
 		s.env.stats.badSequence.Add(1)
 		s.reply(replyNestedMail)
-		return
+		return ActionContinue
 	}
 	if limit := s.env.cfg.MaxMessageSize; limit > 0 {
 		if size, ok := sizeParam(args); ok && size > limit {
 			s.reply(replyTooBig)
-			return
+			return ActionContinue
 		}
+	}
+	if refused, act := s.pushMail(); refused {
+		return act
+	}
+	s.mails++
+	if s.env.push.greylist != nil {
+		s.sender = mailPath(s.sender, args)
 	}
 	s.txn = txnMail
 	s.env.stats.transactions.Add(1)
@@ -449,18 +486,22 @@ func (s *Session) mail(args []byte) {
 		s.startRecord(pathArgs(args))
 	}
 	s.reply(replyMailOK)
+	return ActionContinue
 }
 
-func (s *Session) rcpt(args []byte) {
+func (s *Session) rcpt(args []byte) Action {
 	switch s.txn {
 	case txnNone:
 		s.env.stats.badSequence.Add(1)
 		s.reply(replyNeedMail)
-		return
+		return ActionContinue
 	case txnBDAT:
 		s.env.stats.badSequence.Add(1)
 		s.reply(replyRcptAfterBDAT)
-		return
+		return ActionContinue
+	}
+	if refused, act := s.pushRcpt(args); refused {
+		return act
 	}
 	s.txn = txnRcpt
 	s.rcpts++
@@ -471,6 +512,7 @@ func (s *Session) rcpt(args []byte) {
 		s.rec.writeString("\n")
 	}
 	s.reply(replyRcptOK)
+	return ActionContinue
 }
 
 func (s *Session) data() Action {
@@ -483,6 +525,9 @@ func (s *Session) data() Action {
 		s.env.stats.badSequence.Add(1)
 		s.reply(replyNeedRcpt)
 		return ActionContinue
+	}
+	if refused, act := s.rejectCommand(VerbDATA); refused {
+		return act
 	}
 	s.reply(replyDataGo)
 	if s.env.cfg.AbortAfterData {
@@ -504,8 +549,8 @@ func (s *Session) data() Action {
 // startMessage begins the content of the current transaction.
 func (s *Session) startMessage() {
 	s.env.ids.next(&s.id)
-	s.midLine, s.inHeaders, s.msgBytes = false, s.env.stats.unique != nil, 0
-	s.uniqueFound = false
+	s.midLine, s.inHeaders, s.msgBytes = false, s.env.stats.unique != nil || s.env.trace != nil, 0
+	s.uniqueFound, s.traceFound = false, false
 	s.uniqueValue = s.uniqueValue[:0]
 	s.hdrLine = s.hdrLine[:0]
 	if s.rec != nil {
@@ -534,15 +579,15 @@ func (s *Session) endOfMessage() Action {
 		s.resetTxn()
 		return act
 	}
-	st.accepted.Add(1)
-	if st.unique != nil {
-		st.unique.add(s.uniqueValue, s.uniqueFound)
+	site, rule, refused := s.drawReject(VerbDot)
+	if refused && !rule.Delivered {
+		st.rejected.Add(1)
+		return s.refuseMessage(site)
 	}
-	if s.rec != nil {
-		s.rec.writeString("\n")
-		if err := s.env.dump.write(s.rec, s.id[:]); err != nil {
-			st.dumpErrors.Add(1)
-		}
+	s.deliver()
+	if refused { // taken, and refused all the same: the client will send it again
+		st.refusedAfterDelivery.Add(1)
+		return s.refuseMessage(site)
 	}
 	prefix, n := replyQueuedPrefix, 1
 	if s.proto == protoLMTP {
@@ -555,6 +600,39 @@ func (s *Session) endOfMessage() Action {
 	}
 	s.resetTxn()
 	return ActionContinue
+}
+
+// refuseMessage refuses the end of data with site's reply: once, or in LMTP once per
+// recipient (each counted, as the client counts each).
+func (s *Session) refuseMessage(site *refusalSite) Action {
+	n := 1
+	if s.proto == protoLMTP {
+		n = max(s.rcpts, 1)
+	}
+	act := ActionContinue
+	for i := 0; i < n; i++ {
+		act = s.refuse(site)
+	}
+	s.resetTxn()
+	return act
+}
+
+// deliver accounts an accepted message: counters, --unique-header, the dump, --trace.
+func (s *Session) deliver() {
+	st := s.env.stats
+	st.accepted.Add(1)
+	if st.unique != nil {
+		st.unique.add(s.uniqueValue, s.uniqueFound)
+	}
+	if s.env.trace != nil {
+		s.env.trace.record(s.traceValue, s.traceFound)
+	}
+	if s.rec != nil {
+		s.rec.writeString("\n")
+		if err := s.env.dump.write(s.rec, s.id[:]); err != nil {
+			st.dumpErrors.Add(1)
+		}
+	}
 }
 
 // pathArgs is what smtp-sink's dumps show of MAIL and RCPT arguments: everything after

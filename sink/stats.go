@@ -43,13 +43,26 @@ type Stats struct {
 	tls13          atomic.Int64
 	tlsClientCerts atomic.Int64 // completed handshakes with a verified client certificate
 
+	tarpitDelays         atomic.Int64 // replies the tarpit held back
+	tarpitDelayNs        atomic.Int64 // their delays, summed
+	refusedAfterDelivery atomic.Int64 // messages taken, then refused (--reject .=…:delivered)
+
 	unique *uniqueCounter
+	// Set once by the env before any session: pushback, greylist, trace and the seed.
+	push  *pushback
+	trace *tracer
+	seed  uint64
+}
+
+// attach gives the stats the parts of the env they report on.
+func (s *Stats) attach(e *env) {
+	s.push, s.trace, s.seed = e.push, e.trace, e.seed
 }
 
 func newStats(uniqueHeader string) *Stats {
 	s := &Stats{}
 	if uniqueHeader != "" {
-		s.unique = &uniqueCounter{header: uniqueHeader, seen: make(map[string]struct{})}
+		s.unique = &uniqueCounter{header: uniqueHeader, lower: lowerASCII(uniqueHeader), seen: make(map[string]struct{})}
 	}
 	return s
 }
@@ -101,6 +114,31 @@ type Snapshot struct {
 	TLS13                int64         `json:"tls_version_1_3"`
 	TLSClientCerts       int64         `json:"tls_client_certificates"`
 	Unique               *UniqueCounts `json:"unique_header,omitempty"`
+
+	// Seed is the seed of the random draws (--seed, or the one picked at random).
+	Seed uint64 `json:"seed"`
+	// Refusals counts each injected refusal by kind (reject, greylist, rate_limit,
+	// max_per_connection) and by the error key go-smtp-source files the reply under
+	// ("rcpt:perm:550:5.3.0"); RefusalsByKey adds the kinds up. Absent without pushback.
+	Refusals             map[string]map[string]int64 `json:"refusals,omitempty"`
+	RefusalsByKey        map[string]int64            `json:"refusals_by_key,omitempty"`
+	RefusedAfterDelivery int64                       `json:"messages_refused_after_delivery"`
+	Greylist             *GreylistCounts             `json:"greylist,omitempty"`
+	TarpitDelays         int64                       `json:"tarpit_delays"`
+	TarpitDelayNs        int64                       `json:"tarpit_delay_ns"`
+	Trace                *TraceCounts                `json:"trace,omitempty"`
+}
+
+// TraceCounts is --trace's summary in the stats; /trace and --trace-file have the detail.
+type TraceCounts struct {
+	Header        string `json:"header"`
+	Runs          int64  `json:"runs"`
+	Seen          int64  `json:"seen"`       // distinct (run, seq) delivered
+	Duplicates    int64  `json:"duplicates"` // deliveries of a (run, seq) seen before
+	WithoutHeader int64  `json:"without_header"`
+	Malformed     int64  `json:"malformed"`
+	OutOfRange    int64  `json:"out_of_range"`
+	RunsOverLimit int64  `json:"runs_over_limit"`
 }
 
 // UniqueCounts says how many distinct values of one header were seen.
@@ -152,7 +190,25 @@ func (s *Stats) Snapshot() Snapshot {
 		u := s.unique.counts()
 		snap.Unique = &u
 	}
+	s.pushbackSnapshot(&snap)
 	return snap
+}
+
+func (s *Stats) pushbackSnapshot(snap *Snapshot) {
+	snap.Seed = s.seed
+	snap.RefusedAfterDelivery = s.refusedAfterDelivery.Load()
+	snap.TarpitDelays, snap.TarpitDelayNs = s.tarpitDelays.Load(), s.tarpitDelayNs.Load()
+	if s.push != nil {
+		snap.Refusals, snap.RefusalsByKey = s.push.sites.counts()
+		if g := s.push.greylist; g != nil {
+			c := g.counts()
+			snap.Greylist = &c
+		}
+	}
+	if s.trace != nil {
+		c := s.trace.counts()
+		snap.Trace = &c
+	}
 }
 
 // JSON renders the snapshot as indented JSON with a final newline.

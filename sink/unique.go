@@ -5,6 +5,7 @@ import "sync"
 // uniqueCounter counts the distinct values of one header across all messages.
 type uniqueCounter struct {
 	header     string
+	lower      string // header in lower case, for matching
 	mu         sync.Mutex
 	seen       map[string]struct{}
 	duplicates int64

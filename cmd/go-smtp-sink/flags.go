@@ -20,7 +20,8 @@ const usageText = "usage: %s [-468acCeEFLpPv] [-A abort_delay] [-b soft_bounce_r
 	"[-M message_quit_count] [-n quit_count] [-q commands] [-Q commands] [-r commands] [-S start-string] " +
 	"[-t timeout] [-T windowsize] [-u user] [-w delay] [-W command:delay[:odds]] [--delay command=duration[:probability],...] " +
 	"[--stats file] [--unique-header name] [--auth-users file] [--size bytes] [--loops n] " +
-	"[--starttls] [--tls-wrapper] [--tls-require] [--tls-cert file --tls-key file] [--tls-client-ca file [--tls-client-require]] [host]:port backlog"
+	"[--starttls] [--tls-wrapper] [--tls-require] [--tls-cert file --tls-key file] [--tls-client-ca file [--tls-client-require]] " +
+	pushbackUsage + " [host]:port backlog"
 
 // options is the parsed command line.
 type options struct {
@@ -35,6 +36,7 @@ type options struct {
 	listen      string // the address operand as typed
 	cpuProfile  string // --cpuprofile
 	tls         tlsOptions
+	push        pushOptions // --reject, --greylist, --rate-limit, --tarpit, --trace, --http, …
 	ignoredOpts []string
 }
 
@@ -81,6 +83,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	r := addSinkFlags(fs, o)
 	addExtensionFlags(fs, o, r)
 	o.tls.addFlags(fs)
+	addPushbackFlags(fs, &o.push)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -112,6 +115,9 @@ func parseArgs(prog string, args []string) (*options, error) {
 		return nil, err
 	}
 	if err := o.tls.apply(&o.cfg); err != nil {
+		return nil, err
+	}
+	if err := o.push.apply(fs, &o.cfg); err != nil {
 		return nil, err
 	}
 	return o, nil

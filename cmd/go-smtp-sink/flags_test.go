@@ -78,3 +78,32 @@ func TestUnescapeC(t *testing.T) {
 		t.Errorf("unescapeC = %q", got)
 	}
 }
+
+func TestParsePushbackFlags(t *testing.T) {
+	o, err := parseArgs("go-smtp-sink", []string{"--reject", "rcpt=550:5%,.=451:2%", "--reject", "mail=421/4.7.0:1%",
+		"--greylist-delay", "2", "--greylist-max", "10", "--rate-limit", "200/s", "--rate-limit", "5/s,per=connection,reply=421",
+		"--max-per-connection", "100", "--tarpit", "2ms,max=1s", "--seed", "9", "--trace-header", "X-T", "--http", "127.0.0.1:0", "x:25", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if len(c.Rejects) != 3 || c.Rejects[2] != (sink.RejectRule{Verb: sink.VerbMAIL, Code: 421, Enhanced: "4.7.0", Probability: 0.01}) ||
+		c.Greylist != (sink.Greylist{Enabled: true, Delay: 2 * time.Second, MaxEntries: 10}) ||
+		len(c.RateLimits) != 2 || !c.RateLimits[1].PerConnection || c.MaxPerConnection != 100 ||
+		c.Tarpit != (sink.Tarpit{PerSession: 2 * time.Millisecond, Max: time.Second}) || c.Seed != 9 ||
+		c.TraceHeader != "X-T" || o.push.httpListen != "127.0.0.1:0" || c.DisablePipelining {
+		t.Errorf("config %+v", c)
+	}
+	if o, err := parseArgs("go-smtp-sink", []string{"--trace-file", "t.json", "x:25", "1"}); err != nil || o.cfg.TraceHeader != sink.DefaultTraceHeader {
+		t.Errorf("--trace-file implies --trace: %v, %q", err, o.cfg.TraceHeader)
+	}
+	if o, err := parseArgs("go-smtp-sink", []string{"x:25", "1"}); err != nil || o.cfg.TraceHeader != "" || o.cfg.Greylist.Enabled {
+		t.Errorf("defaults: %v %+v", err, o.cfg)
+	}
+	for _, bad := range [][]string{{"--reject", "rcpt=250"}, {"--rate-limit", "fast"}, {"--tarpit", "0"},
+		{"--greylist-delay", "0"}, {"--max-per-connection", "-1"}} {
+		if _, err := parseArgs("go-smtp-sink", append(bad, "x:25", "1")); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

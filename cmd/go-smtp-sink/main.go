@@ -67,10 +67,18 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	srv, served, err := startServer(cfg)
+	httpListener, err := listenHTTP(opts)
 	if err != nil {
 		return fatal("%v", err)
 	}
+	srv, served, err := startServer(cfg)
+	if err != nil {
+		if httpListener != nil {
+			httpListener.Close()
+		}
+		return fatal("%v", err)
+	}
+	defer serveHTTP(prog, httpListener, srv, errOut)()
 	m := &monitor{prog: prog, opts: opts, srv: srv, stdout: stdout, errOut: errOut}
 	status := m.serve(served)
 	if status == 0 { // Serve has not ended: stop it
@@ -232,6 +240,7 @@ func (m *monitor) showCounters() {
 }
 
 func (m *monitor) writeStats() {
+	m.writeTraceFile()
 	if m.opts.statsFile == "" {
 		return
 	}
