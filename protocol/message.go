@@ -29,7 +29,7 @@ type MessageSpec struct {
 	Numbering        Numbering
 	Hostname         string // Message-Id domain (-M or the host name)
 	Headers          bool   // false with -o and -F: the content is sent as it is
-	Subject          string // -S; empty for none
+	Subject          *string // -S; nil for none, "" for an empty one (smtp-source -S '')
 	Date             string // the Date header's value, see FormatDate
 	PID              int    // first Message-Id field
 	Content          []byte // the message content in wire form (see DefaultContent), without the final "."
@@ -73,8 +73,8 @@ func NewTemplate(spec MessageSpec) *Template {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
 		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
 		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
-		if spec.Subject != "" {
-			body = append(body, "Subject: "+spec.Subject+"\r\n"...)
+		if spec.Subject != nil {
+			body = append(body, "Subject: "+*spec.Subject+"\r\n"...)
 		}
 		body = append(body, "\r\n"...)
 	}

@@ -80,8 +80,9 @@ func TestRecipientNumbering(t *testing.T) {
 }
 
 func TestTemplateHeadersAndBody(t *testing.T) {
+	subject, ignored, empty := "Hello subject", "ignored", ""
 	tmpl := NewTemplate(MessageSpec{Sender: "", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "[127.0.0.1]",
-		Subject: "Hello subject", Date: "D", PID: 0x53ad, Content: DefaultContent()})
+		Subject: &subject, Date: "D", PID: 0x53ad, Content: DefaultContent()})
 	if got, want := string(tmpl.AppendHeaders(nil, 0x1234567, 3)),
 		"From: <>\r\nTo: <b@y>\r\nDate: D\r\nMessage-Id: <53ad.0003.1234567@[127.0.0.1]>\r\n"; got != want {
 		t.Errorf("headers %q, want %q", got, want)
@@ -93,9 +94,13 @@ func TestTemplateHeadersAndBody(t *testing.T) {
 		t.Errorf("mail %q", got)
 	}
 	// -o / -F: no headers at all; the subject is ignored.
-	bare := NewTemplate(MessageSpec{Recipient: "b", Subject: "ignored", Content: []byte("x\r\n")})
+	bare := NewTemplate(MessageSpec{Recipient: "b", Subject: &ignored, Content: []byte("x\r\n")})
 	if h := bare.AppendHeaders(nil, 1, 1); len(h) != 0 || string(bare.Body()) != "x\r\n.\r\n" {
 		t.Errorf("headerless: %q %q", h, bare.Body())
+	}
+	// -S '': smtp-source sends an empty Subject header.
+	if got := string(NewTemplate(MessageSpec{Headers: true, Subject: &empty}).Body()); got != "Subject: \r\n\r\n.\r\n" {
+		t.Errorf("-S '': body %q", got)
 	}
 }
 
