@@ -120,3 +120,35 @@ func TestFormatDate(t *testing.T) {
 		}
 	}
 }
+
+// A -l body is sent from a shared pattern, in pieces, byte for byte what LengthContent
+// renders; its memory does not grow with -l.
+func TestLengthPieces(t *testing.T) {
+	subject := "s"
+	for _, n := range []int{1, 79, 80, 81, 160, 799, 800, 801, lengthPattern - 1, lengthPattern, lengthPattern + 1,
+		lengthPattern + 80, lengthPattern + 81, 2*lengthPattern + 1, 1000000} {
+		for _, headers := range []bool{false, true} {
+			tmpl := NewTemplate(MessageSpec{Headers: headers, Subject: &subject, Length: n})
+			want := string(LengthContent(n)) + ".\r\n"
+			if headers {
+				want = "Subject: s\r\n\r\n" + want
+			}
+			if got := string(tmpl.Body()); got != want || tmpl.BodyLen() != len(want) {
+				t.Fatalf("-l %d (headers %v): %d bytes (BodyLen %d), want %d; equal %v", n, headers, len(got), tmpl.BodyLen(), len(want), got == want)
+			}
+		}
+	}
+	big := NewTemplate(MessageSpec{Length: 1<<31 - 1})
+	size, shared := 0, big.BodyPieces()[0]
+	for _, p := range big.BodyPieces() {
+		if len(p) == lengthPattern && &p[0] != &shared[0] {
+			t.Fatal("the pattern is not shared")
+		}
+		if len(p) != lengthPattern {
+			size += len(p)
+		}
+	}
+	if big.BodyLen() != 1<<31-1+5 || size > 2*lengthPattern {
+		t.Fatalf("-l 2147483647: BodyLen %d, %d bytes besides the shared pattern", big.BodyLen(), size)
+	}
+}
