@@ -205,7 +205,35 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	if err := checkPlan(inv); err != nil {
 		return nil, false, err
 	}
+	if err := checkSize(inv); err != nil {
+		return nil, false, err
+	}
 	return inv, false, nil
+}
+
+// maxPipelinedRecipients bounds -r with --pipelining, which writes a message's RCPT
+// commands at once (Postfix's own client sends 50 per transaction by default).
+const maxPipelinedRecipients = 100000
+
+// checkSize refuses, with one line, what could not be served in bounded memory: more
+// closed-model sessions than the process may open files (each holds a socket; a session
+// beyond the messages never connects), or a pipelined envelope of millions of RCPTs.
+// Anything else of any size is served: counts are smtp-source's 32-bit ints, and a body
+// goes out window by window.
+func checkSize(inv *invocation) error {
+	p := &inv.plan
+	if p.Session.Pipelining && p.Message.Recipients > maxPipelinedRecipients {
+		return usagef("--pipelining writes a message's RCPTs at once: -r %d is more than %d", p.Message.Recipients, maxPipelinedRecipients)
+	}
+	if p.Load.Model != plan.ModelClosed || p.Shard != nil || inv.cluster.coordinating() {
+		return nil
+	}
+	sessions := min(int64(p.Sessions), p.Messages)
+	if limit := openFilesLimit(); limit > 0 && sessions > int64(limit) {
+		return fatalf("-s %d: a socket per session, and %d open files allowed: "+
+			"the open-files limit is reached: raise it with ulimit -n, or lower -s", sessions, limit)
+	}
+	return nil
 }
 
 // getoptSpec is the command line's grammar, from the flags: every shorthand a getopt
