@@ -27,12 +27,12 @@ type MessageSpec struct {
 	Recipients       int    // RCPT commands per message (-r), at least 1
 	NumberRecipients bool   // -N
 	Numbering        Numbering
-	Hostname         string // Message-Id domain (-M or the host name)
-	Headers          bool   // false with -o and -F: the content is sent as it is
+	Hostname         string  // Message-Id domain (-M or the host name)
+	Headers          bool    // false with -o and -F: the content is sent as it is
 	Subject          *string // -S; nil for none, "" for an empty one (smtp-source -S '')
-	Date             string // the Date header's value, see FormatDate
-	PID              int    // first Message-Id field
-	Content          []byte // the message content in wire form (see DefaultContent), without the final "."
+	Date             string  // the Date header's value, see FormatDate
+	PID              int     // first Message-Id field
+	Content          []byte  // the message content in wire form (see DefaultContent), without the final "."
 	// Length, when Content is nil, is smtp-source's -l payload of Length bytes
 	// (LengthContent), sent from a 64 KB pattern rather than rendered: a body of any
 	// size takes the same memory.
@@ -49,8 +49,8 @@ type Template struct {
 	rcptDomain string // including the '@'
 	fromHeader []byte // "From: <S>\r\nTo: <R>\r\nDate: D\r\n" (To omitted when it is numbered)
 	dateHeader []byte
-	msgIDHost  []byte // "@host>\r\n"
-	mailCmd    []byte // "MAIL FROM:<S>\r\n"
+	msgIDHost  []byte   // "@host>\r\n"
+	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
 	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
 	bodyLen    int
 }

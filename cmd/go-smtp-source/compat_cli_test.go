@@ -6,8 +6,11 @@ package main_test
 // different face of the rule smtp-source follows.
 
 import (
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
@@ -53,9 +56,9 @@ func TestCompatTargetSyntax(t *testing.T) {
 	})
 }
 
-// Class 3: an empty value is a value: -F '' names a file that cannot be opened (and
-// counts as -F against -l), -S '' sends an empty Subject header, -t '' and -f '' empty
-// addresses, -M '' an empty host name, -m '' a count of 0, '' an operand without a host.
+// Class 3: an empty value is a value: -F ” names a file that cannot be opened (and
+// counts as -F against -l), -S ” sends an empty Subject header, -t ” and -f ” empty
+// addresses, -M ” an empty host name, -m ” a count of 0, ” an operand without a host.
 func TestCompatEmptyValues(t *testing.T) {
 	compatRunCases(t, []compatCase{
 		{name: "F-empty", args: []string{"-F", "", "HOST"}, status: 1},
@@ -212,4 +215,25 @@ func TestCompatSmallerCases(t *testing.T) {
 		{name: "inet-echo", args: []string{"inet:127.1:PORT"}, status: 1},
 		{name: "inet-unknown-service", args: []string{"inet:127.0.0.1:no-such-service"}, status: 1},
 	})
+}
+
+// A port above 65535: smtp-source's getaddrinfo() keeps its low 16 bits, so 65536+N
+// connects to port N; go-smtp-source refuses it (README, "Deliberate differences").
+func TestTargetPortOutOfRange(t *testing.T) {
+	source := testpeer.Require(t, "smtp-source")
+	tool := compatUnderTest(t)
+	if tool.oracle {
+		t.Skip("a deliberate difference")
+	}
+	refSrv := testpeer.StartCapture(t, testpeer.CaptureOptions{})
+	_, port, _ := net.SplitHostPort(refSrv.Addr)
+	n, _ := strconv.Atoi(port)
+	wrapped := "127.0.0.1:" + strconv.Itoa(n+65536)
+	ref, got := compatRunPair(t, source, []string{wrapped}, tool.path, tool.args(nil, wrapped))
+	if ref.ExitCode != 0 || refSrv.WaitConns(1, 5*time.Second) != nil {
+		t.Fatalf("harness: smtp-source should reach port %s through %s: %s", port, wrapped, ref)
+	}
+	if want := tool.path + ": fatal: " + wrapped + ": out-of-range port number\n"; got.ExitCode != 1 || got.Stderr != want {
+		t.Errorf("want exit 1 and %q, got %s", want, got)
+	}
 }

@@ -73,7 +73,7 @@ func diagnostics(t *testing.T, tool compatTool, stderr string) []string {
 func checkOneFatal(t *testing.T, tool compatTool, stderr, want string) {
 	t.Helper()
 	lines := diagnostics(t, tool, stderr)
-	if len(lines) != 1 || !regexp.MustCompile("^PROG: fatal: " + want + "\n$").MatchString(lines[0]) {
+	if len(lines) != 1 || !regexp.MustCompile("^PROG: fatal: "+want+"\n$").MatchString(lines[0]) {
 		t.Errorf("want the one line %q on stderr before the summary, got %q", "PROG: fatal: "+want, lines)
 	}
 }

@@ -68,7 +68,7 @@ func TestHugeValuesBounded(t *testing.T) {
 		{name: "s-2^31-1", args: []string{"--quiet", "-s", "2147483647", sink.Addr}},
 		// 2^31-1 messages: nothing is kept per message; interrupted, all are accounted.
 		{name: "d-m-2^31-1", args: []string{"-d", "-m", "2147483647", sink.Addr}, exit: 130,
-			stop: func() bool { return strings.Contains(sink.Stdout.String(), "mesg=200") },
+			stop:   func() bool { return strings.Contains(sink.Stdout.String(), "mesg=200") },
 			stderr: "2147483647 messages: "},
 		{name: "r-2^31-1-pipelining", args: []string{"--pipelining", "-r", "2147483647", sink.Addr}, exit: 2,
 			stderr: "fatal: --pipelining writes a message's RCPTs at once: -r 2147483647 is more than 100000\n"},

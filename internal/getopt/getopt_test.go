@@ -155,4 +155,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func equalStrings(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }
+func equalStrings(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
