@@ -64,7 +64,8 @@ func reportParseError(name string, err error, stderr io.Writer) int {
 		case e.fromGetopt:
 			fmt.Fprintf(stderr, "%s: %s\n", name, e.msg)
 		case e.msg != "":
-			diag = appendDiagnostic(diag, name, "fatal: ", e.msg)
+			// Our own options' words, not smtp-source's: UTF-8 is kept ("0 ≤ i < n").
+			diag = append(appendControlFree(append(diag, name+": fatal: "...), e.msg), '\n')
 		}
 		if e.showUsage {
 			diag = appendDiagnostic(diag, name, "fatal: ", fmt.Sprintf(usageLine, name))
@@ -177,6 +178,19 @@ func appendDiagnostic(dst []byte, name, level, text string) []byte {
 	dst = append(dst, level...)
 	dst = appendPrintable(dst, text)
 	return append(dst, '\n')
+}
+
+// appendControlFree appends text with its control bytes as '?', so that it stays one
+// line, and its other bytes as they are.
+func appendControlFree(dst []byte, text string) []byte {
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		if b < ' ' || b == 0x7f {
+			b = '?'
+		}
+		dst = append(dst, b)
+	}
+	return dst
 }
 
 func appendPrintable[T string | []byte](dst []byte, text T) []byte {
