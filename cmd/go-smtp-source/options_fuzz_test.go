@@ -191,14 +191,11 @@ func FuzzParseOptions(f *testing.F) {
 	})
 }
 
-// smtpSourceOnly reports that the options before the operand are all short ones of
-// smtp-source's (no long option, no legacy word, no -h or -q).
+// smtpSourceOnly reports that args hold no long option and no legacy word (anywhere, to
+// keep it simple): getopt with smtp-source's optstring then sees what smtp-source sees.
 func smtpSourceOnly(args []string) bool {
 	for _, a := range args {
-		switch {
-		case a == "--" || len(a) < 2 || a[0] != '-':
-			return true
-		case strings.HasPrefix(a, "--") || legacySpellings[a].Name != "":
+		if len(a) > 2 && strings.HasPrefix(a, "--") || legacySpellings[a].Name != "" {
 			return false
 		}
 	}

@@ -111,14 +111,11 @@ func glibcGetopt(optstring string, argv []string) (opts []Option, operands []str
 	}
 }
 
-// shortOnly reports that args hold no long option or word before the options end, so
-// the model applies to them.
+// shortOnly reports that args hold no long option and no word (anywhere, to keep it
+// simple), so the model applies to them.
 func shortOnly(args []string) bool {
 	for _, a := range args {
-		if a == "--" || len(a) < 2 || a[0] != '-' {
-			return true
-		}
-		if strings.HasPrefix(a, "--") || a == "-tls" {
+		if len(a) > 2 && strings.HasPrefix(a, "--") || a == "-tls" {
 			return false
 		}
 	}

@@ -128,6 +128,9 @@ func IPv4(addr string) error {
 // "::" at most, optionally ending in an IPv4 address ("::ffff:192.0.2.1").
 func IPv6(addr string) error {
 	const fn = "valid_ipv6_hostaddr"
+	if i := strings.IndexByte(addr, 0); i >= 0 { // a C string would end there; argv has none
+		return gripe(fn, "invalid character 0(decimal) in IPv6 address", addr)
+	}
 	nullField, field, length := 0, 0, 0
 	at := func(i int) byte {
 		if i < len(addr) {
