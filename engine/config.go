@@ -214,7 +214,7 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 	case m.File != nil:
 		spec.Content = protocol.FileContent(m.File.Content)
 	case m.Length > 0:
-		spec.Content = protocol.LengthContent(m.Length)
+		spec.Length = m.Length // sent from a pattern, not rendered
 	default:
 		spec.Content = protocol.DefaultContent()
 	}

@@ -176,10 +176,22 @@ func TestParseTarget(t *testing.T) {
 		{"127.0.0.1:25x", "", "", "", "garbage after numerical service"},
 		{":25", "", "", "", "missing host information"},
 		{"inet:", "", "", "", "missing host information"},
+		// Postfix's host_port() and valid_hostname/valid_hostaddr, as smtp-source 3.7.
+		{"[localhost]:2525", "tcp", "localhost", "2525", ""},
+		{"[::]:2525", "tcp", "::", "2525", ""},
+		{"[ipv6:::ffff:127.0.0.1]:25", "tcp", "::ffff:127.0.0.1", "25", ""},
+		{"127.0.0.010:25", "tcp", "127.0.0.010", "25", ""},
+		{"inet:inet:127.0.0.1:25", "", "", "", "valid hostname or network address required"},
+		{"127.1:25", "", "", "", "valid hostname or network address required"},
+		{"[127.1]:25", "", "", "", "valid hostname or network address required"},
+		{"[]:25", "", "", "", "valid hostname or network address required"},
+		{"127.0.0.1:87036", "", "", "", "out-of-range port number"},
+		{"127.0.0.1:0021500", "tcp", "127.0.0.1", "0021500", ""},
 	} {
 		got, err := ParseTarget(tc.in)
 		if tc.err != "" {
-			if err == nil || err.Error() != fmt.Sprintf("%s: %s", tc.in, tc.err) {
+			// smtp-source echoes the operand without its "inet:" prefix.
+			if err == nil || err.Error() != fmt.Sprintf("%s: %s", strings.TrimPrefix(tc.in, "inet:"), tc.err) {
 				t.Errorf("%s: err %v, want %q", tc.in, err, tc.err)
 			}
 			continue

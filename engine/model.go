@@ -50,7 +50,7 @@ func newModel(r *runner, sched *Schedule) loadModel {
 type closedModel struct{ r *runner }
 
 func (m closedModel) start() {
-	slots := make([]*slot, m.r.cfg.Sessions)
+	slots := make([]*slot, min(int64(m.r.cfg.Sessions), m.r.local)) // more would never connect
 	for i := range slots {
 		slots[i] = m.r.addSlot() // all counted active before any can finish
 	}

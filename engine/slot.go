@@ -56,6 +56,7 @@ type slot struct {
 	xferAt  int64      // data_xfer start while the body is still in gnet's buffer; 0 if none
 	dotSeq  int64      // the message whose dot went out last
 	tls     tlsSession // TLS on the current connection (tls.go)
+	stream  *outStream // an output too large for one write, going out window by window (stream.go)
 
 	accepted, rejected, failed, sessions int64
 }
@@ -306,6 +307,7 @@ func (s *slot) opened(c gnet.Conn) {
 // closed runs on the event loop when the connection is gone, for whatever reason.
 func (s *slot) closed(err error) {
 	s.timer.Stop()
+	s.stopStream()
 	s.deadline.Store(0)
 	if s.closeTLS(err) {
 		return // a handshake was cut short: handshakeCut calls closed again once it says why

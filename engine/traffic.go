@@ -85,12 +85,20 @@ func (s *slot) readPlain(c gnet.Conn, now int64) protocol.Step {
 // sent reports that something went out; ok is false when the write failed (gnet has then
 // closed the connection already).
 func (s *slot) flush(c gnet.Conn, now int64) (sent, ok bool) {
+	if s.stream != nil {
+		return s.flushStream(c, now)
+	}
 	n := s.client.OutputLen()
 	if n == 0 {
 		return false, true
 	}
 	body := s.client.OutputHasBody()
 	s.vec = s.client.Output(s.vec[:0])
+	if n > streamWindow {
+		s.startStream(s.vec, n, body, now)
+		clear(s.vec)
+		return s.flushStream(c, now)
+	}
 	var err error
 	if s.tls.conn != nil {
 		err = s.writeTLS(s.vec)
@@ -104,18 +112,23 @@ func (s *slot) flush(c gnet.Conn, now int64) (sent, ok bool) {
 	s.client.Flushed()
 	s.rec.Add(metrics.BytesSent, int64(n))
 	if body {
-		// data_xfer: from the 354 to the last byte handed to the kernel. When gnet had to
-		// buffer part of it, it ends at the first event that finds the buffer empty.
-		if m := s.message(s.dotSeq); m != nil {
-			m.bytes = int64(n)
-		}
-		if c.OutboundBuffered() == 0 {
-			s.rec.Record(metrics.DataXfer, s.r.now()-now)
-		} else {
-			s.xferAt = now
-		}
+		s.bodySent(c, n, now)
 	}
 	return true, true
+}
+
+// bodySent records a message body handed over: its size, and data_xfer, from the 354 to
+// the last byte handed to the kernel. When gnet had to buffer part of it, it ends at the
+// first event that finds the buffer empty.
+func (s *slot) bodySent(c gnet.Conn, n int, start int64) {
+	if m := s.message(s.dotSeq); m != nil {
+		m.bytes = int64(n)
+	}
+	if c.OutboundBuffered() == 0 {
+		s.rec.Record(metrics.DataXfer, s.r.now()-start)
+	} else {
+		s.xferAt = start
+	}
 }
 
 // act does what the machine's step asks once its output is written.

@@ -135,10 +135,10 @@ type Message struct {
 	NumberRecipients bool   `json:"number_recipients,omitempty"` // -N
 	Numbering        string `json:"numbering"`                   // whose recipient numbering: Postfix "3.9" or "3.7"
 
-	Subject   string `json:"subject,omitempty"`    // -S; empty: no Subject header
-	NoHeaders bool   `json:"no_headers,omitempty"` // -o: the content goes as it is, without generated headers
-	Length    int    `json:"length,omitempty"`     // -l: bytes of generated payload; 0: smtp-source's default text
-	File      *File  `json:"file,omitempty"`       // -F: a pre-formatted message instead (no generated headers)
+	Subject   *string `json:"subject,omitempty"`    // -S; nil: no Subject header ("" is an empty one, as smtp-source -S '')
+	NoHeaders bool    `json:"no_headers,omitempty"` // -o: the content goes as it is, without generated headers
+	Length    int     `json:"length,omitempty"`     // -l: bytes of generated payload; 0: smtp-source's default text
+	File      *File   `json:"file,omitempty"`       // -F: a pre-formatted message instead (no generated headers)
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

@@ -12,7 +12,7 @@ import (
 
 // full is a plan with every field set to something other than its default.
 func full() Plan {
-	from, to := "", "rcpt@example.com"
+	from, to, subject := "", "rcpt@example.com", "s"
 	p := Defaults()
 	p.Target, p.Family = "[::1]:2525", hostport.IPv6
 	p.Sessions, p.Messages = 7, 301
@@ -20,7 +20,7 @@ func full() Plan {
 		MaxSessions: 99, DropAfter: 2 * time.Second, LateAfter: 20 * time.Millisecond}
 	p.Session = Session{Greeting: GreetLHLO, Hostname: "mx.example", LMTP: true, Pipelining: true, Reuse: true, AllowReject: true,
 		Timeout: time.Minute, RandomDelay: 3 * time.Second}
-	p.Message = Message{From: &from, To: &to, Recipients: 3, NumberRecipients: true, Numbering: "3.7", Subject: "s",
+	p.Message = Message{From: &from, To: &to, Recipients: 3, NumberRecipients: true, Numbering: "3.7", Subject: &subject,
 		NoHeaders: true, File: NewFile("msg.eml", []byte("Subject: x\r\n\r\nbody\r\n"))}
 	p.Connect = Connect{Tries: 3, Timeout: 5 * time.Second, MaxConnecting: 8, WindowSize: 4096, Linger0: true}
 	p.TLS = TLS{Level: TLSVerify, Wrapper: true, CAFile: "ca.pem", ServerName: "mx", MinVersion: "1.0", MaxVersion: "1.2",

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"strings"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/hostport"
+	"github.com/go-smtp-source/go-smtp-source/internal/validhost"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
@@ -233,34 +233,18 @@ func (p Plan) CheckShares(weights []int64, messages int64) error {
 	return nil
 }
 
-// CheckHostname applies smtp-source's -M rules: an address literal ([1.2.3.4],
-// [ipv6:…]) or a host name of letters, digits, '-' and '_' in dot-separated labels.
+// CheckHostname applies smtp-source's -M rules (Postfix's valid_mailhost_literal and
+// valid_hostname): an address literal ([192.0.2.1], [IPv6:…]) or a host name of
+// letters, digits, '-' and '_' in dot-separated labels, not all digits.
 func CheckHostname(h string) error {
 	if strings.HasPrefix(h, "[") {
-		inner, ok := strings.CutSuffix(h[1:], "]")
-		if ok {
-			if len(inner) > 5 && strings.EqualFold(inner[:5], "ipv6:") {
-				if ip := net.ParseIP(inner[5:]); ip != nil && ip.To4() == nil {
-					return nil
-				}
-			} else if ip := net.ParseIP(inner); ip != nil && ip.To4() != nil {
-				return nil
-			}
+		if validhost.MailhostLiteral(h) != nil {
+			return fmt.Errorf("bad address literal: %s", h)
 		}
-		return fmt.Errorf("bad address literal: %s", h)
+		return nil
 	}
-	if len(h) > 255 {
+	if validhost.Hostname(h) != nil {
 		return fmt.Errorf("bad hostname: %s", h)
-	}
-	for _, l := range strings.Split(h, ".") {
-		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return fmt.Errorf("bad hostname: %s", h)
-		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return fmt.Errorf("bad hostname: %s", h)
-			}
-		}
 	}
 	return nil
 }

@@ -159,9 +159,10 @@ type Client struct {
 	reply *Reply
 	rep   Reply
 
-	out    *bytebufferpool.ByteBuffer
-	body   []byte // shared message body, sent between out.B[:bodyAt] and out.B[bodyAt:]
-	bodyAt int
+	out     *bytebufferpool.ByteBuffer
+	body    [][]byte // shared message body (Template.AppendBody), sent between out.B[:bodyAt] and out.B[bodyAt:]
+	bodyLen int
+	bodyAt  int
 }
 
 // NewClient makes the machine for session slot number slot (it appears in Message-Ids).
@@ -293,7 +294,7 @@ func (c *Client) Output(vec [][]byte) [][]byte {
 	if c.bodyAt > 0 {
 		vec = append(vec, c.out.B[:c.bodyAt])
 	}
-	vec = append(vec, c.body)
+	vec = append(vec, c.body...)
 	if c.bodyAt < len(c.out.B) {
 		vec = append(vec, c.out.B[c.bodyAt:])
 	}
@@ -305,7 +306,7 @@ func (c *Client) OutputLen() int {
 	if c.out == nil {
 		return 0
 	}
-	return len(c.out.B) + len(c.body)
+	return len(c.out.B) + c.bodyLen
 }
 
 // Flushed tells the machine that the transport has taken all of Output (gnet copies
@@ -342,8 +343,7 @@ func (c *Client) discardUnsent() {
 
 func (c *Client) resetOutput() {
 	c.out.Reset()
-	c.body = nil
-	c.bodyAt = 0
+	c.body, c.bodyLen, c.bodyAt = nil, 0, 0
 }
 
 // Feed consumes complete replies from p, which holds what the server sent and the
@@ -653,7 +653,7 @@ func (c *Client) sendRset(now int64) {
 func (c *Client) sendMessage(now int64, t *txn) {
 	c.out.B = c.cfg.Template.AppendHeaders(c.out.B, t.seq, c.slot)
 	c.bodyAt = len(c.out.B)
-	c.body = c.cfg.Template.Body()
+	c.body, c.bodyLen = c.cfg.Template.BodyPieces(), c.cfg.Template.BodyLen()
 	c.traceSent(cmdDot)
 	c.push(PhaseEOD, now, t.seq)
 	if c.cfg.LMTP { // RFC 2033: one reply per accepted recipient

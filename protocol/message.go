@@ -27,12 +27,16 @@ type MessageSpec struct {
 	Recipients       int    // RCPT commands per message (-r), at least 1
 	NumberRecipients bool   // -N
 	Numbering        Numbering
-	Hostname         string // Message-Id domain (-M or the host name)
-	Headers          bool   // false with -o and -F: the content is sent as it is
-	Subject          string // -S; empty for none
-	Date             string // the Date header's value, see FormatDate
-	PID              int    // first Message-Id field
-	Content          []byte // the message content in wire form (see DefaultContent), without the final "."
+	Hostname         string  // Message-Id domain (-M or the host name)
+	Headers          bool    // false with -o and -F: the content is sent as it is
+	Subject          *string // -S; nil for none, "" for an empty one (smtp-source -S '')
+	Date             string  // the Date header's value, see FormatDate
+	PID              int     // first Message-Id field
+	Content          []byte  // the message content in wire form (see DefaultContent), without the final "."
+	// Length, when Content is nil, is smtp-source's -l payload of Length bytes
+	// (LengthContent), sent from a 64 KB pattern rather than rendered: a body of any
+	// size takes the same memory.
+	Length int
 
 	// Run, when not zero, follows the PID in the first Message-Id field ("pid-run"): a run
 	// spread over processes sets it (its start), so that two runs of one process (a
@@ -51,10 +55,11 @@ type Template struct {
 	rcptDomain string // including the '@'
 	fromHeader []byte // "From: <S>\r\nTo: <R>\r\nDate: D\r\n" (To omitted when it is numbered)
 	dateHeader []byte
-	msgIDHead  []byte // "Message-Id: <pid." or "Message-Id: <pid-run."
-	msgIDHost  []byte // "@host>\r\n"
-	mailCmd    []byte // "MAIL FROM:<S>\r\n"
-	body       []byte // [Subject] blank line, content, ".\r\n"
+	msgIDHead  []byte   // "Message-Id: <pid." or "Message-Id: <pid-run."
+	msgIDHost  []byte   // "@host>\r\n"
+	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
+	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
+	bodyLen    int
 }
 
 // NewTemplate renders spec.
@@ -75,7 +80,7 @@ func NewTemplate(spec MessageSpec) *Template {
 		}
 	}
 	t.mailCmd = []byte("MAIL FROM:<" + spec.Sender + ">\r\n")
-	var body []byte
+	var head []byte
 	if spec.Headers {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
 		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
@@ -85,14 +90,45 @@ func NewTemplate(spec MessageSpec) *Template {
 		}
 		t.msgIDHead = append(t.msgIDHead, '.')
 		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
-		if spec.Subject != "" {
-			body = append(body, "Subject: "+spec.Subject+"\r\n"...)
+		if spec.Subject != nil {
+			head = append(head, "Subject: "+*spec.Subject+"\r\n"...)
 		}
-		body = append(body, "\r\n"...)
+		head = append(head, "\r\n"...)
 	}
-	body = append(body, spec.Content...)
-	t.body = append(body, ".\r\n"...)
+	if spec.Content == nil && spec.Length > 0 {
+		var pieces [][]byte
+		if len(head) > 0 {
+			pieces = append(pieces, head)
+		}
+		t.body = lengthPieces(pieces, spec.Length)
+	} else {
+		t.body = [][]byte{append(append(head, spec.Content...), ".\r\n"...)}
+	}
+	for _, p := range t.body {
+		t.bodyLen += len(p)
+	}
 	return t
+}
+
+// lengthPattern is how much of the -l layout one piece holds: 80 lines of the ten-line
+// cycle (digits 1…9, 0), so that every piece starts a cycle.
+const lengthPattern = 80 * 10 * 80
+
+// lengthPieces appends to body the -l payload of n bytes and the final ".\r\n", in the
+// layout LengthContent renders: its full lines from one shared pattern, repeated, then
+// the last chunk of plain 'X'.
+func lengthPieces(body [][]byte, n int) [][]byte {
+	full := (n - 1) / 80 // the 80-byte lines before the last chunk (LengthContent's loop)
+	pattern := LengthContent(lengthPattern + 1)[:lengthPattern]
+	rest := full * 80
+	for ; rest >= lengthPattern; rest -= lengthPattern {
+		body = append(body, pattern)
+	}
+	if rest > 0 {
+		body = append(body, pattern[:rest])
+	}
+	tail := bytes.Repeat([]byte{'X'}, n-full*80)
+	return append(body, append(tail, "\r\n.\r\n"...))
 }
 
 // Recipients is the number of RCPT commands per message.
@@ -101,9 +137,16 @@ func (t *Template) Recipients() int { return t.spec.Recipients }
 // MailCommand is "MAIL FROM:<sender>\r\n".
 func (t *Template) MailCommand() []byte { return t.mailCmd }
 
-// Body is everything after the per-message headers, up to and including ".\r\n". It is
-// shared by every message: callers must not modify it.
-func (t *Template) Body() []byte { return t.body }
+// BodyPieces is everything after the per-message headers, up to and including ".\r\n",
+// in pieces (a large -l body repeats one piece). They are shared by every message:
+// callers must not modify them.
+func (t *Template) BodyPieces() [][]byte { return t.body }
+
+// BodyLen is the length of the body, all pieces together.
+func (t *Template) BodyLen() int { return t.bodyLen }
+
+// Body is the body in one slice, for tests: it allocates it.
+func (t *Template) Body() []byte { return bytes.Join(t.body, nil) }
 
 // rcptNumber returns the number of recipient i (0-based) of message seq (1-based), and
 // whether the address carries one.
@@ -200,13 +243,14 @@ func DefaultContent() []byte {
 // LengthContent is smtp-source's -l payload: n bytes of 80-byte lines (a digit 1..9,0,
 // 77 'X', CRLF) except the last chunk of up to 80 plain 'X', then the CRLF smtp_fputs adds.
 func LengthContent(n int) []byte {
-	b := bytes.Repeat([]byte{'X'}, n)
+	b := bytes.Repeat([]byte{'X'}, n+2)
 	for i := 80; i < n; i += 80 {
 		b[i-80] = "0123456789"[(i/80)%10]
 		b[i-2] = '\r'
 		b[i-1] = '\n'
 	}
-	return append(b, '\r', '\n')
+	b[n], b[n+1] = '\r', '\n'
+	return b
 }
 
 // FileContent is smtp-source's -F payload built from a file's bytes: lines split on LF

@@ -80,8 +80,9 @@ func TestRecipientNumbering(t *testing.T) {
 }
 
 func TestTemplateHeadersAndBody(t *testing.T) {
+	subject, ignored, empty := "Hello subject", "ignored", ""
 	tmpl := NewTemplate(MessageSpec{Sender: "", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "[127.0.0.1]",
-		Subject: "Hello subject", Date: "D", PID: 0x53ad, Content: DefaultContent()})
+		Subject: &subject, Date: "D", PID: 0x53ad, Content: DefaultContent()})
 	if got, want := string(tmpl.AppendHeaders(nil, 0x1234567, 3)),
 		"From: <>\r\nTo: <b@y>\r\nDate: D\r\nMessage-Id: <53ad.0003.1234567@[127.0.0.1]>\r\n"; got != want {
 		t.Errorf("headers %q, want %q", got, want)
@@ -93,9 +94,13 @@ func TestTemplateHeadersAndBody(t *testing.T) {
 		t.Errorf("mail %q", got)
 	}
 	// -o / -F: no headers at all; the subject is ignored.
-	bare := NewTemplate(MessageSpec{Recipient: "b", Subject: "ignored", Content: []byte("x\r\n")})
+	bare := NewTemplate(MessageSpec{Recipient: "b", Subject: &ignored, Content: []byte("x\r\n")})
 	if h := bare.AppendHeaders(nil, 1, 1); len(h) != 0 || string(bare.Body()) != "x\r\n.\r\n" {
 		t.Errorf("headerless: %q %q", h, bare.Body())
+	}
+	// -S '': smtp-source sends an empty Subject header.
+	if got := string(NewTemplate(MessageSpec{Headers: true, Subject: &empty}).Body()); got != "Subject: \r\n\r\n.\r\n" {
+		t.Errorf("-S '': body %q", got)
 	}
 }
 
@@ -113,5 +118,37 @@ func TestFormatDate(t *testing.T) {
 		if got := FormatDate(tc.t); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// A -l body is sent from a shared pattern, in pieces, byte for byte what LengthContent
+// renders; its memory does not grow with -l.
+func TestLengthPieces(t *testing.T) {
+	subject := "s"
+	for _, n := range []int{1, 79, 80, 81, 160, 799, 800, 801, lengthPattern - 1, lengthPattern, lengthPattern + 1,
+		lengthPattern + 80, lengthPattern + 81, 2*lengthPattern + 1, 1000000} {
+		for _, headers := range []bool{false, true} {
+			tmpl := NewTemplate(MessageSpec{Headers: headers, Subject: &subject, Length: n})
+			want := string(LengthContent(n)) + ".\r\n"
+			if headers {
+				want = "Subject: s\r\n\r\n" + want
+			}
+			if got := string(tmpl.Body()); got != want || tmpl.BodyLen() != len(want) {
+				t.Fatalf("-l %d (headers %v): %d bytes (BodyLen %d), want %d; equal %v", n, headers, len(got), tmpl.BodyLen(), len(want), got == want)
+			}
+		}
+	}
+	big := NewTemplate(MessageSpec{Length: 1<<31 - 1})
+	size, shared := 0, big.BodyPieces()[0]
+	for _, p := range big.BodyPieces() {
+		if len(p) == lengthPattern && &p[0] != &shared[0] {
+			t.Fatal("the pattern is not shared")
+		}
+		if len(p) != lengthPattern {
+			size += len(p)
+		}
+	}
+	if big.BodyLen() != 1<<31-1+5 || size > 2*lengthPattern {
+		t.Fatalf("-l 2147483647: BodyLen %d, %d bytes besides the shared pattern", big.BodyLen(), size)
 	}
 }

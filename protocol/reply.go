@@ -48,22 +48,29 @@ func (r *Reply) ForEachLine(fn func(text []byte)) {
 // for the error path.
 func (r *Reply) Text() string {
 	var b []byte
+	first := true
 	r.ForEachLine(func(t []byte) {
-		if b != nil {
+		if !first {
 			b = append(b, '\n')
 		}
+		first = false
 		b = append(b, t...)
 	})
 	return string(b)
 }
 
-// lineText strips the line end, the code, the separator and leading spaces.
+// lineText is a line's text as smtp-source reads it: after the three-digit code, an
+// optional '-' and any white space, without the line end ("250ok" has the text "ok").
 func lineText(line []byte) []byte {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	if len(line) <= 4 {
+	if len(line) <= 3 {
 		return nil
 	}
-	return bytes.TrimLeft(line[4:], " \t")
+	t := line[3:]
+	if t[0] == '-' {
+		t = t[1:]
+	}
+	return bytes.TrimLeft(t, " \t\n\v\f\r")
 }
 
 // ParseReply parses the first complete reply in p. It returns the number of bytes the
@@ -121,7 +128,10 @@ func parseReply(p []byte, s *replyScan, r *Reply) (n int, err error) {
 	}
 }
 
-// parseReplyLine accepts "DDD", "DDD text" and "DDD-text".
+// parseReplyLine reads a line's code as smtp-source does: exactly three digits, any
+// code from 000 to 999, followed by anything but a fourth digit ("250ok" is 250, "600
+// x" is 600, a rejection); a '-' right after the code means more lines follow. Fewer or
+// more digits, which smtp-source reads as code 0, are malformed here.
 func parseReplyLine(line []byte) (code int, more, ok bool) {
 	if len(line) < 3 {
 		return 0, false, false
@@ -132,19 +142,13 @@ func parseReplyLine(line []byte) (code int, more, ok bool) {
 		}
 		code = code*10 + int(c-'0')
 	}
-	if code < 100 || code > 599 {
-		return 0, false, false
-	}
 	if len(line) == 3 {
 		return code, false, true
 	}
-	switch line[3] {
-	case ' ':
-		return code, false, true
-	case '-':
-		return code, true, true
+	if c := line[3]; c >= '0' && c <= '9' {
+		return 0, false, false
 	}
-	return 0, false, false
+	return code, line[3] == '-', true
 }
 
 // enhancedCode finds "c.s.d" at the start of a line's text, where c matches the reply's

@@ -32,7 +32,14 @@ func TestParseReply(t *testing.T) {
 		{name: "two digits", in: "25 ok\r\n", wantErr: ErrMalformedReply},
 		{name: "four digits", in: "2500 ok\r\n", wantErr: ErrMalformedReply},
 		{name: "letters", in: "abc ok\r\n", wantErr: ErrMalformedReply},
-		{name: "code out of range", in: "999 ok\r\n", wantErr: ErrMalformedReply},
+		// smtp-source's rule: three digits, then anything but a digit.
+		{name: "no space after the code", in: "250ok\r\n", code: 250, n: 7, lines: 1, text: "ok"},
+		{name: "code beyond 5xx", in: "600 x\r\n", code: 600, n: 7, lines: 1, text: "x"},
+		{name: "code 999", in: "999 ok\r\n", code: 999, n: 8, lines: 1, text: "ok"},
+		{name: "code 000", in: "000\r\n", code: 0, n: 5, lines: 1},
+		{name: "tab after the code", in: "250\tok\r\n", code: 250, n: 8, lines: 1, text: "ok"},
+		{name: "continuation without text", in: "250-\r\n250ok\r\n", code: 250, n: 13, lines: 2, text: "\nok"},
+		{name: "letters after continuation", in: "250-x\r\n250 y\r\n", code: 250, n: 14, lines: 2, text: "x\ny"},
 		{name: "empty line", in: "\r\n", wantErr: ErrMalformedReply},
 		{name: "line too long", in: long, wantErr: ErrReplyTooLong},
 		{name: "unterminated too long", in: long[:MaxReplyLine+1], wantErr: ErrReplyTooLong},
@@ -100,7 +107,7 @@ func TestReplyErrorText(t *testing.T) {
 // FuzzParseReply: any input either parses into a reply within the bounds, is incomplete,
 // or is an error — never a panic, and never a claim to consume more than it was given.
 func FuzzParseReply(f *testing.F) {
-	for _, s := range []string{"250 ok\r\n", "250-a\r\n250 b\r\n", "220 x\n", "354 go\r\n", "25", "999 x\r\n", "250-\r\n"} {
+	for _, s := range []string{"250 ok\r\n", "250-a\r\n250 b\r\n", "220 x\n", "354 go\r\n", "25", "999 x\r\n", "250-\r\n", "250ok\r\n", "600 x\r\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -115,7 +122,7 @@ func FuzzParseReply(f *testing.F) {
 			t.Fatalf("consumed %d of %d", n, len(p))
 		}
 		if n > 0 {
-			if r.Code < 100 || r.Code > 599 || len(r.Raw) != n || p[n-1] != '\n' {
+			if r.Code < 0 || r.Code > 999 || len(r.Raw) != n || p[n-1] != '\n' {
 				t.Fatalf("bad reply %+v", r)
 			}
 			_ = r.Text()

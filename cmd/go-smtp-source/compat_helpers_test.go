@@ -5,9 +5,11 @@ package main_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -371,5 +373,142 @@ func compatLog(t *testing.T, format string, a ...any) {
 	t.Helper()
 	if os.Getenv("GSS_COMPAT_LOG") != "" {
 		t.Logf(format, a...)
+	}
+}
+
+// compatCase is one command line run by both programs, each against its own capture
+// server, and compared whole: exit status, stdout, stderr's diagnostics in order, the
+// number of connections and every byte each connection carried.
+//
+// In args, "HOST" stands for the server's "127.0.0.1:PORT", "PORT" inside an argument
+// for its port, "@name" for a -F file of compatFiles and "@DIR" for a directory.
+type compatCase struct {
+	name    string
+	args    []string
+	ext     []string // go-smtp-source's extension options (dropped in oracle mode)
+	opts    testpeer.CaptureOptions
+	status  int  // smtp-source's exit status, checked to keep the harness honest
+	verbose bool // drop smtp-source's Postfix-library -v lines (compatVerboseNoise)
+}
+
+// compatRunCases runs each case in parallel.
+func compatRunCases(t *testing.T, cases []compatCase) {
+	t.Helper()
+	source := testpeer.Require(t, "smtp-source")
+	tool := compatUnderTest(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			compatRunCase(t, source, tool, tc)
+		})
+	}
+}
+
+func compatRunCase(t *testing.T, source string, tool compatTool, tc compatCase) {
+	t.Helper()
+	refSrv, gotSrv := testpeer.StartCapture(t, tc.opts), testpeer.StartCapture(t, tc.opts)
+	refArgs, refNorm := compatSubstitute(t, tc.args, refSrv.Addr, source)
+	gotArgs, gotNorm := compatSubstitute(t, tc.args, gotSrv.Addr, tool.path)
+	ref, got := compatRunPair(t, source, refArgs, tool.path, tool.args(tc.ext, gotArgs...))
+	if ref.ExitCode != tc.status {
+		t.Fatalf("harness: smtp-source should exit %d: %s", tc.status, ref)
+	}
+	ref.Stderr, got.Stderr = refNorm.Replace(ref.Stderr), gotNorm.Replace(got.Stderr)
+	compatCompareRun(t, source, tool, ref, got, tc.verbose)
+	compatCompareConns(t, refSrv, gotSrv)
+}
+
+// compatSubstitute expands a case's placeholders for a server at addr, and returns
+// what puts them back into a program's stderr: the port, the directory and the program
+// name (smtp-source names itself in its usage line).
+func compatSubstitute(t *testing.T, args []string, addr, prog string) ([]string, *strings.Replacer) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case a == "HOST":
+			a = "127.0.0.1:" + port
+		case a == "@DIR":
+			a = dir
+		case strings.HasPrefix(a, "@"):
+			a = compatExpand(t, dir, []string{a})[0]
+		default:
+			a = strings.ReplaceAll(a, "PORT", port)
+		}
+		out[i] = a
+	}
+	return out, strings.NewReplacer(dir, "DIR", ":"+port, ":PORT", "usage: "+prog+" ", "usage: PROG ")
+}
+
+// compatRunPair runs smtp-source and the program under test at once (a fatal exit
+// sleeps 1 s in smtp-source).
+func compatRunPair(t *testing.T, source string, refArgs []string, path string, gotArgs []string) (ref, got testpeer.Result) {
+	t.Helper()
+	refCh := make(chan testpeer.Result, 1)
+	go func() {
+		defer close(refCh)
+		refCh <- testpeer.Run(t, compatRunLimit, source, refArgs...)
+	}()
+	got = testpeer.Run(t, compatRunLimit, path, gotArgs...)
+	ref, ok := <-refCh
+	if !ok {
+		t.FailNow()
+	}
+	return ref, got
+}
+
+// compatCompareRun compares how two runs ended: the exit status (smtp-source's 1 after
+// its usage line is go-smtp-source's 2, a deliberate difference), stdout byte for byte,
+// and stderr's lines before go-smtp-source's summary, the program name normalised.
+func compatCompareRun(t *testing.T, source string, tool compatTool, ref, got testpeer.Result, verbose bool) {
+	t.Helper()
+	want := ref.ExitCode
+	if want == 1 && strings.Contains(ref.Stderr, ": fatal: usage: ") && !tool.oracle {
+		want = 2
+	}
+	if got.ExitCode != want {
+		t.Errorf("exit status: smtp-source %d, go-smtp-source %d, want %d\nsmtp-source stderr: %q\ngo-smtp-source stderr: %q",
+			ref.ExitCode, got.ExitCode, want, ref.Stderr, got.Stderr)
+	}
+	if got.Stdout != ref.Stdout {
+		t.Errorf("stdout:\n  smtp-source:    %q\n  go-smtp-source: %q", ref.Stdout, got.Stdout)
+	}
+	var refLines []string
+	for _, l := range compatStderrLines(ref.Stderr, source) {
+		if !verbose || !compatVerboseNoise.MatchString(l) {
+			refLines = append(refLines, l)
+		}
+	}
+	gotLines := compatOursDiagnostics(t, tool, got.Stderr)
+	if tool.oracle && verbose {
+		gotLines = slices.DeleteFunc(gotLines, compatVerboseNoise.MatchString)
+	}
+	if d := compatDiff(refLines, gotLines); d != "" {
+		t.Errorf("stderr differs (program name normalised to PROG; go-smtp-source's summary report at the end is not compared):\n%s", d)
+	}
+}
+
+// compatCompareConns compares what each client sent: as many connections, and each
+// connection's bytes (Date and Message-Id values normalised).
+func compatCompareConns(t *testing.T, refSrv, gotSrv *testpeer.CaptureServer) {
+	t.Helper()
+	_ = refSrv.WaitConns(0, 5*time.Second)
+	_ = gotSrv.WaitConns(0, 5*time.Second)
+	refConns, gotConns := refSrv.Conns(), gotSrv.Conns()
+	if len(gotConns) != len(refConns) {
+		t.Errorf("connections: smtp-source %d, go-smtp-source %d", len(refConns), len(gotConns))
+	}
+	for i := 0; i < len(refConns) && i < len(gotConns); i++ {
+		want := compatNormaliseStream(refConns[i].Bytes())
+		have := compatNormaliseStream(gotConns[i].Bytes())
+		if want != have {
+			t.Errorf("connection %d: client byte streams differ (Date and Message-Id values normalised)\n%s\n%s",
+				i+1, compatFirstByteDiff(want, have), compatDiff(compatSplitLines(want), compatSplitLines(have)))
+		}
 	}
 }

@@ -26,6 +26,7 @@ const (
 )
 
 func main() {
+	ignoreSIGPIPE()
 	os.Exit(run(os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -42,19 +43,43 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
-		if ue, ok := err.(*usageError); ok && ue.showUsage {
-			fmt.Fprintf(stderr, "%s: "+usageLine+" (-h for help)\n", name, name)
-		}
-		if _, ok := err.(*usageError); ok {
-			return exitUsage
-		}
-		return exitFatal
+		return reportParseError(name, err, stderr)
 	}
 	if inv.cluster.coordinating() {
 		return runCoordinator(name, inv, stderr)
 	}
 	return runLocal(name, inv, stdout, stderr)
+}
+
+// reportParseError prints a command line's mistake as smtp-source does and returns the
+// exit status: getopt's own line as glibc prints it, Postfix's validator warning, the
+// fatal line, smtp-source's usage line.
+func reportParseError(name string, err error, stderr io.Writer) int {
+	var diag []byte
+	code := exitFatal
+	switch e := err.(type) {
+	case *usageError:
+		code = exitUsage
+		switch {
+		case e.fromGetopt:
+			fmt.Fprintf(stderr, "%s: %s\n", name, e.msg)
+		case e.msg != "":
+			// Our own options' words, not smtp-source's: UTF-8 is kept ("0 ≤ i < n").
+			diag = append(appendControlFree(append(diag, name+": fatal: "...), e.msg), '\n')
+		}
+		if e.showUsage {
+			diag = appendDiagnostic(diag, name, "fatal: ", fmt.Sprintf(usageLine, name))
+		}
+	case *fatalError:
+		if e.warning != "" {
+			diag = appendDiagnostic(diag, name, "warning: ", e.warning)
+		}
+		diag = appendDiagnostic(diag, name, "fatal: ", e.msg)
+	default:
+		diag = appendDiagnostic(diag, name, "fatal: ", err.Error())
+	}
+	_, _ = stderr.Write(diag)
+	return code
 }
 
 // runLocal runs the plan in this process and reports it.
@@ -69,6 +94,9 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: fatal: %v\n", name, err)
 		return exitFatal
+	}
+	if n := openFilesLimit(); n >= 0 && n < 256 { // as Postfix's event_init() warns, before the first connect
+		out.warnf("could allocate space for only %d open files", n)
 	}
 	ctx, interrupted, release := onInterrupt()
 	defer release()
@@ -122,10 +150,58 @@ type console struct {
 	line    []byte
 }
 
-func (c *console) Warning(err error) {
+func (c *console) Warning(err error) { c.warnf("%v", err) }
+
+func (c *console) warnf(format string, args ...any) {
+	c.diagnostic("warning: ", fmt.Sprintf(format, args...))
+}
+
+func (c *console) fatalf(format string, args ...any) {
+	c.diagnostic("fatal: ", fmt.Sprintf(format, args...))
+}
+
+// diagnostic writes one "name: warning: …" or "name: fatal: …" line, in one write.
+func (c *console) diagnostic(level, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprintf(c.stderr, "%s: warning: %v\n", c.name, err)
+	c.line = appendDiagnostic(c.line[:0], c.name, level, text)
+	_, _ = c.stderr.Write(c.line)
+}
+
+// appendDiagnostic appends "name: LEVELtext\n" as Postfix's msg_vprintf() writes it:
+// every byte of the text that is not printable ASCII, a TAB and 8-bit bytes included,
+// becomes '?' (Postfix's printable()), so a server's or a user's bytes can neither
+// forge lines nor reach the terminal raw.
+func appendDiagnostic(dst []byte, name, level, text string) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, level...)
+	dst = appendPrintable(dst, text)
+	return append(dst, '\n')
+}
+
+// appendControlFree appends text with its control bytes as '?', so that it stays one
+// line, and its other bytes as they are.
+func appendControlFree(dst []byte, text string) []byte {
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		if b < ' ' || b == 0x7f {
+			b = '?'
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+func appendPrintable[T string | []byte](dst []byte, text T) []byte {
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		if b < ' ' || b > '~' {
+			b = '?'
+		}
+		dst = append(dst, b)
+	}
+	return dst
 }
 
 func (c *console) Trace(line []byte, fromServer bool) {
@@ -136,12 +212,7 @@ func (c *console) Trace(line []byte, fromServer bool) {
 	if fromServer {
 		c.line = append(c.line, "<<< "...)
 	}
-	for _, b := range line { // control characters in server text become '?', as in smtp-source
-		if b < ' ' && b != '\t' || b == 0x7f {
-			b = '?'
-		}
-		c.line = append(c.line, b)
-	}
+	c.line = appendPrintable(c.line, line) // smtp-source's msg_info(): '?' for the rest
 	c.line = append(c.line, '\n')
 	_, _ = c.stderr.Write(c.line)
 }
@@ -156,12 +227,6 @@ func (c *console) DotSent() {
 	c.counter++
 	fmt.Fprintf(c.stdout, "%d\r", c.counter)
 	_ = c.stdout.Flush()
-}
-
-func (c *console) fatalf(format string, args ...any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fmt.Fprintf(c.stderr, "%s: fatal: %s\n", c.name, fmt.Sprintf(format, args...))
 }
 
 // finish ends the counter line; like smtp-source, only a run that completed gets the "\n".

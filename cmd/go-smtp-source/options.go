@@ -15,6 +15,7 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/engine"
 	"github.com/go-smtp-source/go-smtp-source/internal/getopt"
 	"github.com/go-smtp-source/go-smtp-source/internal/hostport"
+	"github.com/go-smtp-source/go-smtp-source/internal/validhost"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
@@ -37,11 +38,15 @@ type outputOptions struct {
 	verbose                       int
 }
 
-// usageError is a command-line mistake: exit status 2. showUsage adds the usage line,
-// for mistakes of form (an unknown option, a missing operand) rather than of value.
+// usageError is a command-line mistake: exit status 2. showUsage adds smtp-source's
+// usage line, for mistakes of form (an unknown option, a missing operand) rather than
+// of value; fromGetopt marks getopt's own complaint ("invalid option -- 'x'"), which
+// glibc prints without "fatal:", and an empty msg leaves the usage line alone, as
+// smtp-source says nothing else about a wrong operand count.
 type usageError struct {
-	msg       string
-	showUsage bool
+	msg        string
+	showUsage  bool
+	fromGetopt bool
 }
 
 func (e *usageError) Error() string { return e.msg }
@@ -50,21 +55,25 @@ func usagef(format string, args ...any) error { return &usageError{msg: fmt.Spri
 
 // fatalError is a value smtp-source itself refuses with "fatal:" (a count ≤ 0, -w with
 // -R, a bad -M, a malformed target): exit status 1, as smtp-source's, so scripts that
-// check for it keep working.
-type fatalError struct{ msg string }
+// check for it keep working. warning is the line Postfix's validators print before it
+// ("valid_hostname: misplaced delimiter: a..b"), if any.
+type fatalError struct{ msg, warning string }
 
 func (e *fatalError) Error() string { return e.msg }
 
 func fatalf(format string, args ...any) error { return &fatalError{msg: fmt.Sprintf(format, args...)} }
 
 // legacySpellings are the original go-smtp-source's single-dash words. getopt would read
-// "-tls" as "-t ls", so they are rewritten before parsing.
-var legacySpellings = map[string]string{
-	"-tls":          "--tls=encrypt",
-	"-resolve-once": "--resolve-once",
+// "-tls" as "-t ls", so where an option may come they stand for long options; as a
+// value ("-f -tls") or after the options they are what they are.
+var legacySpellings = map[string]getopt.Option{
+	"-tls":          {Name: "tls", Value: "encrypt", HasValue: true, Long: true},
+	"-resolve-once": {Name: "resolve-once", Long: true},
 }
 
-const usageLine = "usage: %s -46AcdLNov -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -r rcptcount -R delay -w delay [--long options] host[:port]"
+// usageLine is smtp-source's, word for word (it leaves out -4 -6 -A -F -S -T, as
+// smtp-source's does); -h lists everything.
+const usageLine = "usage: %s -cdLNov -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -r rcptcount -R delay -w delay host[:port]"
 
 // flagDuration writes a default duration as the flags take it ("300s", "10ms").
 func flagDuration(d time.Duration) string {
@@ -140,39 +149,37 @@ func (f flags) str(name string) string { v, _ := f.GetString(name); return v }
 func (f flags) on(name string) bool    { v, _ := f.GetBool(name); return v }
 func (f flags) num(name string) int    { v, _ := f.GetInt(name); return v }
 
-// positive reads a number the way smtp-source's getopt.Atoi() does (leading blanks,
-// trailing garbage ignored) and rejects values ≤ 0 with smtp-source's words.
-func (f flags) positive(name, what string) (int64, error) {
-	v := f.str(name)
-	n := getopt.Atoi(v)
-	if n <= 0 {
-		return 0, fatalf("bad %s: %s", what, v)
-	}
-	return n, nil
-}
+// count reads a count smtp-source's way (getopt.Int: C's atoi); parseOptions has
+// refused a value ≤ 0 already, as smtp-source does while it parses.
+func (f flags) count(name string) int { return int(getopt.Int(f.str(name))) }
 
-// parseOptions reads the command line like smtp-source's getopt (bundled flags -cd,
-// attached values -s10, options before the operand, "--" to end them) into the plan,
-// once, with the plan's defaults and checks.
+// parseOptions reads the command line as smtp-source does: glibc getopt in "+" mode
+// (bundled flags -cd, attached values -s10, a value never read as an option, options
+// before the operand, "--" to end them), each value checked as it is read so that the
+// first bad one is the one reported; then the operand count, the -F file, the target.
+// The long options are go-smtp-source's own. The plan is built once, with its defaults
+// and checks.
 func parseOptions(args []string) (*invocation, bool, error) {
 	compat, ext := flagSets()
 	fs := pflag.NewFlagSet("go-smtp-source", pflag.ContinueOnError)
 	fs.AddFlagSet(compat)
 	fs.AddFlagSet(ext)
-	fs.SetInterspersed(false) // smtp-source: no options after the host
-	fs.Usage = func() {}
-	fs.SetOutput(devNull{})
-	if err := fs.Parse(rewriteLegacy(args)); err != nil {
-		return nil, false, &usageError{msg: err.Error(), showUsage: true}
+	opts, operands, gerr := getoptSpec(fs).Parse(args)
+	seen := compatSeen{fs: fs}
+	for _, o := range opts {
+		help, err := seen.apply(o)
+		if help || err != nil {
+			return nil, help, err
+		}
+	}
+	if gerr != nil {
+		return nil, false, &usageError{msg: gerr.Error(), showUsage: true, fromGetopt: true}
+	}
+	if len(operands) != 1 {
+		return nil, false, &usageError{showUsage: true}
 	}
 	f := flags{fs}
-	if f.on("help") {
-		return nil, true, nil
-	}
-	if fs.NArg() != 1 {
-		return nil, false, &usageError{msg: fmt.Sprintf("expected one host[:port] or unix:path operand after the options, got %d", fs.NArg()), showUsage: true}
-	}
-	inv := &invocation{plan: plan.Plan{Target: fs.Arg(0), Family: family(f, args)}}
+	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
 	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard} {
 		if err := parse(f, inv); err != nil {
@@ -183,91 +190,205 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	if inv.cluster, err = parseClusterOptions(f); err != nil {
 		return nil, false, err
 	}
+	if f.Changed("file") {
+		if err := readMessageFile(f.str("file"), p); err != nil {
+			return nil, false, err
+		}
+	}
 	if _, err := engine.ParseTarget(p.Target); err != nil {
 		return nil, false, &fatalError{msg: err.Error()}
 	}
-	if err := readMessageFile(f.str("file"), p); err != nil {
+	if err := checkOwnHostname(p.Session.Hostname); err != nil {
 		return nil, false, err
 	}
 	*p = p.WithDefaults()
 	if err := checkPlan(inv); err != nil {
 		return nil, false, err
 	}
+	if err := checkSize(inv); err != nil {
+		return nil, false, err
+	}
 	return inv, false, nil
 }
 
-func rewriteLegacy(args []string) []string {
-	out := make([]string, 0, len(args))
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		if long, ok := legacySpellings[a]; ok {
-			a = long
-		}
-		out = append(out, a)
+// maxPipelinedRecipients bounds -r with --pipelining, which writes a message's RCPT
+// commands at once (Postfix's own client sends 50 per transaction by default).
+const maxPipelinedRecipients = 100000
+
+// checkSize refuses, with one line, what could not be served in bounded memory: more
+// closed-model sessions than the process may open files (each holds a socket; a session
+// beyond the messages never connects), or a pipelined envelope of millions of RCPTs.
+// Anything else of any size is served: counts are smtp-source's 32-bit ints, and a body
+// goes out window by window.
+func checkSize(inv *invocation) error {
+	p := &inv.plan
+	if p.Session.Pipelining && p.Message.Recipients > maxPipelinedRecipients {
+		return usagef("--pipelining writes a message's RCPTs at once: -r %d is more than %d", p.Message.Recipients, maxPipelinedRecipients)
 	}
-	return out
+	if p.Load.Model != plan.ModelClosed || p.Shard != nil || inv.cluster.coordinating() {
+		return nil
+	}
+	sessions := min(int64(p.Sessions), p.Messages)
+	if limit := openFilesLimit(); limit > 0 && sessions > int64(limit) {
+		return fatalf("-s %d: a socket per session, and %d open files allowed: "+
+			"the open-files limit is reached: raise it with ulimit -n, or lower -s", sessions, limit)
+	}
+	return nil
 }
 
-// family is -4 or -6; given both, smtp-source takes the last one.
-func family(f flags, args []string) hostport.Family {
-	v4, v6 := f.on("ipv4"), f.on("ipv6")
-	switch {
-	case v4 && v6 && lastIndex(args, "-6", "--ipv6") < lastIndex(args, "-4", "--ipv4"), v4 && !v6:
-		return hostport.IPv4
-	case v6:
-		return hostport.IPv6
-	}
-	return hostport.Any
+// getoptSpec is the command line's grammar, from the flags: every shorthand a getopt
+// letter (with ':' when it takes a value), every flag a long option.
+func getoptSpec(fs *pflag.FlagSet) getopt.Spec {
+	spec := getopt.Spec{Long: map[string]bool{}, Words: legacySpellings}
+	var short strings.Builder
+	fs.VisitAll(func(fl *pflag.Flag) {
+		takesValue := fl.NoOptDefVal == ""
+		spec.Long[fl.Name] = takesValue
+		if fl.Shorthand != "" {
+			short.WriteString(fl.Shorthand)
+			if takesValue {
+				short.WriteByte(':')
+			}
+		}
+	})
+	spec.Short = short.String()
+	return spec
 }
 
-// parseCompat reads smtp-source's own options, refusing what it refuses in its words.
+// compatSeen is what smtp-source's option loop remembers while it reads the options:
+// whether -F, -l, -w or -R came already, and the last of -4 and -6.
+type compatSeen struct {
+	fs                        *pflag.FlagSet
+	file, length, fixed, rand bool
+	family                    hostport.Family
+}
+
+// positiveCounts are smtp-source's counts: atoi(value) ≤ 0 is fatal, in these words.
+var positiveCounts = map[string]string{
+	"C": "connection count", "l": "message length", "m": "message count", "r": "recipient count",
+	"R": "random delay", "s": "session count", "T": "TCP window size", "w": "fixed delay",
+}
+
+// apply does what smtp-source's option loop does with one option, then records it in
+// the flag set; help reports -h.
+func (c *compatSeen) apply(o getopt.Option) (help bool, err error) {
+	fl := c.fs.Lookup(o.Name)
+	if !o.Long {
+		fl = c.fs.ShorthandLookup(o.Name)
+	}
+	if fl.Name == "help" {
+		return true, nil
+	}
+	if err := c.check(fl.Shorthand, o.Value); err != nil {
+		return false, err
+	}
+	value := o.Value
+	if !o.HasValue {
+		value = fl.NoOptDefVal
+	}
+	if err := c.fs.Set(fl.Name, value); err != nil {
+		return false, usagef("%v", err)
+	}
+	return false, nil
+}
+
+// check applies smtp-source's checks to one of its options (by its letter, however it
+// was spelled), in the order its switch makes them: a combination first, then the value.
+func (c *compatSeen) check(letter, value string) error {
+	switch letter {
+	case "4":
+		c.family = hostport.IPv4
+	case "6":
+		c.family = hostport.IPv6
+	case "F":
+		if !c.file && c.length {
+			return fatalf("-l option cannot be used with -F")
+		}
+		c.file = true
+	case "l":
+		if c.file {
+			return fatalf("-l option cannot be used with -F")
+		}
+		c.length = true
+	case "R":
+		if c.fixed {
+			return fatalf("do not use -w and -R options at the same time")
+		}
+		c.rand = true
+	case "w":
+		if c.rand {
+			return fatalf("do not use -w and -R options at the same time")
+		}
+		c.fixed = true
+	case "M":
+		return checkMyhostname(value)
+	}
+	if what, ok := positiveCounts[letter]; ok && getopt.Int(value) <= 0 {
+		return fatalf("bad %s: %s", what, value)
+	}
+	return nil
+}
+
+// checkMyhostname is smtp-source's -M check: an address literal by
+// valid_mailhost_literal, anything else by valid_hostname, each with its warning.
+func checkMyhostname(name string) error {
+	if strings.HasPrefix(name, "[") {
+		if err := validhost.MailhostLiteral(name); err != nil {
+			return &fatalError{msg: "bad address literal: " + name, warning: err.Error()}
+		}
+		return nil
+	}
+	if err := validhost.Hostname(name); err != nil {
+		return &fatalError{msg: "bad hostname: " + name, warning: err.Error()}
+	}
+	return nil
+}
+
+// checkOwnHostname is smtp-source's get_hostname() when there is no -M: the machine's
+// name must be a valid host name (a numeric one is not).
+func checkOwnHostname(myhostname string) error {
+	if myhostname != "" {
+		return nil
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		return fatalf("gethostname: %v", err)
+	}
+	if err := validhost.Hostname(name); err != nil {
+		return &fatalError{msg: "unable to use my own hostname", warning: err.Error()}
+	}
+	return nil
+}
+
+// parseCompat reads smtp-source's own options into the plan; their values were checked
+// as they were read (compatSeen).
 func parseCompat(f flags, inv *invocation) error {
 	p := &inv.plan
-	switch {
-	case f.Changed("file") && f.Changed("length"):
-		return fatalf("-l option cannot be used with -F")
-	case f.Changed("delay") && f.Changed("random-delay"):
-		return fatalf("do not use -w and -R options at the same time")
+	p.Connect.Tries, p.Messages = f.count("connect-tries"), int64(f.count("messages"))
+	p.Message.Recipients, p.Sessions = f.count("recipients"), f.count("sessions")
+	if f.Changed("length") {
+		p.Message.Length = f.count("length")
 	}
-	counts := []struct {
-		flag, what string
-		always     bool
-		set        func(int64)
-	}{
-		{"connect-tries", "connection count", true, func(n int64) { p.Connect.Tries = int(n) }},
-		{"length", "message length", false, func(n int64) { p.Message.Length = int(n) }},
-		{"messages", "message count", true, func(n int64) { p.Messages = n }},
-		{"recipients", "recipient count", true, func(n int64) { p.Message.Recipients = int(n) }},
-		{"sessions", "session count", true, func(n int64) { p.Sessions = int(n) }},
-		{"random-delay", "random delay", false, func(n int64) { p.Session.RandomDelay = time.Duration(n) * time.Second }},
-		{"delay", "fixed delay", false, func(n int64) { p.Session.FixedDelay = time.Duration(n) * time.Second }},
-		{"window-size", "TCP window size", false, func(n int64) { p.Connect.WindowSize = int(n) }},
+	if f.Changed("random-delay") {
+		p.Session.RandomDelay = time.Duration(f.count("random-delay")) * time.Second
 	}
-	for _, c := range counts {
-		if c.always || f.Changed(c.flag) {
-			n, err := f.positive(c.flag, c.what)
-			if err != nil {
-				return err
-			}
-			c.set(n)
-		}
+	if f.Changed("delay") {
+		p.Session.FixedDelay = time.Duration(f.count("delay")) * time.Second
+	}
+	if f.Changed("window-size") {
+		p.Connect.WindowSize = f.count("window-size")
 	}
 	if f.Changed("myhostname") {
 		p.Session.Hostname = f.str("myhostname")
-		if err := plan.CheckHostname(p.Session.Hostname); err != nil {
-			return &fatalError{msg: err.Error()}
-		}
 	}
-	for flag, addr := range map[string]**string{"from": &p.Message.From, "to": &p.Message.To} {
+	for flag, value := range map[string]**string{"from": &p.Message.From, "to": &p.Message.To, "subject": &p.Message.Subject} {
 		if f.Changed(flag) {
 			v := f.str(flag)
-			*addr = &v
+			*value = &v
 		}
 	}
 	p.Session.AllowReject, p.Session.Reuse = f.on("allow-reject"), f.on("keep-connection")
-	p.Session.LMTP, p.Message.NumberRecipients, p.Message.Subject = f.on("lmtp"), f.on("number-recipients"), f.str("subject")
+	p.Session.LMTP, p.Message.NumberRecipients = f.on("lmtp"), f.on("number-recipients")
 	inv.out.count = f.on("count")
 	inv.out.verbose, _ = f.GetCount("verbose")
 	return nil
@@ -405,16 +526,14 @@ func parseDurationOption(f flags, inv *invocation) error {
 }
 
 // readMessageFile puts -F's file into the plan, which carries it to every process that
-// sends (a cluster's workers need not have it).
+// sends (a cluster's workers need not have it). Its errors are smtp-source's: "open
+// NAME: …" (an empty name too), "read DIR: Is a directory".
 func readMessageFile(name string, p *plan.Plan) error {
-	if name == "" {
-		return nil
-	}
 	b, err := os.ReadFile(name)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return fmt.Errorf("open %s: %s", name, capitalize(pe.Err.Error()))
+			return &fatalError{msg: fmt.Sprintf("%s %s: %s", pe.Op, name, capitalize(pe.Err.Error()))}
 		}
 		return err
 	}
@@ -492,21 +611,6 @@ func parseDuration(flag, v string) (time.Duration, error) {
 		return 0, usagef("%s: not a positive duration: %q", flag, v)
 	}
 	return d, nil
-}
-
-func lastIndex(args []string, names ...string) int {
-	last := -1
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		for _, n := range names {
-			if a == n || len(n) == 2 && strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && strings.ContainsRune(a[1:], rune(n[1])) {
-				last = i
-			}
-		}
-	}
-	return last
 }
 
 func printUsage(w *os.File, name string) {

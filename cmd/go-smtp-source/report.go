@@ -58,7 +58,7 @@ func (f *outputFiles) closeHdrLog() error {
 }
 
 // writeResults writes the report on stderr (when text, unless quiet) and the --json file.
-// It returns the first file error. A run that never reached the server (text false) keeps
+// It returns the --json file's error. A run that never reached the server (text false) keeps
 // smtp-source's one error line on stderr, but its --json is still written: the error
 // table is the evidence then.
 func writeResults(inv *invocation, res engine.Result, stderr io.Writer, text bool) error {
@@ -68,9 +68,9 @@ func writeResults(inv *invocation, res engine.Result, stderr io.Writer, text boo
 	about := &metrics.RunInfo{Tool: cluster.Tool, PlanFingerprint: inv.plan.Fingerprint()}
 	report := metrics.ResultReport(inv.plan.ForReport(), about, res.Measured())
 	if text && !inv.out.quiet {
-		if err := metrics.WriteText(stderr, report); err != nil {
-			return err
-		}
+		// Like every diagnostic, the report on stderr is written for whoever reads it;
+		// a reader that went away (EPIPE) does not make the run fail.
+		_ = metrics.WriteText(stderr, report)
 	}
 	if inv.out.jsonFile != "" {
 		if err := metrics.WriteReportFile(inv.out.jsonFile, report); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
 	"os/signal"
 	"sync"
@@ -48,4 +49,20 @@ func (in *interruption) exitStatus() int {
 	default:
 		return exitInterrupted
 	}
+}
+
+// ignoreSIGPIPE makes a write to a closed stdout or stderr fail with EPIPE instead of
+// killing the process, as smtp-source's signal(SIGPIPE, SIG_IGN) does: a reader that
+// went away (… | head -1) must neither stop the traffic nor lose the accounting and the
+// --json file. Without it Go exits with SIGPIPE on such a write to fd 1 or 2.
+func ignoreSIGPIPE() { signal.Ignore(syscall.SIGPIPE) }
+
+// openFilesLimit is the open-files limit the run has, which Go raised to the hard limit
+// at start, as Postfix's open_limit() does; -1 if unknown.
+func openFilesLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
+		return -1
+	}
+	return int(rl.Cur)
 }

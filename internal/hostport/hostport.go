@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/validhost"
 )
 
 // Family restricts name resolution (the source) or the listener (the sink) to one IP
@@ -120,9 +122,9 @@ func Parse(operand string) (Address, error) {
 	default:
 		return fail(`garbage after "]"`)
 	}
-	if len(a.Host) >= 5 && strings.EqualFold(a.Host[:5], "ipv6:") {
-		a.Host = a.Host[5:]
-		if ip := net.ParseIP(a.Host); ip == nil || ip.To4() != nil {
+	if bare, ok := validhost.CutIPv6Prefix(a.Host); ok {
+		a.Host = bare
+		if validhost.IPv6(bare) != nil { // Postfix's rule: "[ipv6:::ffff:192.0.2.1]" is one
 			return fail("malformed IPv6 address")
 		}
 	}

@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"[127.0.0.1]", Address{Network: "tcp", Host: "127.0.0.1", Bracketed: true}, ""},
 		{"inet:[::1]:25", Address{Network: "tcp", Host: "::1", Port: "25", Bracketed: true}, ""},
 		{"[IPv6:::1]:25", Address{Network: "tcp", Host: "::1", Port: "25", Bracketed: true}, ""},
+		{"[ipv6:::ffff:127.0.0.1]:25", Address{Network: "tcp", Host: "::ffff:127.0.0.1", Port: "25", Bracketed: true}, ""},
 		{"[name]:25", Address{Network: "tcp", Host: "name", Port: "25", Bracketed: true}, ""},
 		{"unix:/run/x.sock", Address{Network: "unix", Path: "/run/x.sock"}, ""},
 		{"unix:", Address{Network: "unix"}, ""},

@@ -29,6 +29,9 @@ type CaptureOptions struct {
 	// Reject lists commands answered with a given reply instead of the normal one; the
 	// first matching entry wins.
 	Reject []CaptureReject
+	// Listen is the address to listen on (default "127.0.0.1:0"); "[::]:0" takes IPv4
+	// and IPv6 on every local address.
+	Listen string
 }
 
 // CaptureReject makes a CaptureServer answer some commands with another reply.
@@ -65,7 +68,7 @@ func (o CaptureOptions) reject(line string) (CaptureReject, bool) {
 // terminated by LF (the CR, if any, is part of the recorded bytes); replies to pipelined
 // commands are sent in order.
 type CaptureServer struct {
-	Addr string // "127.0.0.1:PORT"
+	Addr string // "127.0.0.1:PORT" (or the Listen address with its port)
 
 	opts CaptureOptions
 	ln   net.Listener
@@ -95,7 +98,10 @@ func StartCapture(t testing.TB, opts CaptureOptions) *CaptureServer {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 30 * time.Second
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		t.Fatalf("capture server: %v", err)
 	}
