@@ -59,7 +59,7 @@ type FindMax struct {
 	Factor       float64       `json:"factor,omitempty"`
 	Increment    float64       `json:"increment,omitempty"`
 	StepDuration time.Duration `json:"step_ns"`
-	Bisect       int           `json:"bisect"` // 0: none (stop at the first break)
+	Bisect       int           `json:"bisect"`    // 0: none (stop at the first break)
 	MaxSteps     int           `json:"max_steps"` // rising steps at most
 }
 
