@@ -149,13 +149,27 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	}
 	dst = append(dst, ">\r\n"...)
 	dst = append(dst, t.dateHeader...)
-	dst = append(dst, "Message-Id: <"...)
+	dst = append(dst, "Message-Id: "...)
+	return append(t.appendID(dst, seq, slot), "\r\n"...)
+}
+
+// AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header
+// carries it (for logs that are joined with the server's); nothing without headers.
+func (t *Template) AppendMessageID(dst []byte, seq int64, slot int) []byte {
+	if !t.spec.Headers {
+		return dst
+	}
+	return t.appendID(dst, seq, slot)
+}
+
+func (t *Template) appendID(dst []byte, seq int64, slot int) []byte {
+	dst = append(dst, '<')
 	dst = appendHex(dst, int64(t.spec.PID), 4)
 	dst = append(dst, '.')
 	dst = appendHex(dst, int64(slot), 4)
 	dst = append(dst, '.')
 	dst = appendHex(dst, seq, 4)
-	return append(dst, t.msgIDHost...)
+	return append(dst, t.msgIDHost[:len(t.msgIDHost)-2]...) // "@host>" without its CRLF
 }
 
 // appendHex appends v in lower-case hex, zero-padded to width, without allocating.
