@@ -232,7 +232,7 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 		ReuseConnection: p.Session.Reuse, Trace: h.Trace,
 		// With --on-error continue a rejection is counted and the session goes on, as -A has it.
 		AllowReject: p.Session.AllowReject || p.Errors.OnError == plan.OnErrorContinue,
-		Template: protocol.NewTemplate(spec),
+		Template:    protocol.NewTemplate(spec),
 	}
 	switch {
 	case p.TLS.Wrapper:

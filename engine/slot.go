@@ -63,7 +63,7 @@ type slot struct {
 	num        int    // the slot's number, from 1 (in Message-Ids)
 	idBuf      []byte // --log-messages: the Message-Id being logged
 	failStreak int    // failures since the server last answered a message (the backoff grows with it)
-	connNo     int64 // the run's number of the current connection, from 1
+	connNo     int64  // the run's number of the current connection, from 1
 	// The sending window's ends as this slot saw them (ns since the epoch), and the
 	// messages it had answered within the window.
 	lastStart, lastAnswer, answered int64
