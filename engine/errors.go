@@ -75,13 +75,13 @@ func (s *slot) cutShort(cause error) {
 	var why error
 	switch {
 	case s.r.shut.Load():
-		why = errAborted
+		why = s.r.endErr()
 	case s.timedOut.Load():
 		why = &SessionError{Text: "timeout while " + s.client.Waiting(), Cause: os.ErrDeadlineExceeded}
 	default:
 		why = &SessionError{Text: "lost connection while " + s.client.Waiting(), Cause: cause}
 	}
-	if why != errAborted && s.canFallBack() {
+	if !isEndOfRun(why) && s.canFallBack() {
 		s.fallBack(why) // TLS setup timed out or was cut short at --tls may
 		return
 	}

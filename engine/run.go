@@ -383,7 +383,7 @@ func (r *runner) shutdown() {
 	r.shut.Store(true)
 	r.cancelDial()
 	for _, s := range r.dials.close() {
-		s.abandon(errAborted) // claimed, never connected
+		s.abandon(r.endErr()) // claimed, never connected
 	}
 	for _, s := range r.allSlots() {
 		s.cutWait()
