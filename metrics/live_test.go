@@ -10,12 +10,12 @@ func TestFormatLive(t *testing.T) {
 	open := Live{Elapsed: 12 * time.Second, Total: 60 * time.Second, Accepted: 3580, Rejected: 1, Failed: 2,
 		TargetRate: 300, Rate: 298, Late: 2, Dropped: 1, InFlight: 12, LatencyP99: 3214 * time.Microsecond,
 		EODP99: 44700 * time.Millisecond, Corrected: true}
-	want := "12s/60s  target 300/s  achieved 298/s  accepted 3580  rejected 1  failed 2  late 2  dropped 1  conns open 12  latency p99 3.21ms  eod p99 44.7s"
+	want := "12s/60s  target 300/s  achieved 298/s  latency p99 3.21ms  eod p99 44.7s  accepted 3580  rejected 1  failed 2  late 2  dropped 1  conns open 12"
 	if got := FormatLive(open); got != want {
 		t.Errorf("open model:\n got %q\nwant %q", got, want)
 	}
 	closed := Live{Elapsed: 3 * time.Second, Planned: 1000, Done: 600, Rate: 200, Accepted: 600, InFlight: 4}
-	want = "3s  done 600/1000  achieved 200/s  accepted 600  rejected 0  failed 0  late 0  dropped 0  conns open 4  service p99 -  eod p99 -"
+	want = "3s  done 600/1000  achieved 200/s  service p99 -  eod p99 -  accepted 600  rejected 0  failed 0  late 0  dropped 0  conns open 4"
 	if got := FormatLive(closed); got != want {
 		t.Errorf("closed model:\n got %q\nwant %q", got, want)
 	}
