@@ -296,3 +296,23 @@ func TestLiveViewShowsAStall(t *testing.T) {
 		t.Fatalf("no target rate in %q", res.Stderr)
 	}
 }
+
+// A cluster coordinator applies the thresholds to the merged run: exit 99 on a breach,
+// the verdicts in the merged document.
+func TestClusterThresholds(t *testing.T) {
+	s := startCountingSink(t)
+	c := startCoordinator(t, 2, "-s", "2", "-m", "20", "--threshold", "accepted>20", "--threshold", "eod.p99<5s", s.addr)
+	for i := 0; i < 2; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i))
+	}
+	if code := waitExit(t, c.coord, 60*time.Second); code != exitThreshold {
+		t.Fatalf("coordinator exit %d, want %d; stderr:\n%s", code, exitThreshold, c.coord.Stderr.String())
+	}
+	if !strings.Contains(c.coord.Stderr.String(), "fatal: threshold breached: accepted>20 (observed 20)") {
+		t.Fatalf("stderr:\n%s", c.coord.Stderr.String())
+	}
+	v := verdicts(readReport(t, c.json))
+	if len(v) != 2 || v["accepted>20"].Pass || !v["eod.p99<5s"].Pass {
+		t.Fatalf("verdicts %+v", v)
+	}
+}
