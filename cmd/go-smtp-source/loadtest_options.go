@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -128,7 +127,7 @@ func parseThresholds(f flags, inv *invocation) error {
 		return usagef("--threshold-abort needs --threshold")
 	}
 	var err error
-	th.AbortDelay, err = nonNegativeDuration("--threshold-abort-delay", f.str("threshold-abort-delay"))
+	th.AbortDelay, err = parseDuration("--threshold-abort-delay", f.str("threshold-abort-delay"))
 	return err
 }
 
@@ -177,14 +176,6 @@ func positiveNumber(flag, v string) (float64, error) {
 		return 0, usagef("%s: want a number above 0: %q", flag, v)
 	}
 	return n, nil
-}
-
-// nonNegativeDuration is parseDuration that also takes 0.
-func nonNegativeDuration(flag, v string) (time.Duration, error) {
-	if v == "0" || v == "0s" {
-		return 0, nil
-	}
-	return parseDuration(flag, v)
 }
 
 // checkOutputs refuses output paths that cannot be written, before any traffic: a

@@ -316,3 +316,51 @@ func TestClusterThresholds(t *testing.T) {
 		t.Fatalf("verdicts %+v", v)
 	}
 }
+
+// The load-test options become the plan: the error policy by model unless given, the
+// budget as a count or a share, the hard end from --duration, --max-duration or the
+// stages, thresholds in canonical form, a search's settings; mistakes are usage errors.
+func TestLoadTestOptions(t *testing.T) {
+	parse := func(args ...string) *invocation {
+		t.Helper()
+		inv, _, err := parseOptions(append(args, "127.0.0.1:25"))
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return inv
+	}
+	if p := parse("-m", "10").plan; p.Errors.OnError != "abort" || p.MaxDuration != 0 {
+		t.Errorf("closed model: %+v, max duration %v", p.Errors, p.MaxDuration)
+	}
+	if p := parse("--rate", "10", "--duration", "3s").plan; p.Errors.OnError != "continue" || p.MaxDuration != 3*time.Second || p.Messages != 30 {
+		t.Errorf("--duration: %+v, %v, %d messages", p.Errors, p.MaxDuration, p.Messages)
+	}
+	if p := parse("--stages", "2s:10,1s:0").plan; p.MaxDuration != 3*time.Second {
+		t.Errorf("--stages: max duration %v", p.MaxDuration)
+	}
+	p := parse("-m", "1000", "--max-duration", "90", "--on-error", "continue", "--max-errors", "2.5%", "--threshold", "eod.p(99) < 1s",
+		"--threshold-abort", "--threshold-abort-delay", "1ms").plan
+	if p.MaxDuration != 90*time.Second || p.Errors.MaxErrorsPercent != 2.5 || p.Thresholds.Exprs[0] != "eod.p99<1s" || !p.Thresholds.Abort || p.Thresholds.AbortDelay != time.Millisecond {
+		t.Errorf("%+v %+v %v", p.Errors, p.Thresholds, p.MaxDuration)
+	}
+	p = parse("--find-max", "--find-max-increment", "25", "--find-max-step", "5s", "--threshold", "errors<1%").plan
+	if fm := p.FindMax; fm == nil || fm.Increment != 25 || fm.Factor != 0 || fm.StepDuration != 5*time.Second || p.Load.Rate != fm.Start || p.Messages != 50 {
+		t.Errorf("find-max: %+v, rate %v, messages %d", p.FindMax, p.Load.Rate, p.Messages)
+	}
+	for args, want := range map[string]string{
+		"--on-error retry":                              "--on-error: want abort or continue",
+		"--max-errors x":                                "--max-errors: want a count",
+		"--max-errors 0":                                "use --on-error abort",
+		"--max-errors 200%":                             "percentage in (0, 100]",
+		"--rate 5 --duration 2s --max-duration 3":       "use one",
+		"--threshold eod<1s":                            "--threshold: ",
+		"--threshold-abort":                             "--threshold-abort needs --threshold",
+		"--find-max":                                    "--find-max needs --threshold",
+		"--find-max --threshold errors<1 --rate 5 -m 9": "--find-max sets the rate",
+	} {
+		_, _, err := parseOptions(append(strings.Fields(args), "127.0.0.1:25"))
+		if _, usage := err.(*usageError); !usage || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a usage error with %q", args, err, want)
+		}
+	}
+}
