@@ -85,6 +85,22 @@ type Config struct {
 	NoMetrics bool
 	TLS       *tls.Config
 
+	// MaxDuration is the hard end of the sending window (0: none): no message starts
+	// after it, sessions in flight get Grace, then are cut off.
+	MaxDuration time.Duration
+	// Continue: a session's failure fails its message and the session reconnects after
+	// a backoff (OnErrorContinue); otherwise the first failure ends the run.
+	Continue bool
+	// The error budget: the run ends once more than MaxErrors messages, or more than
+	// MaxErrorsPercent of those with an outcome, were rejected or failed (0: no limit).
+	MaxErrors        int64
+	MaxErrorsPercent float64
+	// Thresholds, with ThresholdAbort, stop the run as soon as one is lost, once
+	// AbortDelay has passed.
+	Thresholds     []metrics.Threshold
+	ThresholdAbort bool
+	AbortDelay     time.Duration
+
 	Events     Events
 	Progress   func(Progress)
 	OnInterval func(start, end time.Time, snap *metrics.Snapshot)
@@ -116,6 +132,12 @@ func newConfig(p plan.Plan, h Hooks) (Config, error) {
 		MaxSessions: p.Load.MaxSessions, DropAfter: p.Load.DropAfter, LateAfter: p.Load.LateAfter,
 		StartAt: p.StartAt, MaxStartLate: p.MaxStartLate, NoMetrics: p.NoMetrics, TLS: h.TLS,
 		Events: h.Events, Progress: h.Progress, OnInterval: h.OnInterval, MessageLog: h.MessageLog, Admit: h.Admit,
+		MaxDuration: p.MaxDuration, Continue: p.Errors.OnError == plan.OnErrorContinue,
+		MaxErrors: p.Errors.MaxErrors, MaxErrorsPercent: p.Errors.MaxErrorsPercent,
+		ThresholdAbort: p.Thresholds.Abort, AbortDelay: p.Thresholds.AbortDelay,
+	}
+	if cfg.Thresholds, err = metrics.ParseThresholds(p.Thresholds.Exprs); err != nil {
+		return Config{}, fmt.Errorf("plan: thresholds: %w", err)
 	}
 	switch p.Load.Model {
 	case plan.ModelOpen:
@@ -220,8 +242,10 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 	}
 	pc := protocol.Config{
 		Greeting: greeting(p), Hostname: myhostname, LMTP: p.Session.LMTP, Pipelining: p.Session.Pipelining,
-		ReuseConnection: p.Session.Reuse, AllowReject: p.Session.AllowReject, Trace: h.Trace,
-		Template: protocol.NewTemplate(spec),
+		ReuseConnection: p.Session.Reuse, Trace: h.Trace,
+		// With --on-error continue a rejection is counted and the session goes on, as -A has it.
+		AllowReject: p.Session.AllowReject || p.Errors.OnError == plan.OnErrorContinue,
+		Template:    protocol.NewTemplate(spec),
 	}
 	switch {
 	case p.TLS.Wrapper:
@@ -321,7 +345,10 @@ func caPool(file string) (*x509.CertPool, error) {
 // Events receives what a run reports while it runs. Calls come from event-loop and
 // dialing goroutines at once: implementations synchronise themselves.
 type Events interface {
-	Warning(err error)                  // a rejection under -A, or a retried connect
+	// Warning: a rejection under -A, a retried connect, a failure the run goes on
+	// after. At most a few a second per error key; then one *RepeatedWarning a second
+	// counts the others.
+	Warning(err error)
 	Trace(line []byte, fromServer bool) // -v transcript lines
 	DotSent()                           // -c: a message's final "." went out
 }
@@ -339,12 +366,44 @@ type Result struct {
 	Start     time.Time          // wall clock at the run's epoch
 	Metrics   *metrics.Snapshot  // everything recorded, merged over loops and intervals
 	Intervals []metrics.Interval // one per wall-clock second of the run
+
+	// Sending is the sending window: from the start until no message started or was
+	// answered any more, or until the run stopped (its planned end, an interrupt, a
+	// fatal error), whichever came first. Elapsed − Sending is the drain. Answered is
+	// the messages accepted or rejected within it.
+	Sending  time.Duration
+	Answered int64
+	// EventLoops is the number of event loops the run used.
+	EventLoops int
+}
+
+// Drain is how long the run went on after its sending window: sessions finishing,
+// timing out, or cut off.
+func (r Result) Drain() time.Duration { return r.Elapsed - r.Sending }
+
+// AchievedRate is the messages answered per second of the sending window.
+func (r Result) AchievedRate() float64 {
+	if r.Sending <= 0 {
+		return 0
+	}
+	return float64(r.Answered) / r.Sending.Seconds()
+}
+
+// Figures is the run's figures for thresholds.
+func (r Result) Figures() metrics.Figures {
+	snap := r.Metrics
+	if snap == nil {
+		snap = metrics.NewSnapshot()
+	}
+	t := r.Measured().Totals
+	return metrics.Figures{Totals: t, Snap: snap, Window: r.Sending, Answered: r.Answered}
 }
 
 // Measured is the run's measurements as a result document takes them
 // (metrics.ResultReport).
 func (r Result) Measured() metrics.RunResult {
 	return metrics.RunResult{Start: r.Start, Elapsed: r.Elapsed, Snapshot: r.Metrics, Intervals: r.Intervals,
+		Sending: r.Sending, Answered: r.Answered,
 		Totals: metrics.Totals{Planned: r.Planned, Accepted: r.Accepted, Rejected: r.Rejected,
 			Failed: r.Failed, NotStarted: r.NotStarted, Sessions: r.Sessions}}
 }

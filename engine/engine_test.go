@@ -19,13 +19,26 @@ import (
 type events struct {
 	mu       sync.Mutex
 	warnings []string
+	repeated int // warnings not passed on, counted by *RepeatedWarning
 	dots     int
 }
 
 func (e *events) Warning(err error) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	var rw *RepeatedWarning
+	if errors.As(err, &rw) {
+		e.repeated += int(rw.Count)
+		return
+	}
 	e.warnings = append(e.warnings, err.Error())
-	e.mu.Unlock()
+}
+
+// count is the warnings reported, shown or counted.
+func (e *events) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.warnings) + e.repeated
 }
 func (e *events) Trace([]byte, bool) {}
 func (e *events) DotSent() {

@@ -11,7 +11,13 @@ import (
 
 // messageLogHeader names the --log-messages CSV columns: times are Unix nanoseconds (to
 // join with an MTA's logs), phases are microseconds spent in that phase by this message.
-const messageLogHeader = "seq,intended_unix_ns,start_unix_ns,mail_us,rcpt_us,data_us,eod_us,outcome,code,enhanced,queue_id,bytes,error\n"
+// The columns after "error" were added later, at the end, so that readers of the first
+// ones keep working: the Message-Id as its header carries it, the run's number of the
+// connection the message went over (0: it never connected), when the message ended,
+// its total latency (from its due time in the open model, else from its pick-up), and
+// for a message not accepted the phase it ended in.
+const messageLogHeader = "seq,intended_unix_ns,start_unix_ns,mail_us,rcpt_us,data_us,eod_us,outcome,code,enhanced,queue_id,bytes,error," +
+	"message_id,conn,end_unix_ns,latency_us,phase\n"
 
 // messageLog writes one CSV line per message. Event loops share it: it is the only
 // place a lock is taken per message, and only when the log was asked for.
@@ -23,18 +29,31 @@ type messageLog struct {
 	err   error
 }
 
+// logRow is what one line says about one message.
+type logRow struct {
+	m     *message
+	o     protocol.Outcome
+	err   error
+	final *protocol.Reply
+	end   int64  // ns since the epoch
+	conn  int64  // the connection's number, 0 for none
+	phase string // where a message not accepted ended
+	msgID []byte
+}
+
 func newMessageLog(w io.Writer, epochUnixNanos int64) *messageLog {
 	l := &messageLog{w: bufio.NewWriterSize(w, 64<<10), epoch: epochUnixNanos}
 	_, l.err = l.w.WriteString(messageLogHeader)
 	return l
 }
 
-func (l *messageLog) write(m *message, o protocol.Outcome, err error, final *protocol.Reply) {
+func (l *messageLog) write(row logRow) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
 		return
 	}
+	m := row.m
 	b := l.line[:0]
 	b = strconv.AppendInt(b, m.seq, 10)
 	b = append(b, ',')
@@ -46,26 +65,40 @@ func (l *messageLog) write(m *message, o protocol.Outcome, err error, final *pro
 		b = appendMicros(b, m.phases[p])
 	}
 	b = append(b, ',')
-	b = append(b, o.String()...)
+	b = append(b, row.o.String()...)
 	b = append(b, ',')
-	if final != nil {
-		b = strconv.AppendInt(b, int64(final.Code), 10)
+	if row.final != nil {
+		b = strconv.AppendInt(b, int64(row.final.Code), 10)
 		b = append(b, ',')
-		b = append(b, final.Enhanced...)
+		b = append(b, row.final.Enhanced...)
 		b = append(b, ',')
-		b = appendCSVField(b, queueID(final))
+		b = appendCSVField(b, queueID(row.final))
 	} else {
 		b = append(b, ",,"...)
 	}
 	b = append(b, ',')
 	b = strconv.AppendInt(b, m.bytes, 10)
 	b = append(b, ',')
-	if err != nil {
-		b = appendCSVField(b, []byte(err.Error()))
+	if row.err != nil {
+		b = appendCSVField(b, []byte(row.err.Error()))
 	}
-	b = append(b, '\n')
-	l.line = b
-	_, l.err = l.w.Write(b)
+	l.line = row.appendLater(b, l.epoch)
+	_, l.err = l.w.Write(l.line)
+}
+
+// appendLater appends the columns after "error" and the line's end.
+func (row logRow) appendLater(b []byte, epoch int64) []byte {
+	b = append(b, ',')
+	b = appendCSVField(b, row.msgID)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, row.conn, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, epoch+row.end, 10)
+	b = append(b, ',')
+	b = appendMicros(b, row.end-row.m.intended)
+	b = append(b, ',')
+	b = append(b, row.phase...)
+	return append(b, '\n')
 }
 
 func (l *messageLog) close() error {

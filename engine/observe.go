@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
@@ -53,6 +54,7 @@ func (s *slot) begin(seq, intended, now int64) {
 		m = &s.msgs[1]
 	}
 	*m = message{seq: seq, intended: intended, started: now}
+	s.lastStart = now
 }
 
 // Phase records one phase; it is the protocol.Observer hook, on the event loop.
@@ -86,22 +88,13 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 	if final == nil {
 		end = s.r.now()
 	}
-	switch o {
-	case protocol.Accepted:
-		s.accepted++
-		s.rec.Add(metrics.MessagesAccepted, 1)
-	case protocol.Rejected:
-		s.rejected++
-		s.rec.Add(metrics.MessagesRejected, 1)
-	default:
-		s.failed++
-		s.rec.Add(metrics.MessagesFailed, 1)
-		if err != errAborted && s.failure == nil {
-			s.failure = err // the session failed with it (sessions_failed)
-		}
-	}
+	s.count(o, err)
+	key := ""
 	if err != nil {
-		s.recordError(err)
+		key = s.recordError(err)
+	}
+	if final != nil {
+		s.answeredAt(end)
 	}
 	m := s.message(seq)
 	if m == nil {
@@ -117,12 +110,69 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 		}
 	}
 	if s.r.msgLog != nil {
-		s.r.msgLog.write(m, o, err, final)
+		s.r.msgLog.write(s.logRow(m, o, err, final, end, key))
 	}
 	m.seq = 0
 }
 
-func (s *slot) Warning(err error) { s.r.cfg.Events.Warning(err) }
+// count adds one outcome to the slot's accounting and the recorder's counters.
+func (s *slot) count(o protocol.Outcome, err error) {
+	switch o {
+	case protocol.Accepted:
+		s.accepted++
+		s.rec.Add(metrics.MessagesAccepted, 1)
+	case protocol.Rejected:
+		s.rejected++
+		s.rec.Add(metrics.MessagesRejected, 1)
+	default:
+		s.failed++
+		s.rec.Add(metrics.MessagesFailed, 1)
+		if isEndOfRun(err) {
+			s.rec.Add(metrics.MessagesCutOff, 1)
+		} else if s.failure == nil {
+			s.failure = err // the session failed with it (sessions_failed)
+		}
+	}
+	s.r.outcome(o != protocol.Accepted && !isEndOfRun(err))
+}
+
+// answeredAt notes a reply that ended a message (accepted or rejected) at end: the
+// server is answering (the backoff starts over), and the sending window reaches this
+// far, unless the run had stopped before.
+func (s *slot) answeredAt(end int64) {
+	s.failStreak = 0
+	if stop := s.r.stoppedAt.Load(); stop != 0 && end > stop {
+		return
+	}
+	s.lastAnswer = end
+	s.answered++
+}
+
+// logRow is message m's --log-messages line: what happened to it, when it ended (end,
+// ns since the epoch) and, when it was not accepted, in which phase (its error key's).
+func (s *slot) logRow(m *message, o protocol.Outcome, err error, final *protocol.Reply, end int64, key string) logRow {
+	row := logRow{m: m, o: o, err: err, final: final, end: end, conn: s.connNo}
+	if i := strings.IndexByte(key, ':'); i > 0 {
+		row.phase = key[:i]
+	}
+	row.msgID = s.pcfg.Template.AppendMessageID(s.idBuf[:0], m.seq, s.num)
+	s.idBuf = row.msgID
+	return row
+}
+
+// logUnconnected logs a message that failed before its connection was made.
+func (s *slot) logUnconnected(err error) {
+	m := s.message(s.seq)
+	if s.r.msgLog == nil || m == nil || m.seq == 0 {
+		return
+	}
+	row := logRow{m: m, o: protocol.Failed, err: err, end: s.r.now(), phase: metrics.Connect.String()}
+	row.msgID = s.pcfg.Template.AppendMessageID(s.idBuf[:0], m.seq, s.num)
+	s.idBuf = row.msgID
+	s.r.msgLog.write(row)
+}
+
+func (s *slot) Warning(err error) { s.warn(err) }
 
 func (s *slot) Trace(line []byte, fromServer bool) { s.r.cfg.Events.Trace(line, fromServer) }
 

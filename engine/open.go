@@ -134,6 +134,7 @@ func (m *openModel) run() {
 		if r.stopping.Load() || !r.admitted() {
 			break
 		}
+		r.lastDue.Store(at)
 		m.offer(due{seq: g + 1, at: at})
 	}
 	m.finish()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -63,10 +64,23 @@ type runner struct {
 	sampled   chan struct{} // closed when the sampler has stopped
 	msgLog    *messageLog
 	inFlight  atomic.Int64 // connections open
+	conns     atomic.Int64 // connections established so far: the last one's number
+	loops     int          // event loops running
+
+	sched     *Schedule    // the open model's arrivals; nil otherwise
+	lastDue   atomic.Int64 // the open model: the due time of the last message released (ns since the epoch)
+	stoppedAt atomic.Int64 // ns since the epoch when no message could start any more; 0 until then
+	cutOff    atomic.Bool  // the planned end (MaxDuration) stopped the run: what the grace leaves is cut off
+	warns     *warnLimiter
+
+	budgeted bool         // the plan has an error budget: outcomes are counted as they come
+	outcomes atomic.Int64 // messages with an outcome so far (budgeted runs)
+	errs     atomic.Int64 // of which rejected or failed, not cut off
 }
 
 // stop forbids new messages from now on.
 func (r *runner) stop() {
+	r.stoppedAt.CompareAndSwap(0, max(r.now(), 1))
 	r.stopping.Store(true)
 	r.haltOnce.Do(func() { close(r.halt) })
 }
@@ -213,6 +227,9 @@ func newRunner(cfg Config, addr net.Addr, local int64, sched *Schedule, unbounde
 		addr:      addr,
 		local:     local,
 		unbounded: unbounded,
+		sched:     sched,
+		warns:     newWarnLimiter(cfg.Events),
+		budgeted:  cfg.MaxErrors > 0 || cfg.MaxErrorsPercent > 0,
 		allDone:   make(chan struct{}),
 		fatalCh:   make(chan struct{}),
 		halt:      make(chan struct{}),
@@ -246,6 +263,7 @@ func (r *runner) startLoops() error {
 	if loops > r.cfg.Sessions {
 		loops = r.cfg.Sessions
 	}
+	r.loops = loops
 	cli, err := gnet.NewClient(r,
 		gnet.WithNumEventLoop(loops),
 		gnet.WithReadBufferCap(16<<10), // per loop; SMTP replies are small
@@ -300,25 +318,53 @@ func (r *runner) begin() {
 }
 
 // wait returns when every message is done, a fatal error has stopped the run, or the
-// run was interrupted (ErrInterrupted) and the sessions in flight have had their grace
-// period to finish.
+// run was interrupted (ErrInterrupted) or reached its planned end (MaxDuration) and the
+// sessions in flight have had their grace period to finish.
 func (r *runner) wait(ctx context.Context) error {
+	var planned <-chan time.Time
+	if d := r.cfg.MaxDuration; d > 0 {
+		t := time.NewTimer(time.Until(r.epoch.Add(d)))
+		defer t.Stop()
+		planned = t.C
+	}
+	var err error
 	select {
 	case <-r.allDone:
 		return nil
 	case <-r.fatalCh:
 		return nil
 	case <-ctx.Done():
+		err = ErrInterrupted
+	case <-planned:
+		r.cutOff.Store(true)
 	}
-	// Start nothing new; let sessions in flight finish their message and QUIT.
-	r.stop()
-	r.model.interrupt()
+	r.closeWindow()
+	grace := time.NewTimer(r.cfg.Grace)
+	defer grace.Stop()
+	interrupt := ctx.Done()
+	if err != nil {
+		interrupt = nil // interrupted already
+	}
 	select {
 	case <-r.allDone:
 	case <-r.fatalCh:
-	case <-time.After(r.cfg.Grace):
+	case <-grace.C:
+	case <-interrupt: // during the planned end's grace: what is left is aborted
+		r.cutOff.Store(false)
+		err = ErrInterrupted
 	}
-	return ErrInterrupted
+	return err
+}
+
+// closeWindow ends the sending window: no message starts from now on; sessions idle
+// between messages are told none will come, and pauses and backoffs end at once, so
+// that only sessions in the middle of a message use the grace period.
+func (r *runner) closeWindow() {
+	r.stop()
+	r.model.interrupt()
+	for _, s := range r.allSlots() {
+		s.cutWait()
+	}
 }
 
 // end stops what is still running and accounts for the run. A fatal error wins over an
@@ -330,8 +376,12 @@ func (r *runner) end(runErr error) (Result, error) {
 	close(r.sampling)
 	<-r.sampled
 	r.recs.sample(time.Now()) // the loops have stopped: the last interval is complete
+	r.warns.flush()
 	if r.fatalErr != nil {
 		runErr = r.fatalErr
+	}
+	if err := r.checkBudget(r.errs.Load(), r.outcomes.Load(), true); err != nil && runErr == nil {
+		runErr = err
 	}
 	res := r.result(elapsed)
 	if r.msgLog != nil {
@@ -349,7 +399,7 @@ func (r *runner) shutdown() {
 	r.shut.Store(true)
 	r.cancelDial()
 	for _, s := range r.dials.close() {
-		s.abandon(errAborted) // claimed, never connected
+		s.abandon(r.endErr()) // claimed, never connected
 	}
 	for _, s := range r.allSlots() {
 		s.cutWait()
@@ -365,18 +415,66 @@ func (r *runner) shutdown() {
 
 func (r *runner) result(elapsed time.Duration) Result {
 	res := Result{Planned: r.local, Elapsed: elapsed, Start: r.epoch,
-		Metrics: r.recs.total, Intervals: r.recs.intervals}
+		Metrics: r.recs.total, Intervals: r.recs.intervals, EventLoops: r.loops}
+	last := r.lastDue.Load()
 	for _, s := range r.allSlots() {
 		res.Accepted += s.accepted
 		res.Rejected += s.rejected
 		res.Failed += s.failed
 		res.Sessions += s.sessions
+		res.Answered += s.answered
+		last = max(last, s.lastStart, s.lastAnswer)
 	}
+	res.Sending = sendingWindow(last, r.stoppedAt.Load(), elapsed)
 	if r.unbounded {
 		res.Planned = res.Accepted + res.Rejected + res.Failed
 	}
 	res.NotStarted = res.Planned - res.Accepted - res.Rejected - res.Failed
 	return res
+}
+
+// sendingWindow is the window from the epoch to the last message started, due or
+// answered (last), cut at the moment the run stopped (stopped, 0: never) and at most the
+// run's elapsed time.
+func sendingWindow(last, stopped int64, elapsed time.Duration) time.Duration {
+	w := time.Duration(last)
+	if stopped > 0 && w > time.Duration(stopped) {
+		w = time.Duration(stopped)
+	}
+	if w <= 0 || w > elapsed {
+		w = elapsed
+	}
+	return w
+}
+
+// outcome counts one message's outcome for the error budget; isError: rejected or
+// failed, not cut off by the run's end.
+func (r *runner) outcome(isError bool) {
+	if !r.budgeted {
+		return
+	}
+	n := r.outcomes.Add(1)
+	if !isError {
+		return
+	}
+	if err := r.checkBudget(r.errs.Add(1), n, false); err != nil {
+		r.fatal(err)
+	}
+}
+
+// checkBudget is the budget's verdict over errs errors among n outcomes: a count is
+// checked at once; a share once plan.BudgetMinMessages have an outcome, or at the end
+// (final).
+func (r *runner) checkBudget(errs, n int64, final bool) error {
+	c := &r.cfg
+	switch {
+	case c.MaxErrors > 0 && errs > c.MaxErrors:
+		return &ErrorBudgetError{Errors: errs, Outcomes: n, Budget: strconv.FormatInt(c.MaxErrors, 10)}
+	case c.MaxErrorsPercent > 0 && n > 0 && (final || n >= plan.BudgetMinMessages) &&
+		float64(errs)*100 > c.MaxErrorsPercent*float64(n):
+		return &ErrorBudgetError{Errors: errs, Outcomes: n, Budget: strconv.FormatFloat(c.MaxErrorsPercent, 'g', -1, 64) + "%"}
+	}
+	return nil
 }
 
 func (r *runner) slotDone() {

@@ -9,17 +9,8 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
-// Progress is one second of a run, for a live display.
-type Progress struct {
-	Elapsed   time.Duration
-	Accepted  int64         // since the start
-	Rejected  int64         // since the start
-	Failed    int64         // since the start
-	Rate      float64       // messages answered per second in the last interval
-	InFlight  int64         // connections open now
-	EODP99    time.Duration // end-of-data reply p99 over the last interval
-	Intervals int           // intervals so far
-}
+// Progress is one second of a run, for a live display (metrics.FormatLive).
+type Progress = metrics.Live
 
 // recorder is what a session records into: its event loop's metrics.Recorder, or
 // nothing at all when metrics are off (Config.NoMetrics, for measuring their cost).
@@ -125,19 +116,72 @@ func (rs *recorders) run(r *runner, stop <-chan struct{}, done chan<- struct{}) 
 			}
 			t.Reset(time.Until(next))
 			snap := rs.sample(now)
-			if r.cfg.Progress == nil {
-				continue
+			r.warns.flush()
+			r.checkThresholds(now)
+			if r.cfg.Progress != nil {
+				r.cfg.Progress(r.progress(now, snap))
 			}
-			r.cfg.Progress(Progress{
-				Elapsed:   now.Sub(r.epoch),
-				Accepted:  rs.total.Counter(metrics.MessagesAccepted),
-				Rejected:  rs.total.Counter(metrics.MessagesRejected),
-				Failed:    rs.total.Counter(metrics.MessagesFailed),
-				Rate:      float64(snap.Counter(metrics.MessagesAccepted) + snap.Counter(metrics.MessagesRejected)),
-				InFlight:  r.inFlight.Load(),
-				EODP99:    snap.Quantile(metrics.EOD, 0.99),
-				Intervals: len(rs.intervals),
-			})
 		}
+	}
+}
+
+// progress is the live view of the second that ended at now (snap) and of the run so
+// far.
+func (r *runner) progress(now time.Time, snap *metrics.Snapshot) Progress {
+	rs := r.recs
+	total := rs.total
+	p := Progress{
+		Elapsed:   now.Sub(r.epoch),
+		Total:     r.cfg.MaxDuration,
+		Accepted:  total.Counter(metrics.MessagesAccepted),
+		Rejected:  total.Counter(metrics.MessagesRejected),
+		Failed:    total.Counter(metrics.MessagesFailed),
+		Rate:      float64(snap.Counter(metrics.MessagesAccepted) + snap.Counter(metrics.MessagesRejected)),
+		Late:      total.Counter(metrics.Late),
+		Dropped:   total.Counter(metrics.Dropped),
+		InFlight:  r.inFlight.Load(),
+		EODP99:    snap.Quantile(metrics.EOD, 0.99),
+		Intervals: len(rs.intervals),
+	}
+	p.Done = p.Accepted + p.Rejected + p.Failed
+	if !r.unbounded {
+		p.Planned = r.local
+	}
+	if r.model.scheduled() {
+		p.Corrected, p.LatencyP99 = true, snap.Quantile(metrics.Latency, 0.99)
+	} else {
+		p.LatencyP99 = snap.Quantile(metrics.ServiceTime, 0.99)
+	}
+	if r.sched != nil && !r.stopping.Load() {
+		p.TargetRate = r.sched.RateAt(p.Elapsed)
+		if p.Total == 0 && r.sched.Length() > 0 {
+			p.Total = r.sched.Length()
+		}
+	}
+	return p
+}
+
+// checkThresholds stops the run when a threshold is lost (ThresholdAbort), once
+// AbortDelay has passed: over the figures so far, the sending window being the time so
+// far.
+func (r *runner) checkThresholds(now time.Time) {
+	elapsed := now.Sub(r.epoch)
+	if !r.cfg.ThresholdAbort || elapsed < r.cfg.AbortDelay || r.stopping.Load() {
+		return
+	}
+	total := r.recs.total
+	t := metrics.Totals{Planned: r.local, Accepted: total.Counter(metrics.MessagesAccepted),
+		Rejected: total.Counter(metrics.MessagesRejected), Failed: total.Counter(metrics.MessagesFailed),
+		Sessions: total.Counter(metrics.SessionsOpened)}
+	t.NotStarted = t.Planned - t.Accepted - t.Rejected - t.Failed
+	f := metrics.Figures{Totals: t, Snap: total, Window: elapsed, Answered: t.Accepted + t.Rejected}
+	var lost []metrics.Verdict
+	for _, th := range r.cfg.Thresholds {
+		if th.Lost(f) {
+			lost = append(lost, th.Check(f))
+		}
+	}
+	if len(lost) > 0 {
+		r.fatal(&ThresholdError{After: elapsed, Breached: lost})
 	}
 }

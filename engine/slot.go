@@ -42,10 +42,11 @@ type slot struct {
 	awaitingFIN atomic.Bool // QUIT answered; the server is expected to close
 	timer       *time.Timer
 
-	mu        sync.Mutex
-	live      gnet.Conn   // the open connection, for timer goroutines
-	waitTimer *time.Timer // the pause before connecting again (-w/-R without -d)
-	pauseTmr  *time.Timer // the pause before the next message on this connection (-d)
+	mu         sync.Mutex
+	live       gnet.Conn   // the open connection, for timer goroutines
+	waitTimer  *time.Timer // the pause before connecting again (-w/-R without -d)
+	pauseTmr   *time.Timer // the pause before the next message on this connection (-d)
+	backoffTmr *time.Timer // the backoff after a failure, before the next message (OnErrorContinue)
 
 	pcfg    protocol.Config // the run's, with this slot as the message source
 	pending due             // open model: the message handed over for the next start (under mu)
@@ -59,6 +60,14 @@ type slot struct {
 	stream  *outStream // an output too large for one write, going out window by window (stream.go)
 
 	accepted, rejected, failed, sessions int64
+
+	num        int    // the slot's number, from 1 (in Message-Ids)
+	idBuf      []byte // --log-messages: the Message-Id being logged
+	failStreak int    // failures since the server last answered a message (the backoff grows with it)
+	connNo     int64  // the run's number of the current connection, from 1
+	// The sending window's ends as this slot saw them (ns since the epoch), and the
+	// messages it had answered within the window.
+	lastStart, lastAnswer, answered int64
 }
 
 // connState is where the slot's connection stands.
@@ -91,9 +100,9 @@ const (
 )
 
 func newSlot(r *runner, i int) *slot {
-	s := &slot{r: r, triesLeft: r.cfg.ConnectTries, pcfg: r.proto}
+	s := &slot{r: r, triesLeft: r.cfg.ConnectTries, pcfg: r.proto, num: i + 1}
 	s.pcfg.Source = s
-	s.client = protocol.NewClient(&s.pcfg, s, i+1)
+	s.client = protocol.NewClient(&s.pcfg, s, s.num)
 	s.timer = time.AfterFunc(time.Hour, s.onTimeout)
 	s.timer.Stop()
 	return s
@@ -109,7 +118,7 @@ func (s *slot) startNext() {
 	s.seq = seq
 	s.next = nextNew
 	if !s.r.dials.push(s) { // shutting down
-		s.abandon(errAborted)
+		s.abandon(s.r.endErr())
 	}
 }
 
@@ -157,13 +166,16 @@ func (s *slot) handOver(d due) {
 // resumeAfter resumes a connection paused between messages after d (-d with -w/-R).
 func (s *slot) resumeAfter(d time.Duration) {
 	s.mu.Lock()
-	s.pauseTmr = time.AfterFunc(d, func() {
-		s.resumeDue.Store(true)
-		if lc := s.getLive(); lc != nil {
-			_ = lc.Wake(nil)
-		}
-	})
+	s.pauseTmr = time.AfterFunc(d, s.resume)
 	s.mu.Unlock()
+}
+
+// resume wakes a connection paused between messages.
+func (s *slot) resume() {
+	s.resumeDue.Store(true)
+	if lc := s.getLive(); lc != nil {
+		_ = lc.Wake(nil)
+	}
 }
 
 // startAnother follows a closed connection, after the -w/-R pause if there is one.
@@ -178,14 +190,20 @@ func (s *slot) startAnother() {
 	s.mu.Unlock()
 }
 
-// cutWait ends a pending pause at once when the run stops.
+// cutWait ends a pending pause or backoff at once when no message may start any more.
 func (s *slot) cutWait() {
 	s.mu.Lock()
-	t := s.waitTimer
-	s.waitTimer = nil
+	wait, backoff, pause := s.waitTimer, s.backoffTmr, s.pauseTmr
+	s.waitTimer, s.backoffTmr = nil, nil
 	s.mu.Unlock()
-	if t != nil && t.Stop() {
+	if wait != nil && wait.Stop() {
 		go s.startNext() // finds nothing to take and finishes the slot
+	}
+	if backoff != nil && backoff.Stop() {
+		go s.r.model.closed(s) // the model finds the run stopping and finishes the slot
+	}
+	if pause != nil && pause.Stop() {
+		s.resume() // the session finds no message and QUITs
 	}
 }
 
@@ -193,7 +211,7 @@ func (s *slot) cutWait() {
 // kept); when the run is shutting down the message fails, aborted.
 func (s *slot) redial() {
 	if !s.r.dials.push(s) {
-		s.abandon(errAborted)
+		s.abandon(s.r.endErr())
 	}
 }
 
@@ -204,15 +222,19 @@ func (s *slot) dial() {
 		nc, err := r.dialer().DialContext(r.dialCtx, r.addr.Network(), r.addr.String())
 		if err != nil {
 			if r.dialCtx.Err() != nil {
-				s.abandon(errAborted)
+				s.abandon(r.endErr())
 				return
 			}
 			cerr := connectError(err)
 			s.triesLeft--
 			if s.triesLeft > 0 && !isFdExhaustion(err) {
-				r.cfg.Events.Warning(cerr)
+				s.warn(cerr)
 				time.Sleep(10 * time.Microsecond) // smtp-source's usleep(10)
 				continue
+			}
+			if r.cfg.Continue && !isFdExhaustion(err) { // our own limit is no failure of the server's
+				s.dialFailed(cerr)
+				return
 			}
 			r.fatal(cerr)
 			s.abandon(cerr)
@@ -237,7 +259,7 @@ func (s *slot) enroll(nc net.Conn) {
 	if r.stopped {
 		r.enrollMu.RUnlock()
 		nc.Close()
-		s.abandon(errAborted)
+		s.abandon(r.endErr())
 		return
 	}
 	_, err := r.cli.EnrollContext(nc, s)
@@ -254,26 +276,49 @@ func (s *slot) enroll(nc net.Conn) {
 }
 
 // abandon counts the message the slot holds as failed, never connected, and finishes the
-// slot. A failed connect is a failed session; a dial the run's end cut off is aborted.
+// slot.
 func (s *slot) abandon(err error) {
+	s.failConnect(err)
+	s.r.slotDone()
+}
+
+// dialFailed: under OnErrorContinue a failed connect fails the message the slot holds;
+// the slot takes the next after a backoff.
+func (s *slot) dialFailed(err error) {
+	s.failConnect(err)
+	s.warn(err)
+	s.backOff()
+}
+
+// failConnect counts the message the slot holds as failed, never connected. A failed
+// connect is a failed session; a dial the run's end cut off is aborted or cut off.
+func (s *slot) failConnect(err error) {
 	s.next = nextNew
 	s.failed++
+	s.logUnconnected(err)
 	s.msgs = [2]message{}
 	s.r.recs.withDial(func(rec *metrics.Recorder) {
 		rec.Add(metrics.MessagesFailed, 1)
-		if err == errAborted {
+		switch err {
+		case errAborted:
+			rec.Add(metrics.MessagesCutOff, 1)
 			rec.Error(metrics.AbortedKey(metrics.Connect.String()), err.Error())
+			return
+		case errCutOff:
+			rec.Add(metrics.MessagesCutOff, 1)
+			rec.Error(metrics.CutOffKey(metrics.Connect.String()), err.Error())
 			return
 		}
 		rec.Add(metrics.SessionsFailed, 1)
 		rec.Error(metrics.NetErrorKey(metrics.Connect.String(), err), err.Error())
 	})
-	s.r.slotDone()
+	s.r.outcome(!isEndOfRun(err))
 }
 
 // opened runs on the event loop when the connection is registered.
 func (s *slot) opened(c gnet.Conn) {
 	s.sessions++
+	s.connNo = s.r.conns.Add(1)
 	s.conn = connOpen
 	s.failure, s.filed = nil, nil
 	s.in = s.in[:0]
@@ -354,6 +399,10 @@ func (s *slot) afterClose() {
 		s.r.model.closed(s)
 	case nextNew, nextRetire:
 		s.msgs = [2]message{}
+		if s.r.cfg.Continue && s.failure != nil {
+			s.backOff() // the server failed this session: give it a moment
+			return
+		}
 		s.r.model.closed(s)
 	}
 }

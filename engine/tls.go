@@ -54,7 +54,7 @@ func (s *slot) afterStartTLS(c gnet.Conn) gnet.Action {
 	if err := tlsconn.CheckNothingBuffered(c, "server"); err != nil {
 		s.endSession()
 		s.client.Fail(err)
-		s.r.fatal(err) // a protocol error, fatal even with -A
+		s.sessionFailed(err) // a protocol error, fatal even with -A (not with --on-error continue)
 		return gnet.Close
 	}
 	s.startTLS(c, s.r.now())
@@ -165,8 +165,8 @@ func (s *slot) tlsFailed(phase string, err error) {
 		return
 	}
 	s.client.Fail(terr)
-	if s.pcfg.AllowReject {
-		s.r.cfg.Events.Warning(terr)
+	if s.pcfg.AllowReject { // -A, or --on-error continue
+		s.warn(terr)
 		return
 	}
 	s.r.fatal(terr)
@@ -206,14 +206,14 @@ func (s *slot) canFallBack() bool {
 func (s *slot) fallBack(err error) {
 	s.next = nextPlainRetry
 	s.recordError(err)
-	s.r.cfg.Events.Warning(&FallbackError{Err: err})
+	s.warn(&FallbackError{Err: err})
 }
 
 // retryPlain queues the slot to connect again at once for the message whose TLS setup
 // failed; when the run is shutting down the message fails, aborted.
 func (s *slot) retryPlain() {
 	if !s.r.dials.push(s) {
-		s.abandon(errAborted)
+		s.abandon(s.r.endErr())
 	}
 }
 

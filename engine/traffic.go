@@ -156,7 +156,7 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 		s.endSession()
 		err := s.client.Err()
 		s.endedBy(err)
-		s.r.fatal(err)
+		s.sessionFailed(err)
 		return gnet.Close
 	case protocol.StepStartTLS:
 		if len(s.in) > 0 { // after the 220, before the handshake: refused
@@ -167,12 +167,13 @@ func (s *slot) act(c gnet.Conn, step protocol.Step) gnet.Action {
 	return gnet.None
 }
 
-// refuse ends the session on a protocol error that is fatal even with -A.
+// refuse ends the session on a protocol error that is fatal even with -A (not with
+// --on-error continue).
 func (s *slot) refuse(err error) gnet.Action {
 	s.endSession()
 	s.client.Fail(err)
 	s.endedBy(err)
-	s.r.fatal(err)
+	s.sessionFailed(err)
 	return gnet.Close
 }
 

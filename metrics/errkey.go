@@ -143,11 +143,12 @@ func errnoWord(errno syscall.Errno) string {
 	return word
 }
 
-// ClassProtocol and ClassAborted are the classes of error keys that are neither replies
-// nor connection errors.
+// ClassProtocol, ClassAborted and ClassCutOff are the classes of error keys that are
+// neither replies nor connection errors.
 const (
 	ClassProtocol = "protocol" // the server broke the protocol: phase:protocol:REASON
-	ClassAborted  = "aborted"  // a message the run's end cut off: phase:aborted
+	ClassAborted  = "aborted"  // a message a stop before the run's planned end cut off: phase:aborted
+	ClassCutOff   = "cut_off"  // a message the planned end (--duration, --max-duration) cut off: phase:cut_off
 )
 
 // ProtocolErrorKey is the error key of a protocol violation by the server in a phase:
@@ -162,3 +163,8 @@ func ProtocolErrorKey(phase, reason string) string {
 // interrupted, or ended by another session's fatal error — rather than by anything that
 // happened to it: phase:aborted.
 func AbortedKey(phase string) string { return phase + ":" + ClassAborted }
+
+// CutOffKey is the error key of a message still in flight when the run reached its
+// planned end (--duration, --max-duration) and its grace period was over: phase:cut_off.
+// Like an aborted message it failed, but not because of the server.
+func CutOffKey(phase string) string { return phase + ":" + ClassCutOff }

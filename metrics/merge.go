@@ -124,8 +124,40 @@ func Merge(reports []*Report, maxStartSkew time.Duration) (merged *Report, warni
 		}
 		m.Intervals = append(m.Intervals, iv)
 	}
-	m.Summary = newSummary(m.Totals, m.Errors, m.ElapsedNs)
+	m.Window = mergeWindows(reports, m)
+	m.Summary = newSummary(m)
 	return m, mergeWarnings(reports, names, maxStartSkew), nil
+}
+
+// mergeWindows is the merged sending window: from the earliest start to the latest end
+// of any input's sending window; the drain is what follows until the merged end.
+func mergeWindows(reports []*Report, m *Report) *Window {
+	var sendEnd time.Time
+	var answered int64
+	for _, r := range reports {
+		w := r.window()
+		if e := r.Start.Add(time.Duration(w.SendingNs)); e.After(sendEnd) {
+			sendEnd = e
+		}
+		answered += w.Answered
+	}
+	return &Window{SendingNs: int64(sendEnd.Sub(m.Start)), DrainNs: int64(m.End.Sub(sendEnd)), Answered: answered}
+}
+
+// SameRun reports whether two documents are the same run: the same start, duration,
+// totals and producer (a file given twice, or a copy of it).
+func SameRun(a, b *Report) bool {
+	if !a.Start.Equal(b.Start) || a.ElapsedNs != b.ElapsedNs || a.Totals != b.Totals {
+		return false
+	}
+	ra, rb := a.Run, b.Run
+	switch {
+	case ra == nil || rb == nil:
+		return ra == rb
+	case ra.Worker != rb.Worker || ra.PlanFingerprint != rb.PlanFingerprint || ra.Host != rb.Host:
+		return false
+	}
+	return true
 }
 
 func mergeWarnings(reports []*Report, names []string, maxStartSkew time.Duration) []string {
@@ -146,7 +178,7 @@ func mergeWarnings(reports []*Report, names []string, maxStartSkew time.Duration
 	for i := range reports {
 		for j := i + 1; j < len(reports); j++ {
 			a, b := reports[i], reports[j]
-			if a.Start.Equal(b.Start) && a.ElapsedNs == b.ElapsedNs && a.Totals == b.Totals {
+			if SameRun(a, b) {
 				warnings = append(warnings, fmt.Sprintf("%s and %s look like the same run (same start, duration and totals): counted twice", names[i], names[j]))
 			}
 		}

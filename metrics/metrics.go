@@ -72,6 +72,7 @@ const (
 	BytesSent                         // message bytes handed to the transport (headers, body, dot)
 	Dropped                           // open model: no session free within the slack; the message was not sent
 	Late                              // open model: picked up later than the lateness bound
+	MessagesCutOff                    // of MessagesFailed: cut off by the run's end (its --duration, an interrupt, an abort), not by the server
 
 	// TLS (tls.go maps versions and cipher suites onto these).
 	TLSHandshakes        // TLS handshakes completed
@@ -93,7 +94,7 @@ const (
 var counterNames = func() [NumCounters]string {
 	names := [NumCounters]string{
 		"sessions_opened", "sessions_failed", "messages_accepted", "messages_rejected", "messages_failed",
-		"recipients_accepted", "recipients_rejected", "bytes_sent", "dropped", "late",
+		"recipients_accepted", "recipients_rejected", "bytes_sent", "dropped", "late", "messages_cut_off",
 		"tls_handshakes", "tls_resumed", "tls_version_1_0", "tls_version_1_1", "tls_version_1_2", "tls_version_1_3",
 		"tls_certificate_failed", tlsCipherPrefix + "other",
 	}
@@ -109,4 +110,14 @@ func (c Counter) String() string {
 		return counterNames[c]
 	}
 	return "counter?"
+}
+
+// CounterByName is the inverse of Counter.String.
+func CounterByName(name string) (Counter, bool) {
+	for c := Counter(0); c < NumCounters; c++ {
+		if counterNames[c] == name {
+			return c, true
+		}
+	}
+	return 0, false
 }

@@ -49,6 +49,15 @@ type Report struct {
 	Intervals     []Interval       `json:"intervals"`
 	Sources       []Source         `json:"sources,omitempty"`
 
+	// Window splits the run's time into sending and drain (absent in documents written
+	// before it: the whole run was the window).
+	Window *Window `json:"window,omitempty"`
+	// Thresholds are the run's thresholds and their verdicts (a merge re-evaluates the
+	// ones it is given over the merged figures).
+	Thresholds []Verdict `json:"thresholds,omitempty"`
+	// FindMax is a capacity search's steps and result (--find-max).
+	FindMax *FindMaxReport `json:"find_max,omitempty"`
+
 	// Origin names the report in merges and their warnings (a file name); not in JSON.
 	Origin string `json:"-"`
 }
@@ -70,6 +79,26 @@ type Summary struct {
 	ThroughputPerSec float64 `json:"throughput_per_s"` // accepted / duration
 	SuccessRatio     float64 `json:"success_ratio"`    // accepted / attempted (0 when none)
 	Errors           int64   `json:"errors"`           // all error keys' counts
+	OfferedPerSec    float64 `json:"offered_per_s"`    // messages due (attempted + dropped) / sending window
+	AchievedPerSec   float64 `json:"achieved_per_s"`   // messages answered within the sending window / sending window
+}
+
+// Window is how a run's time divides: the sending window, from the start until no
+// message started or was answered any more (or the planned end, --duration), and the
+// drain after it, while the last sessions finished, timed out or were cut off. Rates
+// are per second of the sending window, not of a stuck tail.
+type Window struct {
+	SendingNs int64 `json:"sending_ns"`
+	DrainNs   int64 `json:"drain_ns"`
+	Answered  int64 `json:"answered"` // messages accepted or rejected within the sending window
+}
+
+// window is r's Window, or for a document without one the whole run.
+func (r *Report) window() Window {
+	if r.Window != nil {
+		return *r.Window
+	}
+	return Window{SendingNs: r.ElapsedNs, Answered: r.Totals.Accepted + r.Totals.Rejected}
 }
 
 // PhaseStats is one phase's statistics: exact count, min, mean, max and sum (ns),
@@ -190,7 +219,7 @@ func NewReport(plan any, start time.Time, elapsed time.Duration, totals Totals, 
 		}
 		r.Intervals = append(r.Intervals, NewInterval(iv.Start, end, iv.Snap))
 	}
-	r.Summary = newSummary(r.Totals, r.Errors, r.ElapsedNs)
+	r.Summary = newSummary(r)
 	return r
 }
 
@@ -270,15 +299,23 @@ func newPhaseStats(name string, ps *phaseSnapshot, withHistogram bool) PhaseStat
 	return st
 }
 
-func newSummary(t Totals, errs []ErrorStats, elapsedNs int64) Summary {
+// newSummary computes the figures derived from r's totals, errors, counters, duration
+// and window.
+func newSummary(r *Report) Summary {
+	t := r.Totals
 	s := Summary{Attempted: t.Planned - t.NotStarted}
-	for _, e := range errs {
+	for _, e := range r.Errors {
 		s.Errors += e.Count
 	}
-	if elapsedNs > 0 {
-		secs := float64(elapsedNs) / 1e9
+	if r.ElapsedNs > 0 {
+		secs := float64(r.ElapsedNs) / 1e9
 		s.RatePerSec = float64(s.Attempted) / secs
 		s.ThroughputPerSec = float64(t.Accepted) / secs
+	}
+	if w := r.window(); w.SendingNs > 0 {
+		secs := float64(w.SendingNs) / 1e9
+		s.OfferedPerSec = float64(s.Attempted+r.Counters[Dropped.String()]) / secs
+		s.AchievedPerSec = float64(w.Answered) / secs
 	}
 	if s.Attempted > 0 {
 		s.SuccessRatio = float64(t.Accepted) / float64(s.Attempted)
@@ -531,10 +568,8 @@ func (ps *PhaseStats) phaseSnapshot() (*phaseSnapshot, error) {
 func (r *Report) Snapshot() (*Snapshot, error) {
 	s := NewSnapshot()
 	for name, n := range r.Counters {
-		for c := Counter(0); c < NumCounters; c++ {
-			if c.String() == name {
-				s.counters[c] = n
-			}
+		if c, ok := CounterByName(name); ok {
+			s.counters[c] = n
 		}
 	}
 	for i := range r.Phases {
@@ -574,6 +609,27 @@ func sortPhaseStats(ps []PhaseStats) {
 		}
 		return ps[i].Phase < ps[j].Phase
 	})
+}
+
+// Figures is the document's figures, for thresholds.
+func (r *Report) Figures() (Figures, error) {
+	snap, err := r.Snapshot()
+	if err != nil {
+		return Figures{}, err
+	}
+	w := r.window()
+	return Figures{Totals: r.Totals, Snap: snap, Window: time.Duration(w.SendingNs), Answered: w.Answered}, nil
+}
+
+// CheckThresholds evaluates thresholds over the document's figures and records the
+// verdicts in it (replacing any it had).
+func (r *Report) CheckThresholds(ts []Threshold) ([]Verdict, error) {
+	f, err := r.Figures()
+	if err != nil {
+		return nil, err
+	}
+	r.Thresholds = CheckThresholds(ts, f)
+	return r.Thresholds, nil
 }
 
 // Phase is the statistics of the named phase, if it has any.

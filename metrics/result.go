@@ -19,6 +19,14 @@ type RunInfo struct {
 	// Cluster is a coordinated run's outcome (its workers, the start, what a lost worker
 	// left unaccounted for), as the cluster package writes it.
 	Cluster json.RawMessage `json:"cluster,omitempty"`
+
+	// Where it ran: the tool's version, the host's name, its kernel, its CPU count and
+	// the event loops the run used.
+	Version    string `json:"version,omitempty"`
+	Host       string `json:"host,omitempty"`
+	Kernel     string `json:"kernel,omitempty"`
+	CPUs       int    `json:"cpus,omitempty"`
+	EventLoops int    `json:"event_loops,omitempty"`
 }
 
 // RunResult is what one run measured, as the engine hands it over.
@@ -28,6 +36,11 @@ type RunResult struct {
 	Totals    Totals
 	Snapshot  *Snapshot  // everything recorded, merged over loops and intervals
 	Intervals []Interval // one per second, built as the run went
+
+	// Sending is the sending window (Window.SendingNs; 0: the whole run), Answered the
+	// messages accepted or rejected within it.
+	Sending  time.Duration
+	Answered int64
 }
 
 // ResultReport is the result document of one run: plan is the plan as it is embedded
@@ -38,6 +51,10 @@ func ResultReport(plan any, run *RunInfo, res RunResult) *Report {
 	r.Intervals = res.Intervals
 	if r.Intervals == nil {
 		r.Intervals = []Interval{}
+	}
+	if res.Sending > 0 {
+		r.Window = &Window{SendingNs: int64(res.Sending), DrainNs: int64(res.Elapsed - res.Sending), Answered: res.Answered}
+		r.Summary = newSummary(r)
 	}
 	return r
 }

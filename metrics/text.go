@@ -29,6 +29,14 @@ func WriteText(w io.Writer, r *Report) error {
 		bw.WriteString("\n")
 		writeSourceTable(bw, r.Sources)
 	}
+	if r.FindMax != nil {
+		bw.WriteString("\n")
+		writeFindMax(bw, r.FindMax)
+	}
+	if len(r.Thresholds) > 0 {
+		bw.WriteString("\n")
+		writeThresholds(bw, r.Thresholds)
+	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write text report: %w", err)
 	}
@@ -40,10 +48,22 @@ func writeTotals(w *bufio.Writer, r *Report) {
 	rows := [][]string{
 		{"Messages", "[total, rate, throughput]", fmt.Sprintf("%d, %s, %s", s.Attempted, perSecond(s.RatePerSec), perSecond(s.ThroughputPerSec))},
 		{"Duration", "[total]", FormatDuration(r.Elapsed())},
+	}
+	if w := r.Window; w != nil {
+		// Rates over the sending window, not over a drain that may be a stuck tail.
+		rows = [][]string{
+			{"Messages", "[total, offered, achieved]", fmt.Sprintf("%d, %s, %s", s.Attempted, perSecond(s.OfferedPerSec), perSecond(s.AchievedPerSec))},
+			{"Duration", "[total, sending, drain]", fmt.Sprintf("%s, %s, %s", FormatDuration(r.Elapsed()), fmtNs(w.SendingNs), fmtNs(w.DrainNs))},
+		}
+	}
+	rows = append(rows, [][]string{
 		{"Accounting", "[planned, accepted, rejected, failed, not started]", fmt.Sprintf("%d, %d, %d, %d, %d", t.Planned, t.Accepted, t.Rejected, t.Failed, t.NotStarted)},
 		{"Sessions", "[established, failed]", fmt.Sprintf("%d, %d", t.Sessions, r.Counters[SessionsFailed.String()])},
 		{"Recipients", "[accepted, rejected]", fmt.Sprintf("%d, %d", r.Counters[RecipientsAccepted.String()], r.Counters[RecipientsRejected.String()])},
 		{"Bytes", "[sent]", strconv.FormatInt(r.Counters[BytesSent.String()], 10)},
+	}...)
+	if n := r.Counters[MessagesCutOff.String()]; n != 0 {
+		rows = append(rows, []string{"Cut off", "[by the run's end, of failed]", strconv.FormatInt(n, 10)})
 	}
 	if hs, failed := r.Counters[TLSHandshakes.String()], r.Counters[TLSCertificateFailed.String()]; hs != 0 || failed != 0 {
 		rows = append(rows, []string{"TLS", "[handshakes, resumed, TLS 1.2, TLS 1.3, certificate failures]", fmt.Sprintf("%d, %d, %d, %d, %d",
@@ -137,6 +157,42 @@ func writeSourceTable(w *bufio.Writer, srcs []Source) {
 			perSecond(s.Summary.RatePerSec), perSecond(s.Summary.ThroughputPerSec)})
 	}
 	writeTable(w, header, rows, "lrrrrrrrr")
+}
+
+func writeThresholds(w *bufio.Writer, vs []Verdict) {
+	header := []string{"Threshold", "observed", "verdict"}
+	var rows [][]string
+	for _, v := range vs {
+		verdict := "ok"
+		if !v.Pass {
+			verdict = "BREACHED"
+		}
+		rows = append(rows, []string{v.Threshold, v.Text, verdict})
+	}
+	writeTable(w, header, rows, "lrl")
+}
+
+func writeFindMax(w *bufio.Writer, fm *FindMaxReport) {
+	header := []string{"Step", "rate", "achieved", "accepted", "rejected", "failed", "dropped", "latency p99", "eod p99", "verdict"}
+	var rows [][]string
+	for i, st := range fm.Steps {
+		verdict := "held"
+		if !st.Held {
+			verdict = "broke: " + DescribeBreaches(Breached(st.Verdicts))
+			if st.Error != "" {
+				verdict = "broke: " + st.Error
+			}
+		}
+		rows = append(rows, []string{strconv.Itoa(i + 1), perSecond(st.Rate), perSecond(st.Achieved),
+			strconv.FormatInt(st.Totals.Accepted, 10), strconv.FormatInt(st.Totals.Rejected, 10), strconv.FormatInt(st.Totals.Failed, 10),
+			strconv.FormatInt(st.Dropped, 10), fmtNs(st.LatencyNs), fmtNs(st.EODNs), verdict})
+	}
+	writeTable(w, header, rows, "rrrrrrrrrl")
+	if fm.Highest > 0 {
+		fmt.Fprintf(w, "Highest rate that held every threshold: %s\n", perSecond(fm.Highest))
+	} else {
+		fmt.Fprintf(w, "No rate held every threshold\n")
+	}
 }
 
 // writeTable writes rows in columns two spaces apart; align has one letter per column,

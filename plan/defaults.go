@@ -24,7 +24,16 @@ func Defaults() Plan {
 
 		MaxStartLate: 100 * time.Millisecond,
 		Grace:        5 * time.Second,
+
+		Errors:     ErrorPolicy{OnError: OnErrorAbort}, // the closed model's; WithDefaults: defaultOnError
+		Thresholds: Thresholds{AbortDelay: 10 * time.Second},
 	}
+}
+
+// FindMaxDefaults is a capacity search's settings by default (a plan has none unless
+// it asks for a search: WithDefaults fills the unset ones of a plan's FindMax).
+func FindMaxDefaults() FindMax {
+	return FindMax{Start: 10, Factor: 2, StepDuration: 10 * time.Second, Bisect: 3, MaxSteps: 20}
 }
 
 // WithDefaults returns p with its unset (zero) fields set to their defaults, where zero
@@ -78,6 +87,7 @@ func (p Plan) WithDefaults() Plan {
 	}
 	setDuration(&p.MaxStartLate, d.MaxStartLate)
 	setDuration(&p.Grace, d.Grace)
+	p.withLoadTestDefaults(d)
 	return p
 }
 

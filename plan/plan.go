@@ -57,8 +57,19 @@ type Plan struct {
 	StartAt      time.Time     `json:"start_at,omitzero"`
 	MaxStartLate time.Duration `json:"max_start_late_ns"`
 
-	Grace     time.Duration `json:"grace_ns"`             // after an interrupt, how long sessions in flight may finish
+	Grace     time.Duration `json:"grace_ns"`             // after an interrupt or MaxDuration, how long sessions in flight may finish
 	NoMetrics bool          `json:"no_metrics,omitempty"` // record no timings (the counts stay exact)
+
+	// MaxDuration, when set, is a hard limit on the sending window (--duration,
+	// --max-duration): at MaxDuration no message starts, sessions in flight get Grace,
+	// then every session is cut off.
+	MaxDuration time.Duration `json:"max_duration_ns,omitempty"`
+	// Errors is what a failure does to the run: end it, or count it and go on.
+	Errors ErrorPolicy `json:"errors"`
+	// Thresholds are pass/fail criteria on the run's figures ("eod.p99<500ms").
+	Thresholds Thresholds `json:"thresholds,omitzero"`
+	// FindMax, when set, makes the run a capacity search over open-model rates.
+	FindMax *FindMax `json:"find_max,omitempty"`
 
 	// Local is what belongs to the machine that sends rather than to the run.
 	Local Local `json:"local,omitzero"`

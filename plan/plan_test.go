@@ -30,6 +30,9 @@ func full() Plan {
 	p.StartAt = time.Date(2026, 12, 1, 10, 0, 0, 300, time.UTC)
 	p.MaxStartLate, p.Grace, p.NoMetrics = time.Second, 9*time.Second, true
 	p.Local = Local{SourceAddrs: []net.IP{net.ParseIP("127.0.0.2"), net.ParseIP("::1")}, EventLoops: 3}
+	p.MaxDuration = 90 * time.Second
+	p.Errors = ErrorPolicy{OnError: OnErrorContinue, MaxErrorsPercent: 2.5}
+	p.Thresholds = Thresholds{Exprs: []string{"eod.p99<500ms", "errors<1%"}, Abort: true, AbortDelay: 3 * time.Second}
 	return p
 }
 
@@ -142,6 +145,30 @@ func TestValidate(t *testing.T) {
 			p.Load = Load{Model: ModelRampingSessions, Stages: []Stage{{Duration: 1, Target: 1}}, MaxSessions: 1, DropAfter: 1, LateAfter: 1}
 			p.Shard = &Shard{Weights: []int64{1}}
 		}, "cannot be split"},
+		{func(p *Plan) { p.Errors.OnError = "retry" }, `errors.on_error: want abort or continue, got "retry"`},
+		{func(p *Plan) { p.Errors.MaxErrors = -1 }, "errors.max_errors"},
+		{func(p *Plan) { p.Errors.MaxErrorsPercent = 101 }, "errors.max_errors_percent"},
+		{func(p *Plan) { p.Errors.MaxErrors, p.Errors.MaxErrorsPercent = 1, 1 }, "use one"},
+		{func(p *Plan) { p.MaxDuration = -1 }, "max_duration_ns"},
+		{func(p *Plan) { p.Thresholds.Abort = true }, "thresholds.abort needs thresholds"},
+		{func(p *Plan) { p.Thresholds.Exprs = []string{""} }, "thresholds.exprs[0]: empty"},
+		{func(p *Plan) { p.FindMax = &FindMax{Start: 10, Factor: 2, StepDuration: time.Second, MaxSteps: 1} }, "find_max needs thresholds"},
+		{func(p *Plan) {
+			p.Thresholds.Exprs = []string{"errors<1"}
+			p.FindMax = &FindMax{Start: 10, Factor: 2, StepDuration: time.Second, MaxSteps: 1}
+		}, "find_max steps the open model's rate"},
+		{func(p *Plan) {
+			p.Load.Model, p.Load.Rate, p.Thresholds.Exprs = ModelOpen, 10, []string{"errors<1"}
+			p.FindMax = &FindMax{Start: 10, Factor: 2, Increment: 5, StepDuration: time.Second, MaxSteps: 1}
+		}, "find_max.factor and find_max.increment: use one"},
+		{func(p *Plan) {
+			p.Load.Model, p.Load.Rate, p.Thresholds.Exprs = ModelOpen, 10, []string{"errors<1"}
+			p.FindMax = &FindMax{Start: 10, Factor: 1, StepDuration: time.Second, MaxSteps: 1}
+		}, "find_max.factor"},
+		{func(p *Plan) {
+			p.Load.Model, p.Load.Rate, p.Thresholds.Exprs = ModelOpen, 10, []string{"errors<1"}
+			p.FindMax = &FindMax{Start: 10, Factor: 2, StepDuration: time.Millisecond, MaxSteps: 1}
+		}, "find_max.step_ns"},
 		{func(p *Plan) { p.Grace = 0 }, "grace_ns"},
 		{func(p *Plan) { p.Local.EventLoops = -1 }, "local.event_loops"},
 	} {
@@ -151,6 +178,33 @@ func TestValidate(t *testing.T) {
 		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("want one line with %q, got %v", c.want, err)
 		}
+	}
+}
+
+// The error policy follows the model unless given: smtp-source's closed model aborts,
+// load tests go on; a search gets its settings' defaults, and keeps a bisect of 0.
+func TestLoadTestDefaults(t *testing.T) {
+	for model, want := range map[Model]OnError{ModelClosed: OnErrorAbort, ModelOpen: OnErrorContinue, ModelRampingSessions: OnErrorContinue} {
+		p := Plan{Target: "mx", Load: Load{Model: model}}.WithDefaults()
+		if p.Errors.OnError != want {
+			t.Errorf("%s: on_error %s, want %s", model, p.Errors.OnError, want)
+		}
+	}
+	p := Plan{Target: "mx", Load: Load{Rate: 5}, Errors: ErrorPolicy{OnError: OnErrorAbort}}.WithDefaults()
+	if p.Errors.OnError != OnErrorAbort {
+		t.Errorf("an explicit abort became %s", p.Errors.OnError)
+	}
+	p = Plan{Target: "mx", Messages: 10, Load: Load{Rate: 5}, Thresholds: Thresholds{Exprs: []string{"errors<1"}},
+		FindMax: &FindMax{Start: 20, Increment: 10}}.WithDefaults()
+	want := FindMax{Start: 20, Increment: 10, StepDuration: FindMaxDefaults().StepDuration, MaxSteps: FindMaxDefaults().MaxSteps}
+	if *p.FindMax != want {
+		t.Errorf("find_max %+v, want %+v", *p.FindMax, want)
+	}
+	if err := p.Validate(); err != nil {
+		t.Errorf("a search plan: %v", err)
+	}
+	if back, err := Decode(p.JSON()); err != nil || !reflect.DeepEqual(back, p) {
+		t.Errorf("a search plan's round trip: %+v, %v", back, err)
 	}
 }
 

@@ -55,7 +55,7 @@ type Template struct {
 	rcptDomain string // including the '@'
 	fromHeader []byte // "From: <S>\r\nTo: <R>\r\nDate: D\r\n" (To omitted when it is numbered)
 	dateHeader []byte
-	msgIDHead  []byte   // "Message-Id: <pid." or "Message-Id: <pid-run."
+	msgIDHead  []byte   // "<pid." or "<pid-run."
 	msgIDHost  []byte   // "@host>\r\n"
 	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
 	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
@@ -84,7 +84,7 @@ func NewTemplate(spec MessageSpec) *Template {
 	if spec.Headers {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
 		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
-		t.msgIDHead = appendHex([]byte("Message-Id: <"), int64(spec.PID), 4)
+		t.msgIDHead = appendHex([]byte("<"), int64(spec.PID), 4)
 		if spec.Run != 0 {
 			t.msgIDHead = strconv.AppendUint(append(t.msgIDHead, '-'), spec.Run, 16)
 		}
@@ -205,11 +205,25 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	}
 	dst = append(dst, ">\r\n"...)
 	dst = append(dst, t.dateHeader...)
+	dst = append(dst, "Message-Id: "...)
+	return append(t.appendID(dst, seq, slot), "\r\n"...)
+}
+
+// AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header
+// carries it (for logs that are joined with the server's); nothing without headers.
+func (t *Template) AppendMessageID(dst []byte, seq int64, slot int) []byte {
+	if !t.spec.Headers {
+		return dst
+	}
+	return t.appendID(dst, seq, slot)
+}
+
+func (t *Template) appendID(dst []byte, seq int64, slot int) []byte {
 	dst = append(dst, t.msgIDHead...)
 	dst = appendHex(dst, int64(slot), 4)
 	dst = append(dst, '.')
 	dst = appendHex(dst, seq, 4)
-	return append(dst, t.msgIDHost...)
+	return append(dst, t.msgIDHost[:len(t.msgIDHost)-2]...) // "@host>" without its CRLF
 }
 
 // appendHex appends v in lower-case hex, zero-padded to width, without allocating.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/buildinfo"
 	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
@@ -41,6 +42,10 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	fatal := func(format string, args ...any) int {
 		fmt.Fprintf(errOut, "%s: fatal: "+format+"\n", append([]any{prog}, args...)...)
 		return 1
+	}
+	if len(argv) == 2 && argv[1] == "--version" {
+		fmt.Fprintln(stdout, buildinfo.Version("go-smtp-sink"))
+		return 0
 	}
 	opts, err := parseArgs(prog, argv[1:])
 	if err != nil {

@@ -122,6 +122,14 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 	for _, w := range m.Warnings {
 		out.say("warning: %s", w)
 	}
+	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs) // over the merged run (report.go)
+	if err != nil {
+		return out.fatal("%v", err)
+	}
+	if len(breached) > 0 && code == exitOK {
+		defer out.fatal("threshold breached: %s", metrics.DescribeBreaches(breached))
+		code = exitThreshold
+	}
 	if !inv.out.quiet {
 		if o.Incomplete {
 			out.printf("%s: INCOMPLETE: %d of %d workers delivered their results\n", out.name, m.Delivered, len(o.Workers))

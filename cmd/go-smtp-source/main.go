@@ -3,7 +3,8 @@
 //
 // Exit status: 0 when the run completed (even if -A let the server reject messages),
 // 1 on a fatal error (a rejection without -A, a lost connection, a timeout, a failed
-// connect or lookup), 2 on a command-line error, 130/143 after SIGINT/SIGTERM.
+// connect or lookup), 2 on a command-line error, 98 when --max-errors was exceeded,
+// 99 when a --threshold was breached, 130/143 after SIGINT/SIGTERM.
 package main
 
 import (
@@ -37,6 +38,10 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "worker" {
 		return runWorker(name, args[1:], stdout, stderr)
 	}
+	if wantsVersion(args) {
+		printVersion(stdout)
+		return exitOK
+	}
 	inv, help, err := parseOptions(args)
 	if help {
 		printUsage(os.Stdout, name)
@@ -47,6 +52,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	}
 	if inv.cluster.coordinating() {
 		return runCoordinator(name, inv, stderr)
+	}
+	if inv.plan.FindMax != nil {
+		return runFindMax(name, inv, stdout, stderr)
 	}
 	return runLocal(name, inv, stdout, stderr)
 }
@@ -87,7 +95,7 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 	out := &console{name: name, stdout: bufio.NewWriter(stdout), stderr: stderr, count: inv.out.count, verbose: inv.out.verbose > 0}
 	hooks := engine.Hooks{Events: out, Trace: inv.out.verbose > 0, TLS: inv.tls, Credentials: inv.credentials}
 	if showProgress(inv.out, stderr) {
-		hooks.Progress = progressPrinter(out)
+		hooks.Progress = progressPrinter(out, stderr)
 	}
 	files, err := openOutputFiles(inv.out, &hooks)
 	defer files.closeLog()
@@ -109,7 +117,7 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 		code = interrupted.exitStatus()
 		out.fatalf("interrupted: %d messages in flight were cut off", res.Failed)
 	case runErr != nil:
-		code = exitFatal
+		code = runStatus(runErr)
 		out.fatalf("%v", runErr)
 	}
 	out.finish(code == exitOK)
@@ -123,10 +131,7 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 		code = max(code, exitFatal)
 	}
 	if reached || inv.out.jsonFile != "" {
-		if err := writeResults(inv, res, stderr, reached); err != nil {
-			out.fatalf("%v", err)
-			code = max(code, exitFatal)
-		}
+		code = writeResults(inv, res, out, stdout, reached, code)
 	}
 	return code
 }
@@ -148,6 +153,7 @@ type console struct {
 	verbose bool
 	counter int64
 	line    []byte
+	live    liveLine // the live view's line on a terminal (report.go)
 }
 
 func (c *console) Warning(err error) { c.warnf("%v", err) }
@@ -164,6 +170,7 @@ func (c *console) fatalf(format string, args ...any) {
 func (c *console) diagnostic(level, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearLive()
 	c.line = appendDiagnostic(c.line[:0], c.name, level, text)
 	_, _ = c.stderr.Write(c.line)
 }
@@ -207,6 +214,7 @@ func appendPrintable[T string | []byte](dst []byte, text T) []byte {
 func (c *console) Trace(line []byte, fromServer bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearLive()
 	c.line = append(c.line[:0], c.name...)
 	c.line = append(c.line, ": "...)
 	if fromServer {
@@ -233,6 +241,7 @@ func (c *console) DotSent() {
 func (c *console) finish(completed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearLive()
 	if c.count && completed {
 		c.stdout.WriteByte('\n')
 	}
@@ -241,12 +250,10 @@ func (c *console) finish(completed bool) {
 
 func (c *console) summary(r engine.Result) {
 	secs := r.Elapsed.Seconds()
-	rate := 0.0
-	if secs > 0 {
-		rate = float64(r.Accepted+r.Rejected) / secs
-	}
+	rate := r.AchievedRate() // over the sending window, not a drain that may be a stuck tail
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.clearLive()
 	fmt.Fprintf(c.stderr, "%s: %d messages: %d accepted, %d rejected, %d failed, %d not started; %d connections; %.3fs, %.1f msg/s\n",
 		c.name, r.Planned, r.Accepted, r.Rejected, r.Failed, r.NotStarted, r.Sessions, secs, rate)
 }

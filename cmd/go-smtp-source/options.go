@@ -138,6 +138,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.String("log-messages", "", "write one CSV line per message to `file` (times, phases, reply, queue id)")
 	ext.Bool("no-metrics", false, "record no timings (the summary line's counts stay exact); for measuring what metrics cost")
 	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
+	addLoadTestFlags(ext, d)
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
 }
@@ -181,7 +182,7 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	f := flags{fs}
 	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
-	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard} {
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest} {
 		if err := parse(f, inv); err != nil {
 			return nil, false, err
 		}

@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/buildinfo"
 	"github.com/go-smtp-source/go-smtp-source/internal/tlsburst"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
 // outputFiles are a local run's --log-messages and --hdr-log files.
@@ -57,37 +60,130 @@ func (f *outputFiles) closeHdrLog() error {
 	return f.hlog.Close()
 }
 
-// writeResults writes the report on stderr (when text, unless quiet) and the --json file.
-// It returns the --json file's error. A run that never reached the server (text false) keeps
-// smtp-source's one error line on stderr, but its --json is still written: the error
-// table is the evidence then.
-func writeResults(inv *invocation, res engine.Result, stderr io.Writer, text bool) error {
+// writeResults writes the report on stderr (when text, unless quiet) and the --json
+// document (on stdout for --json -), with the thresholds' verdicts over the run's
+// figures; it returns the exit status: code, raised to 99 when a threshold was breached
+// and to 1 when a file could not be written. A run that never reached the server (text
+// false) keeps smtp-source's one error line on stderr, but its --json is still
+// written: the error table is the evidence then.
+func writeResults(inv *invocation, res engine.Result, out *console, stdout io.Writer, text bool, code int) int {
 	if res.Metrics == nil {
-		return nil
+		return code
 	}
-	about := &metrics.RunInfo{Tool: cluster.Tool, PlanFingerprint: inv.plan.Fingerprint()}
-	report := metrics.ResultReport(inv.plan.ForReport(), about, res.Measured())
+	report := metrics.ResultReport(inv.plan.ForReport(), runInfo(inv.plan, res.EventLoops), res.Measured())
+	breached, err := checkThresholds(report, inv.plan.Thresholds.Exprs)
+	if err != nil {
+		out.fatalf("%v", err)
+		return max(code, exitFatal)
+	}
 	if text && !inv.out.quiet {
 		// Like every diagnostic, the report on stderr is written for whoever reads it;
 		// a reader that went away (EPIPE) does not make the run fail.
-		_ = metrics.WriteText(stderr, report)
+		out.mu.Lock()
+		_ = metrics.WriteText(out.stderr, report)
+		out.mu.Unlock()
 	}
-	if inv.out.jsonFile != "" {
-		if err := metrics.WriteReportFile(inv.out.jsonFile, report); err != nil {
-			return fmt.Errorf("--json %s: %w", inv.out.jsonFile, err)
+	if err = writeJSON(inv.out.jsonFile, report, stdout); err != nil {
+		out.fatalf("%v", err)
+		code = max(code, exitFatal)
+	}
+	if len(breached) > 0 {
+		out.fatalf("threshold breached: %s", metrics.DescribeBreaches(breached))
+		if code == exitOK {
+			code = exitThreshold
 		}
+	}
+	return code
+}
+
+// checkThresholds evaluates the thresholds over a document and records the verdicts in
+// it; it returns the breached ones.
+func checkThresholds(report *metrics.Report, exprs []string) ([]metrics.Verdict, error) {
+	if len(exprs) == 0 {
+		return nil, nil
+	}
+	ts, err := metrics.ParseThresholds(exprs)
+	if err != nil {
+		return nil, err
+	}
+	verdicts, err := report.CheckThresholds(ts)
+	if err != nil {
+		return nil, fmt.Errorf("thresholds: %w", err)
+	}
+	return metrics.Breached(verdicts), nil
+}
+
+// writeJSON writes the document to file: none for "", stdout for "-".
+func writeJSON(file string, report *metrics.Report, stdout io.Writer) error {
+	switch file {
+	case "":
+		return nil
+	case "-":
+		return report.WriteJSON(stdout)
+	}
+	if err := metrics.WriteReportFile(file, report); err != nil {
+		return fmt.Errorf("--json %s: %w", file, err)
 	}
 	return nil
 }
 
-// progressPrinter prints one line a second on stderr.
-func progressPrinter(c *console) func(engine.Progress) {
+// runInfo is the document's "run": the tool and its version, the plan's fingerprint,
+// and the machine the run used (host name, kernel, CPUs, event loops).
+func runInfo(p plan.Plan, loops int) *metrics.RunInfo {
+	host, _ := os.Hostname()
+	var u unix.Utsname
+	kernel := ""
+	if unix.Uname(&u) == nil {
+		kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:])
+	}
+	return &metrics.RunInfo{Tool: cluster.Tool, PlanFingerprint: p.Fingerprint(), Version: buildinfo.Version(cluster.Tool),
+		Host: host, Kernel: kernel, CPUs: runtime.NumCPU(), EventLoops: loops}
+}
+
+// liveLine is the live view's line on a terminal: it is rewritten in place every
+// second, and cleared before anything else is printed.
+type liveLine struct {
+	tty   bool
+	shown bool
+}
+
+// clearLive erases the live line, if one is shown; c.mu is held.
+func (c *console) clearLive() {
+	if c.live.shown {
+		_, _ = io.WriteString(c.stderr, "\r\x1b[K")
+		c.live.shown = false
+	}
+}
+
+// progressPrinter prints the live view on stderr once a second: on a terminal one line
+// rewritten in place (carriage return, the line cut to the terminal's width, clear to
+// the end of the line), elsewhere one line a second.
+func progressPrinter(c *console, stderr io.Writer) func(engine.Progress) {
+	f, _ := stderr.(*os.File)
+	c.live.tty = f != nil && isTerminal(f)
 	return func(p engine.Progress) {
+		line := c.name + ": " + metrics.FormatLive(p)
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		fmt.Fprintf(c.stderr, "%s: %5.0fs  accepted %d  rejected %d  failed %d  %.0f msg/s  in flight %d  eod p99 %v\n",
-			c.name, p.Elapsed.Seconds(), p.Accepted, p.Rejected, p.Failed, p.Rate, p.InFlight, p.EODP99.Round(time.Microsecond))
+		if !c.live.tty {
+			fmt.Fprintln(c.stderr, line)
+			return
+		}
+		if w := terminalWidth(f); w > 1 && len(line) >= w {
+			line = line[:w-1] // a wrapped line cannot be rewritten in place
+		}
+		_, _ = io.WriteString(c.stderr, "\r"+line+"\x1b[K")
+		c.live.shown = true
 	}
+}
+
+// terminalWidth is the terminal's width in columns (0 when unknown).
+func terminalWidth(f *os.File) int {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 // isTerminal reports whether f is a terminal.

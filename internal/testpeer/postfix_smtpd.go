@@ -27,6 +27,14 @@ type PostfixSMTPD struct {
 // CI it fails. The master is stopped by its PID when the test ends.
 func StartPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, extraMainCF ...string) *PostfixSMTPD {
 	t.Helper()
+	return StartPostfixSMTPDLimited(t, certPEM, keyPEM, 100, extraMainCF...)
+}
+
+// StartPostfixSMTPDLimited is StartPostfixSMTPD with at most processes smtpd processes:
+// a server that can be loaded past what it serves (connections beyond wait in the listen
+// queue, ungreeted, as when a real one falls behind).
+func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes int, extraMainCF ...string) *PostfixSMTPD {
+	t.Helper()
 	postfix := Require(t, "postfix")
 	postconf := Require(t, "postconf")
 	if os.Geteuid() != 0 {
@@ -98,7 +106,7 @@ func StartPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, extraMainCF ...stri
 	}
 	mainCF = append(mainCF, extraMainCF...)
 	masterCF := []string{
-		fmt.Sprintf("127.0.0.1:%d inet n - n - 100 smtpd", port),
+		fmt.Sprintf("127.0.0.1:%d inet n - n - %d smtpd", port, processes),
 		"cleanup unix n - n - 0 cleanup",
 		"qmgr unix n - n 300 1 qmgr",
 		"rewrite unix - - n - - trivial-rewrite",
