@@ -45,15 +45,9 @@ func Merge(reports []*Report, maxStartSkew time.Duration) (merged *Report, warni
 	}
 	phases := newPhaseMerger()
 	errs := newErrorMerger()
-	type intervalAcc struct {
-		start    time.Time
-		end      time.Time
-		counters map[string]int64
-		errors   int64
-		phases   *phaseMerger
-	}
-	intervals := make(map[int64]*intervalAcc)
+	intervals := newIntervalMerger()
 	samePlan := true
+	var e2es []*E2E
 	for i, r := range reports {
 		start, end := r.Start, r.Start.Add(r.Elapsed())
 		if i == 0 || start.Before(m.Start) {
@@ -72,29 +66,10 @@ func Merge(reports []*Report, maxStartSkew time.Duration) (merged *Report, warni
 		for _, e := range r.Errors {
 			errs.add(e)
 		}
-		for j := range r.Intervals {
-			iv := &r.Intervals[j]
-			sec := iv.Start.Unix()
-			acc := intervals[sec]
-			if acc == nil {
-				acc = &intervalAcc{start: time.Unix(sec, 0).UTC(), phases: newPhaseMerger()}
-				acc.end = acc.start
-				intervals[sec] = acc
-			}
-			if e := iv.Start.Add(time.Duration(iv.DurationNs)); e.After(acc.end) {
-				acc.end = e
-			}
-			for k, n := range iv.Counters {
-				if acc.counters == nil {
-					acc.counters = make(map[string]int64)
-				}
-				acc.counters[k] += n
-			}
-			acc.errors += iv.Errors
-			if err := acc.phases.add(iv.Phases); err != nil {
-				return nil, nil, fmt.Errorf("merge: %s: interval %s: %w", names[i], iv.Start.Format(time.RFC3339), err)
-			}
+		if err := intervals.addAll(r.Intervals); err != nil {
+			return nil, nil, fmt.Errorf("merge: %s: %w", names[i], err)
 		}
+		e2es = append(e2es, r.E2E)
 		if len(r.Sources) > 0 {
 			m.Sources = append(m.Sources, r.Sources...)
 		} else {
@@ -111,18 +86,9 @@ func Merge(reports []*Report, maxStartSkew time.Duration) (merged *Report, warni
 	}
 	m.Phases = phases.result(true)
 	m.Errors = errs.result()
-	secs := make([]int64, 0, len(intervals))
-	for sec := range intervals {
-		secs = append(secs, sec)
-	}
-	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
-	for _, sec := range secs {
-		acc := intervals[sec]
-		iv := Interval{Start: acc.start, DurationNs: int64(acc.end.Sub(acc.start)), Counters: acc.counters, Errors: acc.errors}
-		if ps := acc.phases.result(false); len(ps) > 0 {
-			iv.Phases = ps
-		}
-		m.Intervals = append(m.Intervals, iv)
+	m.Intervals = append(m.Intervals, intervals.result()...)
+	if m.E2E, err = mergeE2E(e2es); err != nil {
+		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
 	m.Window = mergeWindows(reports, m)
 	m.Summary = newSummary(m)
@@ -210,6 +176,74 @@ func compactJSON(raw json.RawMessage) []byte {
 		return raw
 	}
 	return b.Bytes()
+}
+
+// intervalMerger merges interval series on wall-clock seconds: an interval goes to the
+// second its start falls in; counters and errors add up, histograms merge, and the
+// merged interval reaches to the latest end among those merged into it.
+type intervalMerger struct {
+	bySecond map[int64]*intervalAcc
+}
+
+type intervalAcc struct {
+	start    time.Time
+	end      time.Time
+	counters map[string]int64
+	errors   int64
+	phases   *phaseMerger
+}
+
+func newIntervalMerger() *intervalMerger {
+	return &intervalMerger{bySecond: make(map[int64]*intervalAcc)}
+}
+
+func (im *intervalMerger) addAll(ivs []Interval) error {
+	for j := range ivs {
+		if err := im.add(&ivs[j]); err != nil {
+			return fmt.Errorf("interval %s: %w", ivs[j].Start.Format(time.RFC3339), err)
+		}
+	}
+	return nil
+}
+
+func (im *intervalMerger) add(iv *Interval) error {
+	sec := iv.Start.Unix()
+	acc := im.bySecond[sec]
+	if acc == nil {
+		acc = &intervalAcc{start: time.Unix(sec, 0).UTC(), phases: newPhaseMerger()}
+		acc.end = acc.start
+		im.bySecond[sec] = acc
+	}
+	if e := iv.Start.Add(time.Duration(iv.DurationNs)); e.After(acc.end) {
+		acc.end = e
+	}
+	for k, n := range iv.Counters {
+		if acc.counters == nil {
+			acc.counters = make(map[string]int64)
+		}
+		acc.counters[k] += n
+	}
+	acc.errors += iv.Errors
+	return acc.phases.add(iv.Phases)
+}
+
+// result is the merged series in time order.
+func (im *intervalMerger) result() []Interval {
+	secs := make([]int64, 0, len(im.bySecond))
+	for sec := range im.bySecond {
+		secs = append(secs, sec)
+	}
+	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
+	out := make([]Interval, 0, len(secs))
+	for _, sec := range secs {
+		acc := im.bySecond[sec]
+		iv := Interval{Start: acc.start, DurationNs: int64(acc.end.Sub(acc.start)), Counters: acc.counters, Errors: acc.errors}
+		if ps := acc.phases.result(false); len(ps) > 0 {
+			iv.Phases = ps
+		}
+		out = append(out, iv)
+	}
+	return out
 }
 
 // phaseMerger merges phase statistics by name.

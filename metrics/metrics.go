@@ -32,12 +32,14 @@ const (
 	ScheduleLag               // open model: intended start → picked up
 	Latency                   // open model: intended start → end-of-data reply (corrected for coordinated omission)
 	ServiceTime               // actual start → end-of-data reply (uncorrected)
+	Delivery                  // end to end: sent (the trace header's time) → arrival at a sink behind the MTA
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{
 	"connect", "banner", "helo", "starttls", "tls_handshake", "ehlo_tls", "auth", "mail", "rcpt",
 	"data", "data_xfer", "eod", "rset", "quit", "txn", "session", "schedule_lag", "latency", "service_time",
+	"delivery",
 }
 
 // String is the phase's name in reports and JSON.

@@ -57,6 +57,9 @@ type Report struct {
 	Thresholds []Verdict `json:"thresholds,omitempty"`
 	// FindMax is a capacity search's steps and result (--find-max).
 	FindMax *FindMaxReport `json:"find_max,omitempty"`
+	// E2E is the end-to-end section (--trace): the messages accepted, and what the
+	// sinks behind the MTA saw of them.
+	E2E *E2E `json:"e2e,omitempty"`
 
 	// Origin names the report in merges and their warnings (a file name); not in JSON.
 	Origin string `json:"-"`
@@ -160,12 +163,12 @@ type IntervalSample struct {
 	Snap  *Snapshot
 }
 
-// IsIntervalPhase reports whether the interval series carries phase p: connect, eod, txn
-// and the open model's schedule_lag, latency and service_time. (Every phase in every
-// interval would make a long run's report large.)
+// IsIntervalPhase reports whether the interval series carries phase p: connect, eod, txn,
+// the open model's schedule_lag, latency and service_time, and a sink's delivery. (Every
+// phase in every interval would make a long run's report large.)
 func IsIntervalPhase(p Phase) bool {
 	switch p {
-	case Connect, EOD, Txn, ScheduleLag, Latency, ServiceTime:
+	case Connect, EOD, Txn, ScheduleLag, Latency, ServiceTime, Delivery:
 		return true
 	}
 	return false
@@ -442,7 +445,7 @@ func (r *Report) validate() error {
 			return err
 		}
 	}
-	return nil
+	return r.E2E.validate()
 }
 
 func validatePhases(where string, phases []PhaseStats, needHistogram bool) error {
@@ -618,7 +621,18 @@ func (r *Report) Figures() (Figures, error) {
 		return Figures{}, err
 	}
 	w := r.window()
-	return Figures{Totals: r.Totals, Snap: snap, Window: time.Duration(w.SendingNs), Answered: w.Answered}, nil
+	f := Figures{Totals: r.Totals, Snap: snap, Window: time.Duration(w.SendingNs), Answered: w.Answered}
+	e2e, ok, err := r.E2E.Figures()
+	if err != nil {
+		return Figures{}, err
+	}
+	if ok {
+		f.E2E = &e2e
+		if e2e.Delivery != nil {
+			snap.phases[Delivery] = e2e.Delivery
+		}
+	}
+	return f, nil
 }
 
 // CheckThresholds evaluates thresholds over the document's figures and records the

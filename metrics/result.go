@@ -41,6 +41,10 @@ type RunResult struct {
 	// messages accepted or rejected within it.
 	Sending  time.Duration
 	Answered int64
+
+	// E2E is a traced run's record: its run id, header and accepted numbers (nil: not
+	// traced).
+	E2E *E2ERun
 }
 
 // ResultReport is the result document of one run: plan is the plan as it is embedded
@@ -55,6 +59,13 @@ func ResultReport(plan any, run *RunInfo, res RunResult) *Report {
 	if res.Sending > 0 {
 		r.Window = &Window{SendingNs: int64(res.Sending), DrainNs: int64(res.Elapsed - res.Sending), Answered: res.Answered}
 		r.Summary = newSummary(r)
+	}
+	if res.E2E != nil {
+		run := *res.E2E
+		if run.Accepted == nil {
+			run.Accepted = NewSeqSet()
+		}
+		r.E2E = &E2E{Runs: []E2ERun{run}}
 	}
 	return r
 }

@@ -33,6 +33,10 @@ func WriteText(w io.Writer, r *Report) error {
 		bw.WriteString("\n")
 		writeFindMax(bw, r.FindMax)
 	}
+	if r.E2E != nil {
+		bw.WriteString("\n")
+		writeE2E(bw, r.E2E)
+	}
 	if len(r.Thresholds) > 0 {
 		bw.WriteString("\n")
 		writeThresholds(bw, r.Thresholds)

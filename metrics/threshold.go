@@ -16,13 +16,14 @@ import (
 // The grammar (spaces are allowed around the operator):
 //
 //	threshold := metric op value
-//	metric    := PHASE '.' aggregate          eod.p99, latency.p99.9, connect.max
-//	           | NAME                          accepted, errors, rate, dropped, sessions_failed
+//	metric    := PHASE '.' aggregate          eod.p99, latency.p99.9, connect.max, delivery.p99
+//	           | NAME                          accepted, errors, rate, dropped, sessions_failed, lost
 //	           | FIELD ':' FIELD { ':' FIELD }  an error key prefix: rcpt:perm:550, *:net:timeout
 //	aggregate := 'p' NUM | 'p(' NUM ')' | min | max | mean | avg | med | count
 //	op        := '<' | '<=' | '>' | '>=' | '==' | '!='
 //	value     := DURATION                      for a phase's time: 500ms, 2s, 1m30s
 //	           | NUM [ '%' ]                   for a count; P% is a share of the messages attempted
+//	                                           (of those the MTA accepted, for the end-to-end counts)
 //	           | NUM [ '/s' ]                  for a rate, messages per second
 type Threshold struct {
 	Metric  Metric
@@ -50,6 +51,7 @@ const (
 	KindCounter                       // one of the counters (dropped, late, sessions_failed, …)
 	KindRate                          // rate, offered, throughput: messages per second of the sending window
 	KindErrors                        // the count of the error keys matching a pattern
+	KindDelivery                      // end to end: delivered, delivered_late, lost, duplicates, unexpected
 )
 
 // Aggregate is a phase's statistic.
@@ -113,6 +115,10 @@ var totalNames = map[string]bool{
 
 // rateNames are the rates, per second of the sending window.
 var rateNames = map[string]bool{"rate": true, "offered": true, "throughput": true}
+
+// deliveryNames are the end-to-end counts of the runs reconciled with their sinks
+// (E2ERun): they have no data in a run no sink was asked about.
+var deliveryNames = map[string]bool{"delivered": true, "delivered_late": true, "lost": true, "duplicates": true, "unexpected": true}
 
 // MaxThresholdLen bounds a threshold's text.
 const MaxThresholdLen = 256
@@ -221,6 +227,8 @@ func (p *thresholdParser) metric() (Metric, error) {
 		return Metric{Kind: KindTotal, Name: name}, nil
 	case rateNames[name]:
 		return Metric{Kind: KindRate, Name: name}, nil
+	case deliveryNames[name]:
+		return Metric{Kind: KindDelivery, Name: name}, nil
 	}
 	if _, ok := CounterByName(name); ok {
 		return Metric{Kind: KindCounter, Name: name}, nil

@@ -17,6 +17,9 @@ type Figures struct {
 	// second of it. Answered is the messages accepted or rejected within it.
 	Window   time.Duration
 	Answered int64
+	// E2E is the end-to-end counts, when a sink was asked about the run (its delivery
+	// latency is Snap's phase Delivery); nil otherwise.
+	E2E *E2EFigures
 }
 
 // Errors is the messages the server rejected or that failed, without those the run's
@@ -60,6 +63,8 @@ func (t Threshold) Observe(f Figures) (float64, error) {
 		return f.rate(m.Name)
 	case KindErrors:
 		v = float64(matchingErrors(f.Snap, m.Pattern))
+	case KindDelivery:
+		return t.observeDelivery(f.E2E)
 	default:
 		return 0, fmt.Errorf("threshold %s: metric kind %d", t, m.Kind)
 	}
@@ -71,6 +76,34 @@ func (t Threshold) Observe(f Figures) (float64, error) {
 		return 0, errNoData
 	}
 	return 100 * v / float64(attempted), nil
+}
+
+// observeDelivery is an end-to-end count, or its share of the messages the MTA
+// accepted; no data when no sink was asked.
+func (t Threshold) observeDelivery(e *E2EFigures) (float64, error) {
+	if e == nil {
+		return 0, errNoData
+	}
+	var v int64
+	switch t.Metric.Name {
+	case "delivered":
+		v = e.Delivered
+	case "delivered_late":
+		v = e.DeliveredLate
+	case "lost":
+		v = e.Lost
+	case "duplicates":
+		v = e.Duplicates
+	case "unexpected":
+		v = e.Unexpected
+	}
+	if !t.Percent {
+		return float64(v), nil
+	}
+	if e.Accepted <= 0 {
+		return 0, errNoData
+	}
+	return 100 * float64(v) / float64(e.Accepted), nil
 }
 
 func observePhase(m Metric, s *Snapshot) (float64, error) {

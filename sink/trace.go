@@ -206,9 +206,9 @@ func newTraceRun(id string, maxIntervals int) *traceRun {
 		open: metrics.NewSnapshot(), total: metrics.NewSnapshot()}
 }
 
-// deliveryPhase carries the delivery latency in the metrics package's recorders, which
-// have no phase of that name; the documents name it "delivery".
-const deliveryPhase = metrics.Latency
+// deliveryPhase carries the delivery latency in the metrics package's recorders; the
+// documents name it "delivery".
+const deliveryPhase = metrics.Delivery
 
 func (r *traceRun) add(seq uint64, sentNs int64, now time.Time) {
 	if r.first.IsZero() {
