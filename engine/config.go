@@ -79,6 +79,7 @@ type Config struct {
 	SessionStages []Stage // closed model with ramped sessions
 
 	Shard        *plan.Ownership // the messages this process owns; nil: all of them
+	Trace        *plan.Trace     // messages carry the trace header; the accepted ones are recorded
 	StartAt      time.Time
 	MaxStartLate time.Duration
 
@@ -134,7 +135,7 @@ func newConfig(p plan.Plan, h Hooks) (Config, error) {
 		Events: h.Events, Progress: h.Progress, OnInterval: h.OnInterval, MessageLog: h.MessageLog, Admit: h.Admit,
 		MaxDuration: p.MaxDuration, Continue: p.Errors.OnError == plan.OnErrorContinue,
 		MaxErrors: p.Errors.MaxErrors, MaxErrorsPercent: p.Errors.MaxErrorsPercent,
-		ThresholdAbort: p.Thresholds.Abort, AbortDelay: p.Thresholds.AbortDelay,
+		ThresholdAbort: p.Thresholds.Abort, AbortDelay: p.Thresholds.AbortDelay, Trace: p.Trace,
 	}
 	if cfg.Thresholds, err = metrics.ParseThresholds(p.Thresholds.Exprs); err != nil {
 		return Config{}, fmt.Errorf("plan: thresholds: %w", err)
@@ -222,6 +223,9 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 			start = time.Now()
 		}
 		spec.Run = uint64(start.UnixNano())
+	}
+	if t := p.Trace; t != nil {
+		spec.Trace = &protocol.TraceSpec{Header: t.Header, Run: t.Run}
 	}
 	if m.From != nil {
 		spec.Sender = *m.From
@@ -375,6 +379,10 @@ type Result struct {
 	Answered int64
 	// EventLoops is the number of event loops the run used.
 	EventLoops int
+	// Trace is the plan's trace (nil: none), and AcceptedSeqs the sequence numbers of the
+	// messages accepted, which a sink behind the MTA should see.
+	Trace        *plan.Trace
+	AcceptedSeqs *metrics.SeqSet
 }
 
 // Drain is how long the run went on after its sending window: sessions finishing,
@@ -402,8 +410,12 @@ func (r Result) Figures() metrics.Figures {
 // Measured is the run's measurements as a result document takes them
 // (metrics.ResultReport).
 func (r Result) Measured() metrics.RunResult {
+	var e2e *metrics.E2ERun
+	if r.Trace != nil {
+		e2e = &metrics.E2ERun{Run: r.Trace.Run, Header: r.Trace.Header, Accepted: r.AcceptedSeqs}
+	}
 	return metrics.RunResult{Start: r.Start, Elapsed: r.Elapsed, Snapshot: r.Metrics, Intervals: r.Intervals,
-		Sending: r.Sending, Answered: r.Answered,
+		Sending: r.Sending, Answered: r.Answered, E2E: e2e,
 		Totals: metrics.Totals{Planned: r.Planned, Accepted: r.Accepted, Rejected: r.Rejected,
 			Failed: r.Failed, NotStarted: r.NotStarted, Sessions: r.Sessions}}
 }

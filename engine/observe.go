@@ -96,6 +96,9 @@ func (s *slot) MessageDone(seq int64, o protocol.Outcome, err error, final *prot
 	if final != nil {
 		s.answeredAt(end)
 	}
+	if o == protocol.Accepted && s.r.accepted != nil {
+		s.r.accepted.Add(uint64(seq))
+	}
 	m := s.message(seq)
 	if m == nil {
 		return

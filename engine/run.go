@@ -17,6 +17,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
@@ -72,6 +73,8 @@ type runner struct {
 	stoppedAt atomic.Int64 // ns since the epoch when no message could start any more; 0 until then
 	cutOff    atomic.Bool  // the planned end (MaxDuration) stopped the run: what the grace leaves is cut off
 	warns     *warnLimiter
+
+	accepted *metrics.SeqRecorder // the accepted messages' numbers (a traced run); nil otherwise
 
 	budgeted bool         // the plan has an error budget: outcomes are counted as they come
 	outcomes atomic.Int64 // messages with an outcome so far (budgeted runs)
@@ -239,12 +242,24 @@ func newRunner(cfg Config, addr net.Addr, local int64, sched *Schedule, unbounde
 	r.proto.PauseBetween = cfg.FixedDelay > 0 || cfg.RandomDelay > 0 ||
 		sched != nil && cfg.Protocol.ReuseConnection // open model: the dispatcher says when
 	r.model = newModel(r, sched)
+	if cfg.Trace != nil {
+		r.accepted = metrics.NewSeqRecorder(acceptedLimit(cfg.Messages, unbounded))
+	}
 	for i := 0; i < cfg.MaxConnecting; i++ {
 		go r.dials.serve()
 	}
 	r.dialCtx, r.cancelDial = context.WithCancel(context.Background())
 	r.dialers = newDialers(cfg, addr)
 	return r
+}
+
+// acceptedLimit is the highest sequence number a traced run can accept: its messages,
+// all shards together (a run as long as its stages: any).
+func acceptedLimit(messages int64, unbounded bool) uint64 {
+	if unbounded || messages <= 0 {
+		return 0
+	}
+	return uint64(messages)
 }
 
 // release ends the dialing goroutines, however the run ended.
@@ -307,6 +322,9 @@ func (r *runner) awaitStart(ctx context.Context) error {
 // begin is the run's epoch: recording starts, and the load model starts the load.
 func (r *runner) begin() {
 	r.epoch = time.Now()
+	if r.proto.Template != nil {
+		r.proto.Template.SetTraceEpoch(r.epoch.UnixNano())
+	}
 	r.recs = newRecorders(r.epoch, r.cfg.NoMetrics)
 	r.recs.onSample = r.cfg.OnInterval
 	if r.cfg.MessageLog != nil {
@@ -415,7 +433,10 @@ func (r *runner) shutdown() {
 
 func (r *runner) result(elapsed time.Duration) Result {
 	res := Result{Planned: r.local, Elapsed: elapsed, Start: r.epoch,
-		Metrics: r.recs.total, Intervals: r.recs.intervals, EventLoops: r.loops}
+		Metrics: r.recs.total, Intervals: r.recs.intervals, EventLoops: r.loops, Trace: r.cfg.Trace}
+	if r.accepted != nil {
+		res.AcceptedSeqs = r.accepted.Set()
+	}
 	last := r.lastDue.Load()
 	for _, s := range r.allSlots() {
 		res.Accepted += s.accepted

@@ -88,6 +88,7 @@ func (p Plan) WithDefaults() Plan {
 	setDuration(&p.MaxStartLate, d.MaxStartLate)
 	setDuration(&p.Grace, d.Grace)
 	p.withLoadTestDefaults(d)
+	p.withTraceDefaults()
 	return p
 }
 

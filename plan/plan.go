@@ -70,6 +70,9 @@ type Plan struct {
 	Thresholds Thresholds `json:"thresholds,omitzero"`
 	// FindMax, when set, makes the run a capacity search over open-model rates.
 	FindMax *FindMax `json:"find_max,omitempty"`
+	// Trace, when set, puts a header in every message that a sink behind the MTA reads
+	// (end-to-end measurement); nil keeps smtp-source's bytes.
+	Trace *Trace `json:"trace,omitempty"`
 
 	// Local is what belongs to the machine that sends rather than to the run.
 	Local Local `json:"local,omitzero"`

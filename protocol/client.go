@@ -651,6 +651,7 @@ func (c *Client) sendRset(now int64) {
 // (which ends in ".\r\n"). With PIPELINING and -d, the next transaction's envelope rides
 // in the same write as the dot.
 func (c *Client) sendMessage(now int64, t *txn) {
+	c.out.B = c.cfg.Template.AppendTraceHeader(c.out.B, t.seq, now)
 	c.out.B = c.cfg.Template.AppendHeaders(c.out.B, t.seq, c.slot)
 	c.bodyAt = len(c.out.B)
 	c.body, c.bodyLen = c.cfg.Template.BodyPieces(), c.cfg.Template.BodyLen()

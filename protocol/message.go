@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,17 @@ type MessageSpec struct {
 	// standing cluster worker: the same PID, slots and global message numbers) never
 	// repeat an id. Zero keeps smtp-source's three fields as they are.
 	Run uint64
+
+	// Trace, when set, puts "Header: run seq send-time-unix-ns" first in every message
+	// (AppendTraceHeader); nil sends smtp-source's bytes.
+	Trace *TraceSpec
+}
+
+// TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
+// them).
+type TraceSpec struct {
+	Header string
+	Run    string
 }
 
 // Template is a MessageSpec rendered once: every byte that does not vary per message is
@@ -60,6 +72,9 @@ type Template struct {
 	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
 	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
 	bodyLen    int
+
+	traceHead  []byte       // "Header: run " (nil: no trace header)
+	traceEpoch atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
 }
 
 // NewTemplate renders spec.
@@ -80,6 +95,9 @@ func NewTemplate(spec MessageSpec) *Template {
 		}
 	}
 	t.mailCmd = []byte("MAIL FROM:<" + spec.Sender + ">\r\n")
+	if spec.Trace != nil {
+		t.traceHead = []byte(spec.Trace.Header + ": " + spec.Trace.Run + " ")
+	}
 	var head []byte
 	if spec.Headers {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
@@ -186,6 +204,27 @@ func (t *Template) AppendRcptCommand(dst []byte, seq int64, i int) []byte {
 	dst = append(dst, "RCPT TO:<"...)
 	dst = t.AppendRecipient(dst, seq, i)
 	return append(dst, ">\r\n"...)
+}
+
+// Traced reports whether messages carry the trace header.
+func (t *Template) Traced() bool { return t.traceHead != nil }
+
+// SetTraceEpoch sets the wall clock (Unix ns) at which the times given to
+// AppendTraceHeader are 0: the run's epoch, whose phase times are ns since it.
+func (t *Template) SetTraceEpoch(unixNs int64) { t.traceEpoch.Store(unixNs) }
+
+// AppendTraceHeader appends message seq's trace header, "X-GSS-Trace: run seq send\r\n",
+// send being now (ns since the epoch SetTraceEpoch gave) as Unix ns: the time its content
+// is sent. Only the numbers are written per message; without a trace it appends nothing.
+func (t *Template) AppendTraceHeader(dst []byte, seq, now int64) []byte {
+	if t.traceHead == nil {
+		return dst
+	}
+	dst = append(dst, t.traceHead...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, t.traceEpoch.Load()+now, 10)
+	return append(dst, '\r', '\n')
 }
 
 // AppendHeaders appends the headers that precede Body: From, To, Date and a Message-Id
