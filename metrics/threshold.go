@@ -46,12 +46,12 @@ type Metric struct {
 type MetricKind uint8
 
 const (
-	KindPhase   MetricKind = iota + 1 // a phase's statistic (a time, or its sample count)
-	KindTotal                         // the accounting: planned, accepted, … errors
-	KindCounter                       // one of the counters (dropped, late, sessions_failed, …)
-	KindRate                          // rate, offered, throughput: messages per second of the sending window
-	KindErrors                        // the count of the error keys matching a pattern
-	KindDelivery                      // end to end: delivered, delivered_late, lost, duplicates, unexpected
+	KindPhase    MetricKind = iota + 1 // a phase's statistic (a time, or its sample count)
+	KindTotal                          // the accounting: planned, accepted, … errors
+	KindCounter                        // one of the counters (dropped, late, sessions_failed, …)
+	KindRate                           // rate, offered, throughput: messages per second of the sending window
+	KindErrors                         // the count of the error keys matching a pattern
+	KindDelivery                       // end to end: delivered, delivered_late, lost, duplicates, unexpected
 )
 
 // Aggregate is a phase's statistic.
