@@ -30,6 +30,12 @@ type Live struct {
 	Intervals  int // intervals so far
 
 	Workers, Lost int // a cluster's: reporting and lost workers (0, 0 for a local run)
+
+	// End to end (--e2e-sink), shown when Sinks > 0: the messages the sinks behind the
+	// MTA have seen so far, and the last second's delivery p99 (0: none arrived in it).
+	Sinks       int
+	Delivered   int64
+	DeliveryP99 time.Duration
 }
 
 // FormatLive is the live view's line (without the program's name or a line end): the
@@ -37,6 +43,9 @@ type Live struct {
 // terminal too narrow for all of it:
 //
 //	12s/60s  target 300/s  achieved 298/s  latency p99 3.21ms  eod p99 1.1ms  accepted 3580  rejected 0  failed 0  late 2  dropped 0  conns open 12
+//
+// With sinks to ask (--e2e-sink), the delivery p99 follows the end-of-data p99 and the
+// messages delivered follow those accepted.
 func FormatLive(l Live) string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatFloat(l.Elapsed.Seconds(), 'f', 0, 64) + "s")
@@ -55,11 +64,17 @@ func FormatLive(l Live) string {
 		latency = "latency p99 "
 	}
 	b.WriteString("  " + latency + liveDuration(l.LatencyP99) + "  eod p99 " + liveDuration(l.EODP99))
+	if l.Sinks > 0 {
+		b.WriteString("  delivery p99 " + liveDuration(l.DeliveryP99))
+	}
 	for _, f := range []struct {
 		name string
 		n    int64
 	}{{"accepted", l.Accepted}, {"rejected", l.Rejected}, {"failed", l.Failed}, {"late", l.Late}, {"dropped", l.Dropped}, {"conns open", l.InFlight}} {
 		b.WriteString("  " + f.name + " " + strconv.FormatInt(f.n, 10))
+		if f.name == "accepted" && l.Sinks > 0 {
+			b.WriteString("  delivered " + strconv.FormatInt(l.Delivered, 10))
+		}
 	}
 	if l.Workers > 0 || l.Lost > 0 {
 		b.WriteString("  workers " + strconv.Itoa(l.Workers) + "  lost " + strconv.Itoa(l.Lost))
@@ -68,6 +83,9 @@ func FormatLive(l Live) string {
 }
 
 func perSecondLive(r float64) string { return strconv.FormatFloat(r, 'f', 0, 64) + "/s" }
+
+// LiveDuration is a duration as the live view shows it (liveDuration).
+func LiveDuration(d time.Duration) string { return liveDuration(d) }
 
 // liveDuration is a p99 at a precision a person reads at a glance: "-" for none,
 // 3 significant digits otherwise (850µs, 3.21ms, 1.5s).

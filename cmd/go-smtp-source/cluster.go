@@ -58,6 +58,10 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	}
 	ctx, interrupted, release := onInterrupt()
 	defer release()
+	if err := inv.e2e.start(ctx, inv.plan); err != nil {
+		return out.fatal("%v", err)
+	}
+	defer inv.e2e.stop()
 	co := inv.cluster
 	conn, err := cluster.ConnectCoordinator(ctx, co.listen, co.natsURL, co.auth, co.natsWait, func(text string) { out.say("%s", text) })
 	if err != nil {
@@ -76,8 +80,8 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 		JoinTimeout: co.joinTimeout, ContinueOnLoss: co.continueLoss, Event: func(text string) { out.say("%s", text) }}
 	if showProgress(inv.out, stderr) {
 		ccfg.Progress = func(p cluster.Progress) {
-			out.say("%5.0fs  accepted %d  rejected %d  failed %d  %.0f msg/s  in flight %d  workers %d  lost %d",
-				p.Elapsed.Seconds(), p.Accepted, p.Rejected, p.Failed, p.Rate, p.InFlight, p.Workers, p.Lost)
+			out.say("%5.0fs  accepted %d  rejected %d  failed %d  %.0f msg/s  in flight %d  workers %d  lost %d%s",
+				p.Elapsed.Seconds(), p.Accepted, p.Rejected, p.Failed, p.Rate, p.InFlight, p.Workers, p.Lost, inv.e2e.liveText())
 		}
 	}
 	out.say("waiting for %d workers on %s", co.workers, conn.URL)
@@ -122,6 +126,7 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 	for _, w := range m.Warnings {
 		out.say("warning: %s", w)
 	}
+	inv.e2e.finish(m.Report, func(err error) { out.say("warning: %v", err) }) // the coordinator asks the sinks
 	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs) // over the merged run (report.go)
 	if err != nil {
 		return out.fatal("%v", err)

@@ -38,6 +38,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "worker" {
 		return runWorker(name, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "reconcile" {
+		return runReconcile(name, args[1:], stdout, stderr)
+	}
 	if wantsVersion(args) {
 		printVersion(stdout)
 		return exitOK
@@ -108,6 +111,12 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 	}
 	ctx, interrupted, release := onInterrupt()
 	defer release()
+	if err := inv.e2e.start(ctx, inv.plan); err != nil {
+		out.fatalf("%v", err)
+		return exitFatal
+	}
+	defer inv.e2e.stop()
+	hooks.Progress = inv.e2e.live(hooks.Progress)
 
 	res, runErr := engine.Run(ctx, inv.plan, hooks)
 

@@ -26,6 +26,7 @@ type invocation struct {
 	plan    plan.Plan
 	out     outputOptions
 	cluster clusterOptions
+	e2e     e2eOptions
 
 	tls         *tls.Config // built from the plan, checked before anything starts
 	credentials []protocol.Credential
@@ -139,6 +140,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("no-metrics", false, "record no timings (the summary line's counts stay exact); for measuring what metrics cost")
 	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
 	addLoadTestFlags(ext, d)
+	addE2EFlags(ext)
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
 }
@@ -182,7 +184,7 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	f := flags{fs}
 	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
-	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest} {
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest, parseE2E} {
 		if err := parse(f, inv); err != nil {
 			return nil, false, err
 		}

@@ -71,6 +71,7 @@ func writeResults(inv *invocation, res engine.Result, out *console, stdout io.Wr
 		return code
 	}
 	report := metrics.ResultReport(inv.plan.ForReport(), runInfo(inv.plan, res.EventLoops), res.Measured())
+	inv.e2e.finish(report, out.Warning) // waits up to --e2e-wait for the last deliveries
 	breached, err := checkThresholds(report, inv.plan.Thresholds.Exprs)
 	if err != nil {
 		out.fatalf("%v", err)
