@@ -282,7 +282,8 @@ func (e *E2E) Figures() (f E2EFigures, ok bool, err error) {
 // ShiftedBy is ps with every sample moved by d and clamped at 0: a sink's delivery
 // latency corrected by a measured clock offset (d = −offset). Count is exact; the
 // extremes and the sum are exact unless samples were clamped; the histogram moves bucket
-// by bucket (to its precision, 3 significant digits). Statistics without a histogram
+// by bucket, so a percentile is as precise as it was before the shift (3 significant
+// digits of the unshifted value). Statistics without a histogram
 // (a poller's cheap form) have each figure moved.
 func (ps PhaseStats) ShiftedBy(d time.Duration) (PhaseStats, error) {
 	if d == 0 || ps.Count == 0 {

@@ -69,6 +69,21 @@ func (s *SeqSet) Add(n uint64) bool {
 	return true
 }
 
+// addRange adds lo … hi (1 ≤ lo ≤ hi ≤ MaxSeq, none of them members yet) a word at a
+// time.
+func (s *SeqSet) addRange(lo, hi uint64) {
+	for n := lo; n <= hi; {
+		page := s.page(n>>seqPageShift, true)
+		w, from := (n%seqPageBits)/64, n%64
+		to := min(63, from+(hi-n)) // the last bit of this word to set
+		mask := (^uint64(0) >> (63 - to)) &^ (uint64(1)<<from - 1)
+		page[w] |= mask
+		n += to - from + 1
+	}
+	s.count += int64(hi - lo + 1)
+	s.highest = max(s.highest, hi)
+}
+
 // page is page p, created when create is set (nil otherwise when absent).
 func (s *SeqSet) page(p uint64, create bool) *seqPage {
 	if p >= uint64(len(s.pages)) {
@@ -271,9 +286,7 @@ func ParseSeqRanges(text string) (*SeqSet, error) {
 		if lo <= last {
 			return nil, fmt.Errorf("sequence ranges: item %d %q: not above the run before it (%d)", i+1, cut(item, 40), last)
 		}
-		for n := lo; n <= hi; n++ {
-			s.Add(n)
-		}
+		s.addRange(lo, hi)
 		last = hi
 	}
 	return s, nil
