@@ -35,6 +35,13 @@ func StartPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, extraMainCF ...stri
 // queue, ungreeted, as when a real one falls behind).
 func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes int, extraMainCF ...string) *PostfixSMTPD {
 	t.Helper()
+	return startPostfixSMTPD(t, certPEM, keyPEM, processes, extraMainCF, nil)
+}
+
+// startPostfixSMTPD is StartPostfixSMTPDLimited with master.cf services added
+// (extraMasterCF); extraMainCF's settings replace the defaults of the same name.
+func startPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, processes int, extraMainCF, extraMasterCF []string) *PostfixSMTPD {
+	t.Helper()
 	postfix := Require(t, "postfix")
 	postconf := Require(t, "postconf")
 	if os.Geteuid() != 0 {
@@ -104,7 +111,7 @@ func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes in
 		"smtpd_client_connection_count_limit = 0", "smtpd_client_connection_rate_limit = 0",
 		"default_process_limit = 200",
 	}
-	mainCF = append(mainCF, extraMainCF...)
+	mainCF = append(overridden(mainCF, extraMainCF), extraMainCF...)
 	masterCF := []string{
 		fmt.Sprintf("127.0.0.1:%d inet n - n - %d smtpd", port, processes),
 		"cleanup unix n - n - 0 cleanup",
@@ -123,6 +130,7 @@ func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes in
 		"scache unix - - n - 1 scache",
 		"tlsmgr unix - - n 1000? 1 tlsmgr",
 	}
+	masterCF = append(masterCF, extraMasterCF...)
 	write := func(name string, lines []string) {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -140,4 +148,22 @@ func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes in
 		t.Fatalf("postfix master: %v; stderr: %s", err, p.Stderr.String())
 	}
 	return p
+}
+
+// overridden is defaults without the settings extra gives again (Postfix takes the last
+// one of a name, but warns about each on every command).
+func overridden(defaults, extra []string) []string {
+	names := map[string]bool{}
+	for _, e := range extra {
+		name, _, _ := strings.Cut(e, "=")
+		names[strings.TrimSpace(name)] = true
+	}
+	var out []string
+	for _, d := range defaults {
+		name, _, _ := strings.Cut(d, "=")
+		if !names[strings.TrimSpace(name)] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
