@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -281,4 +282,36 @@ func httpBody(t *testing.T, url string) []byte {
 		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
 	}
 	return b
+}
+
+// Direct to a go-smtp-sink that pushes back (--reject at MAIL, 421 closing the
+// connection, at RCPT and at the dot, with a seed): go-smtp-source files exactly the
+// sink's count of each injected refusal under the same error key, and no other error;
+// the traced run finds every accepted message at the sink, and nothing else. (A 421
+// banner is not among them: -A takes it as smtp-source does, a warning, and the
+// session's failure is the lost connection at HELO.)
+func TestE2EPushbackKeysMatchSink(t *testing.T) {
+	const messages = 1000
+	s := startTraceSink(t, "--reject", "mail=421:2%,rcpt=550:5%,.=451:3%", "--seed", "16")
+	r := runTraced(t, "-A", "-d", "-s", "4", "-m", fmt.Sprint(messages), "--e2e-sink", s.URL, "--e2e-wait", "10s", s.Addr)
+	st := s.stop(t)
+	got := map[string]int64{}
+	for _, e := range r.report.Errors {
+		got[e.Key] = e.Count
+	}
+	for _, key := range []string{"mail:temp:421:4.3.0", "rcpt:perm:550:5.3.0", "eod:temp:451:4.3.0"} {
+		if st.RefusalsByKey[key] == 0 {
+			t.Errorf("the sink injected no %s: %v", key, st.RefusalsByKey)
+		}
+	}
+	if !maps.Equal(got, st.RefusalsByKey) {
+		t.Errorf("go-smtp-source's errors %v, go-smtp-sink's refusals %v", got, st.RefusalsByKey)
+	}
+	e := r.run
+	if tot := r.report.Totals; tot.Accepted+tot.Rejected+tot.Failed != messages || tot.Accepted != st.MessagesAccepted ||
+		e.Accepted.Len() != tot.Accepted || e.Delivered != tot.Accepted || e.Lost != 0 || e.Duplicates != 0 || e.Unexpected != 0 {
+		t.Errorf("totals %+v, sink accepted %d; e2e accepted %d, delivered %d, lost %d, duplicates %d, unexpected %d",
+			tot, st.MessagesAccepted, e.Accepted.Len(), e.Delivered, e.Lost, e.Duplicates, e.Unexpected)
+	}
+	t.Logf("errors %v", got)
 }
