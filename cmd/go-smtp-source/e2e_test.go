@@ -315,3 +315,43 @@ func TestE2EPushbackKeysMatchSink(t *testing.T) {
 	}
 	t.Logf("errors %v", got)
 }
+
+// A cluster of two workers traces one run through Postfix, which routes the messages
+// with an even sequence number to a second go-smtp-sink (header_checks FILTER): the
+// coordinator polls both sinks (--e2e-sink twice) and reconciles the merged run — every
+// message delivered once, each sink seeing its half.
+func TestE2EClusterTwoSinksThroughPostfix(t *testing.T) {
+	const messages = 400
+	odd, even := startTraceSink(t), startTraceSink(t)
+	relay := testpeer.StartPostfixRelay(t, odd.Addr, testpeer.RelayOptions{
+		HeaderChecks: []string{`/^X-GSS-Trace: [^ ]+ [0-9]*[02468] / FILTER smtp:[` + strings.Replace(even.Addr, ":", "]:", 1)}})
+	c := startCoordinator(t, 2, "-s", "10", "-m", fmt.Sprint(messages), "-f", "a@source.test", "-t", "b@dest.test",
+		"--e2e-sink", odd.URL, "--e2e-sink", even.URL, "--e2e-wait", "30s", relay.Addr)
+	for i := range 2 {
+		c.startWorker(t, fmt.Sprintf("w%d", i), "--once", "--allow-target", relay.Addr)
+	}
+	if code := waitExit(t, c.coord, 90*time.Second); code != 0 {
+		t.Fatalf("coordinator exit %d; stderr:\n%s\npostfix: %s", code, c.coord.Stderr.String(), relay.Log())
+	}
+	rep := readReport(t, c.json)
+	if rep.E2E == nil || len(rep.E2E.Runs) != 1 || len(rep.Sources) != 2 {
+		t.Fatalf("merged document: e2e %+v, %d sources", rep.E2E, len(rep.Sources))
+	}
+	e := rep.E2E.Runs[0]
+	if e.Accepted.Len() != messages || e.Delivered != messages || e.Lost != 0 || e.Duplicates != 0 || e.Unexpected != 0 || e.Delivery.Count != messages {
+		t.Errorf("accepted %d, delivered %d, lost %d %v, duplicates %d, unexpected %d, %d latencies", e.Accepted.Len(), e.Delivered,
+			e.Lost, e.LostSeqs, e.Duplicates, e.Unexpected, e.Delivery.Count)
+	}
+	if len(e.Sinks) != 2 || e.Sinks[0].Name != odd.URL || e.Sinks[1].Name != even.URL {
+		t.Fatalf("sinks %+v", e.Sinks)
+	}
+	for i, s := range e.Sinks {
+		members := s.Seen.Members(messages)
+		if len(members) != messages/2 || slices.ContainsFunc(members, func(n uint64) bool { return int(n%2) == i }) {
+			t.Errorf("sink %s saw %d numbers: %v", s.Name, len(members), members)
+		}
+	}
+	if !strings.Contains(c.coord.Stderr.String(), "Sink "+even.URL) {
+		t.Errorf("no second sink in the report:\n%s", c.coord.Stderr.String())
+	}
+}
