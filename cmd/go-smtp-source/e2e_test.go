@@ -109,7 +109,7 @@ func TestE2EThroughPostfix(t *testing.T) {
 // Postfix retries after a second or two: every message is delivered, each after at least
 // the greylisting delay, and the sink let each triplet through once.
 func TestE2EGreylistedThroughPostfix(t *testing.T) {
-	const delay, messages = time.Second, 500
+	const delay, messages = time.Second, 200
 	s := startTraceSink(t, "--greylist", "--greylist-delay", delay.String())
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{Retry: time.Second})
 	r := runTraced(t, "-N", "-s", "20", "-m", fmt.Sprint(messages), "-f", "a@source.test", "-t", "b@dest.test",
@@ -170,7 +170,7 @@ func TestE2ELateThroughPostfix(t *testing.T) {
 // sink's document; the live run, whose wait ends with every number seen once, at most
 // that many).
 func TestE2EDuplicatesThroughPostfix(t *testing.T) {
-	const messages = 500
+	const messages = 300
 	s := startTraceSink(t, "--reject", ".=421:10%:delivered", "--seed", "16")
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{Retry: time.Second})
 	r := runTraced(t, "-s", "20", "-m", fmt.Sprint(messages), "-f", "a@source.test", "-t", "b@dest.test",
@@ -228,45 +228,56 @@ type reconciled struct {
 }
 
 // Postfix's header_checks DISCARD every message whose trace sequence number ends in 7:
-// exactly those are lost, listed by number; --threshold lost==0 breaks (exit 99). A
-// reconcile of the sink's document saved after Postfix's queue has emptied gives the
-// same figures as the live run.
+// --threshold lost==0 breaks (exit 99), and once Postfix's queue is empty a reconcile
+// of the sink's document counts exactly those lost, listed by number, and every other
+// one delivered: on time as the run counted, or late. (The run's own wait is short: it
+// can only end at its deadline, since the discarded messages never come.)
 func TestE2EDiscardedThroughPostfix(t *testing.T) {
+	const messages = 500
 	s := startTraceSink(t)
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{
 		HeaderChecks: []string{`/^X-GSS-Trace: [^ ]+ [0-9]*7 / DISCARD sequence number ends in 7`}})
-	r := runTraced(t, "-s", "20", "-m", "1000", "-f", "a@source.test", "-t", "b@dest.test", "--threshold", "lost==0",
-		"--threshold", "duplicates==0", "--e2e-sink", s.URL, "--e2e-wait", "20s", relay.Addr)
-	if r.res.ExitCode != exitThreshold || !strings.Contains(r.res.Stderr, "fatal: threshold breached: lost==0 (observed 100)\n") {
-		t.Errorf("want exit 99 for lost==0: %v", r.res)
-	}
+	r := runTraced(t, "-s", "20", "-m", fmt.Sprint(messages), "-f", "a@source.test", "-t", "b@dest.test", "--threshold", "lost==0",
+		"--threshold", "duplicates==0", "--e2e-sink", s.URL, "--e2e-wait", "2s", relay.Addr)
 	var discarded []uint64
-	for n := uint64(7); n <= 1000; n += 10 {
+	for n := uint64(7); n <= messages; n += 10 {
 		discarded = append(discarded, n)
 	}
 	e := r.run
-	if e.Accepted.Len() != 1000 || e.Lost != 100 || !slices.Equal(e.LostSeqs, discarded) || e.Delivered != 900 || e.Duplicates != 0 {
+	if r.res.ExitCode != exitThreshold || !strings.Contains(r.res.Stderr, fmt.Sprintf("fatal: threshold breached: lost==0 (observed %d)\n", e.Lost)) {
+		t.Errorf("want exit 99 for lost==0: %v", r.res)
+	}
+	if e.Accepted.Len() != messages || e.Lost < 50 || len(e.LostSeqs) != int(e.Lost) || !isSubset(discarded, e.LostSeqs) || e.Duplicates != 0 {
 		t.Errorf("accepted %d, delivered %d, lost %d %v, duplicates %d\npostfix: %s", e.Accepted.Len(), e.Delivered, e.Lost, e.LostSeqs, e.Duplicates, relay.Log())
 	}
-	if v := r.report.Thresholds; len(v) != 2 || v[0].Pass || v[0].Observed != 100 || !v[1].Pass {
+	if v := r.report.Thresholds; len(v) != 2 || v[0].Pass || v[0].Observed != float64(e.Lost) || !v[1].Pass {
 		t.Errorf("verdicts %+v", v)
-	}
-	if !regexp.MustCompile(`Lost +\[sequence numbers\] +7 17 27 37 `).MatchString(r.res.Stderr) {
-		t.Errorf("the text report does not list the lost numbers:\n%s", r.res.Stderr)
 	}
 	if err := relay.WaitQueueEmpty(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	rec, out := reconcileReport(t, s, r.file)
-	if out.res.ExitCode != exitThreshold || rec.Delivered != e.Delivered || rec.DeliveredLate != 0 || rec.Lost != e.Lost ||
-		!slices.Equal(rec.LostSeqs, e.LostSeqs) || rec.Duplicates != e.Duplicates || rec.Unexpected != 0 {
-		t.Errorf("reconciled: delivered %d, late %d, lost %d, duplicates %d (exit %d); live: %d, %d, %d, %d",
-			rec.Delivered, rec.DeliveredLate, rec.Lost, rec.Duplicates, out.res.ExitCode, e.Delivered, e.DeliveredLate, e.Lost, e.Duplicates)
+	if out.res.ExitCode != exitThreshold || rec.Lost != 50 || !slices.Equal(rec.LostSeqs, discarded) || rec.Delivered != e.Delivered ||
+		rec.DeliveredLate != e.DeliveredLate+e.Lost-50 || rec.Duplicates != 0 || rec.Unexpected != 0 || rec.Delivery.Count != messages-50 {
+		t.Errorf("reconciled: delivered %d, late %d, lost %d %v, duplicates %d, %d latencies (exit %d); the run: delivered %d, late %d, lost %d",
+			rec.Delivered, rec.DeliveredLate, rec.Lost, rec.LostSeqs, rec.Duplicates, rec.Delivery.Count, out.res.ExitCode, e.Delivered, e.DeliveredLate, e.Lost)
 	}
-	if a, b := rec.Delivery, e.Delivery; a.Count != b.Count || a.MinNs != b.MinNs || a.P50Ns != b.P50Ns || a.P99Ns != b.P99Ns ||
-		a.MaxNs != b.MaxNs || a.Histogram != b.Histogram || len(rec.Intervals) != len(e.Intervals) {
-		t.Errorf("reconciled delivery %+v, live %+v", a, b)
+	if v := out.report.Thresholds; len(v) != 2 || v[0].Pass || v[0].Observed != 50 || !v[1].Pass {
+		t.Errorf("reconciled verdicts %+v", v)
 	}
+	if !regexp.MustCompile(`Lost +\[sequence numbers\] +7 17 27 37 47 57 `).MatchString(out.res.Stdout) {
+		t.Errorf("the text report does not list the lost numbers:\n%s", out.res.Stdout)
+	}
+}
+
+// isSubset reports whether every member of sub (ascending) is in set (ascending).
+func isSubset(sub, set []uint64) bool {
+	for _, n := range sub {
+		if _, found := slices.BinarySearch(set, n); !found {
+			return false
+		}
+	}
+	return true
 }
 
 func httpBody(t *testing.T, url string) []byte {
@@ -321,7 +332,7 @@ func TestE2EPushbackKeysMatchSink(t *testing.T) {
 // coordinator polls both sinks (--e2e-sink twice) and reconciles the merged run — every
 // message delivered once, each sink seeing its half.
 func TestE2EClusterTwoSinksThroughPostfix(t *testing.T) {
-	const messages = 400
+	const messages = 200
 	odd, even := startTraceSink(t), startTraceSink(t)
 	relay := testpeer.StartPostfixRelay(t, odd.Addr, testpeer.RelayOptions{
 		HeaderChecks: []string{`/^X-GSS-Trace: [^ ]+ [0-9]*[02468] / FILTER smtp:[` + strings.Replace(even.Addr, ":", "]:", 1)}})
