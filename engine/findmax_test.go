@@ -17,8 +17,7 @@ import (
 // startSink runs go-smtp-sink's engine in this process with cfg (Listen is set here).
 func startSink(t testing.TB, cfg sink.Config) string {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	cfg.Listen = "tcp4://" + addr
+	cfg.Listen = "tcp4://127.0.0.1:0" // its address is srv.Addr once ready
 	srv, err := sink.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +37,7 @@ func startSink(t testing.TB, cfg sink.Config) string {
 		_ = srv.Shutdown(ctx)
 		<-served
 	})
-	return addr
+	return srv.Addr().String()
 }
 
 // capacity measures what a server sustains: a closed-model run with more sessions than

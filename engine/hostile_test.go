@@ -319,7 +319,7 @@ func TestHostileErrorKeys(t *testing.T) {
 // a --json report needs.
 func TestHostileNoConnection(t *testing.T) {
 	for _, h := range []hostile{
-		{name: "connection refused", addr: fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t)), messages: 3,
+		{name: "connection refused", addr: testpeer.ClosedPort(t), messages: 3,
 			err: "connect: Connection refused", counts: "0a 0r 1f 2-", keys: map[string]int64{"connect:net:refused": 1}, failed: 1},
 		{name: "a blackhole", addr: testpeer.ListenBlackhole(t), messages: 3,
 			tweak:  func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond },

@@ -152,8 +152,7 @@ func TestBadCommandLines(t *testing.T) {
 
 func TestConnectFailures(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	port := testpeer.FreePort(t)
-	target := fmt.Sprintf("127.0.0.1:%d", port)
+	target := testpeer.ClosedPort(t)
 	res := testpeer.Run(t, 20*time.Second, bin, target)
 	if res.ExitCode != 1 || res.Stderr != "" && !strings.HasSuffix(res.Stderr, "fatal: connect: Connection refused\n") {
 		t.Fatalf("refused: %v", res)

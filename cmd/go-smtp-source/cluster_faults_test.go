@@ -304,7 +304,9 @@ func buildWithReportRenamed(t *testing.T) string {
 func TestClusterStartsBeforeNATS(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
 	s := startCountingSink(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	// The address is told before anything listens on it: a testpeer.FixedPort, which no
+	// port-0 server is given meanwhile.
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FixedPort(t, "127.0.0.1"))
 	const token = "before-nats-token"
 	t.Setenv("GSS_NATS_TOKEN", token)
 	json := filepath.Join(t.TempDir(), "run.json")

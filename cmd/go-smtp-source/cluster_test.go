@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,14 +32,18 @@ type testCluster struct {
 func startCoordinator(t *testing.T, workers int, run ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{bin: testpeer.BuildCommand(t, "go-smtp-source"), token: "test-token-6"}
-	port := testpeer.FreePort(t)
-	c.url = fmt.Sprintf("nats://127.0.0.1:%d", port)
 	c.json = filepath.Join(t.TempDir(), "cluster.json")
-	args := append([]string{"--cluster-listen", fmt.Sprintf("127.0.0.1:%d", port), "--cluster-token", c.token,
+	args := append([]string{"--cluster-listen", "127.0.0.1:0", "--cluster-token", c.token,
 		"--cluster-workers", fmt.Sprint(workers), "--cluster-join-timeout", "30s", "--progress", "--json", c.json,
 		"--max-start-late", "1s"}, run...)
 	c.coord = testpeer.Start(t, c.bin, args...)
 	waitStderr(t, c.coord, "waiting for", 15*time.Second)
+	// Its NATS server bound port 0 and said where: "embedded NATS server on nats://…".
+	m := regexp.MustCompile(`embedded NATS server on (nats://[^\s;]+)`).FindStringSubmatch(c.coord.Stderr.String())
+	if m == nil {
+		t.Fatalf("no NATS address from the coordinator:\n%s", c.coord.Stderr.String())
+	}
+	c.url = m[1]
 	return c
 }
 
@@ -52,12 +57,8 @@ func (c *testCluster) startWorker(t *testing.T, name string, extra ...string) *t
 // waitStderr waits until the process's stderr holds text.
 func waitStderr(t *testing.T, p *testpeer.Process, text string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(p.Stderr.String(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within %v; stderr:\n%s", text, within, p.Stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testpeer.Poll(within, 20*time.Millisecond, func() bool { return strings.Contains(p.Stderr.String(), text) }) {
+		t.Fatalf("no %q within %v; stderr:\n%s", text, within, p.Stderr.String())
 	}
 }
 
@@ -251,7 +252,7 @@ func readSinkStats(t *testing.T, path string) int64 {
 // worker named.
 func TestClusterWorkerFails(t *testing.T) {
 	t.Parallel() // mostly waiting: runs beside the other parallel tests
-	closed := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	closed := testpeer.ClosedPort(t)
 	c := startCoordinator(t, 2, "-m", "10", "-s", "2", closed)
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,12 +15,13 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
-// startGoSink runs the project's go-smtp-sink on a free loopback port.
+// startGoSink runs the project's go-smtp-sink on a loopback port of its own (port 0; the
+// test reads which from /proc). The readiness probe is one session without a command.
 func startGoSink(t *testing.T, opts ...string) (*testpeer.Process, string) {
 	t.Helper()
 	bin := testpeer.BuildCommand(t, "go-smtp-sink")
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	p := testpeer.Start(t, bin, append(opts, addr, "1024")...)
+	p := testpeer.Start(t, bin, append(opts, "127.0.0.1:0", "1024")...)
+	addr := testpeer.WaitListening(t, p, 10*time.Second)
 	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
 		t.Fatalf("go-smtp-sink: %v; stderr %s", err, p.Stderr.String())
 	}
