@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
@@ -27,6 +28,7 @@ type fakeRunner struct {
 	skew     time.Duration // the worker's clock is this far ahead: its times are real + skew
 	refuse   string
 	started  chan time.Time
+	sent     atomic.Int64 // messages "sent" by every shard so far
 	// beforeReturn runs when the shard has sent its messages, before Run returns.
 	beforeReturn func()
 }
@@ -71,6 +73,7 @@ func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([
 			return nil, started, ctx.Err()
 		}
 		sent = append(sent, sh.Global(i))
+		p.r.sent.Add(1)
 		live.Progress(Report{Accepted: int64(len(sent))})
 	}
 	if p.r.hang.Load() {
@@ -168,13 +171,7 @@ func (w *worker) saw(text string) bool {
 
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testpeer.Eventually(t, within, 20*time.Millisecond, what, cond)
 }
 
 // testPlan is a plan of messages over 9 sessions to host x.
@@ -265,7 +262,8 @@ func TestClusterWorkerLost(t *testing.T) {
 	cfg := coordConfig(3, m)
 	res := coordinateAsync(connect(t, srv, "coord"), cfg)
 	<-runner.started
-	time.Sleep(300 * time.Millisecond)
+	// Mid-run: a tenth of the messages sent.
+	waitFor(t, "a tenth of the messages", 10*time.Second, func() bool { return runner.sent.Load() >= m/10 })
 	ws[1].nc.Close() // silent from now on (a SIGKILL, or a cut cable)
 	killed := time.Now()
 	var r coordination
@@ -346,16 +344,27 @@ func TestClusterSurvivesServerRestart(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "nats://")
 	const m = 600
 	runner := &fakeRunner{messages: m, pace: 8 * time.Millisecond, started: make(chan time.Time, 3)}
-	for i := 0; i < 3; i++ {
-		startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
+	ws := make([]*worker, 3)
+	for i := range ws {
+		ws[i] = startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
 	}
 	cfg := coordConfig(3, m)
 	cfg.ReportInterval, cfg.CoordGrace = 500*time.Millisecond, 3*time.Second
-	res := coordinateAsync(connect(t, srv, "coord"), cfg)
+	coord := connect(t, srv, "coord")
+	res := coordinateAsync(coord, cfg)
 	<-runner.started
-	time.Sleep(300 * time.Millisecond)
+	// Mid-run: a sixth of the messages sent.
+	waitFor(t, "a sixth of the messages", 10*time.Second, func() bool { return runner.sent.Load() >= m/6 })
 	srv.Shutdown()
-	time.Sleep(200 * time.Millisecond)
+	// Restarted once every client has seen the server go.
+	waitFor(t, "every client reconnecting", 10*time.Second, func() bool {
+		for _, nc := range []*nats.Conn{coord, ws[0].nc, ws[1].nc, ws[2].nc} {
+			if !nc.IsReconnecting() {
+				return false
+			}
+		}
+		return true
+	})
 	again, err := StartServer(addr, "secret")
 	if err != nil {
 		t.Fatalf("restart on %s: %v", addr, err)

@@ -68,16 +68,12 @@ func TestVolumeCountedAtSink(t *testing.T) {
 			if got := summary(t, res.Stderr); got[1] != 10000 {
 				t.Fatalf("accepted %d of 10000: %s", got[1], res.Stderr)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				_, _, mesg := sinkCounts(t, sink)
-				if mesg == 10000 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("sink counted %d messages, want 10000", mesg)
-				}
-				time.Sleep(50 * time.Millisecond)
+			var mesg int
+			if !testpeer.Poll(10*time.Second, 50*time.Millisecond, func() bool {
+				_, _, mesg = sinkCounts(t, sink)
+				return mesg == 10000
+			}) {
+				t.Fatalf("sink counted %d messages, want 10000", mesg)
 			}
 		})
 	}
@@ -259,9 +255,14 @@ func TestRunningCounter(t *testing.T) {
 // message accounted for, and exits 130.
 func TestInterrupt(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	sink := testpeer.StartPostfixSink(t, "-w", "1") // every DATA reply waits 1 s
+	sink := testpeer.StartPostfixSink(t, "-c", "-w", "1") // every DATA reply waits 1 s
 	p := testpeer.Start(t, bin, "-s", "20", "-m", "100000", "--grace", "3s", sink.Addr)
-	time.Sleep(1500 * time.Millisecond)
+	// Interrupted once the sink has taken each session's first message: the sessions are
+	// in their second, in flight.
+	testpeer.Eventually(t, 20*time.Second, 10*time.Millisecond, "20 messages at the sink", func() bool {
+		_, _, mesg := sinkCounts(t, sink)
+		return mesg >= 20
+	})
 	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -59,12 +59,8 @@ func (s *dumpSink) sentBy(t *testing.T, pid int) []int64 {
 func waitStderrMatch(t *testing.T, p *testpeer.Process, expr string, within time.Duration) {
 	t.Helper()
 	re := regexp.MustCompile(expr)
-	deadline := time.Now().Add(within)
-	for !re.MatchString(p.Stderr.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within %v; stderr:\n%s", expr, within, p.Stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testpeer.Poll(within, 20*time.Millisecond, func() bool { return re.MatchString(p.Stderr.String()) }) {
+		t.Fatalf("no %q within %v; stderr:\n%s", expr, within, p.Stderr.String())
 	}
 }
 

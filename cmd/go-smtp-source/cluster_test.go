@@ -217,13 +217,9 @@ func TestClusterCoordinatorKilled(t *testing.T) {
 		waitStderr(t, w, "lost the coordinator", 9*time.Second)
 	}
 	t.Logf("workers stopped %v after the coordinator was killed", time.Since(killed))
-	_ = s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
-	time.Sleep(300 * time.Millisecond)
-	before := readSinkStats(t, s.stats)
-	time.Sleep(time.Second)
-	_ = s.proc.Cmd.Process.Signal(syscall.SIGUSR1)
-	time.Sleep(300 * time.Millisecond)
-	if after := readSinkStats(t, s.stats); after != before {
+	before := s.statsNow(t)
+	time.Sleep(time.Second) // the window in which nothing may arrive
+	if after := s.statsNow(t); after != before {
 		t.Errorf("the sink still receives: %d then %d accepted", before, after)
 	}
 	for _, w := range c.workers {
@@ -231,6 +227,24 @@ func TestClusterCoordinatorKilled(t *testing.T) {
 			t.Errorf("worker exited: %s", w.Stderr.String())
 		}
 	}
+}
+
+// statsNow has the sink write its stats file (SIGUSR1) and returns the messages it has
+// accepted by then: the file is removed first, and the sink renames a complete one into
+// place.
+func (s *clusterSink) statsNow(t *testing.T) int64 {
+	t.Helper()
+	if err := os.Remove(s.stats); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if err := s.proc.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	testpeer.Eventually(t, 10*time.Second, 5*time.Millisecond, "the sink's stats file after SIGUSR1", func() bool {
+		_, err := os.Stat(s.stats)
+		return err == nil
+	})
+	return readSinkStats(t, s.stats)
 }
 
 func readSinkStats(t *testing.T, path string) int64 {
