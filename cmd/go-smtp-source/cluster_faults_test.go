@@ -84,8 +84,10 @@ func startAt(t *testing.T, coord *testpeer.Process) time.Time {
 // survivors' alone); with abort the survivors stop. Either way the run is INCOMPLETE,
 // exit status 3.
 func TestClusterPausedWorker(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	for _, mode := range []string{"continue", "abort"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			s := startDumpSink(t)
 			const m, rate = 3000, 300 // 10 s; 100/s a worker
 			c := startCoordinator(t, 3, "--on-worker-loss", mode, "--rate", fmt.Sprint(rate), "-m", fmt.Sprint(m), "--max-sessions", "60", s.addr)
@@ -200,6 +202,7 @@ func TestPausedAcrossTheStart(t *testing.T) {
 // When every worker is lost, the coordinator still reports: the text report and --json,
 // with every worker lost and its messages unaccounted for; exit status 3.
 func TestClusterAllWorkersLost(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	s := startCountingSink(t)
 	c := startCoordinator(t, 2, "--rate", "100", "-m", "2000", s.addr)
 	for i := 0; i < 2; i++ {
@@ -237,6 +240,7 @@ func TestClusterAllWorkersLost(t *testing.T) {
 // do not run together: the coordinator refuses the odd worker in one line, and runs with
 // a worker of its own build. Neither binary has VCS information.
 func TestClusterRefusesAnotherBuild(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	odd := buildWithReportRenamed(t)
 	s := startCountingSink(t)
 	c := startCoordinator(t, 1, "-m", "20", s.addr)

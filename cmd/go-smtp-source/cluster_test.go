@@ -160,6 +160,7 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 // A worker SIGKILLed mid-run is lost within three report intervals; the run is aborted,
 // the others stop, the result is INCOMPLETE with exit status 3.
 func TestClusterWorkerKilled(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	s := startCountingSink(t)
 	const m = 6000
 	c := startCoordinator(t, 3, "--rate", "300", "-m", fmt.Sprint(m), "--max-sessions", "30", s.addr)
@@ -168,18 +169,22 @@ func TestClusterWorkerKilled(t *testing.T) {
 	}
 	waitStderr(t, c.coord, "all ready", 20*time.Second)
 	waitStderr(t, c.coord, "2s  accepted", 10*time.Second)
+	probe := testpeer.ProbeScheduling(t)
 	_ = c.workers[1].Cmd.Process.Kill()
 	killed := time.Now()
 	waitStderr(t, c.coord, "worker w1 (shard", 10*time.Second)
 	lostAfter := time.Since(killed)
+	lostBound := 4*time.Second + probe.Stop().Worst()
 	code := waitExit(t, c.coord, 20*time.Second)
 	stderr := c.coord.Stderr.String()
 	if code != exitIncomplete || !strings.Contains(stderr, "INCOMPLETE: worker w1") {
 		t.Fatalf("exit %d (want %d); stderr:\n%s", code, exitIncomplete, stderr)
 	}
 	t.Logf("lost after %v", lostAfter)
-	if lostAfter > 4*time.Second { // 3 missed reports after the last one (≤ 1 s before the kill), checked 4 times an interval, with slack for a loaded machine
-		t.Errorf("worker declared lost %v after the kill (3 report intervals: 3s)", lostAfter)
+	// 3 missed reports after the last one (≤ 1 s before the kill), checked 4 times an
+	// interval; plus the worst late wake-up the machine's scheduling caused meanwhile.
+	if lostAfter > lostBound {
+		t.Errorf("worker declared lost %v after the kill (3 report intervals: 3s; at most %v)", lostAfter, lostBound)
 	}
 	for _, k := range []int{0, 2} {
 		waitStderr(t, c.workers[k], "aborted by the coordinator", 5*time.Second)
