@@ -13,6 +13,7 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
+	"github.com/go-smtp-source/go-smtp-source/sink"
 )
 
 // events records what a run reports, from any goroutine.
@@ -140,15 +141,17 @@ func TestRunLostConnections(t *testing.T) {
 // Cancelling the context stops new messages; sessions in flight finish within the grace
 // period; the rest are not started.
 func TestRunInterrupted(t *testing.T) {
-	sink := testpeer.StartPostfixSink(t, "-v", "-w", "1") // the DATA reply waits a second; -v logs each command
-	cfg := config(t, sink.Addr, 10, 1000)
+	// The end-of-data reply waits a second (go-smtp-sink's timer, to the millisecond:
+	// smtp-sink -w 1 waits until a whole second of the clock, which may come at once).
+	var sinkCfg sink.Config
+	sinkCfg.Delays[sink.VerbDot] = sink.Delay{Duration: time.Second}
+	srv := startSinkServer(t, sinkCfg)
+	cfg := config(t, srv.Addr().String(), 10, 1000)
 	cfg.Grace = 5 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	probe := testpeer.ProbeScheduling(t)
-	go func() { // cancelled once every session's DATA waits for its reply: 10 messages in flight
-		testpeer.Poll(20*time.Second, time.Millisecond, func() bool {
-			return strings.Count(sink.Stderr.String(), "smtp-sink: DATA\n") >= 10
-		})
+	go func() { // cancelled once every session waits for its end-of-data reply: 10 messages in flight
+		testpeer.Poll(20*time.Second, time.Millisecond, func() bool { return srv.Stats().Snapshot().DelaysInjected >= 10 })
 		cancel()
 	}()
 	start := time.Now()

@@ -17,6 +17,12 @@ import (
 // startSink runs go-smtp-sink's engine in this process with cfg (Listen is set here).
 func startSink(t testing.TB, cfg sink.Config) string {
 	t.Helper()
+	return startSinkServer(t, cfg).Addr().String()
+}
+
+// startSinkServer is startSink, returning the server (its counters).
+func startSinkServer(t testing.TB, cfg sink.Config) *sink.Server {
+	t.Helper()
 	cfg.Listen = "tcp4://127.0.0.1:0" // its address is srv.Addr once ready
 	srv, err := sink.NewServer(cfg)
 	if err != nil {
@@ -37,7 +43,7 @@ func startSink(t testing.TB, cfg sink.Config) string {
 		_ = srv.Shutdown(ctx)
 		<-served
 	})
-	return srv.Addr().String()
+	return srv
 }
 
 // capacity measures what a server sustains: a closed-model run with more sessions than
