@@ -1,9 +1,6 @@
 package testpeer
 
 import (
-	"bufio"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -25,29 +22,23 @@ import (
 // servers that bind with SO_REUSEPORT (smtp-sink, go-smtp-sink) both succeed on the same
 // port and silently share its connections.
 
-// ListeningAddrs is the TCP addresses ("host:port") that process pid listens on, read
-// from /proc: its file descriptors' socket inodes, looked up in the kernel's tables of
-// listening sockets. A child process that inherited the sockets shares them.
+// ListeningAddrs is the TCP addresses ("host:port") that process pid listens on: its
+// file descriptors' socket inodes, looked up among the kernel's listening sockets. A
+// child process that inherited the sockets shares them.
 func ListeningAddrs(pid int) ([]string, error) {
 	inodes, err := socketInodes(pid)
 	if err != nil {
 		return nil, err
 	}
+	all, err := listeners()
+	if err != nil {
+		return nil, err
+	}
 	var addrs []string
-	for _, table := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
-		if err != nil {
-			if os.IsNotExist(err) {
-				continue // no IPv6
-			}
-			return nil, err
+	for _, l := range all {
+		if inodes[l.inode] {
+			addrs = append(addrs, l.addr)
 		}
-		found, err := listeningIn(f, inodes)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("/proc/%d/net/%s: %w", pid, table, err)
-		}
-		addrs = append(addrs, found...)
 	}
 	slices.Sort(addrs)
 	return slices.Compact(addrs), nil
@@ -71,46 +62,6 @@ func socketInodes(pid int) (map[string]bool, error) {
 		}
 	}
 	return inodes, nil
-}
-
-// listeningIn reads a /proc/net/tcp{,6} table and returns the listening sockets among
-// inodes.
-func listeningIn(f *os.File, inodes map[string]bool) ([]string, error) {
-	const stateListen = "0A"
-	var addrs []string
-	sc := bufio.NewScanner(f)
-	sc.Scan() // the header
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || fields[3] != stateListen || !inodes[fields[9]] {
-			continue
-		}
-		addr, err := parseProcAddr(fields[1])
-		if err != nil {
-			return nil, err
-		}
-		addrs = append(addrs, addr)
-	}
-	return addrs, sc.Err()
-}
-
-// parseProcAddr reads /proc/net/tcp's "HEXIP:HEXPORT": the address is 32-bit words, each
-// in the machine's byte order; the port is a number.
-func parseProcAddr(s string) (string, error) {
-	hexIP, hexPort, ok := strings.Cut(s, ":")
-	raw, err := hex.DecodeString(hexIP)
-	if !ok || err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return "", fmt.Errorf("bad address %q", s)
-	}
-	port, err := strconv.ParseUint(hexPort, 16, 16)
-	if err != nil {
-		return "", fmt.Errorf("bad port in %q", s)
-	}
-	ip := make(net.IP, len(raw))
-	for i := 0; i < len(raw); i += 4 {
-		binary.NativeEndian.PutUint32(ip[i:], binary.BigEndian.Uint32(raw[i:]))
-	}
-	return net.JoinHostPort(ip.String(), strconv.FormatUint(port, 10)), nil
 }
 
 // WaitListening waits until process p listens on a TCP address other than those in
@@ -221,28 +172,18 @@ func SoleListener(pid, port int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	all, err := listeners()
+	if err != nil {
+		return false, err
+	}
 	var ours, theirs int
-	for _, table := range []string{"tcp", "tcp6"} {
-		b, err := os.ReadFile("/proc/self/net/" + table)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return false, err
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			fields := strings.Fields(line)
-			if len(fields) < 10 || fields[3] != "0A" {
-				continue
-			}
-			if _, p, ok := strings.Cut(fields[1], ":"); !ok || p != fmt.Sprintf("%04X", port) {
-				continue
-			}
-			if mine[fields[9]] {
-				ours++
-			} else {
-				theirs++
-			}
+	for _, l := range all {
+		switch {
+		case l.port != port:
+		case mine[l.inode]:
+			ours++
+		default:
+			theirs++
 		}
 	}
 	return ours > 0 && theirs == 0, nil
