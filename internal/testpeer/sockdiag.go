@@ -19,8 +19,9 @@ type listener struct {
 }
 
 // listeners asks the kernel (netlink sock_diag, the interface ss uses) for the listening
-// TCP sockets only. /proc/net/tcp lists every socket, and on a machine whose tests leave
-// thousands in TIME_WAIT reading it costs ~15 ms of CPU, which polling multiplies.
+// TCP sockets only. /proc/net/tcp lists every socket, and a suite leaves thousands in
+// TIME_WAIT: reading all of them at every poll of every sink's start costs more CPU
+// than the tests around it.
 func listeners() ([]listener, error) {
 	var all []listener
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
