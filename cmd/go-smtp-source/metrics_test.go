@@ -99,13 +99,17 @@ func TestOpenModelRateCLI(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "r.json")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
 	// A generous --drop-after: on a busy CI machine a late message is still sent.
+	probe := testpeer.ProbeScheduling(t)
 	res := testpeer.Run(t, time.Minute, bin, "--rate", "2000", "--duration", "5s", "-d", "--drop-after", "30s", "--json", out, addr)
+	// The machine's stalls, measured meanwhile, may leave as many messages unsent at the
+	// hard end as they lasted (2000 a second).
+	short := int64(2000 * probe.Stop().Worst().Seconds())
 	if res.ExitCode != 0 {
 		t.Fatalf("%v", res)
 	}
 	r := readReport(t, out)
-	if a := r.Totals.Accepted; a < 9900 || a > 10100 || r.Totals.Planned != 10000 {
-		t.Fatalf("accepted %d of %d, want 10000 ± 1%%", a, r.Totals.Planned)
+	if a := r.Totals.Accepted; a < 9900-short || a > 10100 || r.Totals.Planned != 10000 {
+		t.Fatalf("accepted %d of %d, want 10000 ± 1%% (at least %d)", a, r.Totals.Planned, 9900-short)
 	}
 	if el := time.Duration(r.ElapsedNs); el < 4950*time.Millisecond || el > 10*time.Second {
 		t.Fatalf("elapsed %v, want about 5 s", el)
@@ -117,14 +121,19 @@ func TestStagesSeries(t *testing.T) {
 	_, addr := startGoSink(t)
 	out := filepath.Join(t.TempDir(), "r.json")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	probe := testpeer.ProbeScheduling(t)
 	res := testpeer.Run(t, time.Minute, bin, "--stages", "2s:1000,2s:1000,2s:0", "-d", "--drop-after", "30s", "--json", out, addr)
+	// A stall of the machine's (measured meanwhile) moves as many messages as it lasted
+	// (at most 1000 a second) from one interval into a later one, and one at the end may
+	// leave those due in its last moments (250·s² of the ramp down) unstarted.
+	stall := probe.Stop().Worst().Seconds()
 	if res.ExitCode != 0 {
 		t.Fatalf("%v", res)
 	}
 	r := readReport(t, out)
 	// ∫ = 1000 + 2000 + 1000
-	if r.Totals.Planned != 4000 || r.Totals.Accepted != 4000 {
-		t.Fatalf("totals %+v", r.Totals)
+	if unsent := int64(250 * stall * stall); r.Totals.Planned != 4000 || r.Totals.Accepted < 4000-unsent {
+		t.Fatalf("totals %+v, want 4000 accepted (at least %d)", r.Totals, 4000-unsent)
 	}
 	// Intervals sit on whole wall-clock seconds, so the first one is a part of a second:
 	// compare each with the integral of the rate over its own span.
@@ -154,8 +163,8 @@ func TestStagesSeries(t *testing.T) {
 				got = float64(p.Count)
 			}
 		}
-		if got < want*0.85-40 || got > want*1.15+40 {
-			t.Errorf("interval %d [%.2fs, %.2fs): %.0f messages started, want about %.0f", i, a, b, got, want)
+		if slack := 40 + 1000*stall; got < want*0.85-slack || got > want*1.15+slack {
+			t.Errorf("interval %d [%.2fs, %.2fs): %.0f messages started, want about %.0f (± 15%% ± %.0f)", i, a, b, got, want, slack)
 		}
 	}
 }
