@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 )
 
@@ -27,6 +28,7 @@ type fakeRunner struct {
 	skew     time.Duration // the worker's clock is this far ahead: its times are real + skew
 	refuse   string
 	started  chan time.Time
+	sent     atomic.Int64 // messages "sent" by every shard so far
 	// beforeReturn runs when the shard has sent its messages, before Run returns.
 	beforeReturn func()
 }
@@ -71,6 +73,7 @@ func (p *fakePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([
 			return nil, started, ctx.Err()
 		}
 		sent = append(sent, sh.Global(i))
+		p.r.sent.Add(1)
 		live.Progress(Report{Accepted: int64(len(sent))})
 	}
 	if p.r.hang.Load() {
@@ -168,13 +171,7 @@ func (w *worker) saw(text string) bool {
 
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testpeer.Eventually(t, within, 20*time.Millisecond, what, cond)
 }
 
 // testPlan is a plan of messages over 9 sessions to host x.
@@ -209,7 +206,9 @@ func TestClusterRun(t *testing.T) {
 			late = startWorker(t, srv, "late", "v", runner)
 		}
 	}
+	probe := testpeer.ProbeScheduling(t) // across the shared start
 	out, err := Coordinate(context.Background(), connect(t, srv, "coord"), cfg)
+	maxSkew := 50*time.Millisecond + probe.Stop().Worst() // plus the worst late wake-up meanwhile
 	if err != nil {
 		t.Fatalf("coordinate: %v (%+v)", err, out)
 	}
@@ -239,8 +238,8 @@ func TestClusterRun(t *testing.T) {
 			t.Errorf("message %d sent %d times", g, n)
 		}
 	}
-	if out.StartSkew > 50*time.Millisecond {
-		t.Errorf("start skew %v", out.StartSkew)
+	if out.StartSkew > maxSkew {
+		t.Errorf("start skew %v, want at most %v", out.StartSkew, maxSkew)
 	}
 	if len(progress) == 0 || progress[len(progress)-1].Workers != 3 {
 		t.Errorf("progress %+v", progress)
@@ -265,7 +264,8 @@ func TestClusterWorkerLost(t *testing.T) {
 	cfg := coordConfig(3, m)
 	res := coordinateAsync(connect(t, srv, "coord"), cfg)
 	<-runner.started
-	time.Sleep(300 * time.Millisecond)
+	// Mid-run: a tenth of the messages sent.
+	waitFor(t, "a tenth of the messages", 10*time.Second, func() bool { return runner.sent.Load() >= m/10 })
 	ws[1].nc.Close() // silent from now on (a SIGKILL, or a cut cable)
 	killed := time.Now()
 	var r coordination
@@ -346,16 +346,27 @@ func TestClusterSurvivesServerRestart(t *testing.T) {
 	addr := strings.TrimPrefix(srv.URL, "nats://")
 	const m = 600
 	runner := &fakeRunner{messages: m, pace: 8 * time.Millisecond, started: make(chan time.Time, 3)}
-	for i := 0; i < 3; i++ {
-		startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
+	ws := make([]*worker, 3)
+	for i := range ws {
+		ws[i] = startWorker(t, srv, fmt.Sprintf("w%d", i), "v", runner)
 	}
 	cfg := coordConfig(3, m)
 	cfg.ReportInterval, cfg.CoordGrace = 500*time.Millisecond, 3*time.Second
-	res := coordinateAsync(connect(t, srv, "coord"), cfg)
+	coord := connect(t, srv, "coord")
+	res := coordinateAsync(coord, cfg)
 	<-runner.started
-	time.Sleep(300 * time.Millisecond)
+	// Mid-run: a sixth of the messages sent.
+	waitFor(t, "a sixth of the messages", 10*time.Second, func() bool { return runner.sent.Load() >= m/6 })
 	srv.Shutdown()
-	time.Sleep(200 * time.Millisecond)
+	// Restarted once every client has seen the server go.
+	waitFor(t, "every client reconnecting", 10*time.Second, func() bool {
+		for _, nc := range []*nats.Conn{coord, ws[0].nc, ws[1].nc, ws[2].nc} {
+			if !nc.IsReconnecting() {
+				return false
+			}
+		}
+		return true
+	})
 	again, err := StartServer(addr, "secret")
 	if err != nil {
 		t.Fatalf("restart on %s: %v", addr, err)
@@ -484,7 +495,9 @@ func TestClusterSkewedClock(t *testing.T) {
 		w.done <- Serve(ctx, w.nc, WorkerConfig{Name: "ahead", Version: "v", Runner: ahead, clockSkew: ahead.skew})
 	}()
 	defer func() { cancel(); <-w.done }()
+	probe := testpeer.ProbeScheduling(t) // across the shared start
 	out, err := Coordinate(context.Background(), connect(t, srv, "coord"), coordConfig(2, m))
+	maxSkew := 50*time.Millisecond + probe.Stop().Worst() // plus the worst late wake-up meanwhile
 	if err != nil {
 		t.Fatalf("coordinate: %v", err)
 	}
@@ -493,8 +506,8 @@ func TestClusterSkewedClock(t *testing.T) {
 			t.Errorf("offset %v, want about -5s", time.Duration(wr.OffsetNs))
 		}
 	}
-	if out.StartSkew > 50*time.Millisecond {
-		t.Errorf("start skew %v with a clock 5 s ahead", out.StartSkew)
+	if out.StartSkew > maxSkew {
+		t.Errorf("start skew %v with a clock 5 s ahead, want at most %v", out.StartSkew, maxSkew)
 	}
 
 	unsure := &worker{name: "unsure", nc: connect(t, srv, "unsure"), done: make(chan error, 1)}

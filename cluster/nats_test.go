@@ -14,7 +14,9 @@ import (
 // A worker (or a coordinator) started before its NATS server waits for it, says so,
 // and connects when it comes up; credentials the server refuses are not waited on.
 func TestDialWaitsForNATS(t *testing.T) {
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	// The address is told before anything listens on it: a testpeer.FixedPort, which no
+	// port-0 server is given meanwhile.
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FixedPort(t, "127.0.0.1"))
 	var mu sync.Mutex
 	var events []string
 	said := func(text string) bool {
@@ -62,7 +64,7 @@ func TestDialWaitsForNATS(t *testing.T) {
 		t.Errorf("wrong token: %v after %v", err, time.Since(began))
 	}
 	// Nothing comes up: the wait ends at its bound, with the reason.
-	closed := fmt.Sprintf("nats://127.0.0.1:%d", testpeer.FreePort(t))
+	closed := "nats://" + testpeer.ClosedPort(t)
 	if _, err := ConnectWorker(context.Background(), closed, "w2", NATSAuth{}, 700*time.Millisecond, func(string) {}); err == nil || !strings.Contains(err.Error(), "not reachable within 700ms") {
 		t.Errorf("no server: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -129,7 +130,7 @@ func resourceValue(c corev1.Container, ref corev1.ResourceFieldSelector) (string
 
 // localCluster runs the manifests' pods as processes here, changing only what Kubernetes
 // provides: a Service's name:port becomes a loopback address, a listener's 0.0.0.0:port a
-// free loopback port, a volume a directory, an env reference its value.
+// loopback port (loopbackPort), a volume a directory, an env reference its value.
 type localCluster struct {
 	t      *testing.T
 	m      *manifests
@@ -145,7 +146,7 @@ func newLocalCluster(t *testing.T) *localCluster {
 func (lc *localCluster) localPort(w *workload, containerPort int32) int {
 	key := fmt.Sprintf("%s/%d", w.name, containerPort)
 	if _, ok := lc.ports[key]; !ok {
-		lc.ports[key] = freePort(lc.t)
+		lc.ports[key] = loopbackPort(lc.t)
 	}
 	return lc.ports[key]
 }
@@ -411,16 +412,12 @@ func (lc *localCluster) waitReady(name string, p *proc, within time.Duration) {
 	if probe == nil {
 		t.Fatalf("%s: no readiness probe", name)
 	}
-	deadline := time.Now().Add(within)
-	for {
-		err := lc.probe(w, probe)
-		if err == nil {
-			return
-		}
-		if p.exited() || time.Now().After(deadline) {
-			t.Fatalf("%s not ready: %v; output:\n%s", name, err, p.output())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var err error
+	if !poll(within, 20*time.Millisecond, func() bool {
+		err = lc.probe(w, probe)
+		return err == nil || p.exited()
+	}) || err != nil {
+		t.Fatalf("%s not ready: %v; output:\n%s", name, err, p.output())
 	}
 }
 
@@ -521,12 +518,9 @@ func (p *proc) kill() {
 // waitStderr waits until the process has written text on its standard error.
 func (p *proc) waitStderr(t *testing.T, text string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !strings.Contains(p.stderr.String(), text) {
-		if p.exited() || time.Now().After(deadline) {
-			t.Fatalf("no %q; %s", text, p.output())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll(within, 10*time.Millisecond, func() bool { return strings.Contains(p.stderr.String(), text) || p.exited() }) ||
+		!strings.Contains(p.stderr.String(), text) {
+		t.Fatalf("no %q; %s", text, p.output())
 	}
 }
 
@@ -548,14 +542,52 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
+// loopbackPorts are the ports this test binary has handed out.
+var loopbackPorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
+
+// loopbackPort is a port for a listener whose address a process must be told before it
+// starts (a Service's address is in its peers' flags): 12000-19999 lies below the
+// ephemeral range (32768-60999), so no port-0 listener and no connection's local port
+// can hold it, and apart from the main module's tests' fixed ports (20000-31999); the
+// port was not handed out before by this binary, and nothing listens on it now.
+func loopbackPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	loopbackPorts.Lock()
+	defer loopbackPorts.Unlock()
+	for range 500 {
+		p := 12000 + rand.IntN(8000)
+		if loopbackPorts.given[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		loopbackPorts.given[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port in 12000-19999")
+	return 0
+}
+
+// poll checks cond every step until it holds (true) or within has passed (false); cond is
+// checked once more at the end. (The main module's testpeer.Poll; this module cannot
+// import it.)
+func poll(within, step time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		time.Sleep(min(step, max(time.Until(deadline), 0)))
+	}
 }
 
 // requirePeer finds a program that .ci/peers lists (and make deps installs): missing, it

@@ -249,7 +249,7 @@ func TestOpenFilesSoftLimitRaised(t *testing.T) {
 	img := builtImage(t)
 	sinkBin, _ := img.lookup("go-smtp-sink")
 	sourceBin, _ := img.lookup(img.entrypoint[0])
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", loopbackPort(t))
 	stats := filepath.Join(t.TempDir(), "stats.json")
 	// Every session waits 2 s for the DATA reply, so all are open at once.
 	sink := startProc(t, "go-smtp-sink", []string{sinkBin, "--stats", stats, "-w", "2", addr, "4096"}, nil)
@@ -268,16 +268,14 @@ func TestOpenFilesSoftLimitRaised(t *testing.T) {
 // waitAccepting waits until addr accepts TCP connections.
 func waitAccepting(t *testing.T, addr string, p *proc) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
+	var err error
+	if !poll(10*time.Second, 20*time.Millisecond, func() bool {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
-			return
 		}
-		if p.exited() || time.Now().After(deadline) {
-			t.Fatalf("%s not accepting: %v; %s", addr, err, p.output())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil || p.exited()
+	}) || err != nil {
+		t.Fatalf("%s not accepting: %v; %s", addr, err, p.output())
 	}
 }

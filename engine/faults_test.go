@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +19,9 @@ import (
 )
 
 // faultSink is the go-smtp-sink binary on a fixed loopback address, which a test
-// stalls (SIGSTOP), kills and starts again.
+// stalls (SIGSTOP), kills and starts again on the same address: a testpeer.FixedPort,
+// since a port it bound as port 0 could be taken by another port-0 server while it is
+// down.
 type faultSink struct {
 	t    *testing.T
 	bin  string
@@ -26,15 +30,38 @@ type faultSink struct {
 }
 
 func startFaultSink(t *testing.T) *faultSink {
-	f := &faultSink{t: t, bin: testpeer.BuildCommand(t, "go-smtp-sink"), addr: fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))}
-	f.start()
-	return f
+	f := &faultSink{t: t, bin: testpeer.BuildCommand(t, "go-smtp-sink")}
+	for range 3 {
+		f.addr = fmt.Sprintf("127.0.0.1:%d", testpeer.FixedPort(t, "127.0.0.1"))
+		if f.start() {
+			return f
+		}
+		f.proc.Stop() // another program was given the same port: draw again
+	}
+	t.Fatalf("go-smtp-sink shared its port three times")
+	return nil
 }
 
-func (f *faultSink) start() {
+// start starts the sink on f.addr and reports whether it listens there alone.
+func (f *faultSink) start() (alone bool) {
 	f.proc = testpeer.Start(f.t, f.bin, "--loops", "1", f.addr, "1024")
 	if err := testpeer.WaitAccepting(f.addr, 10*time.Second); err != nil {
 		f.t.Errorf("go-smtp-sink: %v; stderr %s", err, f.proc.Stderr.String())
+		return false
+	}
+	_, port, _ := net.SplitHostPort(f.addr)
+	n, _ := strconv.Atoi(port)
+	alone, err := testpeer.SoleListener(f.proc.Cmd.Process.Pid, n)
+	if err != nil {
+		f.t.Errorf("go-smtp-sink's sockets: %v", err)
+	}
+	return alone
+}
+
+// restart starts the sink again after kill, on the same address.
+func (f *faultSink) restart() {
+	if !f.start() {
+		f.t.Errorf("go-smtp-sink restarted on %s shares it with another program", f.addr)
 	}
 }
 
@@ -87,7 +114,7 @@ func TestContinueSurvivesSinkFaults(t *testing.T) {
 	wait := runFaults([]fault{
 		{1 * time.Second, func() { s.signal(syscall.SIGSTOP) }}, // commands pile up unread
 		{1500 * time.Millisecond, s.kill},                       // … and are reset
-		{2500 * time.Millisecond, s.start},                      // refused until now
+		{2500 * time.Millisecond, s.restart},                    // refused until now
 		{4 * time.Second, func() { s.signal(syscall.SIGSTOP) }}, // a stall past the 1 s timeout
 		{5500 * time.Millisecond, func() { s.signal(syscall.SIGCONT) }},
 	})
@@ -208,11 +235,31 @@ func (f *postfixFaults) kill() {
 	_, _ = f.proc.Wait(5 * time.Second)
 }
 
-// start runs the master again with the same configuration.
+// start runs the master again with the same configuration, on the address it bound as
+// port 0 the first time: the master binds without SO_REUSEPORT, so should another
+// program have taken the port while it was down, the master fails to bind (reported
+// here), and SoleListener confirms it listens there alone.
 func (f *postfixFaults) start() {
+	masterCF := filepath.Join(f.smtpd.Dir, "conf", "master.cf")
+	b, err := os.ReadFile(masterCF)
+	if err != nil {
+		f.t.Errorf("postfix master again: %v", err)
+		return
+	}
+	b = bytes.Replace(b, []byte("127.0.0.1:0 inet"), []byte(f.smtpd.Addr+" inet"), 1)
+	if err := os.WriteFile(masterCF, b, 0o644); err != nil {
+		f.t.Errorf("postfix master again: %v", err)
+		return
+	}
 	f.proc = testpeer.Start(f.t, f.proc.Cmd.Path, f.proc.Cmd.Args[1:]...)
 	if err := testpeer.WaitAccepting(f.smtpd.Addr, 15*time.Second); err != nil {
 		f.t.Errorf("postfix master again: %v; stderr %s", err, f.proc.Stderr.String())
+		return
+	}
+	_, port, _ := net.SplitHostPort(f.smtpd.Addr)
+	n, _ := strconv.Atoi(port)
+	if alone, err := testpeer.SoleListener(f.proc.Cmd.Process.Pid, n); !alone || err != nil {
+		f.t.Errorf("postfix master again on %s: not alone there (%v)", f.smtpd.Addr, err)
 	}
 }
 

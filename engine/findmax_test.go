@@ -17,8 +17,13 @@ import (
 // startSink runs go-smtp-sink's engine in this process with cfg (Listen is set here).
 func startSink(t testing.TB, cfg sink.Config) string {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	cfg.Listen = "tcp4://" + addr
+	return startSinkServer(t, cfg).Addr().String()
+}
+
+// startSinkServer is startSink, returning the server (its counters).
+func startSinkServer(t testing.TB, cfg sink.Config) *sink.Server {
+	t.Helper()
+	cfg.Listen = "tcp4://127.0.0.1:0" // its address is srv.Addr once ready
 	srv, err := sink.NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +43,7 @@ func startSink(t testing.TB, cfg sink.Config) string {
 		_ = srv.Shutdown(ctx)
 		<-served
 	})
-	return addr
+	return srv
 }
 
 // capacity measures what a server sustains: a closed-model run with more sessions than
@@ -92,6 +97,9 @@ func checkSearch(t *testing.T, res FindMaxResult, c, upper float64) {
 // once (-m 2), each end-of-data reply 50 ms late (the delay, not the CPU, sets the
 // capacity, so that a loaded machine moves it little), a connection per message.
 func TestFindMaxSink(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a capacity search under a latency threshold; run without -race")
+	}
 	var cfg sink.Config
 	cfg.MaxConnections, cfg.EventLoops = 2, 1
 	if err := cfg.SetDelays("dot=50ms"); err != nil {
@@ -133,6 +141,9 @@ func TestFindMaxRefusesAndStops(t *testing.T) {
 // step (of two: Postfix's capacity is its CPU's and its disk's, which other work on the
 // machine moves between the measurement and the search).
 func TestFindMaxPostfix(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a capacity search under a latency threshold; run without -race")
+	}
 	ca := testpeer.NewCA(t, "find-max CA")
 	leaf := ca.Issue(t, testpeer.LocalhostSpec())
 	// The queue on tmpfs: Postfix syncs each queue file to disk, and a disk shared with

@@ -220,8 +220,11 @@ func TestHostileQuitFaults(t *testing.T) {
 		{name: "silence at QUIT", server: script(map[string]string{"QUIT": testpeer.FaultSilent}),
 			tweak: func(c *Config) { c.Timeout = 300 * time.Millisecond }, within: 2 * time.Second,
 			err: "timeout while sending message", counts: "1a 0r 0f 0-", keys: map[string]int64{"quit:net:timeout": 1}, failed: 1},
+		// The reply comes 100 ms into the pause between messages, and the next message
+		// 1 s in: a loop kept off the CPU for most of that second (seen under load with
+		// a 500 ms pause) would send MAIL before it read the reply.
 		{name: "a reply between messages", server: testpeer.ScriptedOptions{IdleAfter: 100 * time.Millisecond, IdleReply: "250 hello\r\n"},
-			tweak:    func(c *Config) { c.Protocol.ReuseConnection, c.FixedDelay = true, 500*time.Millisecond },
+			tweak:    func(c *Config) { c.Protocol.ReuseConnection, c.FixedDelay = true, time.Second },
 			messages: 2,
 			err:      "unexpected reply with no command outstanding: 250 hello", counts: "1a 0r 0f 1-",
 			keys: map[string]int64{"session:protocol:unexpected_reply": 1}, failed: 1},
@@ -319,7 +322,7 @@ func TestHostileErrorKeys(t *testing.T) {
 // a --json report needs.
 func TestHostileNoConnection(t *testing.T) {
 	for _, h := range []hostile{
-		{name: "connection refused", addr: fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t)), messages: 3,
+		{name: "connection refused", addr: testpeer.ClosedPort(t), messages: 3,
 			err: "connect: Connection refused", counts: "0a 0r 1f 2-", keys: map[string]int64{"connect:net:refused": 1}, failed: 1},
 		{name: "a blackhole", addr: testpeer.ListenBlackhole(t), messages: 3,
 			tweak:  func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond },

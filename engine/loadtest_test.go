@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,10 +128,8 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-// closedPort is a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	return fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-}
+// closedPort is a loopback address that refuses connections.
+func closedPort(t *testing.T) string { return testpeer.ClosedPort(t) }
 
 // The error budget ends the run with its own error once more messages were rejected or
 // failed than it allows: a count at once, a share once 100 messages have an outcome, or

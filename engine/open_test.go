@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 )
@@ -121,7 +122,9 @@ func TestOpenModelCoordinatedOmission(t *testing.T) {
 	start := time.Now()
 	srv.stallFrom.Store(start.Add(time.Second).UnixNano())
 	srv.stallUntil.Store(start.Add(2 * time.Second).UnixNano())
+	probe := testpeer.ProbeScheduling(t)
 	res, err := runTest(context.Background(), cfg)
+	sched := probe.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +137,14 @@ func TestOpenModelCoordinatedOmission(t *testing.T) {
 	if corrected < 700*time.Millisecond {
 		t.Errorf("corrected latency p99 %v does not show the 1 s stall", corrected)
 	}
-	if uncorrected > 100*time.Millisecond {
-		t.Errorf("uncorrected service time p99 %v shows the stall (only the 10 sessions in flight waited)", uncorrected)
+	// The machine's own stalls, measured meanwhile, lengthen service times and make more
+	// messages late (500 a second of them): the upper bounds allow what they explain.
+	if bound := 100*time.Millisecond + sched.Worst(); uncorrected > bound {
+		t.Errorf("uncorrected service time p99 %v shows the stall (only the 10 sessions in flight waited; at most %v)", uncorrected, bound)
 	}
-	if late := m.Counter(metrics.Late); late < 300 || late > 700 {
-		t.Errorf("late %d, want about the 500 messages due during the stall", late)
+	lateBound := 700 + int64(500*sched.Worst().Seconds())
+	if late := m.Counter(metrics.Late); late < 300 || late > lateBound {
+		t.Errorf("late %d, want about the 500 messages due during the stall (300 to %d)", late, lateBound)
 	}
 	if m.Counter(metrics.Dropped) != 0 {
 		t.Errorf("dropped %d", m.Counter(metrics.Dropped))
@@ -175,22 +181,30 @@ func TestOpenModelRate(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 0, 3000)
 	cfg.Load.Model, cfg.Load.Rate = plan.ModelOpen, 1000
+	cfg.Load.DropAfter = 30 * time.Second // a message late on a busy machine is still sent, late
 	start := time.Now()
+	probe := testpeer.ProbeScheduling(t)
 	res, err := runTest(context.Background(), cfg)
+	elapsed := time.Since(start)
+	sched := probe.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	elapsed := time.Since(start)
 	checkAccounting(t, res)
-	if res.Accepted != 3000 || elapsed < 2900*time.Millisecond || elapsed > 4*time.Second {
-		t.Fatalf("accepted %d in %v, want 3000 in about 3 s", res.Accepted, elapsed)
+	// The machine's stalls (measured meanwhile) delay the end by at most what they add up
+	// to, and move as many messages as they lasted (1000 a second) out of an interval into
+	// a later one, where the schedule catches up: the bounds allow what they explain.
+	stall := sched.Worst()
+	if bound := 4*time.Second + stall; res.Accepted != 3000 || elapsed < 2900*time.Millisecond || elapsed > bound {
+		t.Fatalf("accepted %d in %v, want 3000 in about 3 s (at most %v)", res.Accepted, elapsed, bound)
 	}
 	// Every whole interval of the series shows the rate: count over the interval's length.
 	for i := 1; i+1 < len(res.Intervals); i++ { // the first and last are parts of a second
 		iv := res.Intervals[i]
 		secs := float64(iv.DurationNs) / 1e9
-		if rate := float64(iv.Counters["messages_accepted"]) / secs; rate < 850 || rate > 1150 {
-			t.Errorf("interval %d: %.0f messages/s, want about 1000", i, rate)
+		slack := 1000 * stall.Seconds() / secs
+		if rate := float64(iv.Counters["messages_accepted"]) / secs; rate < 850-slack || rate > 1150+slack {
+			t.Errorf("interval %d: %.0f messages/s, want about 1000 (850 to 1150, ± %.0f for the stalls)", i, rate, slack)
 		}
 	}
 	if p := res.Metrics.Count(metrics.Latency); p != 3000 {
@@ -298,10 +312,14 @@ func TestShardsCoverTheRunOnce(t *testing.T) {
 func TestStartAt(t *testing.T) {
 	srv := newStallServer(t)
 	cfg := config(t, srv.ln.Addr().String(), 1, 1)
-	cfg.StartAt = time.Now().Add(300 * time.Millisecond)
+	// A second ahead: the run's set-up (event loops, dialer) takes a few milliseconds
+	// on a quiet machine and, seen under load, more than 300.
+	cfg.StartAt = time.Now().Add(time.Second)
+	probe := testpeer.ProbeScheduling(t)
 	res, err := runTest(context.Background(), cfg)
-	if err != nil || res.Start.Before(cfg.StartAt) || res.Start.Sub(cfg.StartAt) > 50*time.Millisecond {
-		t.Fatalf("started at %v for %v: %v", res.Start, cfg.StartAt, err)
+	late := 50*time.Millisecond + probe.Stop().Worst() // plus the worst late wake-up meanwhile
+	if err != nil || res.Start.Before(cfg.StartAt) || res.Start.Sub(cfg.StartAt) > late {
+		t.Fatalf("started at %v for %v (at most %v late): %v", res.Start, cfg.StartAt, late, err)
 	}
 	cfg.StartAt = time.Now().Add(-time.Second)
 	if res, err := runTest(context.Background(), cfg); !errors.Is(err, ErrMissedStart) || res.NotStarted != 1 {

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
@@ -14,8 +12,7 @@ import (
 // startBenchSink runs go-smtp-sink's engine in this process on one event loop.
 func startBenchSink(b *testing.B) string {
 	b.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(b))
-	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://" + addr, EventLoops: 1})
+	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://127.0.0.1:0", EventLoops: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -34,7 +31,7 @@ func startBenchSink(b *testing.B) string {
 		_ = srv.Shutdown(ctx)
 		<-served
 	})
-	return addr
+	return srv.Addr().String()
 }
 
 // BenchmarkRun sends b.N messages over 20 kept connections (-d) on one event loop:

@@ -408,12 +408,8 @@ func TestTLSCloseDuringStuckHandshake(t *testing.T) {
 			waitFor("close of the stuck session", silentClosed)
 			// The other session on the loop is served while the handshake stands still.
 			since := srv.Messages.Load()
-			deadline := time.Now().Add(10 * time.Second)
-			for srv.Messages.Load() < since+20 {
-				if time.Now().After(deadline) {
-					t.Fatalf("the other session sent %d messages in 10 s after the close", srv.Messages.Load()-since)
-				}
-				time.Sleep(time.Millisecond)
+			if !testpeer.Poll(10*time.Second, time.Millisecond, func() bool { return srv.Messages.Load() >= since+20 }) {
+				t.Fatalf("the other session sent %d messages in 10 s after the close", srv.Messages.Load()-since)
 			}
 			ev.mu.Lock()
 			early := ev.warnings
@@ -423,17 +419,11 @@ func TestTLSCloseDuringStuckHandshake(t *testing.T) {
 			}
 			if !interrupt {
 				r.unblock()
-				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				testpeer.Eventually(t, 10*time.Second, time.Millisecond, "the stuck session's failure reported after its release", func() bool {
 					ev.mu.Lock()
-					n := len(ev.warnings)
-					ev.mu.Unlock()
-					if n > 0 {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatal("the stuck session's failure was not reported within 10 s of its release")
-					}
-				}
+					defer ev.mu.Unlock()
+					return len(ev.warnings) > 0
+				})
 			}
 			cancel()
 			var out outcome

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,10 +16,14 @@ func TestServerBacklog(t *testing.T) {
 	for _, backlog := range []int{7, 100} {
 		t.Run(fmt.Sprintf("tcp/%d", backlog), func(t *testing.T) {
 			t.Parallel()
-			port := testpeer.FreePort(t)
+			// A port of the test's: on port 0 the sink binds one socket, not one per loop.
+			port := testpeer.FixedPort(t, "127.0.0.1")
 			startServer(t, func(c *Config) {
 				c.Listen, c.EventLoops, c.Backlog = fmt.Sprintf("tcp4://127.0.0.1:%d", port), 2, backlog
 			})
+			if alone, err := testpeer.SoleListener(os.Getpid(), port); !alone || err != nil {
+				t.Fatalf("another program listens on port %d too (%v): its sockets would count", port, err)
+			}
 			got, _ := testpeer.ListenBacklogs(t, "-ltnH", fmt.Sprintf("sport = :%d", port))
 			if len(got) != 2 || got[0] != backlog || got[1] != backlog {
 				t.Errorf("backlogs of the listening sockets on port %d: %v; want two (one per loop) of %d", port, got, backlog)

@@ -26,7 +26,8 @@ type lineServer struct {
 	gnet.BuiltinEventEngine
 	cfg      *tls.Config
 	implicit bool
-	addr     string
+	addr     string // bound in OnBoot (the server listens on port 0)
+	eng      gnet.Engine
 	ready    chan struct{}
 	mu       sync.Mutex
 	errs     []error
@@ -36,7 +37,17 @@ type serverSession struct {
 	tc *Conn
 }
 
-func (s *lineServer) OnBoot(gnet.Engine) gnet.Action { close(s.ready); return gnet.None }
+func (s *lineServer) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	addr, err := testpeer.BoundAddr(eng)
+	if err != nil {
+		s.fail(err)
+		return gnet.Shutdown
+	}
+	s.addr = addr
+	close(s.ready)
+	return gnet.None
+}
 
 func (s *lineServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	ss := &serverSession{}
@@ -128,11 +139,10 @@ func startLineServer(t testing.TB, cfg *tls.Config, implicit bool) string {
 // startLineServerOf starts a lineServer and returns it.
 func startLineServerOf(t testing.TB, cfg *tls.Config, implicit bool) *lineServer {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	s := &lineServer{cfg: cfg, implicit: implicit, ready: make(chan struct{}), addr: addr}
+	s := &lineServer{cfg: cfg, implicit: implicit, ready: make(chan struct{})}
 	runErr := make(chan error, 1)
 	go func() {
-		runErr <- gnet.Run(s, "tcp://"+addr, gnet.WithNumEventLoop(2), gnet.WithLogger(silent{}))
+		runErr <- gnet.Run(s, "tcp://127.0.0.1:0", gnet.WithNumEventLoop(2), gnet.WithLogger(silent{}))
 	}()
 	select {
 	case <-s.ready:
@@ -144,7 +154,7 @@ func startLineServerOf(t testing.TB, cfg *tls.Config, implicit bool) *lineServer
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = gnet.Stop(ctx, "tcp://"+addr)
+		_ = s.eng.Stop(ctx)
 		<-runErr
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"regexp"
 	"testing"
 	"time"
 
@@ -58,11 +59,16 @@ func TestOpenSSLServer(t *testing.T) {
 	openssl := testpeer.Require(t, "openssl")
 	ca := testpeer.NewCA(t, "openssl server CA")
 	certFile, keyFile := ca.Issue(t, testpeer.LocalhostSpec()).WriteFiles(t, t.TempDir(), "server")
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	p, stdin := testpeer.StartInteractive(t, openssl, "s_server", "-accept", addr, "-naccept", "1",
+	p, stdin := testpeer.StartInteractive(t, openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
 		"-cert", certFile, "-key", keyFile, "-tls1_3")
 	waitFor := func(text string) { t.Helper(); waitForPeer(t, p, "s_server", text) }
-	waitFor("ACCEPT")
+	var accept []string // s_server binds port 0 and says where it listens: "ACCEPT 127.0.0.1:PORT"
+	acceptRE := regexp.MustCompile(`ACCEPT (\S+)\n`)
+	testpeer.Eventually(t, 10*time.Second, 10*time.Millisecond, "s_server's ACCEPT line", func() bool {
+		accept = acceptRE.FindStringSubmatch(p.Output())
+		return accept != nil
+	})
+	addr := accept[1]
 	cs := &clientSession{cfg: &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"}, implicit: true, lines: 3,
 		result: make(chan error, 1)}
 	if _, err := newGnetClient(t).DialContext("tcp", addr, cs); err != nil {

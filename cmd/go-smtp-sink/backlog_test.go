@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,16 +19,13 @@ import (
 // socket per event loop, the others get the backlog a moment later.
 func waitBacklogs(t *testing.T, sockets, backlog int, args ...string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, out := testpeer.ListenBacklogs(t, args...)
-		if len(got) == sockets && !slices.ContainsFunc(got, func(n int) bool { return n != backlog }) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ss %q: backlogs %v, want %d listening socket(s) with backlog %d:\n%s", args, got, sockets, backlog, out)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var got []int
+	var out string
+	if !testpeer.Poll(5*time.Second, 20*time.Millisecond, func() bool {
+		got, out = testpeer.ListenBacklogs(t, args...)
+		return len(got) == sockets && !slices.ContainsFunc(got, func(n int) bool { return n != backlog })
+	}) {
+		t.Fatalf("ss %q: backlogs %v, want %d listening socket(s) with backlog %d:\n%s", args, got, sockets, backlog, out)
 	}
 }
 
@@ -43,17 +41,17 @@ func TestBacklogOperandApplied(t *testing.T) {
 		opts    []string
 		sockets int
 	}
+	// A port of the test's: on port 0 the sink binds one socket, not one per loop.
 	tcp := func(host string) func(t *testing.T) (string, []string) {
 		return func(t *testing.T) (string, []string) {
-			port := testpeer.FreePort(t)
 			if host != "127.0.0.1" {
 				l, err := net.Listen("tcp6", "[::1]:0")
 				if err != nil {
 					t.Skipf("no IPv6 loopback: %v", err)
 				}
-				port = l.Addr().(*net.TCPAddr).Port
 				l.Close()
 			}
+			port := testpeer.FixedPort(t, host)
 			return net.JoinHostPort(host, strconv.Itoa(port)), []string{"-ltnH", fmt.Sprintf("sport = :%d", port)}
 		}
 	}
@@ -73,6 +71,12 @@ func TestBacklogOperandApplied(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", c.name, backlog), func(t *testing.T) {
 				addr, ssArgs := c.operand(t)
 				s := startGoSinkBacklog(t, addr, strconv.Itoa(backlog), c.opts...)
+				if _, port, err := net.SplitHostPort(addr); err == nil && !strings.HasPrefix(addr, "unix:") {
+					n, _ := strconv.Atoi(port)
+					if alone, err := testpeer.SoleListener(s.Cmd.Process.Pid, n); !alone || err != nil {
+						t.Fatalf("another program listens on %s too (%v): its sockets would count", addr, err)
+					}
+				}
 				waitBacklogs(t, c.sockets, backlog, ssArgs...)
 				s.Stop() // by PID; the stats file is not the point (nobody cannot write it)
 			})

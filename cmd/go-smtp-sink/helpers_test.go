@@ -2,9 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,12 +21,12 @@ type goSink struct {
 	Stats string // --stats file
 }
 
-// startGoSink runs the built go-smtp-sink on a free loopback port with opts, writing
-// --stats to a temporary file, and waits until it accepts connections. The readiness
-// probe is one session with no commands.
+// startGoSink runs the built go-smtp-sink on a loopback port of its own (port 0; the
+// test reads which from /proc) with opts, writing --stats to a temporary file, and waits
+// until it accepts connections. The readiness probe is one session with no commands.
 func startGoSink(t *testing.T, opts ...string) *goSink {
 	t.Helper()
-	return startGoSinkAt(t, fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t)), opts...)
+	return startGoSinkAt(t, "127.0.0.1:0", opts...)
 }
 
 func startGoSinkAt(t *testing.T, addr string, opts ...string) *goSink {
@@ -41,7 +42,14 @@ func startGoSinkBacklog(t *testing.T, addr, backlog string, opts ...string) *goS
 	args := append([]string{"--stats", stats}, opts...)
 	args = append(args, addr, backlog)
 	s := &goSink{Process: testpeer.Start(t, bin, args...), Addr: addr, Stats: stats}
-	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
+	if strings.HasSuffix(addr, ":0") {
+		var http []string // --http's listener is not the one wanted
+		if slices.Contains(opts, "--http") {
+			http = append(http, httpAddr(t, s))
+		}
+		s.Addr = testpeer.WaitListening(t, s.Process, 10*time.Second, http...)
+	}
+	if err := testpeer.WaitAccepting(s.Addr, 10*time.Second); err != nil {
 		t.Fatalf("go-smtp-sink %v: %v; stderr: %s", args, err, s.Stderr.String())
 	}
 	return s

@@ -302,20 +302,11 @@ func TestIPv6DumpMatchesPostfix(t *testing.T) {
 		l.Close()
 	}
 	source := testpeer.Require(t, "smtp-source")
-	sinkBin := testpeer.Require(t, "smtp-sink")
 	dir := testpeer.WritableDir(t)
 	postfixDump, goDump := filepath.Join(dir, "postfix.dump"), filepath.Join(dir, "go.dump")
-	pfAddr := fmt.Sprintf("[::1]:%d", testpeer.FreePort(t))
-	args := []string{"-D", postfixDump, pfAddr, "100"}
-	if os.Geteuid() == 0 {
-		args = append([]string{"-u", "nobody"}, args...)
-	}
-	pf := testpeer.Start(t, sinkBin, args...)
-	if err := testpeer.WaitAccepting(pfAddr, 10*time.Second); err != nil {
-		t.Fatalf("smtp-sink on %s: %v", pfAddr, err)
-	}
-	gs := startGoSinkAt(t, fmt.Sprintf("[::1]:%d", testpeer.FreePort(t)), "-D", goDump)
-	for _, addr := range []string{pfAddr, gs.Addr} {
+	pf := testpeer.StartPostfixSinkAt(t, "[::1]:0", "-D", postfixDump)
+	gs := startGoSinkAt(t, "[::1]:0", "-D", goDump)
+	for _, addr := range []string{pf.Addr, gs.Addr} {
 		if res := testpeer.Run(t, 30*time.Second, source, "-6", "-m", "2", addr); res.ExitCode != 0 {
 			t.Fatalf("smtp-source %s: %v", addr, res)
 		}

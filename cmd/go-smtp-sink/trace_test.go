@@ -25,13 +25,12 @@ import (
 // httpAddr reads the address --http printed on stderr.
 func httpAddr(t *testing.T, s *goSink) string {
 	t.Helper()
-	if !s.WaitOutput("http: listening on ", 10*time.Second) {
-		t.Fatalf("no HTTP address on stderr: %s", s.Stderr.String())
-	}
-	m := regexp.MustCompile(`go-smtp-sink: http: listening on (\S+)\n`).FindStringSubmatch(s.Stderr.String())
-	if m == nil {
-		t.Fatalf("stderr: %q", s.Stderr.String())
-	}
+	re := regexp.MustCompile(`go-smtp-sink: http: listening on (\S+)\n`)
+	var m []string
+	testpeer.Eventually(t, 10*time.Second, 10*time.Millisecond, "the HTTP address on stderr", func() bool {
+		m = re.FindStringSubmatch(s.Stderr.String())
+		return m != nil
+	})
 	return m[1]
 }
 

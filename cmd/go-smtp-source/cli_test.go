@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,14 +51,15 @@ func summary(t *testing.T, stderr string) [5]int {
 }
 
 // Every message counted exactly at a real sink, at -s 1000: with and without -d, with
-// and without PIPELINING.
+// and without PIPELINING. Without -d each message is a connection of its own: 5000
+// of them, five per session.
 func TestVolumeCountedAtSink(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
 	for _, args := range [][]string{
-		{"-s", "1000", "-m", "10000"},
+		{"-s", "1000", "-m", "5000"},
 		{"-d", "-s", "1000", "-m", "10000"},
 		{"-d", "-s", "1000", "-m", "10000", "--pipelining"},
-		{"-s", "1000", "-m", "10000", "--pipelining", "-r", "2"},
+		{"-s", "1000", "-m", "5000", "--pipelining", "-r", "2"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			sink := testpeer.StartPostfixSink(t, "-c", "-m", "2000")
@@ -65,19 +67,16 @@ func TestVolumeCountedAtSink(t *testing.T) {
 			if res.ExitCode != 0 {
 				t.Fatalf("go-smtp-source: %v", res)
 			}
-			if got := summary(t, res.Stderr); got[1] != 10000 {
-				t.Fatalf("accepted %d of 10000: %s", got[1], res.Stderr)
+			want, _ := strconv.Atoi(args[slices.Index(args, "-m")+1])
+			if got := summary(t, res.Stderr); got[1] != want {
+				t.Fatalf("accepted %d of %d: %s", got[1], want, res.Stderr)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				_, _, mesg := sinkCounts(t, sink)
-				if mesg == 10000 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("sink counted %d messages, want 10000", mesg)
-				}
-				time.Sleep(50 * time.Millisecond)
+			var mesg int
+			if !testpeer.Poll(10*time.Second, 50*time.Millisecond, func() bool {
+				_, _, mesg = sinkCounts(t, sink)
+				return mesg == want
+			}) {
+				t.Fatalf("sink counted %d messages, want %d", mesg, want)
 			}
 		})
 	}
@@ -152,8 +151,7 @@ func TestBadCommandLines(t *testing.T) {
 
 func TestConnectFailures(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	port := testpeer.FreePort(t)
-	target := fmt.Sprintf("127.0.0.1:%d", port)
+	target := testpeer.ClosedPort(t)
 	res := testpeer.Run(t, 20*time.Second, bin, target)
 	if res.ExitCode != 1 || res.Stderr != "" && !strings.HasSuffix(res.Stderr, "fatal: connect: Connection refused\n") {
 		t.Fatalf("refused: %v", res)
@@ -260,9 +258,14 @@ func TestRunningCounter(t *testing.T) {
 // message accounted for, and exits 130.
 func TestInterrupt(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	sink := testpeer.StartPostfixSink(t, "-w", "1") // every DATA reply waits 1 s
+	sink := testpeer.StartPostfixSink(t, "-c", "-w", "1") // every DATA reply waits 1 s
 	p := testpeer.Start(t, bin, "-s", "20", "-m", "100000", "--grace", "3s", sink.Addr)
-	time.Sleep(1500 * time.Millisecond)
+	// Interrupted once the sink has taken each session's first message: the sessions are
+	// in their second, in flight.
+	testpeer.Eventually(t, 20*time.Second, 10*time.Millisecond, "20 messages at the sink", func() bool {
+		_, _, mesg := sinkCounts(t, sink)
+		return mesg >= 20
+	})
 	if err := p.Cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

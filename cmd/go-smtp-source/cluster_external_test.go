@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,13 +18,15 @@ import (
 func TestClusterExternalNATS(t *testing.T) {
 	natsBin := testpeer.Require(t, "nats-server")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	port := testpeer.FreePort(t)
 	const token = "external-token-6"
-	srv := testpeer.Start(t, natsBin, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "--auth", token)
-	if err := testpeer.WaitAccepting(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
-		t.Fatalf("nats-server: %v; %s", err, srv.Stderr.String())
-	}
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	srv := testpeer.Start(t, natsBin, "-a", "127.0.0.1", "-p", "-1", "--auth", token) // -1: a port of its own, which it logs
+	var listening []string
+	listeningRE := regexp.MustCompile(`Listening for client connections on (\S+)\n`)
+	testpeer.Eventually(t, 10*time.Second, 10*time.Millisecond, "nats-server's client address", func() bool {
+		listening = listeningRE.FindStringSubmatch(srv.Stderr.String())
+		return listening != nil
+	})
+	url := "nats://" + listening[1]
 	t.Setenv("GSS_NATS_TOKEN", token)
 	s := startCountingSink(t)
 	workers := []*testpeer.Process{

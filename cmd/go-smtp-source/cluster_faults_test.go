@@ -59,12 +59,8 @@ func (s *dumpSink) sentBy(t *testing.T, pid int) []int64 {
 func waitStderrMatch(t *testing.T, p *testpeer.Process, expr string, within time.Duration) {
 	t.Helper()
 	re := regexp.MustCompile(expr)
-	deadline := time.Now().Add(within)
-	for !re.MatchString(p.Stderr.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q within %v; stderr:\n%s", expr, within, p.Stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testpeer.Poll(within, 20*time.Millisecond, func() bool { return re.MatchString(p.Stderr.String()) }) {
+		t.Fatalf("no %q within %v; stderr:\n%s", expr, within, p.Stderr.String())
 	}
 }
 
@@ -88,8 +84,10 @@ func startAt(t *testing.T, coord *testpeer.Process) time.Time {
 // survivors' alone); with abort the survivors stop. Either way the run is INCOMPLETE,
 // exit status 3.
 func TestClusterPausedWorker(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	for _, mode := range []string{"continue", "abort"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			s := startDumpSink(t)
 			const m, rate = 3000, 300 // 10 s; 100/s a worker
 			c := startCoordinator(t, 3, "--on-worker-loss", mode, "--rate", fmt.Sprint(rate), "-m", fmt.Sprint(m), "--max-sessions", "60", s.addr)
@@ -204,6 +202,7 @@ func TestPausedAcrossTheStart(t *testing.T) {
 // When every worker is lost, the coordinator still reports: the text report and --json,
 // with every worker lost and its messages unaccounted for; exit status 3.
 func TestClusterAllWorkersLost(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	s := startCountingSink(t)
 	c := startCoordinator(t, 2, "--rate", "100", "-m", "2000", s.addr)
 	for i := 0; i < 2; i++ {
@@ -241,6 +240,7 @@ func TestClusterAllWorkersLost(t *testing.T) {
 // do not run together: the coordinator refuses the odd worker in one line, and runs with
 // a worker of its own build. Neither binary has VCS information.
 func TestClusterRefusesAnotherBuild(t *testing.T) {
+	t.Parallel() // mostly waiting: runs beside the other parallel tests
 	odd := buildWithReportRenamed(t)
 	s := startCountingSink(t)
 	c := startCoordinator(t, 1, "-m", "20", s.addr)
@@ -304,7 +304,9 @@ func buildWithReportRenamed(t *testing.T) string {
 func TestClusterStartsBeforeNATS(t *testing.T) {
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
 	s := startCountingSink(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	// The address is told before anything listens on it: a testpeer.FixedPort, which no
+	// port-0 server is given meanwhile.
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FixedPort(t, "127.0.0.1"))
 	const token = "before-nats-token"
 	t.Setenv("GSS_NATS_TOKEN", token)
 	json := filepath.Join(t.TempDir(), "run.json")

@@ -7,7 +7,6 @@ package main_test
 
 import (
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
@@ -31,13 +30,14 @@ func TestCompatTargetErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			port := strconv.Itoa(testpeer.FreePort(t))
 			dir := t.TempDir()
 			args := make([]string, len(tc.args))
 			for i, a := range tc.args {
-				switch {
-				case a == "127.0.0.1:PORT" || a == "[::1]:PORT":
-					a = a[:len(a)-len("PORT")] + port
+				switch { // a port held closed for the test: connects to it are refused
+				case a == "127.0.0.1:PORT":
+					a = testpeer.ClosedPort(t)
+				case a == "[::1]:PORT":
+					a = testpeer.ClosedPort6(t)
 				case a == "unix:SOCKDIR/missing.sock":
 					a = "unix:" + filepath.Join(dir, "missing.sock")
 				}

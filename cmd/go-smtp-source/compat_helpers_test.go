@@ -4,6 +4,7 @@ package main_test
 // smtp-sink dump parsing and normalisation, raw-stream normalisation, readable diffs.
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -202,28 +203,51 @@ func compatParseDump(dump, sinkName string, rcptSet bool) (compatDump, error) {
 	return d, nil
 }
 
-// compatWaitDump waits until the dump file holds at least n records (at most within)
-// and returns its content.
-func compatWaitDump(path string, n int, within time.Duration) (string, error) {
-	deadline := time.Now().Add(within)
-	for {
-		b, err := os.ReadFile(path)
-		if err != nil && !os.IsNotExist(err) {
-			return "", err
+// compatWaitDump waits until the dump file of the sink at addr holds at least n records
+// (at most within) and returns its content. A record is written in one piece before the
+// reply to "."; smtp-sink is one process with one event loop, so once it greets a new
+// connection it is not in the middle of writing a record: the content read after that
+// holds every record whole.
+func compatWaitDump(path, addr string, n int, within time.Duration) (string, error) {
+	var b []byte
+	var err error
+	if !testpeer.Poll(within, 10*time.Millisecond, func() bool {
+		b, err = os.ReadFile(path)
+		if os.IsNotExist(err) {
+			err = nil
 		}
+		return err != nil || strings.Count("\n"+string(b), "\n"+compatMarker+"\n") >= n
+	}) {
 		got := strings.Count("\n"+string(b), "\n"+compatMarker+"\n")
-		if got >= n {
-			// A record is written in one piece before the reply to "."; give a
-			// record still in flight a moment anyway, then re-read.
-			time.Sleep(20 * time.Millisecond)
-			b, err = os.ReadFile(path)
-			return string(b), err
-		}
-		if time.Now().After(deadline) {
-			return string(b), fmt.Errorf("dump %s holds %d record(s) after %v, want %d", path, got, within, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return string(b), fmt.Errorf("dump %s holds %d record(s) after %v, want %d", path, got, within, n)
 	}
+	if err != nil {
+		return "", err
+	}
+	if err := compatGreeted(addr); err != nil {
+		return "", fmt.Errorf("the sink after its dump: %w", err)
+	}
+	b, err = os.ReadFile(path)
+	return string(b), err
+}
+
+// compatGreeted connects to a sink ("host:port" or "unix:PATH") and reads its greeting.
+func compatGreeted(addr string) error {
+	network, address := "tcp", addr
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", path
+	}
+	c, err := net.DialTimeout(network, address, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err == nil && !strings.HasPrefix(line, "220") {
+		err = fmt.Errorf("greeting %q", line)
+	}
+	return err
 }
 
 // compatSplitLines splits s into lines that keep their LF, so CR/LF differences show.

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -238,7 +237,7 @@ func TestCLIRefusedWithJSON(t *testing.T) {
 	if tool.oracle {
 		t.Skip("--json is go-smtp-source's")
 	}
-	target := "127.0.0.1:" + strconv.Itoa(testpeer.FreePort(t))
+	target := testpeer.ClosedPort(t)
 	jsonFile := filepath.Join(t.TempDir(), "r.json")
 	ref, got := compatRunPair(t, source, []string{"-m", "5", target},
 		tool.path, tool.args([]string{"--json", jsonFile}, "-m", "5", target))

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,12 +15,13 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
-// startGoSink runs the project's go-smtp-sink on a free loopback port.
+// startGoSink runs the project's go-smtp-sink on a loopback port of its own (port 0; the
+// test reads which from /proc). The readiness probe is one session without a command.
 func startGoSink(t *testing.T, opts ...string) (*testpeer.Process, string) {
 	t.Helper()
 	bin := testpeer.BuildCommand(t, "go-smtp-sink")
-	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
-	p := testpeer.Start(t, bin, append(opts, addr, "1024")...)
+	p := testpeer.Start(t, bin, append(opts, "127.0.0.1:0", "1024")...)
+	addr := testpeer.WaitListening(t, p, 10*time.Second)
 	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
 		t.Fatalf("go-smtp-sink: %v; stderr %s", err, p.Stderr.String())
 	}
@@ -60,7 +60,12 @@ func TestPhaseTimingAccuracy(t *testing.T) {
 	_, addr := startGoSink(t, "--delay", "rcpt=5ms,dot=20ms")
 	out := filepath.Join(t.TempDir(), "r.json")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	probe := testpeer.ProbeScheduling(t)
 	res := testpeer.Run(t, time.Minute, bin, "-d", "-s", "4", "-m", "400", "--json", out, addr)
+	// A reply waits for two wake-ups (the sink's timer or read, our read), each as late as
+	// the machine's scheduling delay measured meanwhile (its p99, for a median): a busy
+	// machine may make a median that much later, never sooner.
+	late := 2 * probe.Stop().P99()
 	if res.ExitCode != 0 {
 		t.Fatalf("%v", res)
 	}
@@ -70,13 +75,13 @@ func TestPhaseTimingAccuracy(t *testing.T) {
 		want  time.Duration
 	}{{"rcpt", 5 * time.Millisecond}, {"eod", 20 * time.Millisecond}} {
 		p := phaseStats(t, r, tc.phase)
-		if got := time.Duration(p.P50Ns); (got-tc.want).Abs() > time.Millisecond || p.Count != 400 {
-			t.Errorf("%s: p50 %v over %d samples, want %v ± 1ms", tc.phase, got, p.Count, tc.want)
+		if got := time.Duration(p.P50Ns); got < tc.want-time.Millisecond || got > tc.want+time.Millisecond+late || p.Count != 400 {
+			t.Errorf("%s: p50 %v over %d samples, want %v - 1ms to + 1ms + %v", tc.phase, got, p.Count, tc.want, late)
 		}
 	}
 	for _, name := range []string{"mail", "data"} {
-		if p := phaseStats(t, r, name); time.Duration(p.P50Ns) > time.Millisecond {
-			t.Errorf("%s: p50 %v, want it unaffected by the injected delays", name, time.Duration(p.P50Ns))
+		if p := phaseStats(t, r, name); time.Duration(p.P50Ns) > time.Millisecond+late {
+			t.Errorf("%s: p50 %v, want it unaffected by the injected delays (at most 1ms + %v)", name, time.Duration(p.P50Ns), late)
 		}
 	}
 	// txn spans MAIL to the end-of-data reply: at least both delays.
@@ -85,25 +90,29 @@ func TestPhaseTimingAccuracy(t *testing.T) {
 	}
 }
 
-// --rate 2000 for 10 s sends 20,000 messages ± 1% in about 10 s, about 2000 every second.
+// --rate 2000 for 5 s sends 10,000 messages ± 1% in about 5 s, about 2000 every second.
 func TestOpenModelRateCLI(t *testing.T) {
 	if testing.Short() {
-		t.Skip("10 s run")
+		t.Skip("5 s run")
 	}
 	_, addr := startGoSink(t)
 	out := filepath.Join(t.TempDir(), "r.json")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
 	// A generous --drop-after: on a busy CI machine a late message is still sent.
-	res := testpeer.Run(t, time.Minute, bin, "--rate", "2000", "--duration", "10s", "-d", "--drop-after", "30s", "--json", out, addr)
+	probe := testpeer.ProbeScheduling(t)
+	res := testpeer.Run(t, time.Minute, bin, "--rate", "2000", "--duration", "5s", "-d", "--drop-after", "30s", "--json", out, addr)
+	// The machine's stalls, measured meanwhile, may leave as many messages unsent at the
+	// hard end as they lasted (2000 a second).
+	short := int64(2000 * probe.Stop().Worst().Seconds())
 	if res.ExitCode != 0 {
 		t.Fatalf("%v", res)
 	}
 	r := readReport(t, out)
-	if a := r.Totals.Accepted; a < 19800 || a > 20200 || r.Totals.Planned != 20000 {
-		t.Fatalf("accepted %d of %d, want 20000 ± 1%%", a, r.Totals.Planned)
+	if a := r.Totals.Accepted; a < 9900-short || a > 10100 || r.Totals.Planned != 10000 {
+		t.Fatalf("accepted %d of %d, want 10000 ± 1%% (at least %d)", a, r.Totals.Planned, 9900-short)
 	}
-	if el := time.Duration(r.ElapsedNs); el < 9900*time.Millisecond || el > 15*time.Second {
-		t.Fatalf("elapsed %v, want about 10 s", el)
+	if el := time.Duration(r.ElapsedNs); el < 4950*time.Millisecond || el > 10*time.Second {
+		t.Fatalf("elapsed %v, want about 5 s", el)
 	}
 }
 
@@ -112,14 +121,19 @@ func TestStagesSeries(t *testing.T) {
 	_, addr := startGoSink(t)
 	out := filepath.Join(t.TempDir(), "r.json")
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	probe := testpeer.ProbeScheduling(t)
 	res := testpeer.Run(t, time.Minute, bin, "--stages", "2s:1000,2s:1000,2s:0", "-d", "--drop-after", "30s", "--json", out, addr)
+	// A stall of the machine's (measured meanwhile) moves as many messages as it lasted
+	// (at most 1000 a second) from one interval into a later one, and one at the end may
+	// leave those due in its last moments (250·s² of the ramp down) unstarted.
+	stall := probe.Stop().Worst().Seconds()
 	if res.ExitCode != 0 {
 		t.Fatalf("%v", res)
 	}
 	r := readReport(t, out)
 	// ∫ = 1000 + 2000 + 1000
-	if r.Totals.Planned != 4000 || r.Totals.Accepted != 4000 {
-		t.Fatalf("totals %+v", r.Totals)
+	if unsent := int64(250 * stall * stall); r.Totals.Planned != 4000 || r.Totals.Accepted < 4000-unsent {
+		t.Fatalf("totals %+v, want 4000 accepted (at least %d)", r.Totals, 4000-unsent)
 	}
 	// Intervals sit on whole wall-clock seconds, so the first one is a part of a second:
 	// compare each with the integral of the rate over its own span.
@@ -149,8 +163,8 @@ func TestStagesSeries(t *testing.T) {
 				got = float64(p.Count)
 			}
 		}
-		if got < want*0.85-40 || got > want*1.15+40 {
-			t.Errorf("interval %d [%.2fs, %.2fs): %.0f messages started, want about %.0f", i, a, b, got, want)
+		if slack := 40 + 1000*stall; got < want*0.85-slack || got > want*1.15+slack {
+			t.Errorf("interval %d [%.2fs, %.2fs): %.0f messages started, want about %.0f (± 15%% ± %.0f)", i, a, b, got, want, slack)
 		}
 	}
 }

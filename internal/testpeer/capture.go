@@ -152,10 +152,10 @@ func (s *CaptureServer) Conns() []*CapturedConn {
 // WaitConns waits until at least n connections have been accepted and every accepted
 // connection has ended, at most within d.
 func (s *CaptureServer) WaitConns(n int, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
+	var accepted, open int
+	if Poll(within, 5*time.Millisecond, func() bool {
 		conns := s.Conns()
-		open := 0
+		accepted, open = len(conns), 0
 		for _, c := range conns {
 			select {
 			case <-c.done:
@@ -163,15 +163,40 @@ func (s *CaptureServer) WaitConns(n int, within time.Duration) error {
 				open++
 			}
 		}
-		if len(conns) >= n && open == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("capture server: %d connection(s) accepted (want %d), %d still open after %v",
-				len(conns), n, open, within)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return accepted >= n && open == 0
+	}) {
+		return nil
 	}
+	return fmt.Errorf("capture server: %d connection(s) accepted (want %d), %d still open after %v",
+		accepted, n, open, within)
+}
+
+// ConnsSoFar returns the connections that clients made before the call, every one of
+// them accepted: it connects itself and waits (at most within) until the server has
+// accepted that probe, which the kernel queued behind every earlier connection. A test
+// that checks that a client which has exited never connected waits for this event, not
+// for a moment.
+func (s *CaptureServer) ConnsSoFar(within time.Duration) ([]*CapturedConn, error) {
+	probe, err := net.DialTimeout("tcp", s.Addr, within)
+	if err != nil {
+		return nil, fmt.Errorf("capture server: probe: %w", err)
+	}
+	defer probe.Close()
+	self := probe.LocalAddr().String()
+	var before []*CapturedConn
+	if !Poll(within, time.Millisecond, func() bool {
+		conns := s.Conns()
+		for i, c := range conns {
+			if c.nc.RemoteAddr().String() == self {
+				before = conns[:i]
+				return true
+			}
+		}
+		return false
+	}) {
+		return nil, fmt.Errorf("capture server: its own probe not accepted within %v", within)
+	}
+	return before, nil
 }
 
 // Bytes returns a copy of every byte the client sent on this connection so far.

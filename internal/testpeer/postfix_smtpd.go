@@ -21,7 +21,7 @@ type PostfixSMTPD struct {
 }
 
 // StartPostfixSMTPD starts Postfix's master in the foreground (master -d) with smtpd on a
-// free loopback port, STARTTLS offered with the given certificate and key (PEM), relaying
+// loopback port of its own, STARTTLS offered with the given certificate and key (PEM), relaying
 // for 127.0.0.0/8 and delivering everything to the discard transport. It needs root
 // (master drops privileges to the postfix user itself); elsewhere the test is skipped, in
 // CI it fails. The master is stopped by its PID when the test ends.
@@ -86,7 +86,6 @@ func startPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, processes int, extr
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
 	mainCF := []string{
 		"compatibility_level = 3.6",
 		"queue_directory = " + queue,
@@ -113,7 +112,7 @@ func startPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, processes int, extr
 	}
 	mainCF = append(overridden(mainCF, extraMainCF), extraMainCF...)
 	masterCF := []string{
-		fmt.Sprintf("127.0.0.1:%d inet n - n - %d smtpd", port, processes),
+		fmt.Sprintf("127.0.0.1:0 inet n - n - %d smtpd", processes), // the master binds port 0; the test reads which from /proc
 		"cleanup unix n - n - 0 cleanup",
 		"qmgr unix n - n 300 1 qmgr",
 		"rewrite unix - - n - - trivial-rewrite",
@@ -141,11 +140,8 @@ func startPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, processes int, extr
 	if err := makeQueueDirs(queue, uid); err != nil {
 		t.Fatal(err)
 	}
-	p := &PostfixSMTPD{Process: Start(t, filepath.Join(daemonDir, "master"), "-c", conf, "-d"),
-		Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir}
-	if err := WaitAccepting(p.Addr, 15*time.Second); err != nil {
-		t.Fatalf("postfix master: %v; stderr: %s", err, p.Stderr.String())
-	}
+	p := &PostfixSMTPD{Process: Start(t, filepath.Join(daemonDir, "master"), "-c", conf, "-d"), Dir: dir}
+	p.Addr = WaitListening(t, p.Process, 15*time.Second)
 	return p
 }
 

@@ -293,24 +293,17 @@ func waitTaken(nc net.Conn, within time.Duration) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(within)
-	for {
+	if Poll(within, 20*time.Microsecond, func() bool {
 		var queued int
 		var ierr error
-		if err := rc.Control(func(fd uintptr) { queued, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err != nil {
-			return err
+		if err = rc.Control(func(fd uintptr) { queued, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err == nil && ierr != nil {
+			err = os.NewSyscallError("ioctl SIOCOUTQ", ierr)
 		}
-		if ierr != nil {
-			return os.NewSyscallError("ioctl SIOCOUTQ", ierr)
-		}
-		if queued == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the client did not read a byte within %v", within)
-		}
-		time.Sleep(20 * time.Microsecond)
+		return err != nil || queued == 0
+	}) {
+		return err
 	}
+	return fmt.Errorf("the client did not read a byte within %v", within)
 }
 
 // ListenBlackhole returns a loopback TCP address that never completes a connect: a

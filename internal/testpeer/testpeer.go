@@ -21,17 +21,6 @@ import (
 	"time"
 )
 
-// FreePort returns a loopback TCP port that nothing listened on a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // WritableDir returns a new temporary directory that an unprivileged peer (smtp-sink runs
 // as "nobody" when the tests run as root) can write into. It is removed when the test ends.
 func WritableDir(t testing.TB) string {
@@ -121,14 +110,9 @@ func (p *Process) Output() string { return p.Stdout.String() + p.Stderr.String()
 // WaitOutput waits until the process has written text on either output, at most within;
 // it reports whether it did.
 func (p *Process) WaitOutput(text string, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for !strings.Contains(p.Stdout.String(), text) && !strings.Contains(p.Stderr.String(), text) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
+	return Poll(within, 10*time.Millisecond, func() bool {
+		return strings.Contains(p.Stdout.String(), text) || strings.Contains(p.Stderr.String(), text)
+	})
 }
 
 // Exited reports whether the process has ended.
@@ -147,12 +131,19 @@ type Sink struct {
 	Addr string // host:port, or unix:/path for a unix-domain sink
 }
 
-// StartPostfixSink starts Postfix's smtp-sink on a free loopback port with the given
-// options (for example "-D", dumpfile, or "-L") and a listen backlog of 1024, and waits
-// until it accepts connections.
+// StartPostfixSink starts Postfix's smtp-sink on a loopback port of its own (it binds
+// port 0; the test reads which port from /proc) with the given options (for example
+// "-D", dumpfile, or "-L") and a listen backlog of 1024.
 func StartPostfixSink(t testing.TB, opts ...string) *Sink {
 	t.Helper()
-	return startPostfixSink(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), opts)
+	return StartPostfixSinkAt(t, "127.0.0.1:0", opts...)
+}
+
+// StartPostfixSinkAt is StartPostfixSink on a given "host:port" (port 0: one of its own)
+// or "unix:PATH".
+func StartPostfixSinkAt(t testing.TB, listen string, opts ...string) *Sink {
+	t.Helper()
+	return startPostfixSink(t, listen, opts)
 }
 
 // StartPostfixSinkUnix is StartPostfixSink on a unix-domain socket; Addr is "unix:PATH".
@@ -172,7 +163,11 @@ func startPostfixSink(t testing.TB, listen string, opts []string) *Sink {
 	args = append(args, opts...)
 	args = append(args, listen, "1024")
 	s := &Sink{Process: Start(t, bin, args...), Addr: listen}
-	if err := WaitAccepting(listen, 10*time.Second); err != nil {
+	if !strings.HasPrefix(listen, "unix:") {
+		s.Addr = WaitListening(t, s.Process, 10*time.Second)
+	}
+	// The readiness probe, one session without a command, is in smtp-sink's counts (-c).
+	if err := WaitAccepting(s.Addr, 10*time.Second); err != nil {
 		t.Fatalf("smtp-sink %v: %v; stderr: %s", args, err, s.Stderr.String())
 	}
 	return s
@@ -184,18 +179,17 @@ func WaitAccepting(addr string, within time.Duration) error {
 	if strings.HasPrefix(addr, "unix:") {
 		network, address = "unix", strings.TrimPrefix(addr, "unix:")
 	}
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout(network, address, time.Second)
-		if err == nil {
+	var err error
+	if Poll(within, 20*time.Millisecond, func() bool {
+		var c net.Conn
+		if c, err = net.DialTimeout(network, address, time.Second); err == nil {
 			c.Close()
-			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing accepting on %s after %v: %w", addr, within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
+	}) {
+		return nil
 	}
+	return fmt.Errorf("nothing accepting on %s after %v: %w", addr, within, err)
 }
 
 var (
