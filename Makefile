@@ -52,6 +52,7 @@ fuzz:
 
 # Side-by-side with Postfix smtp-source against the same sink; prints the table for the README.
 bench: build
+	$(GO) test -run '^$$' -bench 'HotPathMessage|ClientMessage|ClientPipelined' -benchmem ./engine/ ./protocol/
 	./benchmarks/run.sh
 	./benchmarks/sink.sh
 	./benchmarks/tls.sh
