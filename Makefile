@@ -57,6 +57,7 @@ bench: build
 	./benchmarks/sink.sh
 	./benchmarks/tls.sh
 	./cluster/bench/scale.sh
+	$(GO) run ./benchmarks/wire -out benchmarks/out/wire.md
 
 # The main job against a sink the project starts itself.
 demo: build

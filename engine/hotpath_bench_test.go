@@ -60,7 +60,7 @@ func (h *hotPath) feed(tb testing.TB, replies []byte) {
 	}
 	s.vec = s.client.Output(s.vec[:0])
 	clear(s.vec)
-	s.client.Flushed()
+	s.client.Flushed(0)
 }
 
 // messageReplies is one message's replies, as the reads deliver them.
