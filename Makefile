@@ -25,7 +25,7 @@ test: deps fmt-check vet
 	$(GO) test -p 1 -count=1 ./...
 	cd deploy && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
-	$(MAKE) fuzz FUZZTIME=100000x FUZZMINIMIZE=500x
+	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
