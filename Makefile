@@ -25,7 +25,7 @@ test: deps fmt-check vet
 	$(GO) test -p 1 -count=1 ./...
 	cd deploy && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
-	$(MAKE) fuzz FUZZTIME=100000x FUZZMINIMIZE=500x
+	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,10 +52,12 @@ fuzz:
 
 # Side-by-side with Postfix smtp-source against the same sink; prints the table for the README.
 bench: build
+	$(GO) test -run '^$$' -bench 'HotPathMessage|ClientMessage|ClientPipelined' -benchmem ./engine/ ./protocol/
 	./benchmarks/run.sh
 	./benchmarks/sink.sh
 	./benchmarks/tls.sh
 	./cluster/bench/scale.sh
+	$(GO) run ./benchmarks/wire -out benchmarks/out/wire.md
 
 # The main job against a sink the project starts itself.
 demo: build

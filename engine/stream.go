@@ -49,6 +49,7 @@ func (s *slot) flushStream(c gnet.Conn, now int64) (sent, ok bool) {
 		n += len(p)
 	}
 	var err error
+	at := s.r.now()
 	if s.tls.conn != nil {
 		err = s.writeTLS(st.win)
 	} else {
@@ -64,7 +65,7 @@ func (s *slot) flushStream(c gnet.Conn, now int64) (sent, ok bool) {
 		return true, true
 	}
 	s.stream = nil
-	s.client.Flushed()
+	s.client.Flushed(at) // the last window holds the final dot
 	if st.body {
 		s.bodySent(c, st.total, st.start)
 	}

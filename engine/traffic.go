@@ -100,6 +100,7 @@ func (s *slot) flush(c gnet.Conn, now int64) (sent, ok bool) {
 		return s.flushStream(c, now)
 	}
 	var err error
+	at := s.r.now()
 	if s.tls.conn != nil {
 		err = s.writeTLS(s.vec)
 	} else {
@@ -109,7 +110,7 @@ func (s *slot) flush(c gnet.Conn, now int64) (sent, ok bool) {
 	if err != nil {
 		return false, false
 	}
-	s.client.Flushed()
+	s.client.Flushed(at)
 	s.rec.Add(metrics.BytesSent, int64(n))
 	if body {
 		s.bodySent(c, n, now)

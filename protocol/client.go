@@ -311,11 +311,14 @@ func (c *Client) OutputLen() int {
 
 // Flushed tells the machine that the transport has taken all of Output (gnet copies
 // what it cannot write at once), so the buffer can be reused. From now on, replies may
-// answer the commands it held.
-func (c *Client) Flushed() {
+// answer the commands it held. at is when the write that sent them began (ns since the
+// epoch): their phases start there, not when the machine queued them, so that a phase
+// is the time on the wire and not the driver's work before the write.
+func (c *Client) Flushed(at int64) {
 	c.flushes++
 	for i := len(c.expect) - 1; i >= c.head && c.expect[i].sent == 0; i-- {
 		c.expect[i].sent = c.flushes
+		c.expect[i].start = at
 	}
 	if c.dotSeq != 0 {
 		seq := c.dotSeq

@@ -25,7 +25,7 @@ func benchFeed(b *testing.B, c *Client, p []byte) {
 	if n, step := c.Feed(p, 1); step != StepRead || n != len(p) {
 		b.Fatalf("step %v consumed %d of %d: %v", step, n, len(p), c.Err())
 	}
-	c.Flushed()
+	c.Flushed(0)
 }
 
 // BenchmarkClientMessage is one message per iteration, one command and reply at a time.

@@ -205,7 +205,7 @@ func (d *driver) flush() []byte {
 	for _, b := range d.c.Output(nil) {
 		out = append(out, b...)
 	}
-	d.c.Flushed()
+	d.c.Flushed(0)
 	return out
 }
 
@@ -321,7 +321,7 @@ func TestClientProtocolErrors(t *testing.T) {
 			var step Step
 			for i, r := range tc.replies {
 				_, step = c.Feed([]byte(r), int64(i+1))
-				c.Flushed()
+				c.Flushed(int64(i + 1))
 				if i < len(tc.replies)-1 && step == StepFatal {
 					t.Fatalf("reply %d fatal: %v", i, c.Err())
 				}
@@ -349,7 +349,7 @@ func TestClientSteadyStateAllocations(t *testing.T) {
 		if _, step := c.Feed(s, 1); step != StepRead {
 			t.Fatalf("step %v: %v", step, c.Err())
 		}
-		c.Flushed()
+		c.Flushed(0)
 	}
 	feed([]byte("220 x\r\n"))
 	feed([]byte("250 x\r\n"))
@@ -412,7 +412,7 @@ func (s *session) handOver() string {
 	for _, b := range s.c.Output(nil) {
 		out = append(out, b...)
 	}
-	s.c.Flushed()
+	s.c.Flushed(0)
 	return string(out)
 }
 

@@ -34,14 +34,14 @@ func FuzzClientTLSAuth(f *testing.F) {
 				if used < 0 || used > len(buffered) {
 					t.Fatalf("consumed %d of %d", used, len(buffered))
 				}
-				c.Flushed()
+				c.Flushed(0)
 				if step == StepStartTLS {
 					consumed := buffered[:used]
 					if !bytes.HasSuffix(consumed, []byte("\n")) || !bytes.HasPrefix(lastLine(consumed), []byte("220")) {
 						t.Fatalf("StepStartTLS after %q", consumed)
 					}
 					c.TLSDone(2)
-					c.Flushed()
+					c.Flushed(0)
 				}
 				buffered = buffered[used:]
 				if step == StepFatal || step == StepClose || step == StepDone {

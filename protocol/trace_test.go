@@ -50,7 +50,7 @@ func TestTracedClient(t *testing.T) {
 		for _, b := range c.Output(nil) {
 			sent.Write(b)
 		}
-		c.Flushed()
+		c.Flushed(0)
 	}
 	message := func() {
 		for _, r := range []string{"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n"} {
@@ -72,7 +72,7 @@ func TestTracedClient(t *testing.T) {
 		for _, r := range cycle {
 			now += 10
 			c.Feed(r, now)
-			c.Flushed()
+			c.Flushed(0)
 		}
 	}
 	for range 10 { // warm the buffer up to its working size

@@ -69,6 +69,7 @@ type sample struct {
 	wall    time.Duration
 	cpu     time.Duration // user + system
 	sys     time.Duration // of which system (kernel) time
+	user    time.Duration // of which user time
 	rssKB   int64
 	sinkCPU time.Duration // the sink's user + system time during the run (from /proc)
 }
@@ -253,8 +254,9 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 				}
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "compare:   %.0f msgs/s, %.3f CPU s/10k, %.1f MB peak RSS\n",
-				float64(msgs)/s.wall.Seconds(), s.cpu.Seconds()/float64(msgs)*1e4, float64(s.rssKB)/1024)
+			fmt.Fprintf(os.Stderr, "compare:   %.0f msgs/s, %.3f CPU s/10k (user %.2f µs/msg, sys %.2f µs/msg), %.1f MB peak RSS\n",
+				float64(msgs)/s.wall.Seconds(), s.cpu.Seconds()/float64(msgs)*1e4,
+				s.user.Seconds()/float64(msgs)*1e6, s.sys.Seconds()/float64(msgs)*1e6, float64(s.rssKB)/1024)
 			if isOurs {
 				r.ours = append(r.ours, s)
 			} else {
@@ -358,7 +360,7 @@ func measure(bin string, args []string, limit time.Duration, msgs int) (sample, 
 		return sample{}, errors.New("no rusage on this platform")
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return sample{wall: wall, cpu: cpu, sys: time.Duration(ru.Stime.Nano()), rssKB: ru.Maxrss}, nil
+	return sample{wall: wall, cpu: cpu, sys: time.Duration(ru.Stime.Nano()), user: time.Duration(ru.Utime.Nano()), rssKB: ru.Maxrss}, nil
 }
 
 var acceptedRe = regexp.MustCompile(`\b(\d+) accepted\b`)
