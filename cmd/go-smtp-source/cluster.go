@@ -127,7 +127,7 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		out.say("warning: %s", w)
 	}
 	inv.e2e.finish(m.Report, func(err error) { out.say("warning: %v", err) }) // the coordinator asks the sinks
-	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs) // over the merged run (report.go)
+	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs)     // over the merged run (report.go)
 	if err != nil {
 		return out.fatal("%v", err)
 	}
@@ -147,6 +147,9 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		if err := metrics.WriteReportFile(inv.out.jsonFile, m.Report); err != nil {
 			code = max(code, out.fatal("--json %s: %v", inv.out.jsonFile, err))
 		}
+	}
+	if err := writeRunHTML(inv, m.Report); err != nil {
+		code = max(code, out.fatal("%v", err))
 	}
 	return code
 }
