@@ -57,9 +57,11 @@ bench: build
 	./benchmarks/tls.sh
 	./cluster/bench/scale.sh
 
-# The main job against a sink the project starts itself.
+# The main job against a sink the project starts itself; then a short run's HTML report
+# (report/demo.sh prints its path).
 demo: build
 	./benchmarks/demo.sh
+	./report/demo.sh
 
 clean:
 	rm -rf $(BIN) benchmarks/out

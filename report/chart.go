@@ -49,8 +49,8 @@ const (
 )
 
 // palette is the runs' and series' colours (distinct in print and for colour-blind readers:
-// Okabe–Ito, then two greys).
-var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#777777", "#BBBBBB"}
+// Okabe–Ito, its pale yellow last, and a grey).
+var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#777777", "#F0E442"}
 
 func colour(i int) string { return palette[i%len(palette)] }
 

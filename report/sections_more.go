@@ -378,6 +378,11 @@ func flatten(prefix string, v any, out map[string]string) {
 		}
 	case nil:
 		out[prefix] = "null"
+	case json.Number:
+		out[prefix] = v.String()
+		if ns, err := v.Int64(); err == nil && strings.HasSuffix(prefix, "_ns") {
+			out[prefix] = formatNs(float64(ns))
+		}
 	default:
 		out[prefix] = fmt.Sprint(v)
 	}
