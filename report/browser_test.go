@@ -65,13 +65,53 @@ const measureCharts = `[...document.querySelectorAll('figure.chart')].map(f => {
 	return {id: f.id, w: box.width, h: box.height, drawn};
 })`
 
-// The page of a real run in Debian's chromium, headless, from a file:// URL: it loads
-// with nothing on the console and no request beyond itself, every chart is laid out and
-// drawn, and a screenshot of the whole page is taken.
+// The pages of a real run, and of it against a slower copy, in Debian's chromium,
+// headless, from file:// URLs: each loads with nothing on the console and no request
+// beyond itself, every chart is laid out and drawn (two curves in each percentile plot
+// of the comparison), and a screenshot of the whole page is taken.
 func TestPageInChromium(t *testing.T) {
 	bin := testpeer.Require(t, "chromium")
 	r := realReport(t)
-	page, err := Render([]Run{{Name: "run.json", Report: r}}, Options{})
+	a := Run{Name: "a.json", Report: r}
+	b := Run{Name: "b.json", Report: slowerEOD(t, 50*time.Millisecond, 0.5)}
+	for _, tc := range []struct {
+		name string
+		runs []Run
+	}{{"one run", []Run{a}}, {"two runs", []Run{a, b}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			charts := pageInChromium(t, bin, tc.runs)
+			var ids []string
+			for _, c := range charts {
+				ids = append(ids, c.ID)
+				drawn := 0
+				for _, v := range c.Drawn {
+					if v > 0 {
+						drawn++
+					}
+				}
+				if c.Width < chartW-1 || c.Height < chartH-1 || drawn == 0 {
+					t.Errorf("chart %s: %gx%g, series drawn %v", c.ID, c.Width, c.Height, c.Drawn)
+				}
+				if strings.HasPrefix(c.ID, "chart-dist-") && drawn != len(tc.runs) {
+					t.Errorf("chart %s: %d curves drawn, want %d", c.ID, drawn, len(tc.runs))
+				}
+			}
+			want := expectedCharts(r)
+			slices.Sort(ids)
+			slices.Sort(want)
+			if !slices.Equal(ids, want) {
+				t.Errorf("charts in the browser %v, want %v", ids, want)
+			}
+		})
+	}
+}
+
+// pageInChromium renders the runs into the test's directory, loads the page in chromium,
+// checks what it logged and requested, keeps and checks its screenshot, and returns its
+// charts as laid out.
+func pageInChromium(t *testing.T, bin string, runs []Run) []drawnInBrowser {
+	t.Helper()
+	page, err := Render(runs, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,40 +122,24 @@ func TestPageInChromium(t *testing.T) {
 	}
 	logged := &browserLog{}
 	charts, shot := loadInChromium(t, bin, (&url.URL{Scheme: "file", Path: file}).String(), logged)
-
 	logged.mu.Lock()
+	defer logged.mu.Unlock()
 	if len(logged.problems) > 0 {
 		t.Errorf("the console: %q", logged.problems)
 	}
 	if len(logged.requests) != 1 || !strings.HasPrefix(logged.requests[0], "file://") {
 		t.Errorf("requests %q, want the page's only", logged.requests)
 	}
-	logged.mu.Unlock()
-
-	var ids []string
-	for _, c := range charts {
-		ids = append(ids, c.ID)
-		drawn := slices.IndexFunc(c.Drawn, func(v float64) bool { return v > 0 }) >= 0
-		if c.Width < chartW-1 || c.Height < chartH-1 || !drawn {
-			t.Errorf("chart %s: %gx%g, series drawn %v", c.ID, c.Width, c.Height, c.Drawn)
-		}
-	}
-	want := expectedCharts(r)
-	slices.Sort(ids)
-	slices.Sort(want)
-	if !slices.Equal(ids, want) {
-		t.Errorf("charts in the browser %v, want %v", ids, want)
-	}
 	checkScreenshot(t, filepath.Join(dir, "report.png"), shot)
+	return charts
 }
 
 // loadInChromium opens the page in a headless chromium (the DevTools protocol over a
-// pipe, so no port), measures its charts and takes a screenshot
-// of the whole page. The browser is killed, by its process, when the test's 60 s are up
-// or the function returns.
+// pipe, so no port), measures its charts and takes a screenshot of the whole page. The
+// browser's process is killed when its 2 minutes are up or the function returns.
 func loadInChromium(t *testing.T, bin, pageURL string, logged *browserLog) ([]drawnInBrowser, []byte) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin), // a throwaway profile that chromedp removes once the browser is gone

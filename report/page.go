@@ -75,7 +75,7 @@ type page struct {
 func (p *page) build() error {
 	for _, section := range []func() error{
 		p.summary, p.comparison, p.throughput, p.latencyOverTime, p.latencyDistribution,
-		p.errors, p.sessions, p.thresholds, p.delivery, p.findMax, p.sources, p.plans, p.runInfo,
+		p.errorSection, p.sessions, p.thresholds, p.delivery, p.findMax, p.sources, p.plans, p.runInfo,
 	} {
 		if err := section(); err != nil {
 			return err

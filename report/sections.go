@@ -154,14 +154,14 @@ func phaseFigure(phase string, pct int) func(*metrics.Report) (float64, bool) {
 func (p *page) figureRow(f figure) ([]cell, bool) {
 	row := []cell{{text: f.label}}
 	base, baseOK := f.value(p.runs[0].Report)
-	any := false
+	present := false
 	for i, r := range p.runs {
 		v, ok := f.value(r.Report)
 		if !ok {
 			row = append(row, cell{text: "–"})
 			continue
 		}
-		any = true
+		present = true
 		c := cell{text: f.format(v)}
 		if i > 0 && baseOK {
 			c.text += " (" + change(base, v) + ")"
@@ -169,7 +169,7 @@ func (p *page) figureRow(f figure) ([]cell, bool) {
 		}
 		row = append(row, c)
 	}
-	return row, any
+	return row, present
 }
 
 // changeClass marks a change beyond the tolerance as a regression or an improvement.
@@ -368,13 +368,13 @@ func (p *page) runInfo() error {
 	}
 	var rows [][]cell
 	for _, f := range fields {
-		row, any := []cell{{text: f.label}}, false
+		row, present := []cell{{text: f.label}}, false
 		for _, r := range p.runs {
 			v := f.of(r.Report)
-			any = any || v != ""
+			present = present || v != ""
 			row = append(row, cell{text: v, class: "l"})
 		}
-		if any {
+		if present {
 			rows = append(rows, row)
 		}
 	}

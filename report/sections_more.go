@@ -13,7 +13,7 @@ import (
 // errorCounters are the counters the errors chart draws besides the error keys' total.
 var errorCounters = []string{"messages_rejected", "messages_failed", "sessions_failed", "recipients_rejected", "dropped", "late"}
 
-func (p *page) errors() error {
+func (p *page) errorSection() error {
 	p.section("errors", "Errors")
 	c := chart{ID: "chart-errors", Title: "Errors per second", XLabel: "seconds since the start", YLabel: "count", X: scaleLinear}
 	anyErrors := false
