@@ -73,7 +73,7 @@ func TestPageInChromium(t *testing.T) {
 	bin := testpeer.Require(t, "chromium")
 	r := realReport(t)
 	a := Run{Name: "a.json", Report: r}
-	b := Run{Name: "b.json", Report: slowerEOD(t, 50*time.Millisecond, 0.5)}
+	b := Run{Name: "b.json", Report: slowerEOD(t, true, 0.5)}
 	for _, tc := range []struct {
 		name string
 		runs []Run
