@@ -27,7 +27,7 @@ func runReport(name string, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {}
 	out := fs.String("html", "-", "write the page to `FILE` (- for stdout)")
 	tolerance := fs.String("tolerance", strconv.Itoa(int(100*report.DefaultTolerance)), "name a change from the baseline (the first run) larger than `PERCENT`")
-	title := fs.String("title", "", "the page's `title` (default: go-smtp-source report)")
+	title := fs.String("title", "", "`TEXT` for the page's title (default: go-smtp-source report)")
 	help := fs.BoolP("help", "h", false, "print this help")
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) || err == nil && *help {
