@@ -59,9 +59,11 @@ bench: build
 	./cluster/bench/scale.sh
 	$(GO) run ./benchmarks/wire -out benchmarks/out/wire.md
 
-# The main job against a sink the project starts itself.
+# The main job against a sink the project starts itself; then a short run's HTML report
+# (report/demo.sh prints its path).
 demo: build
 	./benchmarks/demo.sh
+	./report/demo.sh
 
 clean:
 	rm -rf $(BIN) benchmarks/out

@@ -148,6 +148,9 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 			code = max(code, out.fatal("--json %s: %v", inv.out.jsonFile, err))
 		}
 	}
+	if err := writeRunHTML(inv, m.Report); err != nil {
+		code = max(code, out.fatal("%v", err))
+	}
 	return code
 }
 

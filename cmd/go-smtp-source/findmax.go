@@ -83,6 +83,9 @@ func writeSearch(inv *invocation, out *console, stdout io.Writer, reports []*met
 	if err == nil {
 		err = writeJSON(inv.out.jsonFile, merged, stdout)
 	}
+	if err == nil {
+		err = writeRunHTML(inv, merged)
+	}
 	if err != nil {
 		out.fatalf("%v", err)
 		return exitFatal

@@ -186,7 +186,10 @@ func checkOutputs(f flags, inv *invocation) error {
 	if o.jsonFile == "-" && o.count {
 		return usagef("--json - writes the document on stdout, which -c's counter uses too; give --json a file")
 	}
-	for _, out := range []struct{ flag, path string }{{"--json", o.jsonFile}, {"--hdr-log", o.hdrLog}, {"--log-messages", o.logMessages}} {
+	if o.htmlFile == "-" {
+		return usagef("--html: give a file; the page of a run is not written on stdout")
+	}
+	for _, out := range []struct{ flag, path string }{{"--json", o.jsonFile}, {"--hdr-log", o.hdrLog}, {"--log-messages", o.logMessages}, {"--html", o.htmlFile}} {
 		if out.path == "" || out.flag == "--json" && out.path == "-" {
 			continue
 		}

@@ -41,6 +41,9 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "reconcile" {
 		return runReconcile(name, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "report" {
+		return runReport(name, args[1:], stdout, stderr)
+	}
 	if wantsVersion(args) {
 		printVersion(stdout)
 		return exitOK

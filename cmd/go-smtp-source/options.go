@@ -35,6 +35,7 @@ type invocation struct {
 // outputOptions are the options that shape this process's output, not the run.
 type outputOptions struct {
 	jsonFile, hdrLog, logMessages string
+	htmlFile                      string // --html: the run's page (report_cmd.go)
 	progress, quiet, count        bool
 	verbose                       int
 }
@@ -136,6 +137,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.String("late-after", flagDuration(d.Load.LateAfter), "open model: picked up later than this after its due time counts as late")
 	ext.String("json", "", "write the result document (schema-versioned, mergeable) to `file`")
 	ext.String("hdr-log", "", "write an HdrHistogram interval log to `file`")
+	ext.String("html", "", "write the run's report as one self-contained HTML page to `file` at the end")
 	ext.String("log-messages", "", "write one CSV line per message to `file` (times, phases, reply, queue id)")
 	ext.Bool("no-metrics", false, "record no timings (the summary line's counts stay exact); for measuring what metrics cost")
 	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
@@ -432,6 +434,7 @@ func parseExtensions(f flags, inv *invocation) error {
 		return usagef("--event-loops: must not be negative: %d", p.Local.EventLoops)
 	}
 	inv.out.jsonFile, inv.out.hdrLog, inv.out.logMessages = f.str("json"), f.str("hdr-log"), f.str("log-messages")
+	inv.out.htmlFile = f.str("html")
 	inv.out.progress, p.NoMetrics = f.on("progress"), f.on("no-metrics")
 	return nil
 }

@@ -88,6 +88,10 @@ func writeResults(inv *invocation, res engine.Result, out *console, stdout io.Wr
 		out.fatalf("%v", err)
 		code = max(code, exitFatal)
 	}
+	if err = writeRunHTML(inv, report); err != nil {
+		out.fatalf("%v", err)
+		code = max(code, exitFatal)
+	}
 	if len(breached) > 0 {
 		out.fatalf("threshold breached: %s", metrics.DescribeBreaches(breached))
 		if code == exitOK {
