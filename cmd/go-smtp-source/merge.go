@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+
 	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
@@ -177,9 +179,9 @@ func targetWarnings(reports []*metrics.Report) []string {
 }
 
 func printMergeUsage(w io.Writer, name string, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "usage: %s %s\n\n", name, mergeUsage)
+	fmt.Fprintf(w, "%s\n", cliflags.UsageLine(name, mergeUsage))
 	fmt.Fprintf(w, "Merges the --json reports of several runs exactly: counters and totals are summed,\n")
 	fmt.Fprintf(w, "histograms merged bucket by bucket (percentiles are never averaged), intervals\n")
 	fmt.Fprintf(w, "aligned on wall-clock seconds, rates computed over the union of the runs' windows.\n\n")
-	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprint(w, subcommandOptions(fs))
 }

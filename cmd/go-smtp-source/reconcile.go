@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+
 	"github.com/go-smtp-source/go-smtp-source/e2e"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
@@ -109,10 +111,10 @@ func reconcileFiles(runFile string, sinkFiles []string, clock *e2e.Clock, o merg
 }
 
 func printReconcileUsage(w io.Writer, name string, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "usage: %s %s\n\n", name, reconcileUsage)
+	fmt.Fprintf(w, "%s\n", cliflags.UsageLine(name, reconcileUsage))
 	fmt.Fprintf(w, "Reconciles a traced run (--trace, --e2e-sink; its --json document) with the trace\n")
 	fmt.Fprintf(w, "documents of the go-smtp-sinks behind the MTA (--trace-file, or a saved /trace): the\n")
 	fmt.Fprintf(w, "messages the MTA accepted that were delivered, delivered late (after the run's wait),\n")
 	fmt.Fprintf(w, "lost (their numbers listed) or duplicated, and the delivery latency.\n\n")
-	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprint(w, subcommandOptions(fs))
 }
