@@ -68,6 +68,8 @@ var valueChoices = map[string][]string{
 func helpSpec(name string) cliflags.Spec {
 	name = filepath.Base(name)
 	worker, _, _ := parseWorkerFlags(name, []string{"--help"})
+	merge, _, _, _, _ := mergeFlags(name)
+	reconcile, _, _, _, _ := reconcileFlags(name)
 	return cliflags.Spec{
 		Program: name,
 		Usage: []string{
@@ -76,9 +78,9 @@ func helpSpec(name string) cliflags.Spec {
 			"merge | worker | reconcile | completion [options] [arguments]",
 		},
 		Subcommands: []cliflags.Subcommand{
-			{Name: "merge", Args: "[options] REPORT.json...", Summary: "merge the --json reports of several runs or shards exactly; text on stdout, --json FILE for the merged document", Files: true},
+			{Name: "merge", Args: "[options] REPORT.json...", Summary: "merge the --json reports of several runs or shards exactly; text on stdout, --json FILE for the merged document", Flags: merge, Files: true},
 			{Name: "worker", Args: "--nats URL [options]", Summary: "serve cluster runs: join the runs a coordinator (--cluster-workers) announces on NATS and send their shards", Flags: worker},
-			{Name: "reconcile", Args: "[options] RUN.json SINK.json...", Summary: "reconcile a traced run's document with go-smtp-sink --trace documents: delivered, late, lost, duplicated", Files: true},
+			{Name: "reconcile", Args: "[options] RUN.json SINK.json...", Summary: "reconcile a traced run's document with go-smtp-sink --trace documents: delivered, late, lost, duplicated", Flags: reconcile, Files: true},
 			{Name: "completion", Args: "bash|zsh", Summary: "print the shell completion script: source <(go-smtp-source completion bash)", Words: cliflags.Shells},
 		},
 		Groups:  optionGroups,

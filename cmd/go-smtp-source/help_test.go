@@ -154,6 +154,9 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"go-smtp-source", "--json", "completion.b"}, "completion.bash"},
 		{[]string{"go-smtp-source", "worker", "--nats-w"}, "--nats-wait"},
 		{[]string{"go-smtp-source", "merge", "completion.b"}, "completion.bash"},
+		{[]string{"go-smtp-source", "merge", "--max-s"}, "--max-skew"},
+		{[]string{"go-smtp-source", "merge", "--json", "completion.b"}, "completion.bash"},
+		{[]string{"go-smtp-source", "reconcile", "--clock"}, "--clock-offset"},
 		{[]string{"go-smtp-source", "completion", "z"}, "zsh"},
 		{[]string{"go-smtp-source", "-s", "10", "localh"}, "localhost"},
 	} {

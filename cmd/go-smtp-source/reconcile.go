@@ -24,13 +24,7 @@ const reconcileUsage = "reconcile [--json FILE] [--threshold EXPR]... [--clock-o
 // read, reconciled or written, 2 on a command-line error, 99 when a threshold is
 // breached.
 func runReconcile(name string, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet(name+" reconcile", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	jsonOut := fs.String("json", "", "write the reconciled run document to `FILE` (- for stdout)")
-	exprs := fs.StringArray("threshold", nil, "evaluate `EXPR` over the reconciled figures, repeatable (default: the run's plan's thresholds); a breach exits 99")
-	offset := fs.String("clock-offset", "", "the sinks' clocks minus the source's, to correct the latencies by (default: the offset the run measured, when it polled one sink; otherwise 0)")
-	help := fs.BoolP("help", "h", false, "print this help")
+	fs, jsonOut, exprs, offset, help := reconcileFlags(name)
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) || err == nil && *help {
 		printReconcileUsage(stdout, name, fs)
@@ -66,6 +60,18 @@ func runReconcile(name string, args []string, stdout, stderr io.Writer) int {
 		return exitThreshold
 	}
 	return exitOK
+}
+
+// reconcileFlags defines reconcile's options (help and completion read them too).
+func reconcileFlags(name string) (fs *pflag.FlagSet, jsonOut *string, exprs *[]string, offset *string, help *bool) {
+	fs = pflag.NewFlagSet(name+" reconcile", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	jsonOut = fs.String("json", "", "write the reconciled run document to `FILE` (- for stdout)")
+	exprs = fs.StringArray("threshold", nil, "evaluate `EXPR` over the reconciled figures, repeatable (default: the run's plan's thresholds); a breach exits 99")
+	offset = fs.String("clock-offset", "", "the sinks' clocks minus the source's, to correct the latencies by (default: the offset the run measured, when it polled one sink; otherwise 0)")
+	help = fs.BoolP("help", "h", false, "print this help")
+	return fs, jsonOut, exprs, offset, help
 }
 
 // reconcileFiles reads the documents, reconciles, evaluates the thresholds and writes
