@@ -139,10 +139,16 @@ func (s *Spec) bash(fs *pflag.FlagSet) string {
 	return b.String()
 }
 
-// zshQuote makes text safe in a single-quoted _arguments spec's description.
-func zshQuote(text string) string {
-	text = strings.NewReplacer("'", "'\\''", "[", "\\[", "]", "\\]", ":", "\\:").Replace(text)
-	return text
+// zshQuote makes text safe in single quotes; zshDesc in an _arguments spec's [description]
+// as well; zshMessage in its :message: part.
+func zshQuote(text string) string { return strings.ReplaceAll(text, "'", `'\''`) }
+
+func zshDesc(text string) string {
+	return strings.NewReplacer("'", `'\''`, "[", `\[`, "]", `\]`).Replace(text)
+}
+
+func zshMessage(text string) string {
+	return strings.NewReplacer("'", `'\''`, ":", `\:`).Replace(text)
 }
 
 // shortDescription is the description's first clause, for a completion menu.
@@ -180,9 +186,9 @@ func (s *Spec) zshSpecs(fs *pflag.FlagSet) []string {
 			case strings.Contains(strings.ToLower(t), "file"):
 				action = "_files"
 			}
-			value = ":" + zshQuote(t) + ":" + action
+			value = ":" + zshMessage(t) + ":" + action
 		}
-		desc := "[" + zshQuote(shortDescription(fl)) + "]"
+		desc := "[" + zshDesc(shortDescription(fl)) + "]"
 		repeat := ""
 		if strings.Contains(fl.Value.Type(), "Array") || strings.Contains(fl.Value.Type(), "Slice") || fl.Value.Type() == "count" {
 			repeat = "*"
@@ -213,7 +219,7 @@ func (s *Spec) zsh(fs *pflag.FlagSet) string {
 	fn := s.funcName()
 	fmt.Fprintf(&b, "#compdef %[1]s\n# zsh completion for %[1]s; put it in a directory of $fpath as _%[1]s, or\n", s.Program)
 	fmt.Fprintf(&b, "# load it with: source <(%s completion zsh)\n", s.Program)
-	fmt.Fprintf(&b, "%s() {\n    local -a subcommands\n    subcommands=(\n", fn)
+	fmt.Fprintf(&b, "%s() {\n    local curcontext=\"$curcontext\" state line\n    typeset -A opt_args\n    local -a subcommands\n    subcommands=(\n", fn)
 	for _, c := range s.Subcommands {
 		fmt.Fprintf(&b, "        '%s:%s'\n", c.Name, zshQuote(c.Summary))
 	}

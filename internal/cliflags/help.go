@@ -180,19 +180,20 @@ func writeWrapped(b *strings.Builder, line string, indent int) {
 func Wrap(line string, width, indent int) []string {
 	var out []string
 	pad := strings.Repeat(" ", indent)
+	lead := len(line) - len(strings.TrimLeft(line, " ")) // the first line's own indentation
 	for runeLen(line) > width {
-		cut := lastSpaceBefore(line, width, indent)
+		cut := lastSpaceBefore(line, width, lead)
 		if cut < 0 {
 			break
 		}
 		out = append(out, strings.TrimRight(line[:cut], " "))
-		line = pad + strings.TrimLeft(line[cut:], " ")
+		line, lead = pad+strings.TrimLeft(line[cut:], " "), indent
 	}
 	return append(out, line)
 }
 
 // lastSpaceBefore is the byte offset of the last space at or before column width that
-// is past the indentation, or -1.
+// is past the line's indentation (indent columns), or -1.
 func lastSpaceBefore(line string, width, indent int) int {
 	best, col := -1, 0
 	for i, r := range line {
