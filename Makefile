@@ -5,12 +5,22 @@ RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/... 
 # Postfix keeps postconf, postfix and smtp-sink's helpers in sbin.
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps test vet fmt-check race fuzz bench demo clean
+.PHONY: all build install deps test vet fmt-check race fuzz bench demo clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The two commands and their man pages, under $(DESTDIR)$(PREFIX) (make install PREFIX=$$HOME/.local,
+# or DESTDIR=pkgroot for a package).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BIN)/go-smtp-source $(BIN)/go-smtp-sink $(DESTDIR)$(BINDIR)/
+	install -m 0644 man/go-smtp-source.1 man/go-smtp-sink.1 $(DESTDIR)$(MANDIR)/man1/
 
 # The test peers listed in .ci/peers (Postfix, swaks and the Perl modules it loads, nats-server,
 # ss, openssl): installed when missing and run as root on Debian, otherwise named.

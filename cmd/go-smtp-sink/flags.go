@@ -75,15 +75,7 @@ type rawFlags struct {
 // values (-m50), options only before the operands, "--" ends options.
 func parseArgs(prog string, args []string) (*options, error) {
 	o := &options{}
-	fs := pflag.NewFlagSet(prog, pflag.ContinueOnError)
-	fs.SetInterspersed(false) // like smtp-sink's "+" getopt: no permutation
-	fs.SortFlags = false
-	fs.Usage = func() {}
-	fs.SetOutput(discard{})
-	r := addSinkFlags(fs, o)
-	addExtensionFlags(fs, o, r)
-	o.tls.addFlags(fs)
-	addPushbackFlags(fs, &o.push)
+	fs, r := newFlagSet(prog, o)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -121,6 +113,20 @@ func parseArgs(prog string, args []string) (*options, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// newFlagSet defines every option, each into o or the raw flags returned.
+func newFlagSet(prog string, o *options) (*pflag.FlagSet, *rawFlags) {
+	fs := pflag.NewFlagSet(prog, pflag.ContinueOnError)
+	fs.SetInterspersed(false) // like smtp-sink's "+" getopt: no permutation
+	fs.SortFlags = false
+	fs.Usage = func() {}
+	fs.SetOutput(discard{})
+	r := addSinkFlags(fs, o)
+	addExtensionFlags(fs, o, r)
+	o.tls.addFlags(fs)
+	addPushbackFlags(fs, &o.push)
+	return fs, r
 }
 
 // addSinkFlags defines smtp-sink's own options, with its letters.

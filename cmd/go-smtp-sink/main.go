@@ -47,10 +47,15 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, buildinfo.Version("go-smtp-sink"))
 		return 0
 	}
+	if len(argv) > 1 && argv[1] == "completion" {
+		return runCompletion(prog, argv[2:], stdout, errOut)
+	}
 	opts, err := parseArgs(prog, argv[1:])
 	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(stdout, usageText+"\n", prog)
+			if err := printHelp(stdout, prog); err != nil {
+				return fatal("%v", err)
+			}
 			return 0
 		}
 		if !errors.Is(err, errUsage) {

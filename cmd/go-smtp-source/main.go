@@ -44,13 +44,16 @@ func run(name string, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "report" {
 		return runReport(name, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "completion" {
+		return runCompletion(name, args[1:], stdout, stderr)
+	}
 	if wantsVersion(args) {
 		printVersion(stdout)
 		return exitOK
 	}
 	inv, help, err := parseOptions(args)
 	if help {
-		printUsage(os.Stdout, name)
+		printUsage(stdout, name)
 		return exitOK
 	}
 	if err != nil {

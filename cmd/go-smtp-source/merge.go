@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+
 	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
@@ -24,13 +26,7 @@ const mergeUsage = "merge [--json FILE] [--max-skew DURATION] [--threshold EXPR]
 // Exit status: 0, 1 when a report cannot be read or written, 2 on a command-line error,
 // 99 when a threshold is breached.
 func runMerge(name string, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet(name+" merge", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	jsonOut := fs.String("json", "", "write the merged report to `FILE` (- for stdout)")
-	maxSkew := fs.Duration("max-skew", time.Second, "warn when the reports' start times differ by more than this (negative: never)")
-	exprs := fs.StringArray("threshold", nil, "evaluate `EXPR` over the merged figures, repeatable (default: the merged plan's thresholds); a breach exits 99")
-	help := fs.BoolP("help", "h", false, "print this help")
+	fs, jsonOut, maxSkew, exprs, help := mergeFlags(name)
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) || err == nil && *help {
 		printMergeUsage(stdout, name, fs)
@@ -59,6 +55,18 @@ func runMerge(name string, args []string, stdout, stderr io.Writer) int {
 		return exitThreshold
 	}
 	return exitOK
+}
+
+// mergeFlags defines merge's options (help and completion read them too).
+func mergeFlags(name string) (fs *pflag.FlagSet, jsonOut *string, maxSkew *time.Duration, exprs *[]string, help *bool) {
+	fs = pflag.NewFlagSet(name+" merge", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	jsonOut = fs.String("json", "", "write the merged report to `FILE` (- for stdout)")
+	maxSkew = fs.Duration("max-skew", time.Second, "warn when the reports' start times differ by more than this (negative: never)")
+	exprs = fs.StringArray("threshold", nil, "evaluate `EXPR` over the merged figures, repeatable (default: the merged plan's thresholds); a breach exits 99")
+	help = fs.BoolP("help", "h", false, "print this help")
+	return fs, jsonOut, maxSkew, exprs, help
 }
 
 // mergeOutput is what merge does with the merged document.
@@ -177,9 +185,9 @@ func targetWarnings(reports []*metrics.Report) []string {
 }
 
 func printMergeUsage(w io.Writer, name string, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "usage: %s %s\n\n", name, mergeUsage)
+	fmt.Fprintf(w, "%s\n", cliflags.UsageLine(name, mergeUsage))
 	fmt.Fprintf(w, "Merges the --json reports of several runs exactly: counters and totals are summed,\n")
 	fmt.Fprintf(w, "histograms merged bucket by bucket (percentiles are never averaged), intervals\n")
 	fmt.Fprintf(w, "aligned on wall-clock seconds, rates computed over the union of the runs' windows.\n\n")
-	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprint(w, subcommandOptions(fs))
 }

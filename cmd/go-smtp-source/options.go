@@ -619,14 +619,6 @@ func parseDuration(flag, v string) (time.Duration, error) {
 	return d, nil
 }
 
-func printUsage(w *os.File, name string) {
-	compat, ext := flagSets()
-	fmt.Fprintf(w, usageLine+"\n\n", name)
-	fmt.Fprintf(w, "smtp-source options (Postfix smtp-source(1), same letters and meaning):\n%s\n", compat.FlagUsages())
-	fmt.Fprintf(w, "Extensions:\n%s\n", ext.FlagUsages())
-	fmt.Fprintf(w, "Targets: host, host:port, [addr]:port, [ipv6:addr]:port, inet:host:port, unix:/path (default port 25).\n")
-}
-
 type devNull struct{}
 
 func (devNull) Write(p []byte) (int, error) { return len(p), nil }

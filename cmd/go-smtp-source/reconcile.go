@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+
 	"github.com/go-smtp-source/go-smtp-source/e2e"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
@@ -22,13 +24,7 @@ const reconcileUsage = "reconcile [--json FILE] [--threshold EXPR]... [--clock-o
 // read, reconciled or written, 2 on a command-line error, 99 when a threshold is
 // breached.
 func runReconcile(name string, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet(name+" reconcile", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	jsonOut := fs.String("json", "", "write the reconciled run document to `FILE` (- for stdout)")
-	exprs := fs.StringArray("threshold", nil, "evaluate `EXPR` over the reconciled figures, repeatable (default: the run's plan's thresholds); a breach exits 99")
-	offset := fs.String("clock-offset", "", "the sinks' clocks minus the source's, to correct the latencies by (default: the offset the run measured, when it polled one sink; otherwise 0)")
-	help := fs.BoolP("help", "h", false, "print this help")
+	fs, jsonOut, exprs, offset, help := reconcileFlags(name)
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) || err == nil && *help {
 		printReconcileUsage(stdout, name, fs)
@@ -64,6 +60,18 @@ func runReconcile(name string, args []string, stdout, stderr io.Writer) int {
 		return exitThreshold
 	}
 	return exitOK
+}
+
+// reconcileFlags defines reconcile's options (help and completion read them too).
+func reconcileFlags(name string) (fs *pflag.FlagSet, jsonOut *string, exprs *[]string, offset *string, help *bool) {
+	fs = pflag.NewFlagSet(name+" reconcile", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	jsonOut = fs.String("json", "", "write the reconciled run document to `FILE` (- for stdout)")
+	exprs = fs.StringArray("threshold", nil, "evaluate `EXPR` over the reconciled figures, repeatable (default: the run's plan's thresholds); a breach exits 99")
+	offset = fs.String("clock-offset", "", "the sinks' clocks minus the source's, to correct the latencies by (default: the offset the run measured, when it polled one sink; otherwise 0)")
+	help = fs.BoolP("help", "h", false, "print this help")
+	return fs, jsonOut, exprs, offset, help
 }
 
 // reconcileFiles reads the documents, reconciles, evaluates the thresholds and writes
@@ -109,10 +117,10 @@ func reconcileFiles(runFile string, sinkFiles []string, clock *e2e.Clock, o merg
 }
 
 func printReconcileUsage(w io.Writer, name string, fs *pflag.FlagSet) {
-	fmt.Fprintf(w, "usage: %s %s\n\n", name, reconcileUsage)
+	fmt.Fprintf(w, "%s\n", cliflags.UsageLine(name, reconcileUsage))
 	fmt.Fprintf(w, "Reconciles a traced run (--trace, --e2e-sink; its --json document) with the trace\n")
 	fmt.Fprintf(w, "documents of the go-smtp-sinks behind the MTA (--trace-file, or a saved /trace): the\n")
 	fmt.Fprintf(w, "messages the MTA accepted that were delivered, delivered late (after the run's wait),\n")
 	fmt.Fprintf(w, "lost (their numbers listed) or duplicated, and the delivery latency.\n\n")
-	fmt.Fprint(w, fs.FlagUsages())
+	fmt.Fprint(w, subcommandOptions(fs))
 }

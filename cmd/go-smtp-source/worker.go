@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+
 	"github.com/go-smtp-source/go-smtp-source/cluster"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 )
@@ -34,7 +36,7 @@ func runWorker(name string, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if w == nil {
-		fmt.Fprintf(stdout, "usage: %s %s\n\nServes cluster runs: joins the runs a coordinator (go-smtp-source --cluster-workers N …)\nannounces, runs its shard of each, reports once a second, and stops sending by itself\nwhen the coordinator goes silent.\n\n%s", name, workerUsage, fs.FlagUsages())
+		fmt.Fprintf(stdout, "%s\nServes cluster runs: joins the runs a coordinator (go-smtp-source --cluster-workers N …)\nannounces, runs its shard of each, reports once a second, and stops sending by itself\nwhen the coordinator goes silent.\n\n%s", cliflags.UsageLine(name, workerUsage), subcommandOptions(fs))
 		return exitOK
 	}
 	var mu sync.Mutex

@@ -6,7 +6,7 @@
 // TLS at once grow the heap to several times what the established sessions hold, and Go's
 // scavenger returns that excess only slowly; a full collection that returns free memory
 // (debug.FreeOSMemory) once the burst is over brings a parked session's RSS close to what
-// it holds (README.md, "TLS", has the figures).
+// it holds (benchmarks/README.md, "TLS", has the figures).
 package tlsburst
 
 const (
