@@ -30,7 +30,7 @@ var optionGroups = []cliflags.Group{
 		"tls", "tls-wrapper", "tls-ca-file", "tls-servername", "tls-min-version", "tls-max-version", "tls-ciphers",
 		"tls-cert", "tls-key", "tls-resume", "auth", "auth-user", "auth-password-file", "auth-file", "auth-insecure"}},
 	{Title: "Output (the summary and report go to stderr; stdout has only -c's counter)", Names: []string{
-		"json", "hdr-log", "log-messages", "progress", "quiet", "no-metrics"}},
+		"json", "html", "hdr-log", "log-messages", "progress", "quiet", "no-metrics"}},
 	{Title: "Cluster (several processes, one run; go-smtp-source worker serves NATS runs)", Names: []string{
 		"shard", "start-at", "max-start-late", "cluster-workers", "cluster-listen", "cluster-nats", "cluster-token",
 		"cluster-user", "cluster-creds", "cluster-nkey", "cluster-tls-ca", "cluster-tls-cert", "cluster-tls-key",
@@ -70,17 +70,19 @@ func helpSpec(name string) cliflags.Spec {
 	worker, _, _ := parseWorkerFlags(name, []string{"--help"})
 	merge, _, _, _, _ := mergeFlags(name)
 	reconcile, _, _, _, _ := reconcileFlags(name)
+	reportFS, _, _, _, _ := reportFlags(name)
 	return cliflags.Spec{
 		Program: name,
 		Usage: []string{
 			"-cdLNov -s sess -l msglen -m msgs -C count -M myhostname -f from -t to -r rcptcount -R delay -w delay host[:port]",
 			"[options] host[:port]",
-			"merge | worker | reconcile | completion [options] [arguments]",
+			"merge | worker | reconcile | report | completion [options] [arguments]",
 		},
 		Subcommands: []cliflags.Subcommand{
 			{Name: "merge", Args: "[options] REPORT.json...", Summary: "merge the --json reports of several runs or shards exactly; text on stdout, --json FILE for the merged document", Flags: merge, Files: true},
 			{Name: "worker", Args: "--nats URL [options]", Summary: "serve cluster runs: join the runs a coordinator (--cluster-workers) announces on NATS and send their shards", Flags: worker},
 			{Name: "reconcile", Args: "[options] RUN.json SINK.json...", Summary: "reconcile a traced run's document with go-smtp-sink --trace documents: delivered, late, lost, duplicated", Flags: reconcile, Files: true},
+			{Name: "report", Args: "[options] RUN.json...", Summary: "one self-contained HTML page from run documents; several runs are compared with the first, regressions named", Flags: reportFS, Files: true},
 			{Name: "completion", Args: "bash|zsh", Summary: "print the shell completion script: source <(go-smtp-source completion bash)", Words: cliflags.Shells},
 		},
 		Groups:  optionGroups,

@@ -66,7 +66,7 @@ func TestHelpLayout(t *testing.T) {
 	if h := helpOutput(t, "--help"); h != help {
 		t.Errorf("--help differs from -h")
 	}
-	for _, sub := range []string{"merge", "worker", "reconcile", "completion"} {
+	for _, sub := range []string{"merge", "worker", "reconcile", "report", "completion"} {
 		out := helpOutput(t, sub, "-h")
 		checkFits(t, sub+" -h", out)
 		if m := goTypeRE.FindAllString(out, -1); m != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,19 +22,25 @@ const reportUsage = "report [--html FILE] [--tolerance PERCENT] [--title TEXT] R
 // tables of each run, and with several runs their comparison with the first, the
 // baseline, whose regressions it also names on stderr. Exit status: 0, 1 when a document
 // cannot be read or the page written, 2 on a command-line error.
-func runReport(name string, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet(name+" report", pflag.ContinueOnError)
+// reportFlags defines report's options (the parser's, -h's and completion's).
+func reportFlags(name string) (fs *pflag.FlagSet, out, tolerance, title *string, help *bool) {
+	fs = pflag.NewFlagSet(name+" report", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	out := fs.String("html", "-", "write the page to `FILE` (- for stdout)")
-	tolerance := fs.String("tolerance", strconv.Itoa(int(100*report.DefaultTolerance)), "name a change from the baseline (the first run) larger than `PERCENT`")
-	title := fs.String("title", "", "`TEXT` for the page's title (default: go-smtp-source report)")
-	help := fs.BoolP("help", "h", false, "print this help")
+	out = fs.String("html", "-", "write the page to `FILE` (- for stdout)")
+	tolerance = fs.String("tolerance", strconv.Itoa(int(100*report.DefaultTolerance)), "name a change from the baseline (the first run) larger than `PERCENT`")
+	title = fs.String("title", "", "`TEXT` for the page's title (default: go-smtp-source report)")
+	help = fs.BoolP("help", "h", false, "print this help")
+	return fs, out, tolerance, title, help
+}
+
+func runReport(name string, args []string, stdout, stderr io.Writer) int {
+	fs, out, tolerance, title, help := reportFlags(name)
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) || err == nil && *help {
-		fmt.Fprintf(stdout, "usage: %s %s\n\n", name, reportUsage)
+		fmt.Fprintf(stdout, "%s\n", cliflags.UsageLine(name, reportUsage))
 		fmt.Fprint(stdout, "Renders run documents (--json) as one HTML page that needs no network: throughput,\nlatency over time and by percentile, errors, TLS, thresholds, end-to-end delivery, the plan.\nWith several runs, the first is the baseline: overlaid, side by side, regressions named.\n\n")
-		fmt.Fprint(stdout, fs.FlagUsages())
+		fmt.Fprint(stdout, subcommandOptions(fs))
 		return exitOK
 	}
 	tol := 0.0
