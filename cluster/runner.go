@@ -83,8 +83,22 @@ func (r *EngineRunner) Prepare(a Assignment, shard int) (Prepared, error) {
 func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([]byte, time.Time, error) {
 	p, h := e.plan, e.hooks
 	p.StartAt = startAt
+	// The sampler calls OnInterval, then Progress, for each second, from one goroutine.
+	var second struct {
+		start, end time.Time
+		snap       *metrics.Snapshot
+	}
+	onInterval := h.OnInterval
+	h.OnInterval = func(start, end time.Time, snap *metrics.Snapshot) {
+		second.start, second.end, second.snap = start, end, snap
+		if onInterval != nil {
+			onInterval(start, end, snap)
+		}
+	}
 	h.Progress = func(pr engine.Progress) {
-		live.Progress(Report{Accepted: pr.Accepted, Rejected: pr.Rejected, Failed: pr.Failed, InFlight: pr.InFlight})
+		ls := metrics.NewLiveSample(pr, second.start, second.end, second.snap)
+		second.snap = nil
+		live.Progress(Report{Accepted: pr.Accepted, Rejected: pr.Rejected, Failed: pr.Failed, InFlight: pr.InFlight, Live: &ls})
 	}
 	h.Admit = live.Admit
 	res, runErr := engine.Run(ctx, p, h)
