@@ -51,29 +51,38 @@ func (tl *timeline) secondOf(k int, atUnixNs int64) int64 {
 }
 
 // add takes a worker's report; reports without a sample (before its start) are ignored.
-// A report repeats its last sample (same AtUnixNs) until the next one; two samples that
+// A report repeats its last sample (same AtUnixNs) until the next one. Two samples that
 // fall on the same second (a late one, then the next on time) are one, their seconds'
-// measurements merged, so that every measurement is shown once.
+// measurements merged, so that every measurement is shown once. A worker's final
+// counts (Ended, taken when its run ended) are at the next whole second: nothing
+// changes after it.
 func (tl *timeline) add(k int, r Report) {
 	if tl == nil || r.AtUnixNs == 0 || k >= len(tl.shards) {
 		return
 	}
-	sec := tl.secondOf(k, r.AtUnixNs)
 	sh := &tl.shards[k]
 	n := len(sh.samples)
+	if n > 0 && sh.samples[n-1].r.AtUnixNs == r.AtUnixNs {
+		if r.Seq >= sh.samples[n-1].r.Seq {
+			sh.samples[n-1].r = r
+		}
+		return
+	}
+	sec := tl.secondOf(k, r.AtUnixNs)
+	if r.Ended {
+		sec = tl.secondAfter(k, r.AtUnixNs)
+	}
 	switch {
 	case n > 0 && sh.samples[n-1].sec == sec:
 		last := &sh.samples[n-1]
 		if r.Seq < last.r.Seq {
 			return
 		}
-		if r.AtUnixNs != last.r.AtUnixNs {
-			if second := decodeSecond(r); second != nil {
-				if last.second == nil {
-					last.second = second
-				} else {
-					last.second.Merge(second)
-				}
+		if second := decodeSecond(r); second != nil {
+			if last.second == nil {
+				last.second = second
+			} else {
+				last.second.Merge(second)
 			}
 		}
 		last.r = r
@@ -83,6 +92,12 @@ func (tl *timeline) add(k int, r Report) {
 			sh.samples = append(sh.samples[:0], sh.samples[1:]...)
 		}
 	}
+}
+
+// secondAfter is the first whole second at or after a worker's atUnixNs (its clock).
+func (tl *timeline) secondAfter(k int, atUnixNs int64) int64 {
+	at := atUnixNs + tl.offsets[k]
+	return (at + int64(time.Second) - 1) / int64(time.Second)
 }
 
 // decodeSecond is a report's second of measurements; nil without one or when it cannot
@@ -147,9 +162,7 @@ func (tl *timeline) at(sec int64) (sum metrics.Live) {
 					sum.Late += l.Late
 					sum.Dropped += l.Dropped
 					sum.Corrected = sum.Corrected || l.Corrected
-					if s.sec == sec { // a finished worker no longer has a target
-						sum.TargetRate += l.TargetRate
-					}
+					sum.TargetRate += l.TargetRate // 0 in a worker's final counts
 				}
 				break
 			}

@@ -124,6 +124,9 @@ type Report struct {
 	// engine samples at whole wall-clock seconds, so the coordinator lines the workers'
 	// samples up on the shared timeline.
 	AtUnixNs int64 `json:"at_unix_ns,omitempty"`
+	// Ended: the counts are the run's final ones, taken when it ended (after its last
+	// sample): they are at the next whole second.
+	Ended bool `json:"ended,omitempty"`
 	// Live is the rest of the live view at that sample, in mergeable form; nil before
 	// the first sample.
 	Live *metrics.LiveSample `json:"live,omitempty"`

@@ -21,6 +21,7 @@ type coordinatorOutput struct {
 	name   string
 	mu     sync.Mutex
 	stderr io.Writer
+	live   liveLine // the merged live view's line on a terminal (report.go)
 }
 
 func (o *coordinatorOutput) say(format string, a ...any) {
@@ -35,13 +36,25 @@ func (o *coordinatorOutput) fatal(format string, a ...any) int {
 func (o *coordinatorOutput) writeText(r *metrics.Report) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.live.clear(o.stderr)
 	return metrics.WriteText(o.stderr, r)
 }
 
 func (o *coordinatorOutput) printf(format string, a ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.live.clear(o.stderr)
 	fmt.Fprintf(o.stderr, format, a...)
+}
+
+// progressPrinter prints the merged live view as a single run's (liveLine.show).
+func (o *coordinatorOutput) progressPrinter() func(cluster.Progress) {
+	f := o.live.open(o.stderr)
+	return func(p cluster.Progress) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.live.show(o.stderr, f, o.name+": "+metrics.FormatLive(p))
+	}
 }
 
 // runCoordinator runs the plan over --cluster-workers workers and reports the exact
@@ -79,10 +92,7 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	ccfg := cluster.CoordinatorConfig{Workers: co.workers, Plan: inv.plan, Version: version,
 		JoinTimeout: co.joinTimeout, ContinueOnLoss: co.continueLoss, Event: func(text string) { out.say("%s", text) }}
 	if showProgress(inv.out, stderr) {
-		ccfg.Progress = func(p cluster.Progress) {
-			out.say("%5.0fs  accepted %d  rejected %d  failed %d  %.0f msg/s  in flight %d  workers %d  lost %d%s",
-				p.Elapsed.Seconds(), p.Accepted, p.Rejected, p.Failed, p.Rate, p.InFlight, p.Workers, p.Lost, inv.e2e.liveText())
-		}
+		ccfg.Progress = inv.e2e.live(out.progressPrinter())
 	}
 	out.say("waiting for %d workers on %s", co.workers, conn.URL)
 	outcome, runErr := cluster.Coordinate(ctx, conn.Conn, ccfg)

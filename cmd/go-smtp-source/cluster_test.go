@@ -118,8 +118,8 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 		t.Fatalf("coordinator exit %d; stderr:\n%s", code, c.coord.Stderr.String())
 	}
 	stderr := c.coord.Stderr.String()
-	if !strings.Contains(stderr, "cluster:     1s  accepted") && !strings.Contains(stderr, "s  accepted") {
-		t.Errorf("no live progress in:\n%s", stderr)
+	if lines := liveLines(t, stderr); len(lines) == 0 || lines[len(lines)-1].n["accepted"] != m {
+		t.Errorf("no live progress ending at %d accepted in:\n%s", m, stderr)
 	}
 	r := readReport(t, c.json)
 	s.checkMerged(t, r, m)
