@@ -112,6 +112,7 @@ func decodeSecond(r Report) *metrics.Snapshot {
 	}
 	return snap
 }
+
 // settle says a worker holds no second back any more: it finished or was lost.
 func (tl *timeline) settle(k int) {
 	if tl != nil && k < len(tl.shards) {

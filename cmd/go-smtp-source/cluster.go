@@ -137,7 +137,7 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		out.say("warning: %s", w)
 	}
 	inv.e2e.finish(m.Report, func(err error) { out.say("warning: %v", err) }) // the coordinator asks the sinks
-	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs) // over the merged run (report.go)
+	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs)     // over the merged run (report.go)
 	if err != nil {
 		return out.fatal("%v", err)
 	}
