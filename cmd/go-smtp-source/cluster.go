@@ -94,6 +94,11 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	if showProgress(inv.out, stderr) {
 		ccfg.Progress = inv.e2e.live(out.progressPrinter())
 	}
+	if err := inv.metrics.start(name, stderr); err != nil {
+		return out.fatal("%v", err)
+	}
+	defer inv.metrics.stop()
+	inv.metrics.hookCoordinator(&ccfg)
 	out.say("waiting for %d workers on %s", co.workers, conn.URL)
 	outcome, runErr := cluster.Coordinate(ctx, conn.Conn, ccfg)
 	if outcome == nil {
@@ -108,7 +113,9 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	case runErr != nil:
 		code = out.fatal("%v", runErr)
 	}
-	return reportCoordinated(inv, outcome, out, code)
+	code = reportCoordinated(inv, outcome, out, code)
+	inv.metrics.finish(ctx)
+	return code
 }
 
 // reportCoordinated prints what the lost workers left unaccounted for (and what they
@@ -137,6 +144,9 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		out.say("warning: %s", w)
 	}
 	inv.e2e.finish(m.Report, func(err error) { out.say("warning: %v", err) }) // the coordinator asks the sinks
+	if total, err := m.Report.Snapshot(); err == nil {
+		inv.metrics.final(total) // --metrics-addr: the merged run's exact totals
+	}
 	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs)     // over the merged run (report.go)
 	if err != nil {
 		return out.fatal("%v", err)
