@@ -147,7 +147,7 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 	if total, err := m.Report.Snapshot(); err == nil {
 		inv.metrics.final(total) // --metrics-addr: the merged run's exact totals
 	}
-	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs)     // over the merged run (report.go)
+	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs) // over the merged run (report.go)
 	if err != nil {
 		return out.fatal("%v", err)
 	}
