@@ -2,7 +2,6 @@ package promexport
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -117,29 +116,53 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 // the bucket that holds its upper end.
 func (c *collector) histogram(snap *metrics.Snapshot, p metrics.Phase) prometheus.Metric {
 	classic := make(map[float64]uint64, len(ClassicBuckets))
-	native := make(map[int]int64)
-	var zero uint64
-	var cum uint64
+	var nb nativeBuckets
+	next := 0 // the first classic bound not below the values seen so far
 	snap.ForEachBucket(p, func(_, high time.Duration, count int64) {
-		v := high.Seconds()
-		for _, b := range ClassicBuckets {
-			if v <= b {
-				classic[b] += uint64(count)
-				break
-			}
+		v := high.Seconds() // buckets come in ascending order
+		for next < len(ClassicBuckets) && v > ClassicBuckets[next] {
+			next++
 		}
-		if v <= 0 {
-			zero += uint64(count)
-		} else {
-			native[nativeIndex(v)] += count
+		if next < len(ClassicBuckets) {
+			classic[ClassicBuckets[next]] += uint64(count)
 		}
+		nb.add(v, count)
 	})
+	var cum uint64
 	for _, b := range ClassicBuckets { // cumulative, as Prometheus wants them
 		cum += classic[b]
 		classic[b] = cum
 	}
 	m := prometheus.MustNewConstHistogram(c.phase, uint64(snap.Count(p)), snap.Sum(p).Seconds(), classic, p.String())
-	return withNative{Metric: m, native: native, zero: zero}
+	return withNative{Metric: m, b: nb}
+}
+
+// nativeBuckets are a native histogram's populated buckets, filled in ascending order
+// of value.
+type nativeBuckets struct {
+	zero   uint64
+	index  []int   // ascending
+	counts []int64 // by index
+	upper  float64 // the last bucket's upper bound
+}
+
+// add counts n values of v (≥ the values added before).
+func (nb *nativeBuckets) add(v float64, n int64) {
+	if v <= 0 {
+		nb.zero += uint64(n)
+		return
+	}
+	if k := len(nb.index); k > 0 && v <= nb.upper {
+		nb.counts[k-1] += n
+		return
+	}
+	i := nativeIndex(v)
+	if k := len(nb.index); k > 0 && i <= nb.index[k-1] { // a bound's rounding
+		nb.counts[k-1] += n
+		return
+	}
+	nb.index, nb.counts = append(nb.index, i), append(nb.counts, n)
+	nb.upper = math.Exp2(float64(i) / (1 << NativeSchema))
 }
 
 // nativeIndex is the native bucket of v > 0 at NativeSchema: bucket i holds
@@ -155,8 +178,7 @@ func nativeIndex(v float64) int {
 // withNative adds native buckets to a classic histogram.
 type withNative struct {
 	prometheus.Metric
-	native map[int]int64
-	zero   uint64
+	b nativeBuckets
 }
 
 func (w withNative) Write(m *dto.Metric) error {
@@ -164,30 +186,23 @@ func (w withNative) Write(m *dto.Metric) error {
 		return err
 	}
 	h := m.Histogram
-	schema, threshold := int32(NativeSchema), 0.0
-	h.Schema, h.ZeroThreshold, h.ZeroCount = &schema, &threshold, &w.zero
-	h.PositiveSpan, h.PositiveDelta = spans(w.native)
+	schema, threshold, zero := int32(NativeSchema), 0.0, w.b.zero
+	h.Schema, h.ZeroThreshold, h.ZeroCount = &schema, &threshold, &zero
+	h.PositiveSpan, h.PositiveDelta = spans(w.b.index, w.b.counts)
 	if len(h.PositiveSpan) == 0 {
 		h.PositiveSpan = []*dto.BucketSpan{{Offset: new(int32), Length: new(uint32)}} // a native histogram without samples
 	}
 	return nil
 }
 
-// spans encodes sparse bucket counts as native histogram spans and count deltas.
-func spans(counts map[int]int64) ([]*dto.BucketSpan, []int64) {
-	if len(counts) == 0 {
-		return nil, nil
-	}
-	idx := make([]int, 0, len(counts))
-	for i := range counts {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
+// spans encodes populated buckets (ascending indexes, their counts) as native
+// histogram spans and count deltas.
+func spans(index []int, counts []int64) ([]*dto.BucketSpan, []int64) {
 	var out []*dto.BucketSpan
-	var deltas []int64
+	deltas := make([]int64, 0, len(index))
 	var prevCount int64
 	next := 0 // the index after the last span's end
-	for k, i := range idx {
+	for k, i := range index {
 		if k == 0 || i != next {
 			off := int32(i - next)
 			if k == 0 {
@@ -196,8 +211,8 @@ func spans(counts map[int]int64) ([]*dto.BucketSpan, []int64) {
 			out = append(out, &dto.BucketSpan{Offset: &off, Length: new(uint32)})
 		}
 		*out[len(out)-1].Length++
-		deltas = append(deltas, counts[i]-prevCount)
-		prevCount = counts[i]
+		deltas = append(deltas, counts[k]-prevCount)
+		prevCount = counts[k]
 		next = i + 1
 	}
 	return out, deltas
