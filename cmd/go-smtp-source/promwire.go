@@ -29,21 +29,22 @@ type metricsOptions struct {
 // addMetricsFlags adds the Prometheus endpoint's options.
 func addMetricsFlags(fs *pflag.FlagSet) {
 	fs.String("metrics-addr", "", "serve Prometheus/OpenMetrics metrics at http://`address`/metrics while the run goes (a coordinator: the merged run; port 0: any, the address is printed on stderr)")
-	fs.String("metrics-linger", "0s", "--metrics-addr: after the run, serve until a scrape has read its final figures, for at most this `duration`")
+	fs.String("metrics-linger", "", "--metrics-addr: after the run, serve until a scrape has read its final figures, for at most this `duration` (default: not at all)")
 }
 
 // parseMetrics reads the Prometheus endpoint's options.
 func parseMetrics(f flags, inv *invocation) error {
 	o := &inv.metrics
 	o.addr = f.str("metrics-addr")
-	var err error
-	if o.linger, err = parseDuration("--metrics-linger", f.str("metrics-linger")); err != nil {
-		return err
+	if !f.Changed("metrics-linger") {
+		return nil
 	}
-	if o.addr == "" && f.Changed("metrics-linger") {
+	if o.addr == "" {
 		return usagef("--metrics-linger needs --metrics-addr")
 	}
-	return nil
+	var err error
+	o.linger, err = parseDuration("--metrics-linger", f.str("metrics-linger"))
+	return err
 }
 
 // start binds the address (a bad one fails before any traffic), serves the exporter on
