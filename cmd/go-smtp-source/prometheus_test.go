@@ -144,3 +144,35 @@ func TestPrometheusScrapesARun(t *testing.T) {
 		t.Errorf("latency histogram: %v samples (found %v), want %d", n, ok, r.Totals.Accepted)
 	}
 }
+
+// A coordinator's --metrics-addr serves the merged run: Prometheus sees both workers
+// reporting, and after the run the merged report's accepted count, exactly, and its
+// latency histogram's count.
+func TestPrometheusScrapesACoordinator(t *testing.T) {
+	s := startCountingSink(t)
+	c := startCoordinator(t, 2, "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "30s", "--rate", "100", "--duration", "5s", s.addr)
+	target := metricsAddrLine.FindStringSubmatch(c.coord.Stderr.String())
+	if target == nil {
+		t.Fatalf("no metrics address: %s", c.coord.Stderr.String())
+	}
+	prom := startPrometheus(t, target[1])
+	waitPromQuery(t, prom, `up{job="gss"}`, 15*time.Second, func(v float64) bool { return v == 1 })
+	for i := 0; i < 2; i++ {
+		c.startWorker(t, fmt.Sprintf("w%d", i))
+	}
+	if code := waitExit(t, c.coord, 60*time.Second); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, c.coord.Stderr.String())
+	}
+	r := readReport(t, c.json)
+	if r.Totals.Accepted == 0 {
+		t.Fatalf("nothing accepted: %+v", r.Totals)
+	}
+	waitPromQuery(t, prom, `max_over_time(gosmtpsource_messages_total{outcome="accepted"}[5m])`, 15*time.Second,
+		func(v float64) bool { return v == float64(r.Totals.Accepted) })
+	if n, ok := promQuery(t, prom, `max_over_time(gosmtpsource_cluster_workers{state="reporting"}[5m])`, time.Time{}); !ok || n != 2 {
+		t.Errorf("workers reporting: %v (found %v), want 2", n, ok)
+	}
+	if n, ok := promQuery(t, prom, `max_over_time(gosmtpsource_phase_seconds_count{phase="latency"}[5m])`, time.Time{}); !ok || n != float64(r.Totals.Accepted) {
+		t.Errorf("latency histogram: %v samples (found %v), want %d", n, ok, r.Totals.Accepted)
+	}
+}
