@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
 // liveLineRe is metrics.FormatLive's line, as a single run and a cluster coordinator
@@ -56,4 +60,48 @@ func liveLines(t *testing.T, stderr string) []parsedLive {
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// On a terminal (a pseudo-terminal from util-linux script) the coordinator rewrites its
+// merged line in place, as a single run does (carriage return, clear to the end of the
+// line), and its other lines clear it first; the lines parse as a single run's.
+func TestClusterLiveViewOnATerminal(t *testing.T) {
+	script := testpeer.Require(t, "script")
+	s := startCountingSink(t)
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	port, token := testpeer.FreePort(t), "test-token-tty"
+	cmd := fmt.Sprintf("stty cols 400; exec %s --cluster-listen 127.0.0.1:%d --cluster-token %s --cluster-workers 1 "+
+		"--cluster-join-timeout 30s --max-start-late 1s --rate 100 --duration 3s %s", bin, port, token, s.addr)
+	coord := testpeer.Start(t, script, "-q", "-e", "-c", cmd, "/dev/null")
+	waitTerminal(t, coord, "waiting for", 15*time.Second)
+	testpeer.Start(t, bin, "worker", "--nats", fmt.Sprintf("nats://127.0.0.1:%d", port), "--token", token, "--name", "w0")
+	if code := waitExit(t, coord, 60*time.Second); code != exitOK {
+		t.Fatalf("exit %d; output:\n%q", code, coord.Stdout.String())
+	}
+	out := coord.Stdout.String()
+	if !strings.Contains(out, "\r\x1b[K") || !strings.Contains(out, "conns open") {
+		t.Fatalf("no line rewritten in place:\n%q", out)
+	}
+	lines := liveLines(t, out)
+	if len(lines) < 2 || lines[len(lines)-1].n["workers"] != 1 {
+		t.Fatalf("%d live lines:\n%q", len(lines), out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "  achieved ") && strings.Contains(l, "cluster: ") && !strings.Contains(l, "\r\x1b[K") {
+			t.Errorf("a line printed over the live line without clearing it: %q", l)
+		}
+	}
+}
+
+// waitTerminal waits until a process's terminal output (its stdout under script) holds
+// text.
+func waitTerminal(t *testing.T, p *testpeer.Process, text string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.Stdout.String(), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within %v; output:\n%q", text, within, p.Stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
