@@ -97,7 +97,7 @@ func TestClusterPausedWorker(t *testing.T) {
 				c.startWorker(t, fmt.Sprintf("w%d", i))
 			}
 			start := startAt(t, c.coord)
-			waitStderr(t, c.coord, "s  accepted", 20*time.Second)
+			waitStderr(t, c.coord, "  achieved ", 20*time.Second) // a live line
 			paused := c.workers[1]
 			pid := paused.Cmd.Process.Pid
 			stoppedAt := time.Now()
@@ -209,7 +209,7 @@ func TestClusterAllWorkersLost(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
-	waitStderr(t, c.coord, "s  accepted", 20*time.Second)
+	waitStderr(t, c.coord, "  achieved ", 20*time.Second) // a live line
 	for _, w := range c.workers {
 		_ = w.Cmd.Process.Signal(syscall.SIGSTOP)
 	}

@@ -165,7 +165,7 @@ func TestClusterWorkerKilled(t *testing.T) {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
 	waitStderr(t, c.coord, "all ready", 20*time.Second)
-	waitStderr(t, c.coord, "2s  accepted", 10*time.Second)
+	waitStderrMatch(t, c.coord, `: 2s(/[0-9]+s)?  .*  achieved `, 10*time.Second)
 	_ = c.workers[1].Cmd.Process.Kill()
 	killed := time.Now()
 	waitStderr(t, c.coord, "worker w1 (shard", 10*time.Second)
@@ -209,7 +209,7 @@ func TestClusterCoordinatorKilled(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
-	waitStderr(t, c.coord, "1s  accepted", 25*time.Second)
+	waitStderrMatch(t, c.coord, `: 1s(/[0-9]+s)?  .*  achieved `, 25*time.Second)
 	_ = c.coord.Cmd.Process.Kill()
 	killed := time.Now()
 	for _, w := range c.workers {
@@ -270,7 +270,7 @@ func TestClusterCoordinatorTerminated(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
-	waitStderr(t, c.coord, "1s  accepted", 25*time.Second)
+	waitStderrMatch(t, c.coord, `: 1s(/[0-9]+s)?  .*  achieved `, 25*time.Second)
 	_ = c.coord.Cmd.Process.Signal(syscall.SIGTERM)
 	code := waitExit(t, c.coord, 15*time.Second)
 	stderr := c.coord.Stderr.String()
