@@ -22,3 +22,11 @@ func (s *Snapshot) ForEachBucket(p Phase, f func(low, high time.Duration, count 
 		return true
 	})
 }
+
+// AddErrors counts n more errors under key (no text): an exporter keeping its totals
+// from going down.
+func (s *Snapshot) AddErrors(key string, n int64) {
+	if n > 0 {
+		s.errorN(key, n, "")
+	}
+}

@@ -110,9 +110,7 @@ func atLeast(final, prev *metrics.Snapshot) *metrics.Snapshot {
 		finalErrs[ec.Key] = ec.Count
 	}
 	for _, ec := range prev.Errors() {
-		for n := ec.Count - finalErrs[ec.Key]; n > 0; n-- {
-			out.Error(ec.Key, "")
-		}
+		out.AddErrors(ec.Key, ec.Count-finalErrs[ec.Key])
 	}
 	return out
 }
