@@ -39,24 +39,20 @@ type CoordinatorConfig struct {
 	ContinueOnLoss bool          // a lost worker does not abort the others
 
 	// Event receives what happens (joins, refusals, losses), Progress the merged progress
-	// of each whole second once every running worker has reported it. Either may be nil.
-	// Both are called from Coordinate's goroutine.
-	Event    func(text string)
-	Progress func(Progress)
+	// of each whole second once every running worker has reported it, and OnInterval
+	// what the workers measured up to that second since the one shown before (each
+	// worker's measurements once). Any may be nil. All are called from Coordinate's
+	// goroutine.
+	Event      func(text string)
+	Progress   func(Progress)
+	OnInterval func(start, end time.Time, snap *metrics.Snapshot)
 }
 
-// Progress is the run's merged progress at one whole second of the shared timeline:
-// the sum of every worker's cumulative counts at that second.
-type Progress struct {
-	Elapsed  time.Duration // from the shared start to that second
-	Accepted int64
-	Rejected int64
-	Failed   int64
-	InFlight int64
-	Rate     float64 // messages answered per second over the second before it
-	Workers  int     // not lost
-	Lost     int
-}
+// Progress is the run's merged progress at one whole second of the shared timeline, as
+// a single run's live line shows it (metrics.FormatLive): the sum of every worker's
+// cumulative counts at that second, the percentiles of their merged histograms of the
+// second, and the workers reporting and lost.
+type Progress = metrics.Live
 
 // WorkerResult is one worker's part of the outcome.
 type WorkerResult struct {

@@ -184,19 +184,31 @@ func (c *coordinator) declareLost(k int, reason string) {
 }
 
 // progress hands the live view the last whole second every running worker has
-// reported, once.
+// reported, once, with what was measured up to it.
 func (c *coordinator) progress() {
-	if c.cfg.Progress == nil || c.timeline == nil {
+	if c.cfg.Progress == nil && c.cfg.OnInterval == nil || c.timeline == nil {
 		return
 	}
-	if p, ok := c.timeline.next(); ok {
-		for _, w := range c.out.Workers {
-			if w.Lost {
-				p.Lost++
-			} else {
-				p.Workers++
-			}
+	from := c.timeline.shown
+	p, measured, ok := c.timeline.next()
+	if !ok {
+		return
+	}
+	for _, w := range c.out.Workers {
+		if w.Lost {
+			p.Lost++
+		} else {
+			p.Workers++
 		}
+	}
+	if c.cfg.OnInterval != nil {
+		start := c.out.StartAt
+		if from > 0 {
+			start = time.Unix(from, 0)
+		}
+		c.cfg.OnInterval(start, c.out.StartAt.Add(p.Elapsed), measured)
+	}
+	if c.cfg.Progress != nil {
 		c.cfg.Progress(p)
 	}
 }
@@ -270,7 +282,7 @@ func (c *coordinator) join(m *nats.Msg) {
 	}
 }
 
-// shardOf reads the shard from a subject gss.v3.<run>.<kind>.<shard>.
+// shardOf reads the shard from a subject gss.v4.<run>.<kind>.<shard>.
 func shardOf(subj, kind string) (int, bool) {
 	parts := strings.Split(subj, ".")
 	if len(parts) != 5 || parts[3] != kind {

@@ -135,14 +135,19 @@ func (h *heartbeat) stop() {
 }
 
 // progress takes the run's cumulative counts (from the run's goroutine) and stamps them
-// with this machine's clock. They are reported at once (the live view shows a second as
-// soon as every worker has reported it), unless counts were reported so less than a
-// quarter interval ago: then with the next report.
+// with this machine's clock: when they were taken (AtUnixNs, local), or now. They are
+// reported at once (the live view shows a second as soon as every worker has reported
+// it), unless counts were reported so less than a quarter interval ago: then with the
+// next report.
 func (h *heartbeat) progress(r Report) {
 	now := time.Now()
+	at := now
+	if r.AtUnixNs != 0 {
+		at = time.Unix(0, r.AtUnixNs)
+	}
 	h.mu.Lock()
 	r.Shard, r.State = h.w.shard, "running"
-	r.AtUnixNs = now.Add(h.w.cfg.clockSkew).UnixNano()
+	r.AtUnixNs = at.Add(h.w.cfg.clockSkew).UnixNano()
 	h.last = r
 	soon := now.Sub(h.sent) >= h.interval/4
 	if soon {

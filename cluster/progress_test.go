@@ -3,6 +3,8 @@ package cluster
 import (
 	"testing"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
 // The live view sums the workers' counts at the same whole second of the shared
@@ -23,7 +25,7 @@ func TestTimelineShowsCompleteSeconds(t *testing.T) {
 	}
 	var shown []Progress
 	next := func() {
-		if p, ok := tl.next(); ok {
+		if p, _, ok := tl.next(); ok {
 			shown = append(shown, p)
 		}
 	}
@@ -62,5 +64,52 @@ func TestTimelineShowsCompleteSeconds(t *testing.T) {
 	// A sample taken late (a loaded machine) is still at its second.
 	if got := tl.secondOf(0, time.Unix(1_000_006, 400_000_000).UnixNano()); got != 1_000_006 {
 		t.Errorf("counts at 6.4 s are at second %d, want 1000006", got)
+	}
+}
+
+// The merged line's percentiles come from the workers' merged histograms of the second,
+// never from their percentiles averaged; late, dropped, open connections and target
+// rates add up; two samples that fall on one second (a late one, then one on time) are
+// both counted, and a repeated report is not counted twice.
+func TestTimelineMergesSeconds(t *testing.T) {
+	start := time.Unix(2_000_000, 0)
+	tl := newTimeline(start, []int64{0, 0})
+	second := func(latency time.Duration, n int) *metrics.LiveSecond {
+		snap := metrics.NewSnapshot()
+		for range n {
+			snap.Record(metrics.Latency, int64(latency))
+			snap.Record(metrics.EOD, int64(latency/10))
+		}
+		return metrics.NewLiveSecond(start, start.Add(time.Second), snap)
+	}
+	at := func(sec int64, late time.Duration) int64 { return time.Unix(sec, 0).Add(late).UnixNano() }
+	// worker 0: 100 messages at 10 ms; worker 1: 100 at 100 ms, in two samples of 50.
+	tl.add(0, Report{Seq: 1, AtUnixNs: at(2_000_001, time.Millisecond), Accepted: 100, InFlight: 3,
+		Live: &metrics.LiveSample{Late: 2, Dropped: 1, TargetRate: 150, Corrected: true, Second: second(10*time.Millisecond, 100)}})
+	tl.add(1, Report{Seq: 1, AtUnixNs: at(2_000_000, 700*time.Millisecond), Accepted: 50, InFlight: 4,
+		Live: &metrics.LiveSample{Late: 5, TargetRate: 150, Corrected: true, Second: second(100*time.Millisecond, 50)}})
+	repeat := Report{Seq: 2, AtUnixNs: at(2_000_001, 2*time.Millisecond), Accepted: 100, InFlight: 5,
+		Live: &metrics.LiveSample{Late: 6, Dropped: 2, TargetRate: 150, Corrected: true, Second: second(100*time.Millisecond, 50)}}
+	tl.add(1, repeat)
+	repeat.Seq = 3
+	tl.add(1, repeat) // a heartbeat repeating the last sample
+	p, measured, ok := tl.next()
+	if !ok {
+		t.Fatal("no second shown")
+	}
+	if p.Accepted != 200 || p.Done != 200 || p.Late != 8 || p.Dropped != 3 || p.InFlight != 8 || p.TargetRate != 300 || !p.Corrected {
+		t.Errorf("sums: %+v", p)
+	}
+	if n := measured.Count(metrics.Latency); n != 200 {
+		t.Errorf("%d latency samples merged, want 200", n)
+	}
+	if p.LatencyP99 < 99*time.Millisecond || p.LatencyP99 > 101*time.Millisecond {
+		t.Errorf("latency p99 %v, want 100ms (the merged histogram's)", p.LatencyP99)
+	}
+	if p.EODP99 < 9900*time.Microsecond || p.EODP99 > 10100*time.Microsecond {
+		t.Errorf("eod p99 %v, want 10ms", p.EODP99)
+	}
+	if _, _, again := tl.next(); again {
+		t.Error("a second shown twice")
 	}
 }

@@ -9,17 +9,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
 // ProtocolVersion is the version of the coordinator–worker protocol; it is also in every
 // subject (gss.v3.…), so processes of another protocol never hear each other. Version 2
 // ships the plan as its JSON form (version 1 shipped command-line arguments); version 3
 // fences lost workers (heartbeats that name them, a worker that stops starting messages
-// when its heartbeats are stale) and times reports on the shared timeline.
-const ProtocolVersion = 3
+// when its heartbeats are stale) and times reports on the shared timeline; version 4's
+// reports carry the live view's mergeable part (metrics.LiveSample: the last second's
+// histograms, late, dropped, the target rate), so that the coordinator's line is a
+// single run's.
+const ProtocolVersion = 4
 
 // subjectPrefix starts every subject; it names ProtocolVersion.
-const subjectPrefix = "gss.v3."
+const subjectPrefix = "gss.v4."
 
 // Subjects. <run> is the coordinator's random run ID.
 const (
@@ -119,6 +124,12 @@ type Report struct {
 	// engine samples at whole wall-clock seconds, so the coordinator lines the workers'
 	// samples up on the shared timeline.
 	AtUnixNs int64 `json:"at_unix_ns,omitempty"`
+	// Ended: the counts are the run's final ones, taken when it ended (after its last
+	// sample): they are at the next whole second.
+	Ended bool `json:"ended,omitempty"`
+	// Live is the rest of the live view at that sample, in mergeable form; nil before
+	// the first sample.
+	Live *metrics.LiveSample `json:"live,omitempty"`
 }
 
 // Final is one part of a worker's final result: the result document (metrics.Report

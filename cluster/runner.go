@@ -83,9 +83,7 @@ func (r *EngineRunner) Prepare(a Assignment, shard int) (Prepared, error) {
 func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, live Live) ([]byte, time.Time, error) {
 	p, h := e.plan, e.hooks
 	p.StartAt = startAt
-	h.Progress = func(pr engine.Progress) {
-		live.Progress(Report{Accepted: pr.Accepted, Rejected: pr.Rejected, Failed: pr.Failed, InFlight: pr.InFlight})
-	}
+	sampled := liveSampler(&h, live.Progress, p.Shard)
 	h.Admit = live.Admit
 	res, runErr := engine.Run(ctx, p, h)
 	if errors.Is(runErr, engine.ErrInterrupted) {
@@ -94,11 +92,69 @@ func (e *enginePrepared) Run(ctx context.Context, startAt time.Time, live Live) 
 	if res.Metrics == nil {
 		return nil, res.Start, runErr
 	}
+	sampled.final(res)
 	var buf bytes.Buffer
 	if err := metrics.ResultReport(p.ForReport(), e.about, res.Measured()).WriteJSON(&buf); err != nil {
 		return nil, res.Start, fmt.Errorf("result document: %w", err)
 	}
 	return buf.Bytes(), res.Start, runErr
+}
+
+// shardSampler turns the engine's samples into reports: at each whole second the
+// counts and the second's measurements (the sampler calls OnInterval, then Progress,
+// from one goroutine), and once the run has ended its final counts and last part of a
+// second, so that the merged live view ends at the merged report's counts.
+type shardSampler struct {
+	report     func(Report)
+	share      float64 // of the schedule's rate, which every shard's engine follows
+	last       metrics.Live
+	start, end time.Time
+	second     *metrics.Snapshot
+}
+
+// liveSampler hooks a sampler to h (keeping h's OnInterval) that reports to report.
+func liveSampler(h *engine.Hooks, report func(Report), shard *plan.Shard) *shardSampler {
+	s := &shardSampler{report: report, share: 1}
+	if shard != nil && shard.Index < len(shard.Weights) {
+		var sum int64
+		for _, w := range shard.Weights {
+			sum += w
+		}
+		s.share = float64(shard.Weights[shard.Index]) / float64(sum)
+	}
+	onInterval := h.OnInterval
+	h.OnInterval = func(start, end time.Time, snap *metrics.Snapshot) {
+		s.start, s.end, s.second = start, end, snap
+		if onInterval != nil {
+			onInterval(start, end, snap)
+		}
+	}
+	h.Progress = func(pr engine.Progress) {
+		s.last = pr
+		s.send(false)
+	}
+	return s
+}
+
+func (s *shardSampler) send(ended bool) {
+	l := s.last
+	l.TargetRate *= s.share
+	ls := metrics.NewLiveSample(l, s.start, s.end, s.second)
+	s.second = nil
+	r := Report{Accepted: s.last.Accepted, Rejected: s.last.Rejected, Failed: s.last.Failed, InFlight: s.last.InFlight, Ended: ended, Live: &ls}
+	if !s.end.IsZero() {
+		r.AtUnixNs = s.end.UnixNano() // when the engine took the sample, not when it is sent
+	}
+	s.report(r)
+}
+
+// final reports the run's end: called once Run has returned (the engine's last
+// OnInterval came before).
+func (s *shardSampler) final(res engine.Result) {
+	l := &s.last
+	l.Accepted, l.Rejected, l.Failed, l.InFlight, l.TargetRate = res.Accepted, res.Rejected, res.Failed, 0, 0
+	l.Late, l.Dropped = res.Metrics.Counter(metrics.Late), res.Metrics.Counter(metrics.Dropped)
+	s.send(true)
 }
 
 // AllowList is the targets a worker may be aimed at (--allow-target): hosts with an

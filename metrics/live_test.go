@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +45,57 @@ func TestMergeWindows(t *testing.T) {
 	}
 	if !SameRun(a, a) || SameRun(a, b) {
 		t.Fatal("SameRun")
+	}
+}
+
+// A second's measurements travel as LiveSecond and come back the same: counters, error
+// counts by key, every phase's exact statistics and histogram.
+func TestLiveSecondRoundTrip(t *testing.T) {
+	s := NewSnapshot()
+	for i := 1; i <= 1000; i++ {
+		s.Record(Latency, int64(i)*int64(time.Millisecond))
+		s.Record(EOD, int64(i)*int64(time.Microsecond))
+	}
+	s.Add(MessagesAccepted, 990)
+	s.Add(MessagesRejected, 10)
+	s.Error("smtp:rcpt:perm:550", "550 no")
+	s.Error("smtp:rcpt:perm:550", "550 no")
+	start := time.Unix(1_700_000_000, 0)
+	ls := NewLiveSecond(start, start.Add(time.Second), s)
+	b, err := json.Marshal(ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back LiveSecond
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := back.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Phase{Latency, EOD} {
+		if got.Count(p) != s.Count(p) || got.Min(p) != s.Min(p) || got.Max(p) != s.Max(p) || got.Sum(p) != s.Sum(p) ||
+			got.Quantile(p, 0.99) != s.Quantile(p, 0.99) {
+			t.Errorf("%v: got %d %v..%v p99 %v, want %d %v..%v p99 %v", p, got.Count(p), got.Min(p), got.Max(p), got.Quantile(p, 0.99),
+				s.Count(p), s.Min(p), s.Max(p), s.Quantile(p, 0.99))
+		}
+	}
+	if got.Counter(MessagesAccepted) != 990 || got.Counter(MessagesRejected) != 10 || got.ErrorTotal() != 2 {
+		t.Errorf("counters %d %d, errors %d", got.Counter(MessagesAccepted), got.Counter(MessagesRejected), got.ErrorTotal())
+	}
+	if lat, eod := LiveP99s(got, true); lat != s.Quantile(Latency, 0.99) || eod != s.Quantile(EOD, 0.99) {
+		t.Errorf("LiveP99s %v %v", lat, eod)
+	}
+	if lat, _ := LiveP99s(got, false); lat != 0 {
+		t.Errorf("service p99 %v without service-time samples", lat)
+	}
+	var corrupt LiveSecond
+	if err := json.Unmarshal(b, &corrupt); err != nil {
+		t.Fatal(err)
+	}
+	corrupt.Phases[0].Histogram = "not base64"
+	if _, err := corrupt.Snapshot(); err == nil {
+		t.Error("a corrupt histogram decoded")
 	}
 }

@@ -25,12 +25,18 @@ func (s *Server) HTTPHandler() http.Handler {
 		writeJSON(w, s.stats.Snapshot().JSON())
 	})
 	mux.HandleFunc("GET /trace", s.serveTrace)
+	mux.Handle("GET /metrics", s.MetricsHandler())
+	return mux
+}
+
+// MetricsHandler serves the sink's metrics for Prometheus (HTTPHandler's /metrics, and
+// go-smtp-sink --metrics-addr's), read from the loops' counters when scraped.
+func (s *Server) MetricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(s.stats),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
 }
 
 func writeJSON(w http.ResponseWriter, b []byte) {

@@ -81,14 +81,18 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fatal("%v", err)
 	}
+	metricsListener, err := listenMetrics(opts)
+	if err != nil {
+		closeListeners(httpListener)
+		return fatal("%v", err)
+	}
 	srv, served, err := startServer(cfg)
 	if err != nil {
-		if httpListener != nil {
-			httpListener.Close()
-		}
+		closeListeners(httpListener, metricsListener)
 		return fatal("%v", err)
 	}
 	defer serveHTTP(prog, httpListener, srv, errOut)()
+	defer serveMetrics(prog, metricsListener, srv, errOut)()
 	m := &monitor{prog: prog, opts: opts, srv: srv, stdout: stdout, errOut: errOut}
 	status := m.serve(served)
 	if status == 0 { // Serve has not ended: stop it

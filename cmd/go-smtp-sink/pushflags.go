@@ -12,7 +12,7 @@ import (
 const pushbackUsage = "[--reject command=code[/enhanced][:probability][:delivered],...] " +
 	"[--greylist [--greylist-delay d] [--greylist-expire d] [--greylist-max n]] " +
 	"[--rate-limit rate/unit[,burst=n][,per=client|connection][,reply=451|421]] [--max-per-connection n] " +
-	"[--tarpit delay[,above=n][,max=d]] [--seed n] [--trace [--trace-header name] [--trace-file file]] [--http addr]"
+	"[--tarpit delay[,above=n][,max=d]] [--seed n] [--trace [--trace-header name] [--trace-file file]] [--http addr] [--metrics-addr addr]"
 
 // pushOptions are the options of the far end that pushes back, --trace and --http.
 type pushOptions struct {
@@ -21,6 +21,7 @@ type pushOptions struct {
 	greyDelay, greyExpire, tarpit      string
 	greyMax, maxPerConn                int
 	traceHeader, traceFile, httpListen string
+	metricsListen                      string
 	seed                               uint64
 }
 
@@ -39,6 +40,7 @@ func addPushbackFlags(fs *pflag.FlagSet, p *pushOptions) {
 	fs.StringVar(&p.traceHeader, "trace-header", sink.DefaultTraceHeader, "the trace header's name (implies --trace)")
 	fs.StringVar(&p.traceFile, "trace-file", "", "write the trace document as JSON to this file at exit and on SIGUSR1 (implies --trace)")
 	fs.StringVar(&p.httpListen, "http", "", "serve /stats, /trace and /metrics (Prometheus) on this address (port 0: any; the address is printed on stderr)")
+	fs.StringVar(&p.metricsListen, "metrics-addr", "", "serve only /metrics (Prometheus/OpenMetrics, as --http's) on this address (port 0: any; the address is printed on stderr)")
 }
 
 // apply puts the pushback and trace options into the configuration.

@@ -15,12 +15,21 @@ import (
 // listenHTTP binds --http's address before the sink starts, so a bad address fails the
 // start-up like a bad SMTP address; nil without --http.
 func listenHTTP(o *options) (net.Listener, error) {
-	if o.push.httpListen == "" {
+	return listenOn("--http", o.push.httpListen)
+}
+
+// listenMetrics binds --metrics-addr's address, as listenHTTP does; nil without it.
+func listenMetrics(o *options) (net.Listener, error) {
+	return listenOn("--metrics-addr", o.push.metricsListen)
+}
+
+func listenOn(flag, addr string) (net.Listener, error) {
+	if addr == "" {
 		return nil, nil
 	}
-	l, err := net.Listen("tcp", o.push.httpListen)
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--http: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return l, nil
 }
@@ -31,15 +40,29 @@ func serveHTTP(prog string, l net.Listener, srv *sink.Server, errOut io.Writer) 
 	if l == nil {
 		return func() {}
 	}
-	hs := &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	return serve(prog, "http", l, srv.HTTPHandler(), errOut, l.Addr().String())
+}
+
+// serveMetrics serves only /metrics on l (--metrics-addr), as serveHTTP does.
+func serveMetrics(prog string, l net.Listener, srv *sink.Server, errOut io.Writer) (stop func()) {
+	if l == nil {
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", srv.MetricsHandler())
+	return serve(prog, "metrics", l, mux, errOut, "http://"+l.Addr().String()+"/metrics")
+}
+
+func serve(prog, what string, l net.Listener, h http.Handler, errOut io.Writer, where string) (stop func()) {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(errOut, "%s: warning: http: %v\n", prog, err)
+			fmt.Fprintf(errOut, "%s: warning: %s: %v\n", prog, what, err)
 		}
 	}()
-	fmt.Fprintf(errOut, "%s: http: listening on %s\n", prog, l.Addr())
+	fmt.Fprintf(errOut, "%s: %s: listening on %s\n", prog, what, where)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -59,5 +82,14 @@ func (m *monitor) writeTraceFile() {
 	}
 	if err := writeFileAtomic(m.opts.push.traceFile, doc.JSON()); err != nil {
 		fmt.Fprintf(m.errOut, "%s: warning: trace file: %v\n", m.prog, err)
+	}
+}
+
+// closeListeners closes the listeners bound before a start-up that failed.
+func closeListeners(ls ...net.Listener) {
+	for _, l := range ls {
+		if l != nil {
+			l.Close()
+		}
 	}
 }

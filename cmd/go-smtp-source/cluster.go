@@ -21,6 +21,7 @@ type coordinatorOutput struct {
 	name   string
 	mu     sync.Mutex
 	stderr io.Writer
+	live   liveLine // the merged live view's line on a terminal (report.go)
 }
 
 func (o *coordinatorOutput) say(format string, a ...any) {
@@ -35,13 +36,25 @@ func (o *coordinatorOutput) fatal(format string, a ...any) int {
 func (o *coordinatorOutput) writeText(r *metrics.Report) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.live.clear(o.stderr)
 	return metrics.WriteText(o.stderr, r)
 }
 
 func (o *coordinatorOutput) printf(format string, a ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.live.clear(o.stderr)
 	fmt.Fprintf(o.stderr, format, a...)
+}
+
+// progressPrinter prints the merged live view as a single run's (liveLine.show).
+func (o *coordinatorOutput) progressPrinter() func(cluster.Progress) {
+	f := o.live.open(o.stderr)
+	return func(p cluster.Progress) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.live.show(o.stderr, f, o.name+": "+metrics.FormatLive(p))
+	}
 }
 
 // runCoordinator runs the plan over --cluster-workers workers and reports the exact
@@ -79,11 +92,13 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	ccfg := cluster.CoordinatorConfig{Workers: co.workers, Plan: inv.plan, Version: version,
 		JoinTimeout: co.joinTimeout, ContinueOnLoss: co.continueLoss, Event: func(text string) { out.say("%s", text) }}
 	if showProgress(inv.out, stderr) {
-		ccfg.Progress = func(p cluster.Progress) {
-			out.say("%5.0fs  accepted %d  rejected %d  failed %d  %.0f msg/s  in flight %d  workers %d  lost %d%s",
-				p.Elapsed.Seconds(), p.Accepted, p.Rejected, p.Failed, p.Rate, p.InFlight, p.Workers, p.Lost, inv.e2e.liveText())
-		}
+		ccfg.Progress = inv.e2e.live(out.progressPrinter())
 	}
+	if err := inv.metrics.start(name, stderr); err != nil {
+		return out.fatal("%v", err)
+	}
+	defer inv.metrics.stop()
+	inv.metrics.hookCoordinator(&ccfg)
 	out.say("waiting for %d workers on %s", co.workers, conn.URL)
 	outcome, runErr := cluster.Coordinate(ctx, conn.Conn, ccfg)
 	if outcome == nil {
@@ -98,7 +113,9 @@ func runCoordinator(name string, inv *invocation, stderr io.Writer) int {
 	case runErr != nil:
 		code = out.fatal("%v", runErr)
 	}
-	return reportCoordinated(inv, outcome, out, code)
+	code = reportCoordinated(inv, outcome, out, code)
+	inv.metrics.finish(ctx)
+	return code
 }
 
 // reportCoordinated prints what the lost workers left unaccounted for (and what they
@@ -127,7 +144,10 @@ func reportCoordinated(inv *invocation, o *cluster.Outcome, out *coordinatorOutp
 		out.say("warning: %s", w)
 	}
 	inv.e2e.finish(m.Report, func(err error) { out.say("warning: %v", err) }) // the coordinator asks the sinks
-	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs)     // over the merged run (report.go)
+	if total, err := m.Report.Snapshot(); err == nil {
+		inv.metrics.final(total) // --metrics-addr: the merged run's exact totals
+	}
+	breached, err := checkThresholds(m.Report, inv.plan.Thresholds.Exprs) // over the merged run (report.go)
 	if err != nil {
 		return out.fatal("%v", err)
 	}

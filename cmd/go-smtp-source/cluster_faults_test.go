@@ -95,7 +95,7 @@ func TestClusterPausedWorker(t *testing.T) {
 				c.startWorker(t, fmt.Sprintf("w%d", i))
 			}
 			start := startAt(t, c.coord)
-			waitStderr(t, c.coord, "s  accepted", 20*time.Second)
+			waitStderr(t, c.coord, "  achieved ", 20*time.Second) // a live line
 			paused := c.workers[1]
 			pid := paused.Cmd.Process.Pid
 			stoppedAt := time.Now()
@@ -208,7 +208,7 @@ func TestClusterAllWorkersLost(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
-	waitStderr(t, c.coord, "s  accepted", 20*time.Second)
+	waitStderr(t, c.coord, "  achieved ", 20*time.Second) // a live line
 	for _, w := range c.workers {
 		_ = w.Cmd.Process.Signal(syscall.SIGSTOP)
 	}
@@ -399,11 +399,14 @@ func TestTokenInNoOutput(t *testing.T) {
 	}
 }
 
-// The live view shows each whole second of the shared timeline with the messages the
-// workers answered during it: the rate of every line but the first and the last (parts
-// of a second) is exactly the merged report's count for that second (the same engine
-// samples, summed at the same second), never a sum of three unaligned samples, which
-// swung between a third and five thirds of a steady rate.
+// The coordinator's live view is a single run's line (metrics.FormatLive, the same
+// parser), summed over the workers at each whole second of the shared timeline: the
+// rate of every line but the first and the last (parts of a second) is exactly the
+// merged report's count for that second (the same engine samples, summed at the same
+// second), never a sum of three unaligned samples, which swung between a third and five
+// thirds of a steady rate; the target rate is the sum of the workers' shares; the
+// percentiles are the merged histograms' (within the report's range); and the last line
+// counts what the merged report counts.
 func TestClusterLiveProgress(t *testing.T) {
 	s := startCountingSink(t)
 	c := startCoordinator(t, 3, "--rate", "600", "-m", "3600", "--max-sessions", "60", s.addr)
@@ -414,22 +417,46 @@ func TestClusterLiveProgress(t *testing.T) {
 	if code := waitExit(t, c.coord, 40*time.Second); code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, c.coord.Stderr.String())
 	}
+	r := readReport(t, c.json)
 	perSecond := make(map[int64]int64) // the merged report's messages answered, by the second they end at
-	for _, iv := range readReport(t, c.json).Intervals {
+	for _, iv := range r.Intervals {
 		end := iv.Start.Add(time.Duration(iv.DurationNs)).Round(time.Second).Unix()
-		perSecond[end] += iv.Counters["messages_accepted"] + iv.Counters["messages_rejected"] + iv.Counters["messages_failed"]
+		perSecond[end] += iv.Counters["messages_accepted"] + iv.Counters["messages_rejected"]
 	}
-	stderr := c.coord.Stderr.String()
-	lines := regexp.MustCompile(`cluster: +(\d+)s  accepted \d+  rejected \d+  failed \d+  (\d+) msg/s`).FindAllStringSubmatch(stderr, -1)
+	lines := liveLines(t, c.coord.Stderr.String())
 	if len(lines) < 4 {
-		t.Fatalf("%d progress lines:\n%s", len(lines), stderr)
+		t.Fatalf("%d live lines:\n%s", len(lines), c.coord.Stderr.String())
 	}
-	for _, l := range lines[1 : len(lines)-1] {
-		elapsed, _ := strconv.ParseInt(l[1], 10, 64) // the whole second's time from the start, rounded
-		rate, _ := strconv.ParseInt(l[2], 10, 64)
-		sec := start.Add(time.Duration(elapsed)*time.Second - time.Second/2).Truncate(time.Second).Add(time.Second).Unix()
-		if rate != perSecond[sec] {
-			t.Errorf("%q: the report has %d messages in that second", l[0], perSecond[sec])
+	latency, _ := r.Phase("latency")
+	// The first line is a part of a second; the last one is the workers' final samples
+	// (the second after their run ended), whose short last intervals the report's
+	// series puts in the second before, by their nearest whole second.
+	for i, l := range lines[1 : len(lines)-1] {
+		sec := start.Add(time.Duration(l.n["elapsed"])*time.Second - time.Second/2).Truncate(time.Second).Add(time.Second).Unix()
+		if i+1 < len(lines)-2 && l.n["rate"] != perSecond[sec] {
+			t.Errorf("%q: the report has %d messages in that second", l.text, perSecond[sec])
 		}
+		if l.n["target"] != 600 || l.n["planned"] != 3600 || l.n["workers"] != 3 || l.n["lost"] != 0 {
+			t.Errorf("%q: want target 600/s, 3600 planned, 3 workers", l.text)
+		}
+		if p99, err := time.ParseDuration(l.latency); err != nil || p99 < time.Duration(latency.MinNs) || p99 > time.Duration(latency.MaxNs) {
+			t.Errorf("%q: latency p99 %s not within the run's [%v, %v]", l.text, l.latency, time.Duration(latency.MinNs), time.Duration(latency.MaxNs))
+		}
+	}
+	last := lines[len(lines)-1].n
+	tot := r.Totals
+	if last["accepted"] != tot.Accepted || last["rejected"] != tot.Rejected || last["failed"] != tot.Failed ||
+		last["done"] != tot.Accepted+tot.Rejected+tot.Failed || last["open"] != 0 ||
+		last["late"] != r.Counters["late"] || last["dropped"] != r.Counters["dropped"] {
+		t.Errorf("last line %q; the merged report: %+v, late %d, dropped %d", lines[len(lines)-1].text, tot, r.Counters["late"], r.Counters["dropped"])
+	}
+	// A single run's line parses with the same expression, without the workers.
+	res := testpeer.Run(t, time.Minute, c.bin, "--progress", "--rate", "100", "-m", "150", s.addr)
+	single := liveLines(t, res.Stderr)
+	if res.ExitCode != 0 || len(single) == 0 {
+		t.Fatalf("single run: %v", res)
+	}
+	if _, ok := single[0].n["workers"]; ok || single[0].n["target"] != 100 {
+		t.Errorf("single run's line %q", single[0].text)
 	}
 }

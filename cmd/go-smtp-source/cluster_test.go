@@ -120,8 +120,8 @@ func TestClusterEmbeddedNATS(t *testing.T) {
 		t.Fatalf("coordinator exit %d; stderr:\n%s", code, c.coord.Stderr.String())
 	}
 	stderr := c.coord.Stderr.String()
-	if !strings.Contains(stderr, "cluster:     1s  accepted") && !strings.Contains(stderr, "s  accepted") {
-		t.Errorf("no live progress in:\n%s", stderr)
+	if lines := liveLines(t, stderr); len(lines) == 0 || lines[len(lines)-1].n["accepted"] != m {
+		t.Errorf("no live progress ending at %d accepted in:\n%s", m, stderr)
 	}
 	r := readReport(t, c.json)
 	s.checkMerged(t, r, m)
@@ -168,7 +168,7 @@ func TestClusterWorkerKilled(t *testing.T) {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
 	waitStderr(t, c.coord, "all ready", 20*time.Second)
-	waitStderr(t, c.coord, "2s  accepted", 10*time.Second)
+	waitStderrMatch(t, c.coord, `: 2s(/[0-9]+s)?  .*  achieved `, 10*time.Second)
 	probe := testpeer.ProbeScheduling(t)
 	_ = c.workers[1].Cmd.Process.Kill()
 	killed := time.Now()
@@ -216,7 +216,7 @@ func TestClusterCoordinatorKilled(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
-	waitStderr(t, c.coord, "1s  accepted", 25*time.Second)
+	waitStderrMatch(t, c.coord, `: 1s(/[0-9]+s)?  .*  achieved `, 25*time.Second)
 	_ = c.coord.Cmd.Process.Kill()
 	killed := time.Now()
 	for _, w := range c.workers {
@@ -291,7 +291,7 @@ func TestClusterCoordinatorTerminated(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.startWorker(t, fmt.Sprintf("w%d", i))
 	}
-	waitStderr(t, c.coord, "1s  accepted", 25*time.Second)
+	waitStderrMatch(t, c.coord, `: 1s(/[0-9]+s)?  .*  achieved `, 25*time.Second)
 	_ = c.coord.Cmd.Process.Signal(syscall.SIGTERM)
 	code := waitExit(t, c.coord, 15*time.Second)
 	stderr := c.coord.Stderr.String()

@@ -143,16 +143,6 @@ func (o *e2eOptions) live(print func(engine.Progress)) func(engine.Progress) {
 	}
 }
 
-// liveText is what the sinks have seen, for a live line that is not FormatLive's: "" without
-// sinks.
-func (o *e2eOptions) liveText() string {
-	if o.poller == nil {
-		return ""
-	}
-	l := o.poller.Live()
-	return fmt.Sprintf("  delivered %d  delivery p99 %s", l.Delivered, metrics.LiveDuration(l.DeliveryP99))
-}
-
 // finish waits for the stragglers and puts what the sinks saw into the report's traced
 // run; warn receives what could not be asked. Without sinks it does nothing.
 func (o *e2eOptions) finish(report *metrics.Report, warn func(error)) {

@@ -22,6 +22,12 @@ func runFindMax(name string, inv *invocation, stdout, stderr io.Writer) int {
 	}
 	ctx, interrupted, release := onInterrupt()
 	defer release()
+	if err := inv.metrics.start(name, stderr); err != nil {
+		out.fatalf("%v", err)
+		return exitFatal
+	}
+	defer inv.metrics.finish(ctx) // the steps' seconds, summed
+	inv.metrics.hook(&hooks)
 	var reports []*metrics.Report
 	var steps []metrics.FindMaxStep
 	res, err := engine.FindMax(ctx, inv.plan, hooks, func(st engine.FindMaxStep) {

@@ -30,7 +30,7 @@ var optionGroups = []cliflags.Group{
 		"tls", "tls-wrapper", "tls-ca-file", "tls-servername", "tls-min-version", "tls-max-version", "tls-ciphers",
 		"tls-cert", "tls-key", "tls-resume", "auth", "auth-user", "auth-password-file", "auth-file", "auth-insecure"}},
 	{Title: "Output (the summary and report go to stderr; stdout has only -c's counter)", Names: []string{
-		"json", "html", "hdr-log", "log-messages", "progress", "quiet", "no-metrics"}},
+		"json", "html", "hdr-log", "log-messages", "metrics-addr", "metrics-linger", "progress", "quiet", "no-metrics"}},
 	{Title: "Cluster (several processes, one run; go-smtp-source worker serves NATS runs)", Names: []string{
 		"shard", "start-at", "max-start-late", "cluster-workers", "cluster-listen", "cluster-nats", "cluster-token",
 		"cluster-user", "cluster-creds", "cluster-nkey", "cluster-tls-ca", "cluster-tls-cert", "cluster-tls-key",
@@ -45,6 +45,7 @@ var valueTypes = map[string]string{
 	"drop-after": "duration", "late-after": "duration", "max-duration": "duration",
 	"threshold-abort-delay": "duration", "find-max-step": "duration", "cluster-join-timeout": "duration",
 	"cluster-nats-wait": "duration", "max-start-late": "duration", "e2e-wait": "duration",
+	"metrics-linger": "duration", "metrics-addr": "addr",
 	"max-connecting": "count", "event-loops": "count", "max-sessions": "count", "cluster-workers": "count",
 	"find-max-bisect": "count", "find-max-steps": "count", "find-max-factor": "number",
 	"find-max-increment": "rate", "rate": "rate", "max-errors": "N|P%", "source-addr": "addr,...",

@@ -123,6 +123,12 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 	}
 	defer inv.e2e.stop()
 	hooks.Progress = inv.e2e.live(hooks.Progress)
+	if err := inv.metrics.start(name, stderr); err != nil {
+		out.fatalf("%v", err)
+		return exitFatal
+	}
+	defer inv.metrics.stop()
+	inv.metrics.hook(&hooks)
 
 	res, runErr := engine.Run(ctx, inv.plan, hooks)
 
@@ -148,6 +154,8 @@ func runLocal(name string, inv *invocation, stdout, stderr io.Writer) int {
 	if reached || inv.out.jsonFile != "" {
 		code = writeResults(inv, res, out, stdout, reached, code)
 	}
+	inv.metrics.final(res.Metrics)
+	inv.metrics.finish(ctx)
 	return code
 }
 

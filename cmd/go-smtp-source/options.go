@@ -27,6 +27,7 @@ type invocation struct {
 	out     outputOptions
 	cluster clusterOptions
 	e2e     e2eOptions
+	metrics metricsOptions
 
 	tls         *tls.Config // built from the plan, checked before anything starts
 	credentials []protocol.Credential
@@ -143,6 +144,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
 	addLoadTestFlags(ext, d)
 	addE2EFlags(ext)
+	addMetricsFlags(ext)
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
 }
@@ -186,7 +188,7 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	f := flags{fs}
 	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
-	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest, parseE2E} {
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest, parseE2E, parseMetrics} {
 		if err := parse(f, inv); err != nil {
 			return nil, false, err
 		}

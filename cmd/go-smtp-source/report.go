@@ -153,33 +153,47 @@ type liveLine struct {
 }
 
 // clearLive erases the live line, if one is shown; c.mu is held.
-func (c *console) clearLive() {
-	if c.live.shown {
-		_, _ = io.WriteString(c.stderr, "\r\x1b[K")
-		c.live.shown = false
+func (c *console) clearLive() { c.live.clear(c.stderr) }
+
+// clear erases the line, if one is shown; its writer's lock is held.
+func (l *liveLine) clear(w io.Writer) {
+	if l.shown {
+		_, _ = io.WriteString(w, "\r\x1b[K")
+		l.shown = false
 	}
 }
 
-// progressPrinter prints the live view on stderr once a second: on a terminal one line
-// rewritten in place (carriage return, the line cut to the terminal's width, clear to
-// the end of the line), elsewhere one line a second.
+// progressPrinter prints the live view on stderr once a second (liveLine.show).
 func progressPrinter(c *console, stderr io.Writer) func(engine.Progress) {
-	f, _ := stderr.(*os.File)
-	c.live.tty = f != nil && isTerminal(f)
+	f := c.live.open(stderr)
 	return func(p engine.Progress) {
-		line := c.name + ": " + metrics.FormatLive(p)
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if !c.live.tty {
-			fmt.Fprintln(c.stderr, line)
-			return
-		}
-		if w := terminalWidth(f); w > 1 && len(line) >= w {
-			line = line[:w-1] // a wrapped line cannot be rewritten in place
-		}
-		_, _ = io.WriteString(c.stderr, "\r"+line+"\x1b[K")
-		c.live.shown = true
+		c.live.show(c.stderr, f, c.name+": "+metrics.FormatLive(p))
 	}
+}
+
+// open says whether stderr is a terminal, which show rewrites in place; f is the
+// terminal, nil otherwise.
+func (l *liveLine) open(stderr io.Writer) (f *os.File) {
+	f, _ = stderr.(*os.File)
+	l.tty = f != nil && isTerminal(f)
+	return f
+}
+
+// show prints the live line: on a terminal one line rewritten in place (carriage
+// return, the line cut to the terminal's width, clear to the end of the line),
+// elsewhere one line each time. Its writer's lock is held.
+func (l *liveLine) show(w io.Writer, f *os.File, line string) {
+	if !l.tty {
+		_, _ = io.WriteString(w, line+"\n")
+		return
+	}
+	if width := terminalWidth(f); width > 1 && len(line) >= width {
+		line = line[:width-1] // a wrapped line cannot be rewritten in place
+	}
+	_, _ = io.WriteString(w, "\r"+line+"\x1b[K")
+	l.shown = true
 }
 
 // terminalWidth is the terminal's width in columns (0 when unknown).
