@@ -27,7 +27,7 @@ var optionGroups = []cliflags.Group{
 		"reject", "greylist", "greylist-delay", "greylist-expire", "greylist-max", "rate-limit",
 		"max-per-connection", "tarpit", "seed"}},
 	{Title: "Output, trace and HTTP", Names: []string{
-		"stats", "trace", "trace-header", "trace-file", "http", "cpuprofile"}},
+		"stats", "trace", "trace-header", "trace-file", "http", "metrics-addr", "cpuprofile"}},
 }
 
 // valueTypes name the values of the options whose usage does not: what to type.
@@ -42,7 +42,7 @@ var valueTypes = map[string]string{
 	"loops": "count", "cpuprofile": "file", "reject": "cmd=code[...],...", "greylist-delay": "duration",
 	"greylist-expire": "duration", "greylist-max": "count", "rate-limit": "rate/unit[,...]",
 	"max-per-connection": "count", "tarpit": "delay[,...]", "seed": "N", "trace-header": "name",
-	"trace-file": "file", "http": "addr",
+	"trace-file": "file", "http": "addr", "metrics-addr": "addr",
 }
 
 // helpSpec is --help's layout and completion's vocabulary, from the parser's flags.

@@ -43,11 +43,14 @@ func startGoSinkBacklog(t *testing.T, addr, backlog string, opts ...string) *goS
 	args = append(args, addr, backlog)
 	s := &goSink{Process: testpeer.Start(t, bin, args...), Addr: addr, Stats: stats}
 	if strings.HasSuffix(addr, ":0") {
-		var http []string // --http's listener is not the one wanted
+		var others []string // --http's and --metrics-addr's listeners are not the one wanted
 		if slices.Contains(opts, "--http") {
-			http = append(http, httpAddr(t, s))
+			others = append(others, httpAddr(t, s))
 		}
-		s.Addr = testpeer.WaitListening(t, s.Process, 10*time.Second, http...)
+		if slices.Contains(opts, "--metrics-addr") {
+			others = append(others, metricsListenAddr(t, s))
+		}
+		s.Addr = testpeer.WaitListening(t, s.Process, 10*time.Second, others...)
 	}
 	if err := testpeer.WaitAccepting(s.Addr, 10*time.Second); err != nil {
 		t.Fatalf("go-smtp-sink %v: %v; stderr: %s", args, err, s.Stderr.String())

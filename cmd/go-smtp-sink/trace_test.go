@@ -25,9 +25,22 @@ import (
 // httpAddr reads the address --http printed on stderr.
 func httpAddr(t *testing.T, s *goSink) string {
 	t.Helper()
-	re := regexp.MustCompile(`go-smtp-sink: http: listening on (\S+)\n`)
+	return announcedAddr(t, s, `go-smtp-sink: http: listening on (\S+)\n`)
+}
+
+// metricsListenAddr is the address --metrics-addr's listener bound, as go-smtp-sink says.
+func metricsListenAddr(t *testing.T, s *goSink) string {
+	t.Helper()
+	return announcedAddr(t, s, `go-smtp-sink: metrics: listening on http://(\S+)/metrics\n`)
+}
+
+// announcedAddr waits for the line matching expr on the sink's stderr and returns its
+// first group.
+func announcedAddr(t *testing.T, s *goSink, expr string) string {
+	t.Helper()
+	re := regexp.MustCompile(expr)
 	var m []string
-	testpeer.Eventually(t, 10*time.Second, 10*time.Millisecond, "the HTTP address on stderr", func() bool {
+	testpeer.Eventually(t, 10*time.Second, 10*time.Millisecond, "the address on stderr ("+expr+")", func() bool {
 		m = re.FindStringSubmatch(s.Stderr.String())
 		return m != nil
 	})
