@@ -259,6 +259,7 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 	case p.TLS.Encrypted():
 		pc.TLS = protocol.TLSRequired
 	}
+	pc.ESMTP = esmtpConfig(p, pc.Template)
 	if a := p.Auth; a != nil {
 		if len(h.Credentials) == 0 {
 			return protocol.Config{}, errors.New("auth: the plan names AUTH credentials, and none were given")
@@ -279,7 +280,7 @@ func greeting(p plan.Plan) protocol.Greeting {
 	case plan.GreetEHLO:
 		return protocol.GreetEHLO
 	}
-	if p.TLS.Encrypted() || p.Auth != nil {
+	if p.TLS.Encrypted() || p.Auth != nil || p.ESMTP != nil {
 		return protocol.GreetEHLO
 	}
 	return protocol.GreetHELO

@@ -18,6 +18,7 @@ const (
 	ExtChunking
 	ExtSMTPUTF8
 	ExtDSN
+	ExtRequireTLS
 )
 
 var extensionNames = []struct {
@@ -33,6 +34,7 @@ var extensionNames = []struct {
 	{"CHUNKING", ExtChunking},
 	{"SMTPUTF8", ExtSMTPUTF8},
 	{"DSN", ExtDSN},
+	{"REQUIRETLS", ExtRequireTLS},
 }
 
 // Capabilities is what a server announced in its EHLO or LHLO reply.
