@@ -103,6 +103,8 @@ func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes in
 		// Load from one client address: no per-client limits.
 		"smtpd_client_connection_count_limit = 0", "smtpd_client_connection_rate_limit = 0",
 		"default_process_limit = 200",
+		// Its log, for tests that check what smtpd saw (PostfixSMTPD.Log).
+		"maillog_file = " + filepath.Join(dir, "maillog"), "maillog_file_prefixes = " + dir,
 	}
 	mainCF = append(mainCF, extraMainCF...)
 	masterCF := []string{
@@ -122,6 +124,7 @@ func StartPostfixSMTPDLimited(t testing.TB, certPEM, keyPEM []byte, processes in
 		"anvil unix - - n - 1 anvil",
 		"scache unix - - n - 1 scache",
 		"tlsmgr unix - - n 1000? 1 tlsmgr",
+		"postlog unix-dgram n - n - 1 postlogd",
 	}
 	write := func(name string, lines []string) {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
