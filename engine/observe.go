@@ -26,6 +26,7 @@ var metricPhase = [protocol.NumPhases]metrics.Phase{
 	protocol.PhaseEhloTLS:      metrics.EhloTLS,
 	protocol.PhaseAuth:         metrics.Auth,
 	protocol.PhaseBDAT:         metrics.BDAT,
+	protocol.PhaseXClient:      metrics.XClient,
 }
 
 // message is what a slot remembers about a message in flight; at most two are (the

@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-smtp-source/go-smtp-source/protocol"
 )
 
 // ESMTP is the service extensions sessions use when the server announces them, beyond
@@ -21,6 +24,21 @@ type ESMTP struct {
 	// in chunks of BDATChunk bytes (0: one chunk per message).
 	BDAT      bool `json:"bdat,omitempty"`
 	BDATChunk int  `json:"bdat_chunk,omitempty"`
+
+	// XClient is XCLIENT's attributes, "ADDR=192.0.2.0/24,NAME=client.example" (ADDR
+	// rotates over its address list, one address per session), sent after EHLO when the
+	// server announces XCLIENT.
+	XClient string `json:"xclient,omitempty"`
+	// ProxyProtocol ("v1" or "v2") starts every connection with a PROXY protocol header
+	// whose source is the next address of ProxySource (addresses and CIDR prefixes).
+	ProxyProtocol string `json:"proxy_protocol,omitempty"`
+	ProxySource   string `json:"proxy_source,omitempty"`
+}
+
+// NeedsEHLO reports whether the settings use EHLO extensions (all but the PROXY header).
+func (e *ESMTP) NeedsEHLO() bool {
+	return e != nil && (e.Size || e.EightBitMIME != "" || e.SMTPUTF8 || e.RequireTLS || e.DSNReturn != "" ||
+		e.DSNNotify != "" || e.BDAT || e.XClient != "")
 }
 
 // validateESMTP checks the extension settings' values.
@@ -44,6 +62,28 @@ func (p Plan) validateESMTP() error {
 	}
 	if e.BDATChunk < 0 {
 		return fmt.Errorf("esmtp.bdat_chunk: must not be negative: %d", e.BDATChunk)
+	}
+	if e.XClient != "" {
+		if _, err := protocol.ParseXClient(e.XClient); err != nil {
+			return fmt.Errorf("esmtp.xclient: %w", err)
+		}
+	}
+	return e.validateProxy()
+}
+
+func (e *ESMTP) validateProxy() error {
+	switch e.ProxyProtocol {
+	case "":
+		if e.ProxySource != "" {
+			return errors.New("esmtp.proxy_source: without proxy_protocol")
+		}
+		return nil
+	case "v1", "v2":
+	default:
+		return fmt.Errorf("esmtp.proxy_protocol: want v1 or v2, got %q", e.ProxyProtocol)
+	}
+	if _, err := protocol.ParseAddrList(e.ProxySource); err != nil {
+		return fmt.Errorf("esmtp.proxy_source: %w", err)
 	}
 	return nil
 }

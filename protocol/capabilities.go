@@ -19,6 +19,7 @@ const (
 	ExtSMTPUTF8
 	ExtDSN
 	ExtRequireTLS
+	ExtXClient
 )
 
 var extensionNames = []struct {
@@ -35,6 +36,7 @@ var extensionNames = []struct {
 	{"SMTPUTF8", ExtSMTPUTF8},
 	{"DSN", ExtDSN},
 	{"REQUIRETLS", ExtRequireTLS},
+	{"XCLIENT", ExtXClient},
 }
 
 // Capabilities is what a server announced in its EHLO or LHLO reply.

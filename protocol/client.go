@@ -158,8 +158,9 @@ type Client struct {
 	tlsDeclined bool // --tls may: the server refused STARTTLS, or DeclineTLS after a failed handshake; go on in plaintext
 	auth        authState
 
-	esmtp esmtpSession // the extensions this connection uses (esmtp.go)
-	bdat  bdatState    // the message going out with BDAT (bdat.go)
+	esmtp       esmtpSession // the extensions this connection uses (esmtp.go)
+	xclientSent bool         // XCLIENT went out on this connection (xclient.go)
+	bdat        bdatState    // the message going out with BDAT (bdat.go)
 
 	// reply is the reply being handled, for the observer; nil outside onReply. It points
 	// at rep, so that handing it out does not allocate.
@@ -199,11 +200,12 @@ func (c *Client) Start(seq int64, connected int64) {
 	c.tlsPending = c.cfg.ImplicitTLS
 	c.tlsDeclined = false
 	c.auth = authState{}
-	c.esmtp = esmtpSession{}
+	c.esmtp, c.xclientSent = esmtpSession{}, false
 	if c.out == nil {
 		c.out = bytebufferpool.Get()
 	}
 	c.resetOutput()
+	c.startProxy()
 	c.push(PhaseBanner, connected, 0)
 	c.expect[len(c.expect)-1].sent = c.flushes
 }
@@ -566,6 +568,8 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 		return c.onEOD(t, r, now)
 	case PhaseBDAT:
 		return c.onBDATChunk(t, r, now)
+	case PhaseXClient:
+		return c.onXClient(t, r, now)
 	case PhaseRset:
 		return c.onRset(t, r, now)
 	case PhaseQuit:

@@ -35,6 +35,11 @@ type ESMTP struct {
 	// announces CHUNKING, in chunks of Chunk bytes (0: the whole message in one).
 	BDAT  bool
 	Chunk int
+	// XClient, when set, is sent after EHLO when the server announces XCLIENT
+	// (xclient.go); Proxy, when set, is the PROXY header every connection starts with
+	// (proxy.go).
+	XClient *XClient
+	Proxy   *ProxyHeader
 
 	prepared bool
 	bdatBody [][]byte // the body without dot-stuffing and without the final ".\r\n"

@@ -19,11 +19,12 @@ const (
 	PhaseEhloTLS                   // EHLO/LHLO again after the TLS handshake → reply
 	PhaseAuth                      // AUTH → its final reply (the 334 challenges in between included)
 	PhaseBDAT                      // each BDAT chunk but the last → its reply (the last one's is PhaseEOD)
+	PhaseXClient                   // XCLIENT → the server's new 220 greeting
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{"connect", "banner", "helo", "mail", "rcpt", "data", "eod", "rset", "quit",
-	"starttls", "tls_handshake", "ehlo_tls", "auth", "bdat"}
+	"starttls", "tls_handshake", "ehlo_tls", "auth", "bdat", "xclient"}
 
 func (p Phase) String() string {
 	if p < NumPhases {

@@ -20,11 +20,14 @@ func addESMTPFlags(fs *pflag.FlagSet) {
 	fs.String("dsn-notify", "", "DSN: NOTIFY=`LIST` on every RCPT (NEVER, or SUCCESS,FAILURE,DELAY), ORCPT on RCPT, ENVID on MAIL, when the server announces DSN")
 	fs.String("bdat", "", "send messages with BDAT (CHUNKING) instead of DATA when the server announces it, in chunks of `CHUNK` bytes (--bdat alone or 0: one chunk per message); pipelined with --pipelining")
 	fs.Lookup("bdat").NoOptDefVal = "0"
+	fs.String("xclient", "", "XCLIENT after EHLO when the server announces it: `ATTRS` such as ADDR=192.0.2.0/24,NAME=client.example (ADDR: addresses and CIDR prefixes, one address per session in turn)")
+	fs.String("proxy-protocol", "", "start every connection with a PROXY protocol header, `v1` or v2 (HAProxy's), its source from --proxy-source")
+	fs.String("proxy-source", "", "--proxy-protocol: the client addresses the headers state, `LIST` of addresses and CIDR prefixes, one per session in turn")
 }
 
 // parseESMTP reads the extension options into the plan (nil when none is given).
 func parseESMTP(f flags, inv *invocation) error {
-	names := []string{"mail-size", "8bitmime", "smtputf8", "requiretls", "dsn-ret", "dsn-notify", "bdat"}
+	names := []string{"mail-size", "8bitmime", "smtputf8", "requiretls", "dsn-ret", "dsn-notify", "bdat", "xclient", "proxy-protocol", "proxy-source"}
 	given := false
 	for _, n := range names {
 		given = given || f.Changed(n)
@@ -33,7 +36,11 @@ func parseESMTP(f flags, inv *invocation) error {
 		return nil
 	}
 	e := &plan.ESMTP{Size: f.on("mail-size"), EightBitMIME: f.str("8bitmime"), SMTPUTF8: f.on("smtputf8"),
-		RequireTLS: f.on("requiretls"), DSNReturn: strings.ToUpper(f.str("dsn-ret")), DSNNotify: strings.ToUpper(f.str("dsn-notify"))}
+		RequireTLS: f.on("requiretls"), DSNReturn: strings.ToUpper(f.str("dsn-ret")), DSNNotify: strings.ToUpper(f.str("dsn-notify")),
+		XClient: f.str("xclient"), ProxyProtocol: f.str("proxy-protocol"), ProxySource: f.str("proxy-source")}
+	if e.ProxyProtocol != "" && e.ProxySource == "" {
+		return usagef("--proxy-protocol: needs --proxy-source")
+	}
 	if f.Changed("bdat") {
 		n, err := strconv.Atoi(f.str("bdat"))
 		if err != nil || n < 0 {
@@ -42,7 +49,7 @@ func parseESMTP(f flags, inv *invocation) error {
 		e.BDAT, e.BDATChunk = true, n
 	}
 	inv.plan.ESMTP = e
-	if inv.plan.Session.Greeting == plan.GreetNone {
+	if inv.plan.Session.Greeting == plan.GreetNone && e.NeedsEHLO() {
 		return usagef("--%s: needs EHLO, and -o sends no greeting", firstChanged(f, names))
 	}
 	return nil

@@ -147,6 +147,8 @@ func (ss *ScriptSession) line(line string) string {
 		return s.reply(verb, "250 2.0.0 Ok\r\n")
 	case "BDAT":
 		return ss.bdatCommand(line)
+	case "XCLIENT":
+		return s.reply(verb, "220 sim ESMTP\r\n")
 	case "QUIT":
 		ss.Closed = true
 		return s.reply(verb, "221 2.0.0 Bye\r\n")
