@@ -64,3 +64,42 @@ func TestESMTPAgainstPostfixSMTPD(t *testing.T) {
 		smtpd.WaitLog(t, wait, 10, "reject: MAIL from", "552 5.3.4 Message size exceeds fixed limit")
 	})
 }
+
+// TestXClientAndProxyAgainstPostfixSMTPD: one machine looks like many clients to Postfix's
+// smtpd: with XCLIENT (from an authorized host) and with PROXY headers v1 and v2
+// (smtpd_upstream_proxy_protocol = haproxy), Postfix logs each message from the address
+// the session stated, every address of the rotation in turn.
+func TestXClientAndProxyAgainstPostfixSMTPD(t *testing.T) {
+	ca := testpeer.NewCA(t, "postfix test CA")
+	leaf := ca.Issue(t, testpeer.LocalhostSpec())
+	common := []string{"mynetworks = 127.0.0.0/8 192.0.2.0/24 198.51.100.0/24", "smtpd_peername_lookup = no"}
+	const wait = 30 * time.Second
+	t.Run("xclient", func(t *testing.T) {
+		smtpd := testpeer.StartPostfixSMTPD(t, leaf.CertPEM, leaf.KeyPEM, append(common, "smtpd_authorized_xclient_hosts = 127.0.0.0/8")...)
+		code, stderr := runCLI(t, "-s", "3", "-m", "12", "--xclient", "ADDR=192.0.2.8/30,NAME=client.example", "--timeout", "30s", smtpd.Addr)
+		if got := summary(t, stderr); code != 0 || got[1] != 12 {
+			t.Fatalf("exit %d, %v\n%s", code, got, stderr)
+		}
+		for _, addr := range []string{"192.0.2.8", "192.0.2.9", "192.0.2.10", "192.0.2.11"} {
+			smtpd.WaitLog(t, wait, 3, "client=client.example["+addr+"]")
+		}
+	})
+	t.Run("proxy", func(t *testing.T) {
+		smtpd := testpeer.StartPostfixSMTPD(t, leaf.CertPEM, leaf.KeyPEM, append(common, "smtpd_upstream_proxy_protocol = haproxy")...)
+		for _, v := range []string{"v1", "v2"} {
+			src := map[string]string{"v1": "192.0.2.20,192.0.2.21", "v2": "198.51.100.30/31"}[v]
+			code, stderr := runCLI(t, "-s", "2", "-m", "10", "-d", "--proxy-protocol", v, "--proxy-source", src, "--timeout", "30s", smtpd.Addr)
+			if got := summary(t, stderr); code != 0 || got[1] != 10 {
+				t.Fatalf("%s: exit %d, %v\n%s", v, code, got, stderr)
+			}
+		}
+		for _, addr := range []string{"192.0.2.20", "192.0.2.21", "198.51.100.30", "198.51.100.31"} {
+			smtpd.WaitLog(t, wait, 1, "connect from unknown["+addr+"]")
+			smtpd.WaitLog(t, wait, 1, "client=unknown["+addr+"]")
+		}
+		// (The start-up's probe connects from 127.0.0.1 without a header, and sends nothing.)
+		if log := smtpd.Log(t); strings.Contains(log, "client=unknown[127.0.0.1]") {
+			t.Fatalf("a message without its PROXY address:\n%s", log)
+		}
+	})
+}
