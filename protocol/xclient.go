@@ -102,10 +102,11 @@ func (c *Client) xclientDue() bool {
 	return true
 }
 
-// onXClient: 220 is the server's new greeting, for the client the XCLIENT names; the
-// session greets again. A refusal is a rejection; with -A the session goes on as itself.
+// onXClient: 220 is the server's new greeting, for the client the XCLIENT names (Postfix's
+// smtpd); smtp-sink answers 250. Either way the session greets again. A refusal is a
+// rejection; with -A the session goes on as itself.
 func (c *Client) onXClient(t *txn, r *Reply, now int64) Step {
-	if r.Code == 220 {
+	if r.Positive() {
 		c.sendGreeting(PhaseHelo, now)
 		return StepRead
 	}

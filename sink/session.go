@@ -431,7 +431,10 @@ func (s *Session) command(cmd Command) Action {
 	case VerbRSET:
 		s.resetTxn()
 		s.reply(replyRsetOK)
-	case VerbNOOP, VerbVRFY, VerbXCLIENT, VerbXFORWARD:
+	case VerbXCLIENT:
+		s.env.stats.esmtp.xclient.Add(1)
+		s.reply(replyOK)
+	case VerbNOOP, VerbVRFY, VerbXFORWARD:
 		s.reply(replyOK)
 	case VerbAUTH:
 		s.auth(cmd.Args)
@@ -482,6 +485,7 @@ func (s *Session) mail(args []byte) Action {
 	}
 	s.txn = txnMail
 	s.env.stats.transactions.Add(1)
+	s.env.stats.esmtp.countMail(args)
 	if s.env.dump != nil {
 		s.startRecord(pathArgs(args))
 	}
@@ -506,6 +510,7 @@ func (s *Session) rcpt(args []byte) Action {
 	s.txn = txnRcpt
 	s.rcpts++
 	s.env.stats.recipients.Add(1)
+	s.env.stats.esmtp.countRcpt(args)
 	if s.rec != nil {
 		s.rec.writeString("X-Rcpt-Args: ")
 		s.rec.writePrintable(pathArgs(args))

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/sink"
+)
+
+// startESMTPSink runs go-smtp-sink's engine in this process, dumping every message to
+// one file; it returns the address and the server.
+func startESMTPSink(t *testing.T, dump string) (string, *sink.Server) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t))
+	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://" + addr, EventLoops: 1, DumpFile: dump})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	select {
+	case <-srv.Ready():
+	case err := <-served:
+		t.Fatalf("sink: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("sink not ready after 10s")
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-served
+	})
+	return addr, srv
+}
+
+// TestESMTPAtGoSMTPSink: go-smtp-sink takes the ESMTP options' traffic, counts each
+// extension in its stats and keeps the parameters in its dumps.
+func TestESMTPAtGoSMTPSink(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "dump")
+	addr, srv := startESMTPSink(t, dump)
+	code, stderr := runCLI(t, "-s", "2", "-m", "10", "-r", "2", "-d", "--pipelining", "--mail-size", "--smtputf8",
+		"--8bitmime", "always", "--dsn-ret", "FULL", "--dsn-notify", "FAILURE", "--xclient", "ADDR=192.0.2.0/28,NAME=c.example",
+		"--bdat=100", "-l", "250", "--timeout", "30s", addr)
+	if got := summary(t, stderr); code != 0 || got[1] != 10 {
+		t.Fatalf("exit %d, %v\n%s", code, got, stderr)
+	}
+	st := srv.Stats().Snapshot()
+	want := sink.ESMTPCounts{MailSize: 10, Body8BitMIME: 10, SMTPUTF8: 10, DSNMail: 10, DSNRcpt: 20, XClient: 2}
+	if st.ESMTP != want || st.MessagesAccepted != 10 || st.BDATChunks < 30 {
+		t.Fatalf("esmtp %+v (want %+v), accepted %d, BDAT chunks %d", st.ESMTP, want, st.MessagesAccepted, st.BDATChunks)
+	}
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"SMTPUTF8", "RET=FULL", "ENVID=", "NOTIFY=FAILURE", "ORCPT=rfc822;"} {
+		if !strings.Contains(string(b), s) {
+			t.Fatalf("%s not in the dump:\n%.2000s", s, b)
+		}
+	}
+}
