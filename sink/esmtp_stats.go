@@ -14,6 +14,8 @@ type esmtpCounters struct {
 	dsnMail   atomic.Int64 // MAIL with RET= or ENVID=
 	dsnRcpt   atomic.Int64 // RCPT with NOTIFY= or ORCPT=
 	xclient   atomic.Int64 // XCLIENT commands accepted
+
+	proxyHeaders atomic.Int64 // PROXY protocol headers read (proxy.go)
 }
 
 // ESMTPCounts is the "esmtp" object of --stats: accepted commands that carried each.
@@ -24,11 +26,12 @@ type ESMTPCounts struct {
 	DSNMail      int64 `json:"dsn_mail"`
 	DSNRcpt      int64 `json:"dsn_rcpt"`
 	XClient      int64 `json:"xclient"`
+	ProxyHeaders int64 `json:"proxy_headers"`
 }
 
 func (c *esmtpCounters) snapshot() ESMTPCounts {
 	return ESMTPCounts{MailSize: c.sizeParam.Load(), Body8BitMIME: c.body8bit.Load(), SMTPUTF8: c.smtputf8.Load(),
-		DSNMail: c.dsnMail.Load(), DSNRcpt: c.dsnRcpt.Load(), XClient: c.xclient.Load()}
+		DSNMail: c.dsnMail.Load(), DSNRcpt: c.dsnRcpt.Load(), XClient: c.xclient.Load(), ProxyHeaders: c.proxyHeaders.Load()}
 }
 
 // countMail counts the parameters of an accepted MAIL FROM (what follows its path).

@@ -46,6 +46,7 @@ const (
 	phaseAuthCRAM                   // waiting for the CRAM-MD5 response
 	phaseAborting                   // -A: 354 sent, the 550 and the close are due
 	phaseClosed                     // the session is over; input is ignored
+	phaseProxy                      // --proxy-protocol: reading the PROXY header, before the banner (proxy.go)
 )
 
 // proto is what the client greeted with; it names the protocol in dumps.
@@ -136,6 +137,9 @@ func newSession(e *env, clientAddr string) *Session {
 	if e.cfg.LMTP {
 		s.proto = protoLMTP // even before LHLO, as smtp-sink's dumps show
 	}
+	if e.cfg.ProxyProtocol {
+		s.phase = phaseProxy
+	}
 	return s
 }
 
@@ -177,6 +181,8 @@ func (s *Session) Close() {
 
 func (s *Session) step(in []byte) (int, Action, time.Duration) {
 	switch s.phase {
+	case phaseProxy:
+		return s.stepProxy(in)
 	case phaseGreeting:
 		return s.greet()
 	case phaseCommand, phaseAuthPlain, phaseAuthLoginUser, phaseAuthLoginPass, phaseAuthCRAM:
