@@ -259,6 +259,10 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 	case p.TLS.Encrypted():
 		pc.TLS = protocol.TLSRequired
 	}
+	var err error
+	if pc.ESMTP, err = esmtpConfig(p, pc.Template); err != nil {
+		return protocol.Config{}, err
+	}
 	if a := p.Auth; a != nil {
 		if len(h.Credentials) == 0 {
 			return protocol.Config{}, errors.New("auth: the plan names AUTH credentials, and none were given")
@@ -279,7 +283,7 @@ func greeting(p plan.Plan) protocol.Greeting {
 	case plan.GreetEHLO:
 		return protocol.GreetEHLO
 	}
-	if p.TLS.Encrypted() || p.Auth != nil {
+	if p.TLS.Encrypted() || p.Auth != nil || p.ESMTP.NeedsEHLO() {
 		return protocol.GreetEHLO
 	}
 	return protocol.GreetHELO

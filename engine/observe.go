@@ -25,6 +25,8 @@ var metricPhase = [protocol.NumPhases]metrics.Phase{
 	protocol.PhaseTLSHandshake: metrics.TLSHandshake,
 	protocol.PhaseEhloTLS:      metrics.EhloTLS,
 	protocol.PhaseAuth:         metrics.Auth,
+	protocol.PhaseBDAT:         metrics.BDAT,
+	protocol.PhaseXClient:      metrics.XClient,
 }
 
 // message is what a slot remembers about a message in flight; at most two are (the

@@ -338,6 +338,7 @@ func (s *slot) opened(c gnet.Conn) {
 	case nextRedial, nextRetire:
 	}
 	s.next = nextNew
+	s.sendProxyHeader(c)
 	if s.pcfg.ImplicitTLS {
 		s.startTLS(c, s.r.now())
 	}

@@ -33,13 +33,15 @@ const (
 	Latency                   // open model: intended start → end-of-data reply (corrected for coordinated omission)
 	ServiceTime               // actual start → end-of-data reply (uncorrected)
 	Delivery                  // end to end: sent (the trace header's time) → arrival at a sink behind the MTA
+	BDAT                      // each BDAT chunk but the last → its reply (the last one's is EOD)
+	XClient                   // XCLIENT → the server's new greeting
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{
 	"connect", "banner", "helo", "starttls", "tls_handshake", "ehlo_tls", "auth", "mail", "rcpt",
 	"data", "data_xfer", "eod", "rset", "quit", "txn", "session", "schedule_lag", "latency", "service_time",
-	"delivery",
+	"delivery", "bdat", "xclient",
 }
 
 // String is the phase's name in reports and JSON.

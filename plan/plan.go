@@ -49,6 +49,7 @@ type Plan struct {
 	Connect Connect `json:"connect"`
 	TLS     TLS     `json:"tls"`
 	Auth    *Auth   `json:"auth,omitempty"`
+	ESMTP   *ESMTP  `json:"esmtp,omitempty"` // service extensions beyond smtp-source's (esmtp.go)
 
 	// Shard, when set, makes this run one part of a run spread over several processes.
 	Shard *Shard `json:"shard,omitempty"`

@@ -26,7 +26,7 @@ func (p Plan) Validate() error {
 		return fmt.Errorf("schema_version %d: this program runs plans of version %d", p.SchemaVersion, SchemaVersion)
 	}
 	for _, check := range []func() error{p.validateTarget, p.validateCounts, p.validateLoad,
-		p.validateSession, p.validateMessage, p.validateConnect, p.validateSecurity, p.validateShard, p.validateLoadTest, p.validateTrace} {
+		p.validateSession, p.validateMessage, p.validateConnect, p.validateSecurity, p.validateShard, p.validateLoadTest, p.validateTrace, p.validateESMTP} {
 		if err := check(); err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@ const (
 	ExtChunking
 	ExtSMTPUTF8
 	ExtDSN
+	ExtRequireTLS
+	ExtXClient
 )
 
 var extensionNames = []struct {
@@ -33,6 +35,8 @@ var extensionNames = []struct {
 	{"CHUNKING", ExtChunking},
 	{"SMTPUTF8", ExtSMTPUTF8},
 	{"DSN", ExtDSN},
+	{"REQUIRETLS", ExtRequireTLS},
+	{"XCLIENT", ExtXClient},
 }
 
 // Capabilities is what a server announced in its EHLO or LHLO reply.

@@ -54,6 +54,10 @@ type Config struct {
 	TLS         TLSPolicy   // STARTTLS after EHLO: never, when offered, or required
 	ImplicitTLS bool        // the connection is TLS from its start (SMTPS): the driver handshakes before the banner
 	Auth        *AuthConfig // AUTH after the greeting (after STARTTLS, if any); nil: none
+
+	// ESMTP is the service extensions used when announced (esmtp.go); nil: smtp-source's.
+	// Prepare must have run on it.
+	ESMTP *ESMTP
 }
 
 // Step tells the driver what to do after Feed or Resume.
@@ -154,6 +158,10 @@ type Client struct {
 	tlsDeclined bool // --tls may: the server refused STARTTLS, or DeclineTLS after a failed handshake; go on in plaintext
 	auth        authState
 
+	esmtp       esmtpSession // the extensions this connection uses (esmtp.go)
+	xclientSent bool         // XCLIENT went out on this connection (xclient.go)
+	bdat        bdatState    // the message going out with BDAT (bdat.go)
+
 	// reply is the reply being handled, for the observer; nil outside onReply. It points
 	// at rep, so that handing it out does not allocate.
 	reply *Reply
@@ -192,10 +200,12 @@ func (c *Client) Start(seq int64, connected int64) {
 	c.tlsPending = c.cfg.ImplicitTLS
 	c.tlsDeclined = false
 	c.auth = authState{}
+	c.esmtp, c.xclientSent = esmtpSession{}, false
 	if c.out == nil {
 		c.out = bytebufferpool.Get()
 	}
 	c.resetOutput()
+	c.startProxy()
 	c.push(PhaseBanner, connected, 0)
 	c.expect[len(c.expect)-1].sent = c.flushes
 }
@@ -552,7 +562,14 @@ func (c *Client) onReply(r *Reply, now int64) Step {
 	case PhaseData:
 		return c.onData(t, r, now)
 	case PhaseEOD:
+		if c.esmtp.bdat {
+			return c.onBDATLast(t, r, now)
+		}
 		return c.onEOD(t, r, now)
+	case PhaseBDAT:
+		return c.onBDATChunk(t, r, now)
+	case PhaseXClient:
+		return c.onXClient(t, r, now)
 	case PhaseRset:
 		return c.onRset(t, r, now)
 	case PhaseQuit:
@@ -621,6 +638,10 @@ func (c *Client) beginMessage(now int64) {
 }
 
 func (c *Client) appendMail(now, seq int64) {
+	if c.esmtp.mailParams {
+		c.appendMailParams(now, seq)
+		return
+	}
 	mail := c.cfg.Template.MailCommand()
 	c.out.B = append(c.out.B, mail...)
 	c.traceSent(mail[:len(mail)-2])
@@ -632,7 +653,7 @@ func (c *Client) pipelineEnvelope(now int64, t *txn) {
 	for i := 0; i < c.cfg.Template.Recipients(); i++ {
 		c.appendRcpt(now, t, i)
 	}
-	c.command(PhaseData, now, t.seq, cmdData)
+	c.sendDataCommand(now, t)
 }
 
 func (c *Client) sendRcpt(now int64, t *txn) {
@@ -640,6 +661,10 @@ func (c *Client) sendRcpt(now int64, t *txn) {
 }
 
 func (c *Client) appendRcpt(now int64, t *txn, i int) {
+	if c.esmtp.rcptParams {
+		c.appendRcptParams(now, t, i)
+		return
+	}
 	start := len(c.out.B)
 	c.out.B = c.cfg.Template.AppendRcptCommand(c.out.B, t.seq, i)
 	c.traceSent(c.out.B[start : len(c.out.B)-2])

@@ -18,11 +18,13 @@ const (
 	PhaseTLSHandshake              // TLS handshake start → done (reported by the engine)
 	PhaseEhloTLS                   // EHLO/LHLO again after the TLS handshake → reply
 	PhaseAuth                      // AUTH → its final reply (the 334 challenges in between included)
+	PhaseBDAT                      // each BDAT chunk but the last → its reply (the last one's is PhaseEOD)
+	PhaseXClient                   // XCLIENT → the server's new 220 greeting
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{"connect", "banner", "helo", "mail", "rcpt", "data", "eod", "rset", "quit",
-	"starttls", "tls_handshake", "ehlo_tls", "auth"}
+	"starttls", "tls_handshake", "ehlo_tls", "auth", "bdat", "xclient"}
 
 func (p Phase) String() string {
 	if p < NumPhases {

@@ -28,6 +28,7 @@ func (c *Client) onGreeting(t *txn, r *Reply, now int64) Step {
 	} else if c.cfg.Greeting != GreetHELO {
 		c.caps = ParseCapabilities(r)
 		c.pipelining = c.cfg.Pipelining && c.caps.Has(ExtPipelining)
+		c.esmtp = c.cfg.ESMTP.negotiate(&c.caps, c.cfg.LMTP)
 	}
 	return c.afterGreeting(now)
 }
@@ -70,7 +71,7 @@ func (c *Client) onRcpt(t *txn, r *Reply, now int64) Step {
 	case t.rcptReplies < c.cfg.Template.Recipients():
 		c.sendRcpt(now, t)
 	case t.rcptAccepted > 0:
-		c.command(PhaseData, now, t.seq, cmdData)
+		c.sendDataCommand(now, t)
 	default:
 		c.endRejected(t, now)
 	}

@@ -22,6 +22,10 @@ var cmdStartTLS = []byte("STARTTLS")
 // afterGreeting runs after the EHLO (or HELO) reply, and again after the EHLO that
 // follows TLS: STARTTLS when due, then AUTH when configured, then the first message.
 func (c *Client) afterGreeting(now int64) Step {
+	if c.xclientDue() {
+		c.sendXClient(now)
+		return StepRead
+	}
 	if c.cfg.TLS != TLSNone && !c.tlsActive && !c.tlsDeclined {
 		if c.caps.Has(ExtStartTLS) {
 			c.command(PhaseStartTLS, now, 0, cmdStartTLS)

@@ -63,7 +63,10 @@ type Config struct {
 	DisableDSN          bool // -N
 	DisableSMTPUTF8     bool
 	DisableChunking     bool
-	PIXBanner           bool // -P: "220 ********", implies DisableESMTP
+	// ProxyProtocol (--proxy-protocol): every connection starts with a PROXY v1 or v2
+	// header, whose source is the session's client (sink/proxy.go).
+	ProxyProtocol bool
+	PIXBanner     bool // -P: "220 ********", implies DisableESMTP
 
 	// MaxMessageSize is announced with SIZE and enforced on MAIL's SIZE= parameter; 0
 	// announces SIZE without a limit.

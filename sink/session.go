@@ -46,6 +46,7 @@ const (
 	phaseAuthCRAM                   // waiting for the CRAM-MD5 response
 	phaseAborting                   // -A: 354 sent, the 550 and the close are due
 	phaseClosed                     // the session is over; input is ignored
+	phaseProxy                      // --proxy-protocol: reading the PROXY header, before the banner (proxy.go)
 )
 
 // proto is what the client greeted with; it names the protocol in dumps.
@@ -136,6 +137,9 @@ func newSession(e *env, clientAddr string) *Session {
 	if e.cfg.LMTP {
 		s.proto = protoLMTP // even before LHLO, as smtp-sink's dumps show
 	}
+	if e.cfg.ProxyProtocol {
+		s.phase = phaseProxy
+	}
 	return s
 }
 
@@ -177,6 +181,8 @@ func (s *Session) Close() {
 
 func (s *Session) step(in []byte) (int, Action, time.Duration) {
 	switch s.phase {
+	case phaseProxy:
+		return s.stepProxy(in)
 	case phaseGreeting:
 		return s.greet()
 	case phaseCommand, phaseAuthPlain, phaseAuthLoginUser, phaseAuthLoginPass, phaseAuthCRAM:
@@ -431,7 +437,10 @@ func (s *Session) command(cmd Command) Action {
 	case VerbRSET:
 		s.resetTxn()
 		s.reply(replyRsetOK)
-	case VerbNOOP, VerbVRFY, VerbXCLIENT, VerbXFORWARD:
+	case VerbXCLIENT:
+		s.env.stats.esmtp.xclient.Add(1)
+		s.reply(replyOK)
+	case VerbNOOP, VerbVRFY, VerbXFORWARD:
 		s.reply(replyOK)
 	case VerbAUTH:
 		s.auth(cmd.Args)
@@ -482,6 +491,7 @@ func (s *Session) mail(args []byte) Action {
 	}
 	s.txn = txnMail
 	s.env.stats.transactions.Add(1)
+	s.env.stats.esmtp.countMail(args)
 	if s.env.dump != nil {
 		s.startRecord(pathArgs(args))
 	}
@@ -506,6 +516,7 @@ func (s *Session) rcpt(args []byte) Action {
 	s.txn = txnRcpt
 	s.rcpts++
 	s.env.stats.recipients.Add(1)
+	s.env.stats.esmtp.countRcpt(args)
 	if s.rec != nil {
 		s.rec.writeString("X-Rcpt-Args: ")
 		s.rec.writePrintable(pathArgs(args))

@@ -47,6 +47,8 @@ type Stats struct {
 	tarpitDelayNs        atomic.Int64 // their delays, summed
 	refusedAfterDelivery atomic.Int64 // messages taken, then refused (--reject .=…:delivered)
 
+	esmtp esmtpCounters // ESMTP parameters and XCLIENT (esmtp_stats.go)
+
 	unique *uniqueCounter
 	// Set once by the env before any session: pushback, greylist, trace and the seed.
 	push  *pushback
@@ -114,6 +116,7 @@ type Snapshot struct {
 	TLS13                int64         `json:"tls_version_1_3"`
 	TLSClientCerts       int64         `json:"tls_client_certificates"`
 	Unique               *UniqueCounts `json:"unique_header,omitempty"`
+	ESMTP                ESMTPCounts   `json:"esmtp"`
 
 	// Seed is the seed of the random draws (--seed, or the one picked at random).
 	Seed uint64 `json:"seed"`
@@ -164,6 +167,7 @@ func (s *Stats) Snapshot() Snapshot {
 		MessagesAccepted:     s.accepted.Load(),
 		MessagesRejected:     s.rejected.Load(),
 		BDATChunks:           s.bdatChunks.Load(),
+		ESMTP:                s.esmtp.snapshot(),
 		AuthSucceeded:        s.authOK.Load(),
 		AuthFailed:           s.authFailed.Load(),
 		UnknownCommands:      s.unknownCommands.Load(),

@@ -141,6 +141,7 @@ func addSinkFlags(fs *pflag.FlagSet, o *options) *rawFlags {
 	fs.StringVarP(&o.cfg.HardReply, "hard-reply", "B", "", "hard rejection reply (default \""+sink.DefaultHardReply+"\")")
 	fs.BoolVarP(&o.counters, "counters", "c", false, "show running counters on stdout")
 	fs.BoolVarP(&o.cfg.DisableXCLIENT, "no-xclient", "C", false, "disable XCLIENT")
+	fs.BoolVar(&o.cfg.ProxyProtocol, "proxy-protocol", false, "every connection starts with a PROXY protocol header (v1 or v2, as from HAProxy); its source is the client in dumps and stats")
 	fs.StringVarP(&o.cfg.DumpDir, "dump-dir", "d", "", "dump each message to a file named by this strftime template plus the queue id")
 	fs.StringVarP(&o.cfg.DumpFile, "dump-file", "D", "", "append each message to the file named by this strftime template")
 	fs.BoolVarP(&o.cfg.DisableESMTP, "no-esmtp", "e", false, "no ESMTP: plain banner, EHLO rejected")

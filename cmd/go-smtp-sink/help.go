@@ -20,7 +20,7 @@ var optionGroups = []cliflags.Group{
 		"no-pipelining", "pix", "disconnect", "close-421", "soft-reject", "root-dir", "syslog",
 		"start-string", "timeout", "window-size", "user", "verbose", "data-delay", "delay-reply"}},
 	{Title: "Server", Names: []string{
-		"delay", "size", "max-line", "auth-users", "unique-header", "no-chunking", "no-smtputf8", "loops"}},
+		"delay", "size", "max-line", "auth-users", "unique-header", "no-chunking", "no-smtputf8", "loops", "proxy-protocol"}},
 	{Title: "TLS", Names: []string{
 		"starttls", "tls-wrapper", "tls-require", "tls-cert", "tls-key", "tls-client-ca", "tls-client-require"}},
 	{Title: "The far end that pushes back (rejections, greylisting, rate limits, tarpit)", Names: []string{

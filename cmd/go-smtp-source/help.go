@@ -35,6 +35,9 @@ var optionGroups = []cliflags.Group{
 		"shard", "start-at", "max-start-late", "cluster-workers", "cluster-listen", "cluster-nats", "cluster-token",
 		"cluster-user", "cluster-creds", "cluster-nkey", "cluster-tls-ca", "cluster-tls-cert", "cluster-tls-key",
 		"on-worker-loss", "cluster-join-timeout", "cluster-nats-wait"}},
+	{Title: "ESMTP extensions (each used only when the server announces it)", Names: []string{
+		"mail-size", "8bitmime", "bdat", "smtputf8", "dsn-ret", "dsn-notify", "requiretls", "xclient",
+		"proxy-protocol", "proxy-source"}},
 	{Title: "End-to-end (through the MTA to go-smtp-sink --trace)", Names: []string{
 		"trace", "trace-header", "trace-run", "e2e-sink", "e2e-wait"}},
 }
@@ -49,7 +52,7 @@ var valueTypes = map[string]string{
 	"max-connecting": "count", "event-loops": "count", "max-sessions": "count", "cluster-workers": "count",
 	"find-max-bisect": "count", "find-max-steps": "count", "find-max-factor": "number",
 	"find-max-increment": "rate", "rate": "rate", "max-errors": "N|P%", "source-addr": "addr,...",
-	"compat": "3.9|3.7", "on-error": "abort|continue", "stages-of": "rate|sessions",
+	"compat": "3.9|3.7", "8bitmime": "auto|always", "proxy-protocol": "v1|v2", "on-error": "abort|continue", "stages-of": "rate|sessions",
 	"on-worker-loss": "abort|continue", "cluster-token": "token", "cluster-user": "name",
 	"cluster-listen": "addr", "tls-min-version": "version", "tls-max-version": "version",
 	"token": "token", "user": "name", "clock-offset": "duration",
@@ -61,7 +64,8 @@ var valueChoices = map[string][]string{
 	"tls": {"none", "may", "encrypt", "verify", "secure"}, "tls-min-version": {"1.0", "1.1", "1.2", "1.3"},
 	"tls-max-version": {"1.0", "1.1", "1.2", "1.3"}, "auth": {"PLAIN", "LOGIN", "CRAM-MD5"},
 	"on-error": {"abort", "continue"}, "stages-of": {"rate", "sessions"}, "on-worker-loss": {"abort", "continue"},
-	"compat": {"3.9", "3.7"},
+	"compat": {"3.9", "3.7"}, "8bitmime": {"auto", "always"}, "proxy-protocol": {"v1", "v2"},
+	"dsn-ret": {"FULL", "HDRS"},
 }
 
 // helpSpec is -h's layout and completion's vocabulary, from the same flag definitions

@@ -129,6 +129,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	addClusterFlags(ext)
 	ext.Bool("resolve-once", false, "accepted for the original go-smtp-source; the target is always resolved once")
 	addTLSFlags(ext, d.TLS)
+	addESMTPFlags(ext)
 	ext.StringP("rate", "q", "", "open model: `messages` per second, arriving whatever the server does (the original go-smtp-source's -q)")
 	ext.String("stages", "", "open model: linear ramps of the rate, `DUR:RATE,…` (e.g. 30s:100,2m:500,30s:0), from --rate or 0")
 	ext.String("stages-of", "rate", "what --stages ramps: `rate` (open model, messages/s) or sessions (closed model, sessions working, like k6's ramping VUs; -s caps them)")
@@ -188,7 +189,7 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	f := flags{fs}
 	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
-	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest, parseE2E, parseMetrics} {
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseESMTP, parseShard, parseLoadTest, parseE2E, parseMetrics} {
 		if err := parse(f, inv); err != nil {
 			return nil, false, err
 		}

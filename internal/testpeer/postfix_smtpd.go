@@ -109,6 +109,8 @@ func startPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, processes int, extr
 		// Load from one client address: no per-client limits.
 		"smtpd_client_connection_count_limit = 0", "smtpd_client_connection_rate_limit = 0",
 		"default_process_limit = 200",
+		// Its log, for tests that check what smtpd saw (PostfixSMTPD.Log).
+		"maillog_file = " + filepath.Join(dir, "maillog"), "maillog_file_prefixes = " + dir,
 	}
 	mainCF = append(overridden(mainCF, extraMainCF), extraMainCF...)
 	masterCF := []string{
@@ -128,6 +130,7 @@ func startPostfixSMTPD(t testing.TB, certPEM, keyPEM []byte, processes int, extr
 		"anvil unix - - n - 1 anvil",
 		"scache unix - - n - 1 scache",
 		"tlsmgr unix - - n 1000? 1 tlsmgr",
+		"postlog unix-dgram n - n - 1 postlogd",
 	}
 	masterCF = append(masterCF, extraMasterCF...)
 	write := func(name string, lines []string) {

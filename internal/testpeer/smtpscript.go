@@ -59,6 +59,7 @@ type ScriptSession struct {
 	authMech  string
 	authStep  int
 	challenge string
+	bdat      scriptBDAT // a BDAT chunk being read (smtpscript_bdat.go)
 }
 
 // Session starts a connection.
@@ -80,6 +81,12 @@ func (ss *ScriptSession) Input(p []byte) string {
 	ss.pending = append(ss.pending, p...)
 	var out strings.Builder
 	for !ss.Closed {
+		if ss.bdat.left > 0 {
+			if !ss.bdatOctets(&out) {
+				break
+			}
+			continue
+		}
 		i := bytes.Index(ss.pending, []byte("\r\n"))
 		if i < 0 {
 			break
@@ -138,6 +145,10 @@ func (ss *ScriptSession) line(line string) string {
 	case "RSET":
 		ss.rcpts = 0
 		return s.reply(verb, "250 2.0.0 Ok\r\n")
+	case "BDAT":
+		return ss.bdatCommand(line)
+	case "XCLIENT":
+		return s.reply(verb, "220 sim ESMTP\r\n")
 	case "QUIT":
 		ss.Closed = true
 		return s.reply(verb, "221 2.0.0 Bye\r\n")
