@@ -190,6 +190,7 @@ type intervalAcc struct {
 	end      time.Time
 	counters map[string]int64
 	errors   int64
+	keys     map[string]int64
 	phases   *phaseMerger
 }
 
@@ -224,6 +225,12 @@ func (im *intervalMerger) add(iv *Interval) error {
 		acc.counters[k] += n
 	}
 	acc.errors += iv.Errors
+	for k, n := range iv.ErrorKeys {
+		if acc.keys == nil {
+			acc.keys = make(map[string]int64)
+		}
+		acc.keys[k] += n
+	}
 	return acc.phases.add(iv.Phases)
 }
 
@@ -237,7 +244,7 @@ func (im *intervalMerger) result() []Interval {
 	out := make([]Interval, 0, len(secs))
 	for _, sec := range secs {
 		acc := im.bySecond[sec]
-		iv := Interval{Start: acc.start, DurationNs: int64(acc.end.Sub(acc.start)), Counters: acc.counters, Errors: acc.errors}
+		iv := Interval{Start: acc.start, DurationNs: int64(acc.end.Sub(acc.start)), Counters: acc.counters, Errors: acc.errors, ErrorKeys: acc.keys}
 		if ps := acc.phases.result(false); len(ps) > 0 {
 			iv.Phases = ps
 		}

@@ -138,6 +138,7 @@ type Interval struct {
 	DurationNs int64            `json:"duration_ns"`
 	Counters   map[string]int64 `json:"counters,omitempty"`
 	Errors     int64            `json:"errors"`
+	ErrorKeys  map[string]int64 `json:"error_keys,omitempty"` // Errors by key, for a series per key
 	Phases     []PhaseStats     `json:"phases,omitempty"`
 }
 
@@ -247,6 +248,12 @@ func NewInterval(start, end time.Time, s *Snapshot) Interval {
 		}
 	}
 	iv.Errors = s.ErrorTotal()
+	for k, e := range s.errors {
+		if iv.ErrorKeys == nil {
+			iv.ErrorKeys = make(map[string]int64, len(s.errors))
+		}
+		iv.ErrorKeys[k] += e.count
+	}
 	for _, p := range s.Phases() {
 		if IsIntervalPhase(p) {
 			ps := newPhaseStats(p.String(), s.phases[p], true)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -454,5 +455,34 @@ func TestResultReport(t *testing.T) {
 	m, _, err := Merge([]*Report{back, v1}, -1)
 	if err != nil || m.SchemaVersion != ReportSchemaVersion || m.Totals.Accepted != 2 || m.Sources[0].Run == nil || m.Plan != nil {
 		t.Fatalf("merge of versions 1 and 2: %+v, %v", m, err)
+	}
+}
+
+// An interval keeps its errors by key, and a merge adds them key by key within a second.
+func TestIntervalErrorKeys(t *testing.T) {
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	interval := func(keys ...string) Interval {
+		r := NewRecorder()
+		for _, k := range keys {
+			r.Error(k, "text")
+		}
+		return NewInterval(start, start.Add(time.Second), r.Swap())
+	}
+	a := interval("rcpt:perm:550", "rcpt:perm:550", "eod:temp:451")
+	if a.Errors != 3 || a.ErrorKeys["rcpt:perm:550"] != 2 || a.ErrorKeys["eod:temp:451"] != 1 || len(a.ErrorKeys) != 2 {
+		t.Fatalf("errors %d by key %v", a.Errors, a.ErrorKeys)
+	}
+	if none := interval(); none.ErrorKeys != nil {
+		t.Fatalf("an interval without errors has keys %v", none.ErrorKeys)
+	}
+	im := newIntervalMerger()
+	b := interval("rcpt:perm:550", "mail:temp:421")
+	if err := im.addAll([]Interval{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	m := im.result()
+	want := map[string]int64{"rcpt:perm:550": 3, "eod:temp:451": 1, "mail:temp:421": 1}
+	if len(m) != 1 || m[0].Errors != 5 || !maps.Equal(m[0].ErrorKeys, want) {
+		t.Fatalf("merged %+v, want errors 5 by key %v", m, want)
 	}
 }

@@ -119,7 +119,7 @@ func (c drawnChart) drawn() error {
 // (it has them), one over time per interval phase, one percentile plot per phase with
 // samples, and the delivery charts of its traced run.
 func expectedCharts(r *metrics.Report) []string {
-	ids := []string{"chart-throughput", "chart-errors", "chart-sessions", "chart-delivery-dist", "chart-delivery-time"}
+	ids := []string{"chart-throughput", "chart-errors", "chart-errors-by-key", "chart-sessions", "chart-delivery-dist", "chart-delivery-time"}
 	for _, phase := range intervalPhases(r) {
 		ids = append(ids, "chart-time-"+phase)
 	}

@@ -40,10 +40,52 @@ func (p *page) errorSection() error {
 		return nil
 	}
 	p.chart(c)
-	p.para("The per-second series count every error key together (the document keeps the keys' counts for the whole run); the table breaks them down by key: <code>phase:class:code[:enhanced]</code>.")
+	if byKey, ok := p.errorKeyChart(); ok {
+		p.chart(byKey)
+		p.para("Each error key's count per second (the most frequent keys; the table has them all): <code>phase:class:code[:enhanced]</code>.")
+	} else {
+		p.para("The per-second series count every error key together (this document has no per-key series); the table breaks them down by key: <code>phase:class:code[:enhanced]</code>.")
+	}
 	p.errorTable()
 	p.endSection()
 	return nil
+}
+
+// errorKeysDrawn is how many error keys the by-key chart draws per run, the most
+// frequent first: more lines than colours tell apart are not read.
+const errorKeysDrawn = 6
+
+// errorKeyChart is each error key's count per second, for the documents whose intervals
+// carry them (error_keys); ok is false when none does.
+func (p *page) errorKeyChart() (chart, bool) {
+	c := chart{ID: "chart-errors-by-key", Title: "Errors per second by key", XLabel: "seconds since the start", YLabel: "count", X: scaleLinear}
+	for i, r := range p.runs {
+		rep := r.Report
+		if !hasErrorKeys(rep) {
+			continue
+		}
+		for j, e := range rep.Errors {
+			if j == errorKeysDrawn {
+				break
+			}
+			name, colourIndex, dash := e.Key, j, ""
+			if len(p.runs) > 1 {
+				name, colourIndex = r.Name+" "+e.Key, i
+				dash = []string{"", "6 3", "2 2", "8 2 2 2", "4 4", "1 3"}[j]
+			}
+			c.Series = append(c.Series, series{Name: name, Color: colour(colourIndex), Dash: dash, Points: errorKeySeries(rep, e.Key)})
+		}
+	}
+	return c, len(c.Series) > 0
+}
+
+func hasErrorKeys(r *metrics.Report) bool {
+	for _, iv := range r.Intervals {
+		if len(iv.ErrorKeys) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // errorTable lists the error keys (most frequent first in the first run that has each),

@@ -63,6 +63,15 @@ func errorSeries(r *metrics.Report) []point {
 	return pts
 }
 
+// errorKeySeries is one error key's count each second.
+func errorKeySeries(r *metrics.Report, key string) []point {
+	pts := make([]point, 0, len(r.Intervals))
+	for _, iv := range r.Intervals {
+		pts = append(pts, point{secondsAt(r.Start, iv), float64(iv.ErrorKeys[key])})
+	}
+	return pts
+}
+
 // countSeries is one counter's count each second.
 func countSeries(r *metrics.Report, name string) []point {
 	pts := make([]point, 0, len(r.Intervals))
