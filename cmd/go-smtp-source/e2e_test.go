@@ -30,13 +30,20 @@ type traceSink struct {
 func startTraceSink(t *testing.T, opts ...string) *traceSink {
 	t.Helper()
 	stats := filepath.Join(t.TempDir(), "sink-stats.json")
-	p, addr := startGoSink(t, append([]string{"--trace", "--http", "127.0.0.1:0", "--stats", stats}, opts...)...)
+	bin := testpeer.BuildCommand(t, "go-smtp-sink")
+	args := append([]string{"--trace", "--http", "127.0.0.1:0", "--stats", stats}, opts...)
+	p := testpeer.Start(t, bin, append(args, "127.0.0.1:0", "1024")...)
 	if !p.WaitOutput("http: listening on ", 10*time.Second) {
 		t.Fatalf("go-smtp-sink printed no HTTP address: %s", p.Stderr.String())
 	}
 	m := regexp.MustCompile(`http: listening on (\S+)\n`).FindStringSubmatch(p.Stderr.String())
 	if m == nil {
 		t.Fatalf("go-smtp-sink: %q", p.Stderr.String())
+	}
+	// Both listeners bound port 0: the SMTP one is the other.
+	addr := testpeer.WaitListening(t, p, 10*time.Second, m[1])
+	if err := testpeer.WaitAccepting(addr, 10*time.Second); err != nil {
+		t.Fatalf("go-smtp-sink: %v; stderr %s", err, p.Stderr.String())
 	}
 	return &traceSink{Process: p, Addr: addr, URL: "http://" + m[1], stats: stats}
 }
