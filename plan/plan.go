@@ -153,6 +153,13 @@ type Message struct {
 	NoHeaders bool    `json:"no_headers,omitempty"` // -o: the content goes as it is, without generated headers
 	Length    int     `json:"length,omitempty"`     // -l: bytes of generated payload; 0: smtp-source's default text
 	File      *File   `json:"file,omitempty"`       // -F: a pre-formatted message instead (no generated headers)
+
+	// Seed drives every random choice below: each message's draws are a function of the
+	// seed and its global sequence number (reproducible, and alike in every shard).
+	Seed uint64 `json:"seed,omitempty"`
+	// Size is the message size distribution (--size, protocol/dist's syntax): the bytes
+	// between DATA's 354 and the final dot, headers included. Empty: -l or smtp-source's text.
+	Size string `json:"size,omitempty"`
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

@@ -163,6 +163,7 @@ type Client struct {
 	body    [][]byte // shared message body (Template.AppendBody), sent between out.B[:bodyAt] and out.B[bodyAt:]
 	bodyLen int
 	bodyAt  int
+	pieces  [][]byte // a body cut per message (Template.AppendMessage), reused
 }
 
 // NewClient makes the machine for session slot number slot (it appears in Message-Ids).
@@ -654,10 +655,8 @@ func (c *Client) sendRset(now int64) {
 // (which ends in ".\r\n"). With PIPELINING and -d, the next transaction's envelope rides
 // in the same write as the dot.
 func (c *Client) sendMessage(now int64, t *txn) {
-	c.out.B = c.cfg.Template.AppendTraceHeader(c.out.B, t.seq, now)
-	c.out.B = c.cfg.Template.AppendHeaders(c.out.B, t.seq, c.slot)
+	c.out.B, c.body, c.bodyLen = c.cfg.Template.AppendMessage(c.out.B, &c.pieces, t.seq, c.slot, now)
 	c.bodyAt = len(c.out.B)
-	c.body, c.bodyLen = c.cfg.Template.BodyPieces(), c.cfg.Template.BodyLen()
 	c.traceSent(cmdDot)
 	c.push(PhaseEOD, now, t.seq)
 	if c.cfg.LMTP { // RFC 2033: one reply per accepted recipient

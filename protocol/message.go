@@ -48,6 +48,12 @@ type MessageSpec struct {
 	// Trace, when set, puts "Header: run seq send-time-unix-ns" first in every message
 	// (AppendTraceHeader); nil sends smtp-source's bytes.
 	Trace *TraceSpec
+
+	// Size, when set, is message seq's size (--size): the bytes between DATA's 354 and
+	// the final ".", headers included. The body is filled to it in the -l layout, at
+	// least one line, from a shared pattern (nothing rendered per message). It replaces
+	// Content and Length.
+	Size func(seq int64) int
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -72,6 +78,8 @@ type Template struct {
 	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
 	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
 	bodyLen    int
+	head       []byte // [Subject] blank line: what precedes the filled body (Size)
+	fill       filler // the pattern a body of Size is cut from
 
 	traceHead  []byte       // "Header: run " (nil: no trace header)
 	traceEpoch atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
@@ -113,13 +121,16 @@ func NewTemplate(spec MessageSpec) *Template {
 		}
 		head = append(head, "\r\n"...)
 	}
-	if spec.Content == nil && spec.Length > 0 {
+	switch {
+	case spec.Size != nil:
+		t.head, t.fill = head, lengthFiller()
+	case spec.Content == nil && spec.Length > 0:
 		var pieces [][]byte
 		if len(head) > 0 {
 			pieces = append(pieces, head)
 		}
 		t.body = lengthPieces(pieces, spec.Length)
-	} else {
+	default:
 		t.body = [][]byte{append(append(head, spec.Content...), ".\r\n"...)}
 	}
 	for _, p := range t.body {

@@ -141,6 +141,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	ext.Bool("progress", false, "print progress once a second on stderr (default when stderr is a terminal)")
 	addLoadTestFlags(ext, d)
 	addE2EFlags(ext)
+	addContentFlags(ext)
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
 }
@@ -184,7 +185,7 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	f := flags{fs}
 	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
-	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest, parseE2E} {
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseShard, parseLoadTest, parseE2E, parseContent} {
 		if err := parse(f, inv); err != nil {
 			return nil, false, err
 		}

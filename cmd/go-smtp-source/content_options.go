@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/spf13/pflag"
+
+	"github.com/go-smtp-source/go-smtp-source/plan"
+	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
+)
+
+// addContentFlags adds the options of realistic traffic: what a message is and who it
+// is for (README, "Realistic traffic").
+func addContentFlags(fs *pflag.FlagSet) {
+	fs.String("seed", "", "seed of every random choice (sizes, bodies, addresses): the same `N` sends the same messages, in a cluster too (default: a random one, recorded in --json)")
+	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
+}
+
+// parseContent reads the content and envelope options into the plan: a malformed one is
+// one line, before any traffic.
+func parseContent(f flags, inv *invocation) error {
+	m := &inv.plan.Message
+	if f.Changed("size") {
+		if f.Changed("length") || f.Changed("file") {
+			return usagef("--size fills generated bodies: use it without -l and -F")
+		}
+		d, err := dist.Parse(f.str("size"))
+		if err != nil {
+			return usagef("--size: %v", err)
+		}
+		if d.Min() < 1 {
+			return usagef("--size %s: sizes must be positive", f.str("size"))
+		}
+		m.Size = f.str("size")
+	}
+	return parseSeed(f, m)
+}
+
+// parseSeed reads --seed; a plan with random choices and no seed gets a random one, so
+// that its JSON says how to repeat it.
+func parseSeed(f flags, m *plan.Message) error {
+	if f.Changed("seed") {
+		seed, err := strconv.ParseUint(f.str("seed"), 0, 64)
+		if err != nil {
+			return usagef("--seed: want an unsigned 64-bit integer, got %q", f.str("seed"))
+		}
+		m.Seed = seed
+		return nil
+	}
+	if !m.Randomised() {
+		return nil
+	}
+	seed, err := plan.NewSeed()
+	if err != nil {
+		return fatalf("%v", err)
+	}
+	m.Seed = seed
+	return nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+)
+
+// contentMarker starts every record of the sink's dump (-S), so the test can split them.
+const contentMarker = "\x01MSG\n"
+
+// sendToDump runs go-smtp-source with args to a go-smtp-sink that dumps every message
+// into one file, and returns the messages as the server received them (LF line ends,
+// the dump's), in the order they arrived.
+func sendToDump(t *testing.T, messages int, args ...string) [][]byte {
+	t.Helper()
+	dump := filepath.Join(t.TempDir(), "dump")
+	_, addr := startGoSink(t, "-D", dump, "-S", `\001MSG\n`)
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	args = append(append([]string{"-m", strconv.Itoa(messages), "-M", "source.test", "-d"}, args...), addr)
+	res := testpeer.Run(t, 2*time.Minute, bin, args...)
+	want := strconv.Itoa(messages) + " accepted"
+	if res.ExitCode != 0 || !strings.Contains(res.Stderr, want) {
+		t.Fatalf("exit %d, want %q: %v", res.ExitCode, want, res)
+	}
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, rec := range bytes.Split(b, []byte(contentMarker))[1:] {
+		// The record's X- lines and Received header come first; the message's first
+		// header is From (generated headers) and the record ends with an empty line.
+		i := bytes.Index(rec, []byte("\nFrom: "))
+		if i < 0 || !bytes.HasSuffix(rec, []byte("\n\n")) {
+			t.Fatalf("record without a message: %q", rec)
+		}
+		out = append(out, rec[i+1:len(rec)-1])
+	}
+	if len(out) != messages {
+		t.Fatalf("%d messages in the dump, want %d", len(out), messages)
+	}
+	return out
+}
+
+// wireSize is a dumped message's size on the wire before the final dot: its lines
+// ended by CRLF (the dump drops the CR).
+func wireSize(msg []byte) int { return len(msg) + bytes.Count(msg, []byte("\n")) }
+
+// The sizes of 10,000 messages at go-smtp-sink follow --size's lognormal distribution:
+// each quantile within 2% of the distribution's own, computed here from its definition
+// (median·e^(σz)); a fixed size is exact.
+func TestSizeDistributionAtSink(t *testing.T) {
+	const median, sigma, n = 2048.0, 1.2, 10000
+	msgs := sendToDump(t, n, "-s", "8", "--seed", "7", "--size", "lognormal:median=2k,sigma=1.2")
+	sizes := make([]float64, n)
+	for i, m := range msgs {
+		sizes[i] = float64(wireSize(m))
+	}
+	slices.Sort(sizes)
+	for _, q := range []struct{ p, z float64 }{
+		{0.10, -1.2815516}, {0.25, -0.6744898}, {0.50, 0}, {0.75, 0.6744898}, {0.90, 1.2815516}, {0.99, 2.3263479},
+	} {
+		want := median * math.Exp(sigma*q.z)
+		got := sizes[int(q.p*n)]
+		if math.Abs(got-want)/want > 0.02 {
+			t.Errorf("p%g: %g bytes, want %.0f ± 2%%", q.p*100, got, want)
+		}
+	}
+	fixed := sendToDump(t, 20, "--size", "1000")
+	for _, m := range fixed {
+		if wireSize(m) != 1000 {
+			t.Fatalf("--size 1000 sent %d bytes: %q", wireSize(m), m)
+		}
+	}
+}
+
+// The same seed sends the same messages (apart from Date and Message-Id, which name the
+// process and its start); another seed sends others.
+func TestSizeSeedReproducible(t *testing.T) {
+	run := func(seed string) []string {
+		var out []string
+		for _, m := range sendToDump(t, 200, "--seed", seed, "--size", "uniform:100-20k") {
+			var keep []string
+			for _, line := range strings.Split(string(m), "\n") {
+				if !strings.HasPrefix(line, "Date: ") && !strings.HasPrefix(line, "Message-Id: ") {
+					keep = append(keep, line)
+				}
+			}
+			out = append(out, strings.Join(keep, "\n"))
+		}
+		return out
+	}
+	a, b, c := run("11"), run("11"), run("12")
+	if !slices.Equal(a, b) {
+		t.Fatal("--seed 11 twice: the messages differ")
+	}
+	if slices.Equal(a, c) {
+		t.Fatal("--seed 11 and --seed 12 sent the same messages")
+	}
+}
+
+// A malformed content or envelope option is one line naming it, exit status 2, and no
+// connection to the server.
+func TestContentBadInput(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--size", "lognormal:median=30k"}, "--size: distribution"},
+		{[]string{"--size", "1k:50%,2k:40%"}, "add up to 90"},
+		{[]string{"--size", "0"}, "--size 0: sizes must be positive"},
+		{[]string{"--size", "10k", "-l", "100"}, "--size fills generated bodies"},
+		{[]string{"--seed", "-1"}, "--seed: want an unsigned 64-bit integer"},
+	} {
+		res := testpeer.Run(t, time.Minute, bin, append(tc.args, ln.Addr().String())...)
+		lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
+		if res.ExitCode != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+			t.Errorf("%q: exit %d, stderr %q, want one line with %q", tc.args, res.ExitCode, res.Stderr, tc.want)
+		}
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now())
+	if c, err := ln.Accept(); err == nil {
+		c.Close()
+		t.Fatal("a connection reached the server")
+	}
+}
