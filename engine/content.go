@@ -14,10 +14,18 @@ func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
 	if err != nil {
 		return err
 	}
+	if !ok {
+		return nil
+	}
+	seed := m.Seed
+	spec.Content, spec.Length, spec.Seed, spec.Body = nil, 0, seed, m.BodyKind()
+	spec.Size = func(seq int64) int { return int(sizes.Quantile(dist.Even(seed, seq, dist.StreamSize))) }
+	attach, ok, err := m.AttachDist()
+	if err != nil {
+		return err
+	}
 	if ok {
-		seed := m.Seed
-		spec.Content, spec.Length = nil, 0
-		spec.Size = func(seq int64) int { return int(sizes.Quantile(dist.Even(seed, seq, dist.StreamSize))) }
+		spec.Attach = func(seq int64) int { return int(attach.Quantile(dist.Even(seed, seq, dist.StreamAttach))) }
 	}
 	return nil
 }

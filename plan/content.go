@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
 )
 
@@ -21,7 +22,37 @@ func NewSeed() (uint64, error) {
 
 // Randomised reports whether the message options make random choices (and so use Seed).
 func (m Message) Randomised() bool {
-	return m.Size != ""
+	return m.Size != "" || m.Attach != "" || m.Body != "" && m.Body != BodySMTPSource
+}
+
+// The body kinds (Message.Body).
+const (
+	BodySMTPSource = "smtp-source"
+	BodyText       = "text"
+	BodyRandom     = "random"
+)
+
+// BodyKind is Body as the protocol's.
+func (m Message) BodyKind() protocol.BodyKind {
+	switch m.Body {
+	case BodyText:
+		return protocol.BodyText
+	case BodyRandom:
+		return protocol.BodyRandom
+	}
+	return protocol.BodySMTPSource
+}
+
+// AttachDist is the parsed Attach (ok false when there is none).
+func (m Message) AttachDist() (d dist.Dist, ok bool, err error) {
+	if m.Attach == "" {
+		return dist.Dist{}, false, nil
+	}
+	d, err = dist.Parse(m.Attach)
+	if err != nil {
+		return dist.Dist{}, false, fmt.Errorf("message.attach: %w", err)
+	}
+	return d, true, nil
 }
 
 // SizeDist is the parsed Size (ok false when there is none).
@@ -37,6 +68,9 @@ func (m Message) SizeDist() (d dist.Dist, ok bool, err error) {
 }
 
 func (m Message) validateContent() error {
+	if err := m.validateBody(); err != nil {
+		return err
+	}
 	d, ok, err := m.SizeDist()
 	switch {
 	case err != nil:
@@ -47,6 +81,21 @@ func (m Message) validateContent() error {
 		return errors.New("message.size: a size distribution fills generated bodies; it takes neither length (-l) nor file (-F)")
 	case d.Min() < 1:
 		return fmt.Errorf("message.size %q: sizes must be positive", m.Size)
+	}
+	return nil
+}
+
+func (m Message) validateBody() error {
+	switch m.Body {
+	case "", BodySMTPSource, BodyText, BodyRandom:
+	default:
+		return fmt.Errorf("message.body: want smtp-source, text or random, got %q", m.Body)
+	}
+	if _, _, err := m.AttachDist(); err != nil {
+		return err
+	}
+	if (m.Attach != "" || m.Body != "" && m.Body != BodySMTPSource) && m.Size == "" {
+		return errors.New("message.body and message.attach shape bodies of message.size: give a size")
 	}
 	return nil
 }

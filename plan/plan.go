@@ -160,6 +160,12 @@ type Message struct {
 	// Size is the message size distribution (--size, protocol/dist's syntax): the bytes
 	// between DATA's 354 and the final dot, headers included. Empty: -l or smtp-source's text.
 	Size string `json:"size,omitempty"`
+	// Body is what a body of Size is made of: smtp-source (-l's lines, the default),
+	// text (words) or random (base64 of random bytes in a MIME attachment).
+	Body string `json:"body,omitempty"`
+	// Attach is the size distribution of a MIME attachment every message carries
+	// (decoded bytes, protocol/dist's syntax).
+	Attach string `json:"attach,omitempty"`
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

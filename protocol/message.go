@@ -54,6 +54,13 @@ type MessageSpec struct {
 	// least one line, from a shared pattern (nothing rendered per message). It replaces
 	// Content and Length.
 	Size func(seq int64) int
+	// Body is what a body of Size is made of; Attach, when set, is message seq's
+	// attachment size (decoded bytes) in a MIME multipart message (BodyRandom makes one of
+	// the rest of Size). Seed picks the text and random data, and where each message
+	// starts in them.
+	Body   BodyKind
+	Attach func(seq int64) int
+	Seed   uint64
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -78,8 +85,11 @@ type Template struct {
 	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
 	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
 	bodyLen    int
-	head       []byte // [Subject] blank line: what precedes the filled body (Size)
-	fill       filler // the pattern a body of Size is cut from
+	head       []byte // [Subject] [MIME headers] blank line [text part's headers]: what precedes a body of Size
+	fill       filler // the pattern a body of Size (a multipart message's text) is cut from
+	b64        filler // the attachment's base64 lines
+	mimeAttach []byte
+	mimeClose  [3][]byte
 
 	traceHead  []byte       // "Header: run " (nil: no trace header)
 	traceEpoch atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
@@ -123,7 +133,7 @@ func NewTemplate(spec MessageSpec) *Template {
 	}
 	switch {
 	case spec.Size != nil:
-		t.head, t.fill = head, lengthFiller()
+		t.renderFilled(head)
 	case spec.Content == nil && spec.Length > 0:
 		var pieces [][]byte
 		if len(head) > 0 {

@@ -13,6 +13,8 @@ import (
 // is for (README, "Realistic traffic").
 func addContentFlags(fs *pflag.FlagSet) {
 	fs.String("seed", "", "seed of every random choice (sizes, bodies, addresses): the same `N` sends the same messages, in a cluster too (default: a random one, recorded in --json)")
+	fs.String("body", plan.BodySMTPSource, "what a body of --size is made of: `smtp-source` (-l's lines), text (readable words) or random (base64 of random bytes in a MIME attachment)")
+	fs.String("attach", "", "add a MIME attachment of `DIST` bytes (--size's syntax) to every message of --size")
 	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
 }
 
@@ -32,6 +34,21 @@ func parseContent(f flags, inv *invocation) error {
 			return usagef("--size %s: sizes must be positive", f.str("size"))
 		}
 		m.Size = f.str("size")
+	}
+	if f.Changed("body") || f.Changed("attach") {
+		if !f.Changed("size") {
+			return usagef("--body and --attach shape bodies of --size: give --size")
+		}
+		m.Body = f.str("body")
+		if m.Body != plan.BodySMTPSource && m.Body != plan.BodyText && m.Body != plan.BodyRandom {
+			return usagef("--body: want smtp-source, text or random, got %q", m.Body)
+		}
+	}
+	if f.Changed("attach") {
+		if _, err := dist.Parse(f.str("attach")); err != nil {
+			return usagef("--attach: %v", err)
+		}
+		m.Attach = f.str("attach")
 	}
 	return parseSeed(f, m)
 }

@@ -2,6 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"math"
 	"net"
 	"os"
@@ -127,6 +132,9 @@ func TestContentBadInput(t *testing.T) {
 		{[]string{"--size", "0"}, "--size 0: sizes must be positive"},
 		{[]string{"--size", "10k", "-l", "100"}, "--size fills generated bodies"},
 		{[]string{"--seed", "-1"}, "--seed: want an unsigned 64-bit integer"},
+		{[]string{"--body", "text"}, "give --size"},
+		{[]string{"--size", "1k", "--body", "lorem"}, "--body: want smtp-source, text or random"},
+		{[]string{"--size", "1k", "--attach", "uniform:5-"}, "--attach: distribution"},
 	} {
 		res := testpeer.Run(t, time.Minute, bin, append(tc.args, ln.Addr().String())...)
 		lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
@@ -138,5 +146,49 @@ func TestContentBadInput(t *testing.T) {
 	if c, err := ln.Accept(); err == nil {
 		c.Close()
 		t.Fatal("a connection reached the server")
+	}
+}
+
+// --body random and --attach arrive at go-smtp-sink as MIME multipart messages of the
+// drawn size whose attachment decodes (base64 lines of at most 76) to its drawn size.
+func TestBodyAndAttachAtSink(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		attach func(int) bool
+	}{
+		{[]string{"--size", "20k", "--body", "random"}, func(n int) bool { return n > 14000 && n <= 20480*57/78 }},
+		{[]string{"--size", "uniform:8k-16k", "--body", "text", "--attach", "uniform:1000-3000"}, func(n int) bool { return n >= 1000 && n <= 3000 }},
+	} {
+		for _, m := range sendToDump(t, 100, append(tc.args, "--seed", "5", "-s", "4")...) {
+			msg, err := mail.ReadMessage(bytes.NewReader(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+			if err != nil {
+				t.Fatalf("%v: %q", err, m[:200])
+			}
+			r := multipart.NewReader(msg.Body, params["boundary"])
+			if _, err := r.NextPart(); err != nil {
+				t.Fatalf("text part: %v", err)
+			}
+			part, err := r.NextRawPart()
+			if err != nil {
+				t.Fatalf("attachment: %v", err)
+			}
+			raw, _ := io.ReadAll(part)
+			for _, line := range strings.Split(string(raw), "\n") {
+				if len(line) > 76 {
+					t.Fatalf("base64 line of %d", len(line))
+				}
+			}
+			data, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(raw), "\n", ""))
+			if err != nil || !tc.attach(len(data)) {
+				t.Fatalf("%v: attachment of %d bytes: %v", tc.args, len(data), err)
+			}
+			if _, err := r.NextPart(); err != io.EOF {
+				t.Fatalf("after the attachment: %v", err)
+			}
+		}
 	}
 }
