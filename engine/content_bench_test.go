@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
+	"github.com/go-smtp-source/go-smtp-source/plan"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
+	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
+)
+
+// contentMeanSize is the mean of the sizes a distribution draws for messages 1..n.
+func contentMeanSize(b *testing.B, spec string, n int64) int {
+	d, err := dist.Parse(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum int64
+	for seq := int64(1); seq <= n; seq++ {
+		sum += d.Quantile(dist.Even(1, seq, dist.StreamSize))
+	}
+	return int(sum / n)
+}
+
+// BenchmarkContentRun sends b.N messages over 20 kept connections (-d) to an in-process
+// go-smtp-sink: messages of --size lognormal (and its other bodies) against -l messages of
+// the same mean size. msgs/s and MB/s are the figures to compare (README, "Realistic
+// traffic").
+func BenchmarkContentRun(b *testing.B) {
+	const lognormal = "lognormal:median=30k,sigma=1.2"
+	mean := contentMeanSize(b, lognormal, 1<<20)
+	for _, bc := range []struct {
+		name string
+		msg  plan.Message
+	}{
+		{"-l=mean", plan.Message{Length: mean - 120}}, // the generated headers are about 120 bytes
+		{"--size=" + lognormal, plan.Message{Size: lognormal, Seed: 1}},
+		{"--size=" + lognormal + "/--body=text", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyText}},
+		{"--size=" + lognormal + "/--body=random", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyRandom}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := startBenchSink(b)
+			target, err := ParseTarget(addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
+				Date: protocol.FormatDate(time.Now()), PID: 1, Length: bc.msg.Length}
+			if err := applyContent(&spec, bc.msg); err != nil {
+				b.Fatal(err)
+			}
+			cfg := resolved(b, target)
+			cfg.Sessions, cfg.Messages, cfg.EventLoops, cfg.Timeout = 20, int64(b.N), 1, time.Minute
+			cfg.Protocol = protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec), ReuseConnection: true}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			res, err := runConfig(context.Background(), cfg)
+			if err != nil || res.Accepted != int64(b.N) {
+				b.Fatalf("%+v: %v", res, err)
+			}
+			secs := time.Since(start).Seconds()
+			b.ReportMetric(float64(b.N)/secs, "msgs/s")
+			b.ReportMetric(float64(res.Metrics.Counter(metrics.BytesSent))/secs/1e6, "MB/s")
+		})
+	}
+}
