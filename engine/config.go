@@ -247,6 +247,9 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 	if err := applyContent(&spec, m); err != nil {
 		return protocol.Config{}, err
 	}
+	if p.Shard != nil {
+		spec.Worker = p.Shard.Index
+	}
 	pc := protocol.Config{
 		Greeting: greeting(p), Hostname: myhostname, LMTP: p.Session.LMTP, Pipelining: p.Session.Pipelining,
 		ReuseConnection: p.Session.Reuse, Trace: h.Trace,

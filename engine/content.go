@@ -10,6 +10,7 @@ import (
 // envelopes) on spec. Each draw is a function of the plan's seed and the message's
 // global sequence number, so every shard of a run draws what one process would.
 func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
+	spec.ExtraHeaders, spec.Seed = m.Headers, m.Seed
 	sizes, ok, err := m.SizeDist()
 	if err != nil {
 		return err

@@ -36,9 +36,9 @@ func BenchmarkContentRun(b *testing.B) {
 		msg  plan.Message
 	}{
 		{"-l=mean", plan.Message{Length: mean - 120}}, // the generated headers are about 120 bytes
-		{"--size=" + lognormal, plan.Message{Size: lognormal, Seed: 1}},
-		{"--size=" + lognormal + "/--body=text", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyText}},
-		{"--size=" + lognormal + "/--body=random", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyRandom}},
+		{"--size=lognormal", plan.Message{Size: lognormal, Seed: 1}},
+		{"--size=lognormal,--body=text", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyText}},
+		{"--size=lognormal,--body=random", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyRandom}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			addr := startBenchSink(b)

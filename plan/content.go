@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
@@ -71,6 +72,9 @@ func (m Message) validateContent() error {
 	if err := m.validateBody(); err != nil {
 		return err
 	}
+	if err := m.validateTemplates(); err != nil {
+		return err
+	}
 	d, ok, err := m.SizeDist()
 	switch {
 	case err != nil:
@@ -81,6 +85,38 @@ func (m Message) validateContent() error {
 		return errors.New("message.size: a size distribution fills generated bodies; it takes neither length (-l) nor file (-F)")
 	case d.Min() < 1:
 		return fmt.Errorf("message.size %q: sizes must be positive", m.Size)
+	}
+	return nil
+}
+
+// validateTemplates checks the Subject's and the headers' tokens, and that headers go
+// into generated headers.
+func (m Message) validateTemplates() error {
+	if m.Subject != nil {
+		if _, err := protocol.ParseText(*m.Subject); err != nil {
+			return fmt.Errorf("message.subject: %w", err)
+		}
+	}
+	if len(m.Headers) > 0 && (m.NoHeaders || m.File != nil) {
+		return errors.New("message.headers go into generated headers: not with no_headers (-o) or file (-F)")
+	}
+	if err := m.CheckHeaders(); err != nil {
+		return fmt.Errorf("message.headers: %w", err)
+	}
+	return nil
+}
+
+// CheckHeaders checks each of Headers: one NAME: VALUE line whose tokens are known.
+func (m Message) CheckHeaders() error {
+	for _, h := range m.Headers {
+		name, _, ok := strings.Cut(h, ":")
+		if !ok || name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) ||
+			strings.ContainsAny(h, "\r\n") {
+			return fmt.Errorf("%q: want NAME: VALUE on one line", h)
+		}
+		if _, err := protocol.ParseText(h); err != nil {
+			return fmt.Errorf("%q: %w", h, err)
+		}
 	}
 	return nil
 }

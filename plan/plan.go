@@ -166,6 +166,9 @@ type Message struct {
 	// Attach is the size distribution of a MIME attachment every message carries
 	// (decoded bytes, protocol/dist's syntax).
 	Attach string `json:"attach,omitempty"`
+	// Headers are header lines added to every generated message (--header); they and
+	// the Subject may hold tokens ({seq} {uuid} {rcpt} {from} {date} {random:N} {worker}).
+	Headers []string `json:"headers,omitempty"`
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

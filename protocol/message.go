@@ -61,6 +61,11 @@ type MessageSpec struct {
 	Body   BodyKind
 	Attach func(seq int64) int
 	Seed   uint64
+
+	// ExtraHeaders are header lines added after the generated ones (--header), and
+	// Worker the shard index: both and the Subject may hold tokens (ParseText).
+	ExtraHeaders []string
+	Worker       int
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -91,8 +96,9 @@ type Template struct {
 	mimeAttach []byte
 	mimeClose  [3][]byte
 
-	traceHead  []byte       // "Header: run " (nil: no trace header)
-	traceEpoch atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
+	headerTexts []*Text      // the Subject and extra headers, when rendered per message
+	traceHead   []byte       // "Header: run " (nil: no trace header)
+	traceEpoch  atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
 }
 
 // NewTemplate renders spec.
@@ -126,7 +132,8 @@ func NewTemplate(spec MessageSpec) *Template {
 		}
 		t.msgIDHead = append(t.msgIDHead, '.')
 		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
-		if spec.Subject != nil {
+		t.headerTexts = headerTexts(&t.spec)
+		if spec.Subject != nil && t.headerTexts == nil {
 			head = append(head, "Subject: "+*spec.Subject+"\r\n"...)
 		}
 		head = append(head, "\r\n"...)
@@ -266,7 +273,11 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	dst = append(dst, ">\r\n"...)
 	dst = append(dst, t.dateHeader...)
 	dst = append(dst, "Message-Id: "...)
-	return append(t.appendID(dst, seq, slot), "\r\n"...)
+	dst = append(t.appendID(dst, seq, slot), "\r\n"...)
+	for _, h := range t.headerTexts {
+		dst = append(t.appendText(dst, h, seq), "\r\n"...)
+	}
+	return dst
 }
 
 // AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header

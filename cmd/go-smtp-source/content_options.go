@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/go-smtp-source/go-smtp-source/plan"
+	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
 )
 
@@ -15,6 +16,7 @@ func addContentFlags(fs *pflag.FlagSet) {
 	fs.String("seed", "", "seed of every random choice (sizes, bodies, addresses): the same `N` sends the same messages, in a cluster too (default: a random one, recorded in --json)")
 	fs.String("body", plan.BodySMTPSource, "what a body of --size is made of: `smtp-source` (-l's lines), text (readable words) or random (base64 of random bytes in a MIME attachment)")
 	fs.String("attach", "", "add a MIME attachment of `DIST` bytes (--size's syntax) to every message of --size")
+	fs.StringArray("header", nil, "add the header `'NAME: VALUE'` to every message (repeatable); it and -S may hold {seq} {uuid} {rcpt} {from} {date} {random:N} {worker}")
 	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
 }
 
@@ -50,7 +52,29 @@ func parseContent(f flags, inv *invocation) error {
 		}
 		m.Attach = f.str("attach")
 	}
+	if err := parseTemplates(f, m); err != nil {
+		return err
+	}
 	return parseSeed(f, m)
+}
+
+// parseTemplates reads --header and checks the tokens of -S and --header.
+func parseTemplates(f flags, m *plan.Message) error {
+	m.Headers, _ = f.GetStringArray("header")
+	if len(m.Headers) > 0 && (f.on("old-mode") || f.Changed("file")) {
+		return usagef("--header adds to generated headers: not with -o or -F")
+	}
+	if m.Subject != nil {
+		if _, err := protocol.ParseText(*m.Subject); err != nil {
+			return usagef("-S: %v", err)
+		}
+	}
+	for _, h := range m.Headers {
+		if err := (plan.Message{Headers: []string{h}}).CheckHeaders(); err != nil {
+			return usagef("--header: %v", err)
+		}
+	}
+	return nil
 }
 
 // parseSeed reads --seed; a plan with random choices and no seed gets a random one, so

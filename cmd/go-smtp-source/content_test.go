@@ -133,6 +133,10 @@ func TestContentBadInput(t *testing.T) {
 		{[]string{"--size", "10k", "-l", "100"}, "--size fills generated bodies"},
 		{[]string{"--seed", "-1"}, "--seed: want an unsigned 64-bit integer"},
 		{[]string{"--body", "text"}, "give --size"},
+		{[]string{"--header", "X-Test: {seq} {sequence}"}, "unknown token {sequence}"},
+		{[]string{"-S", "{random:0}"}, "-S: token {random:0}"},
+		{[]string{"--header", "no colon"}, "want NAME: VALUE"},
+		{[]string{"-o", "--header", "X-A: b"}, "not with -o or -F"},
 		{[]string{"--size", "1k", "--body", "lorem"}, "--body: want smtp-source, text or random"},
 		{[]string{"--size", "1k", "--attach", "uniform:5-"}, "--attach: distribution"},
 	} {
@@ -191,4 +195,42 @@ func TestBodyAndAttachAtSink(t *testing.T) {
 			}
 		}
 	}
+}
+
+// -S and --header tokens arrive rendered per message at go-smtp-sink; the same seed draws
+// the same uuid and random text for the same message.
+func TestTemplatesAtSink(t *testing.T) {
+	args := []string{"-s", "1", "-r", "2", "--seed", "3", "-S", "msg {seq} for {rcpt}", "--header", "X-Seq: {seq}",
+		"--header", "X-Id: {uuid} {random:16}", "--header", "X-From: {from} worker {worker}"}
+	first := sendToDump(t, 30, args...)
+	ids := map[string]bool{}
+	for i, m := range first {
+		seq := i + 1 // one session: the messages arrive in order
+		for _, want := range []string{
+			"\nSubject: msg " + strconv.Itoa(seq) + " for foo" + strconv.Itoa(2*(seq-1)) + "@source.test\n",
+			"\nX-Seq: " + strconv.Itoa(seq) + "\n", "\nX-From: foo@source.test worker 0\n"} {
+			if !strings.Contains(string(m), want) {
+				t.Fatalf("message %d has no %q:\n%s", seq, want, m)
+			}
+		}
+		ids[lineOf(m, "X-Id")] = true
+	}
+	if len(ids) != 30 {
+		t.Fatalf("%d distinct X-Id values in 30 messages", len(ids))
+	}
+	again := sendToDump(t, 30, args...)
+	for i := range again {
+		if lineOf(again[i], "X-Id") != lineOf(first[i], "X-Id") {
+			t.Fatalf("message %d: X-Id differs with the same seed", i+1)
+		}
+	}
+}
+
+func lineOf(msg []byte, name string) string {
+	for _, l := range strings.Split(string(msg), "\n") {
+		if strings.HasPrefix(l, name+": ") {
+			return l
+		}
+	}
+	return ""
 }
