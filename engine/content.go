@@ -11,6 +11,9 @@ import (
 // global sequence number, so every shard of a run draws what one process would.
 func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
 	spec.ExtraHeaders, spec.Seed = m.Headers, m.Seed
+	if m.File != nil && protocol.FileHasTokens(spec.Content) {
+		spec.FileTemplate, spec.KeepMessageID = true, m.KeepMessageID
+	}
 	sizes, ok, err := m.SizeDist()
 	if err != nil {
 		return err

@@ -169,6 +169,9 @@ type Message struct {
 	// Headers are header lines added to every generated message (--header); they and
 	// the Subject may hold tokens ({seq} {uuid} {rcpt} {from} {date} {random:N} {worker}).
 	Headers []string `json:"headers,omitempty"`
+	// KeepMessageID sends a -F file that holds tokens with its own Message-Id (or none)
+	// instead of one per message.
+	KeepMessageID bool `json:"keep_message_id,omitempty"`
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

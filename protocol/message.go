@@ -66,6 +66,11 @@ type MessageSpec struct {
 	// Worker the shard index: both and the Subject may hold tokens (ParseText).
 	ExtraHeaders []string
 	Worker       int
+	// FileTemplate renders Content (a -F file whose content holds tokens) per message:
+	// its tokens, and a Message-Id of its own in place of the file's (or first, when it
+	// has none) unless KeepMessageID.
+	FileTemplate  bool
+	KeepMessageID bool
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -97,6 +102,9 @@ type Template struct {
 	mimeClose  [3][]byte
 
 	headerTexts []*Text      // the Subject and extra headers, when rendered per message
+	filePre     *Text        // a templated file: before its Message-Id
+	filePost    *Text        // after it
+	dotBody     [][]byte     // a templated file's shared body: the final dot
 	traceHead   []byte       // "Header: run " (nil: no trace header)
 	traceEpoch  atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
 }
@@ -122,16 +130,16 @@ func NewTemplate(spec MessageSpec) *Template {
 	if spec.Trace != nil {
 		t.traceHead = []byte(spec.Trace.Header + ": " + spec.Trace.Run + " ")
 	}
+	t.msgIDHead = appendHex([]byte("<"), int64(spec.PID), 4)
+	if spec.Run != 0 {
+		t.msgIDHead = strconv.AppendUint(append(t.msgIDHead, '-'), spec.Run, 16)
+	}
+	t.msgIDHead = append(t.msgIDHead, '.')
+	t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
 	var head []byte
 	if spec.Headers {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
 		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
-		t.msgIDHead = appendHex([]byte("<"), int64(spec.PID), 4)
-		if spec.Run != 0 {
-			t.msgIDHead = strconv.AppendUint(append(t.msgIDHead, '-'), spec.Run, 16)
-		}
-		t.msgIDHead = append(t.msgIDHead, '.')
-		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
 		t.headerTexts = headerTexts(&t.spec)
 		if spec.Subject != nil && t.headerTexts == nil {
 			head = append(head, "Subject: "+*spec.Subject+"\r\n"...)
@@ -147,6 +155,8 @@ func NewTemplate(spec MessageSpec) *Template {
 			pieces = append(pieces, head)
 		}
 		t.body = lengthPieces(pieces, spec.Length)
+	case spec.FileTemplate && !spec.Headers:
+		t.renderFileTemplate(spec.Content)
 	default:
 		t.body = [][]byte{append(append(head, spec.Content...), ".\r\n"...)}
 	}
@@ -283,7 +293,7 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 // AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header
 // carries it (for logs that are joined with the server's); nothing without headers.
 func (t *Template) AppendMessageID(dst []byte, seq int64, slot int) []byte {
-	if !t.spec.Headers {
+	if !t.spec.Headers && (t.dotBody == nil || t.spec.KeepMessageID) {
 		return dst
 	}
 	return t.appendID(dst, seq, slot)

@@ -172,6 +172,9 @@ func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot 
 	start := len(dst)
 	dst = t.AppendTraceHeader(dst, seq, now)
 	dst = t.AppendHeaders(dst, seq, slot)
+	if t.dotBody != nil {
+		return t.appendFile(dst, seq, slot), t.dotBody, len(".\r\n")
+	}
 	if t.spec.Size == nil {
 		return dst, t.body, t.bodyLen
 	}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,7 +39,11 @@ type Text struct {
 
 // ParseText reads s's tokens. A '{' that does not start "{name}" or "{name:arg}" is
 // literal; a token this program does not know is an error naming it.
-func ParseText(s string) (*Text, error) {
+func ParseText(s string) (*Text, error) { return parseText(s, true) }
+
+// parseText reads s's tokens; a token this program does not know is an error when
+// strict, and text otherwise (a message file's braces: CSS, code, templates of others).
+func parseText(s string, strict bool) (*Text, error) {
 	t := &Text{}
 	lit := []byte{}
 	for len(s) > 0 {
@@ -53,8 +58,12 @@ func ParseText(s string) (*Text, error) {
 			continue
 		}
 		seg, err := parseToken(s[i+1 : i+j])
-		if err != nil {
+		if err != nil && strict {
 			return nil, err
+		}
+		if err != nil {
+			lit, s = append(lit, s[:i+1]...), s[i+1:]
+			continue
 		}
 		lit = append(lit, s[:i]...)
 		if len(lit) > 0 {
@@ -190,4 +199,52 @@ func appendRandomText(dst []byte, seed uint64, seq int64, n int) []byte {
 		h /= 62
 	}
 	return dst
+}
+
+// FileHasTokens reports whether a message file's content holds tokens that
+// MessageSpec.FileTemplate would render.
+func FileHasTokens(content []byte) bool {
+	t, _ := parseText(string(content), false)
+	return t.HasTokens()
+}
+
+// renderFileTemplate splits the file's content (wire form) around its Message-Id header
+// (its header section is up to the first empty line), so that each message gets its own;
+// without one, the id goes first.
+func (t *Template) renderFileTemplate(content []byte) {
+	pre, post := []byte{}, content
+	headerEnd := bytes.Index(content, []byte("\r\n\r\n"))
+	if t.spec.KeepMessageID {
+		headerEnd = -1
+	}
+	for at := 0; at >= 0 && at < headerEnd; {
+		line := content[at:]
+		if len(line) > len("message-id:") && strings.EqualFold(string(line[:len("message-id:")]), "message-id:") {
+			end := at + bytes.Index(line, []byte("\r\n")) + 2
+			for end < len(content) && (content[end] == ' ' || content[end] == '\t') { // folded
+				end += bytes.Index(content[end:], []byte("\r\n")) + 2
+			}
+			pre, post = content[:at], content[end:]
+			break
+		}
+		next := bytes.Index(line, []byte("\r\n"))
+		if next < 0 {
+			break
+		}
+		at += next + 2
+	}
+	t.filePre, _ = parseText(string(pre), false)
+	t.filePost, _ = parseText(string(post), false)
+	t.dotBody = [][]byte{[]byte(".\r\n")}
+}
+
+// appendFile renders message seq of a templated file: its tokens, and a Message-Id of
+// its own unless the spec keeps the file's.
+func (t *Template) appendFile(dst []byte, seq int64, slot int) []byte {
+	dst = t.appendText(dst, t.filePre, seq)
+	if !t.spec.KeepMessageID {
+		dst = append(dst, "Message-Id: "...)
+		dst = append(t.appendID(dst, seq, slot), "\r\n"...)
+	}
+	return t.appendText(dst, t.filePost, seq)
 }

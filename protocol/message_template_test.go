@@ -83,3 +83,44 @@ func FuzzParseText(f *testing.F) {
 		}
 	})
 }
+
+func fileTemplate(file string, keep bool) *Template {
+	return NewTemplate(MessageSpec{Sender: "s@x", Recipient: "r@y", Recipients: 1, Hostname: "h", PID: 1, Seed: 5,
+		Content: FileContent([]byte(file)), FileTemplate: FileHasTokens(FileContent([]byte(file))), KeepMessageID: keep})
+}
+
+func renderFile(tmpl *Template, seq int64) string {
+	var scratch [][]byte
+	dst, body, n := tmpl.AppendMessage(nil, &scratch, seq, 2, 0)
+	if n != 3 || string(body[0]) != ".\r\n" {
+		panic("a templated file's body is its final dot")
+	}
+	return string(dst)
+}
+
+// A -F file with tokens is rendered per message, with a Message-Id of its own in place of
+// the file's (folded lines included), or first when it has none; braces that are no token
+// stay; --keep-message-id keeps the file's.
+func TestFileTemplate(t *testing.T) {
+	file := "Subject: {seq}\nMessage-ID: <fixed@x>\n\tfolded\nX: a{color:red}\n\nbody {rcpt}\n.dot {uuid}\n"
+	got := renderFile(fileTemplate(file, false), 7)
+	want := regexp.MustCompile(`^Subject: 7\r\nMessage-Id: <0001\.0002\.0007@h>\r\nX: a\{color:red}\r\n\r\nbody r@y\r\n\.\.dot [0-9a-f-]{36}\r\n\r\n$`)
+	if !want.MatchString(got) {
+		t.Fatalf("%q", got)
+	}
+	if got := renderFile(fileTemplate("body {seq}\n", false), 9); got != "Message-Id: <0001.0002.0009@h>\r\nbody 9\r\n\r\n" {
+		t.Fatalf("%q", got)
+	}
+	if got := renderFile(fileTemplate(file, true), 7); !strings.HasPrefix(got, "Subject: 7\r\nMessage-ID: <fixed@x>\r\n\tfolded\r\nX: a{color:red}\r\n") {
+		t.Fatalf("kept: %q", got)
+	}
+	if FileHasTokens(FileContent([]byte("css p{margin:0} {x}\n"))) {
+		t.Fatal("a file without known tokens is a template")
+	}
+	tmpl := fileTemplate(file, false)
+	dst := make([]byte, 0, 4096)
+	var scratch [][]byte
+	if a := testing.AllocsPerRun(1000, func() { tmpl.AppendMessage(dst[:0], &scratch, 9, 1, 0) }); a != 0 {
+		t.Fatalf("%g allocations per message", a)
+	}
+}

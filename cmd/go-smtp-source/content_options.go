@@ -17,6 +17,7 @@ func addContentFlags(fs *pflag.FlagSet) {
 	fs.String("body", plan.BodySMTPSource, "what a body of --size is made of: `smtp-source` (-l's lines), text (readable words) or random (base64 of random bytes in a MIME attachment)")
 	fs.String("attach", "", "add a MIME attachment of `DIST` bytes (--size's syntax) to every message of --size")
 	fs.StringArray("header", nil, "add the header `'NAME: VALUE'` to every message (repeatable); it and -S may hold {seq} {uuid} {rcpt} {from} {date} {random:N} {worker}")
+	fs.Bool("keep-message-id", false, "a -F file with tokens: keep its own Message-Id (or none) instead of one per message")
 	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
 }
 
@@ -61,6 +62,7 @@ func parseContent(f flags, inv *invocation) error {
 // parseTemplates reads --header and checks the tokens of -S and --header.
 func parseTemplates(f flags, m *plan.Message) error {
 	m.Headers, _ = f.GetStringArray("header")
+	m.KeepMessageID = f.on("keep-message-id")
 	if len(m.Headers) > 0 && (f.on("old-mode") || f.Changed("file")) {
 		return usagef("--header adds to generated headers: not with -o or -F")
 	}

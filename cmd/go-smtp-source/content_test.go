@@ -43,13 +43,19 @@ func sendToDump(t *testing.T, messages int, args ...string) [][]byte {
 	}
 	var out [][]byte
 	for _, rec := range bytes.Split(b, []byte(contentMarker))[1:] {
-		// The record's X- lines and Received header come first; the message's first
-		// header is From (generated headers) and the record ends with an empty line.
-		i := bytes.Index(rec, []byte("\nFrom: "))
+		// The record's X- lines and the sink's Received header (with its continuation
+		// lines) come first, and it ends with an empty line.
+		i := bytes.Index(rec, []byte("\nReceived: "))
 		if i < 0 || !bytes.HasSuffix(rec, []byte("\n\n")) {
 			t.Fatalf("record without a message: %q", rec)
 		}
-		out = append(out, rec[i+1:len(rec)-1])
+		for i = i + 1; ; {
+			i += bytes.IndexByte(rec[i:], '\n') + 1
+			if rec[i] != '\t' {
+				break
+			}
+		}
+		out = append(out, rec[i:len(rec)-1])
 	}
 	if len(out) != messages {
 		t.Fatalf("%d messages in the dump, want %d", len(out), messages)
@@ -233,4 +239,23 @@ func lineOf(msg []byte, name string) string {
 		}
 	}
 	return ""
+}
+
+// A -F file with tokens arrives rendered per message, with a Message-Id of its own.
+func TestFileTemplateAtSink(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "msg.eml")
+	if err := os.WriteFile(file, []byte("Subject: n {seq}\nMessage-Id: <same@x>\n\n.body {seq} {uuid}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for i, m := range sendToDump(t, 20, "-s", "1", "-F", file) {
+		seq := strconv.Itoa(i + 1)
+		if !strings.HasPrefix(string(m), "Subject: n "+seq+"\nMessage-Id: <") || !strings.Contains(string(m), "\n\n.body "+seq+" ") {
+			t.Fatalf("message %s: %q", seq, m)
+		}
+		ids[lineOf(m, "Message-Id")] = true
+	}
+	if len(ids) != 20 {
+		t.Fatalf("%d Message-Ids for 20 messages", len(ids))
+	}
 }
