@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
@@ -13,6 +15,9 @@ func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
 	spec.ExtraHeaders, spec.Seed = m.Headers, m.Seed
 	if m.File != nil && protocol.FileHasTokens(spec.Content) {
 		spec.FileTemplate, spec.KeepMessageID = true, m.KeepMessageID
+	}
+	if err := applyEnvelope(spec, m); err != nil {
+		return err
 	}
 	sizes, ok, err := m.SizeDist()
 	if err != nil {
@@ -30,6 +35,37 @@ func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
 	}
 	if ok {
 		spec.Attach = func(seq int64) int { return int(attach.Quantile(dist.Even(seed, seq, dist.StreamAttach))) }
+	}
+	return nil
+}
+
+// applyEnvelope sets the envelope's lists, recipient counts and domains.
+func applyEnvelope(spec *protocol.MessageSpec, m plan.Message) error {
+	e := &spec.Envelope
+	if m.FromList != nil {
+		e.Senders = m.FromList.Addresses
+	}
+	if m.RcptList != nil {
+		e.Recipients = m.RcptList.Addresses
+	}
+	e.Random = m.RandomPick
+	seed := m.Seed
+	if m.RcptCount != "" {
+		counts, err := dist.Parse(m.RcptCount)
+		if err != nil {
+			return fmt.Errorf("message.rcpt_count: %w", err)
+		}
+		e.Count = func(seq int64) int { return int(counts.Quantile(dist.Unit(seed, seq, dist.StreamRcptCount))) }
+		e.MaxCount = int(counts.Max())
+	}
+	if m.RcptDomains != "" {
+		domains, err := dist.ParseChoice(m.RcptDomains)
+		if err != nil {
+			return fmt.Errorf("message.rcpt_domains: %w", err)
+		}
+		e.Domain = func(seq int64, i int) string {
+			return domains.Pick(dist.Unit(seed, seq*int64(plan.MaxRcptCount)+int64(i), dist.StreamDomain))
+		}
 	}
 	return nil
 }

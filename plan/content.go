@@ -23,7 +23,65 @@ func NewSeed() (uint64, error) {
 
 // Randomised reports whether the message options make random choices (and so use Seed).
 func (m Message) Randomised() bool {
-	return m.Size != "" || m.Attach != "" || m.Body != "" && m.Body != BodySMTPSource
+	return m.Size != "" || m.Attach != "" || m.Body != "" && m.Body != BodySMTPSource ||
+		m.RandomPick || m.RcptCount != "" || m.RcptDomains != ""
+}
+
+// MaxRcptCount bounds --rcpt-count's values.
+const MaxRcptCount = 100000
+
+func (m Message) validateEnvelope() error {
+	if err := m.CheckLists(); err != nil {
+		return err
+	}
+	return m.validateRecipients()
+}
+
+// CheckLists checks the address lists: not empty, one address an entry.
+func (m Message) CheckLists() error {
+	for _, l := range []struct {
+		name string
+		list *AddressList
+	}{{"message.from_list", m.FromList}, {"message.rcpt_list", m.RcptList}} {
+		if l.list == nil {
+			continue
+		}
+		if len(l.list.Addresses) == 0 {
+			return fmt.Errorf("%s %s: no addresses", l.name, l.list.Name)
+		}
+		for i, a := range l.list.Addresses {
+			if a == "" || strings.ContainsAny(a, "<>\r\n\x00 \t") {
+				return fmt.Errorf("%s %s: address %d: %q is not an address", l.name, l.list.Name, i+1, a)
+			}
+		}
+	}
+	return nil
+}
+
+func (m Message) validateRecipients() error {
+	if m.RcptCount != "" {
+		d, err := dist.Parse(m.RcptCount)
+		switch {
+		case err != nil:
+			return fmt.Errorf("message.rcpt_count: %w", err)
+		case d.Min() < 1 || d.Max() > MaxRcptCount:
+			return fmt.Errorf("message.rcpt_count %q: counts from 1 to %d", m.RcptCount, MaxRcptCount)
+		case m.Recipients > 1 || m.NumberRecipients:
+			return errors.New("message.rcpt_count: in place of recipients (-r) and number_recipients (-N)")
+		}
+	}
+	if m.RcptDomains != "" {
+		if _, err := dist.ParseChoice(m.RcptDomains); err != nil {
+			return fmt.Errorf("message.rcpt_domains: %w", err)
+		}
+		if m.RcptList != nil {
+			return errors.New("message.rcpt_domains makes recipients; message.rcpt_list lists them: use one")
+		}
+	}
+	if (m.FromList != nil || m.RcptList != nil || m.RcptDomains != "") && m.NumberRecipients {
+		return errors.New("message.number_recipients (-N) numbers smtp-source's recipient, not lists or domains")
+	}
+	return nil
 }
 
 // The body kinds (Message.Body).
@@ -73,6 +131,9 @@ func (m Message) validateContent() error {
 		return err
 	}
 	if err := m.validateTemplates(); err != nil {
+		return err
+	}
+	if err := m.validateEnvelope(); err != nil {
 		return err
 	}
 	d, ok, err := m.SizeDist()

@@ -46,6 +46,14 @@ func TestContentValidate(t *testing.T) {
 		{func(m *Message) { m.Size = "0:50%,1k:50%" }, "sizes must be positive"},
 		{func(m *Message) { m.Size, m.Length = "1k", 10 }, "neither length"},
 		{func(m *Message) { m.Size, m.File = "1k", NewFile("f", []byte("x")) }, "neither length"},
+		{func(m *Message) { m.Body = "lorem" }, "message.body: want"},
+		{func(m *Message) { m.Body = BodyText }, "give a size"},
+		{func(m *Message) { m.Headers = []string{"X-A: {nope}"} }, "unknown token {nope}"},
+		{func(m *Message) { m.FromList = &AddressList{Name: "f"} }, "message.from_list f: no addresses"},
+		{func(m *Message) { m.RcptList = &AddressList{Name: "r", Addresses: []string{"a b"}} }, "is not an address"},
+		{func(m *Message) { m.RcptCount, m.Recipients = "1-3:100%", 2 }, "in place of recipients"},
+		{func(m *Message) { m.RcptCount = "200000" }, "counts from 1"},
+		{func(m *Message) { m.RcptDomains = "a:1,b" }, "message.rcpt_domains"},
 	} {
 		err := contentPlan(tc.edit).Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

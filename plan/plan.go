@@ -172,6 +172,23 @@ type Message struct {
 	// KeepMessageID sends a -F file that holds tokens with its own Message-Id (or none)
 	// instead of one per message.
 	KeepMessageID bool `json:"keep_message_id,omitempty"`
+
+	// FromList and RcptList are address lists (--from-file, --rcpt-file), carried by the
+	// plan like File; used in turn, or by draws of Seed with RandomPick.
+	FromList   *AddressList `json:"from_list,omitempty"`
+	RcptList   *AddressList `json:"rcpt_list,omitempty"`
+	RandomPick bool         `json:"random_pick,omitempty"`
+	// RcptCount is the distribution of recipients per message (--rcpt-count; in place
+	// of Recipients), RcptDomains the weighted domains of generated recipients
+	// (--rcpt-domains, "a.example:70,b.example:30").
+	RcptCount   string `json:"rcpt_count,omitempty"`
+	RcptDomains string `json:"rcpt_domains,omitempty"`
+}
+
+// AddressList is a list of addresses and the file it was read from.
+type AddressList struct {
+	Name      string   `json:"name"`
+	Addresses []string `json:"addresses"`
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

@@ -622,15 +622,15 @@ func (c *Client) beginMessage(now int64) {
 }
 
 func (c *Client) appendMail(now, seq int64) {
-	mail := c.cfg.Template.MailCommand()
-	c.out.B = append(c.out.B, mail...)
-	c.traceSent(mail[:len(mail)-2])
+	start := len(c.out.B)
+	c.out.B = c.cfg.Template.AppendMailCommand(c.out.B, seq)
+	c.traceSent(c.out.B[start : len(c.out.B)-2])
 	c.push(PhaseMail, now, seq)
 }
 
 // pipelineEnvelope sends every RCPT and DATA after MAIL in the same write (RFC 2920).
 func (c *Client) pipelineEnvelope(now int64, t *txn) {
-	for i := 0; i < c.cfg.Template.Recipients(); i++ {
+	for i := 0; i < c.cfg.Template.RecipientsOf(t.seq); i++ {
 		c.appendRcpt(now, t, i)
 	}
 	c.command(PhaseData, now, t.seq, cmdData)

@@ -71,6 +71,9 @@ type MessageSpec struct {
 	// has none) unless KeepMessageID.
 	FileTemplate  bool
 	KeepMessageID bool
+
+	// Envelope varies the sender and recipients per message (the zero value does not).
+	Envelope Envelope
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -115,16 +118,14 @@ func NewTemplate(spec MessageSpec) *Template {
 		spec.Recipients = 1
 	}
 	t := &Template{spec: spec}
-	switch spec.Numbering {
-	case NumberingPostfix37:
+	switch {
+	case spec.Envelope.varies():
+		t.rcptLocal, t.rcptDomain = splitAddress(spec.Recipient)
+	case spec.Numbering == NumberingPostfix37:
 		t.numbered = spec.NumberRecipients
 	default:
 		t.numbered = spec.NumberRecipients || spec.Recipients > 1
-		if at := strings.LastIndexByte(spec.Recipient, '@'); at >= 0 {
-			t.rcptLocal, t.rcptDomain = spec.Recipient[:at], spec.Recipient[at:]
-		} else {
-			t.rcptLocal = spec.Recipient
-		}
+		t.rcptLocal, t.rcptDomain = splitAddress(spec.Recipient)
 	}
 	t.mailCmd = []byte("MAIL FROM:<" + spec.Sender + ">\r\n")
 	if spec.Trace != nil {
@@ -164,6 +165,14 @@ func NewTemplate(spec MessageSpec) *Template {
 		t.bodyLen += len(p)
 	}
 	return t
+}
+
+// splitAddress splits an address at its last '@' (kept with the domain).
+func splitAddress(a string) (local, domain string) {
+	if at := strings.LastIndexByte(a, '@'); at >= 0 {
+		return a[:at], a[at:]
+	}
+	return a, ""
 }
 
 // lengthPattern is how much of the -l layout one piece holds: 80 lines of the ten-line
@@ -223,6 +232,12 @@ func (t *Template) rcptNumber(seq int64, i int) (int64, bool) {
 // AppendRecipient appends the address of recipient i (0-based) of message seq (1-based),
 // without angle brackets.
 func (t *Template) AppendRecipient(dst []byte, seq int64, i int) []byte {
+	if t.spec.Envelope.varies() {
+		if out, ok := t.appendEnvelopeRecipient(dst, seq, i); ok {
+			return out
+		}
+		return append(dst, t.spec.Recipient...)
+	}
 	n, ok := t.rcptNumber(seq, i)
 	switch {
 	case !ok:
@@ -273,9 +288,15 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	if !t.spec.Headers {
 		return dst
 	}
-	dst = append(dst, t.fromHeader...)
+	if len(t.spec.Envelope.Senders) > 0 {
+		dst = append(append(append(dst, "From: <"...), t.sender(seq)...), ">\r\n"...)
+	} else {
+		dst = append(dst, t.fromHeader...)
+	}
 	dst = append(dst, "To: <"...)
-	if t.numbered && t.spec.Numbering == NumberingPostfix39 {
+	if t.spec.Envelope.varies() {
+		dst = t.AppendRecipient(dst, seq, 0)
+	} else if t.numbered && t.spec.Numbering == NumberingPostfix39 {
 		dst = t.AppendRecipient(dst, seq, t.spec.Recipients-1)
 	} else {
 		dst = append(dst, t.spec.Recipient...)

@@ -144,7 +144,7 @@ func (t *Template) appendText(dst []byte, text *Text, seq int64) []byte {
 		case tokenRcpt:
 			dst = t.AppendRecipient(dst, seq, 0)
 		case tokenFrom:
-			dst = append(dst, t.spec.Sender...)
+			dst = append(dst, t.sender(seq)...)
 		case tokenDate:
 			dst = append(dst, t.spec.Date...)
 		case tokenRandom:

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -18,6 +20,10 @@ func addContentFlags(fs *pflag.FlagSet) {
 	fs.String("attach", "", "add a MIME attachment of `DIST` bytes (--size's syntax) to every message of --size")
 	fs.StringArray("header", nil, "add the header `'NAME: VALUE'` to every message (repeatable); it and -S may hold {seq} {uuid} {rcpt} {from} {date} {random:N} {worker}")
 	fs.Bool("keep-message-id", false, "a -F file with tokens: keep its own Message-Id (or none) instead of one per message")
+	fs.String("from-file", "", "envelope senders, one a line in `file`, used in turn (at random with --seed); From: follows")
+	fs.String("rcpt-file", "", "recipients, one a line in `file`, used in turn (at random with --seed); To: shows the first")
+	fs.String("rcpt-count", "", "recipients per message, `DIST` (--size's syntax, e.g. 1:80%,2-5:18%,50:2%), in place of -r")
+	fs.String("rcpt-domains", "", "weighted domains of generated recipients, `NAME:W,...` (a.example:70,b.example:30)")
 	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
 }
 
@@ -54,6 +60,9 @@ func parseContent(f flags, inv *invocation) error {
 		m.Attach = f.str("attach")
 	}
 	if err := parseTemplates(f, m); err != nil {
+		return err
+	}
+	if err := parseEnvelope(f, m); err != nil {
 		return err
 	}
 	return parseSeed(f, m)
@@ -99,4 +108,64 @@ func parseSeed(f flags, m *plan.Message) error {
 	}
 	m.Seed = seed
 	return nil
+}
+
+// parseEnvelope reads the address lists, --rcpt-count and --rcpt-domains.
+func parseEnvelope(f flags, m *plan.Message) error {
+	var err error
+	if f.Changed("from-file") {
+		if m.FromList, err = readAddressList("--from-file", f.str("from-file")); err != nil {
+			return err
+		}
+	}
+	if f.Changed("rcpt-file") {
+		if m.RcptList, err = readAddressList("--rcpt-file", f.str("rcpt-file")); err != nil {
+			return err
+		}
+	}
+	m.RandomPick = f.Changed("seed") && (m.FromList != nil || m.RcptList != nil)
+	if f.Changed("rcpt-count") {
+		if f.Changed("recipients") || f.on("number-recipients") {
+			return usagef("--rcpt-count is in place of -r and -N")
+		}
+		d, err := dist.Parse(f.str("rcpt-count"))
+		if err != nil {
+			return usagef("--rcpt-count: %v", err)
+		}
+		if d.Min() < 1 || d.Max() > plan.MaxRcptCount {
+			return usagef("--rcpt-count %s: counts from 1 to %d", f.str("rcpt-count"), plan.MaxRcptCount)
+		}
+		m.RcptCount = f.str("rcpt-count")
+	}
+	if f.Changed("rcpt-domains") {
+		if _, err := dist.ParseChoice(f.str("rcpt-domains")); err != nil {
+			return usagef("--rcpt-domains: %v", err)
+		}
+		m.RcptDomains = f.str("rcpt-domains")
+	}
+	return nil
+}
+
+// readAddressList reads one address a line (blank lines and lines starting with '#'
+// skipped); an unreadable or empty file is one line naming it.
+func readAddressList(flag, name string) (*plan.AddressList, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fatalf("%s: %v", flag, err)
+	}
+	l := &plan.AddressList{Name: name}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if a := strings.TrimSpace(line); a != "" && !strings.HasPrefix(a, "#") {
+			l.Addresses = append(l.Addresses, a)
+		}
+	}
+	if len(l.Addresses) == 0 {
+		return nil, usagef("%s %s: no addresses in it", flag, name)
+	}
+	for i, a := range l.Addresses {
+		if strings.ContainsAny(a, "<> \t\r\x00") {
+			return nil, usagef("%s %s: entry %d: %q is not an address", flag, name, i+1, a)
+		}
+	}
+	return l, nil
 }

@@ -139,6 +139,12 @@ func TestContentBadInput(t *testing.T) {
 		{[]string{"--size", "10k", "-l", "100"}, "--size fills generated bodies"},
 		{[]string{"--seed", "-1"}, "--seed: want an unsigned 64-bit integer"},
 		{[]string{"--body", "text"}, "give --size"},
+		{[]string{"--rcpt-file", "/nonexistent/rcpts"}, "--rcpt-file: open /nonexistent/rcpts"},
+		{[]string{"--from-file", "/dev/null"}, "--from-file /dev/null: no addresses in it"},
+		{[]string{"--rcpt-count", "1:80%,2-5:18%"}, "--rcpt-count: distribution"},
+		{[]string{"--rcpt-count", "uniform:0-3"}, "counts from 1"},
+		{[]string{"--rcpt-count", "2", "-r", "3"}, "in place of -r"},
+		{[]string{"--rcpt-domains", "a.example"}, "--rcpt-domains:"},
 		{[]string{"--header", "X-Test: {seq} {sequence}"}, "unknown token {sequence}"},
 		{[]string{"-S", "{random:0}"}, "-S: token {random:0}"},
 		{[]string{"--header", "no colon"}, "want NAME: VALUE"},
@@ -148,7 +154,11 @@ func TestContentBadInput(t *testing.T) {
 	} {
 		res := testpeer.Run(t, time.Minute, bin, append(tc.args, ln.Addr().String())...)
 		lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
-		if res.ExitCode != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+		code := exitUsage
+		if strings.Contains(tc.want, ": open ") {
+			code = exitFatal // an unreadable file, as with -F
+		}
+		if res.ExitCode != code || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
 			t.Errorf("%q: exit %d, stderr %q, want one line with %q", tc.args, res.ExitCode, res.Stderr, tc.want)
 		}
 	}
@@ -257,5 +267,84 @@ func TestFileTemplateAtSink(t *testing.T) {
 	}
 	if len(ids) != 20 {
 		t.Fatalf("%d Message-Ids for 20 messages", len(ids))
+	}
+}
+
+// recordEnvelope is a dump record's MAIL and RCPT arguments (the sink's X- lines).
+func recordEnvelopes(t *testing.T, dump []byte) (mails []string, rcpts [][]string) {
+	for _, rec := range bytes.Split(dump, []byte(contentMarker))[1:] {
+		var r []string
+		for _, line := range strings.Split(string(rec), "\n") {
+			if a, ok := strings.CutPrefix(line, "X-Mail-Args: "); ok {
+				mails = append(mails, a)
+			}
+			if a, ok := strings.CutPrefix(line, "X-Rcpt-Args: "); ok {
+				r = append(r, a)
+			}
+		}
+		rcpts = append(rcpts, r)
+	}
+	return mails, rcpts
+}
+
+// --from-file and --rcpt-file are used in turn; --rcpt-count and --rcpt-domains draw
+// per message, in their proportions.
+func TestEnvelopeAtSink(t *testing.T) {
+	dir := t.TempDir()
+	from, rcpt := filepath.Join(dir, "from"), filepath.Join(dir, "rcpt")
+	os.WriteFile(from, []byte("# senders\na@one.example\n\nb@one.example\n"), 0o600)
+	os.WriteFile(rcpt, []byte("x@two.example\ny@two.example\nz@two.example\n"), 0o600)
+	dump := filepath.Join(dir, "dump")
+	_, addr := startGoSink(t, "-D", dump, "-S", `\001MSG\n`)
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	res := testpeer.Run(t, time.Minute, bin, "-s", "1", "-m", "6", "-r", "2", "--from-file", from, "--rcpt-file", rcpt, addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	b, _ := os.ReadFile(dump)
+	mails, rcpts := recordEnvelopes(t, b)
+	wantRcpt := []string{"x", "y", "z"}
+	for i := range mails {
+		if want := "<" + []string{"a", "b"}[i%2] + "@one.example>"; mails[i] != want {
+			t.Fatalf("message %d: MAIL %q, want %q", i+1, mails[i], want)
+		}
+		for k, r := range rcpts[i] {
+			if want := "<" + wantRcpt[(2*i+k)%3] + "@two.example>"; r != want {
+				t.Fatalf("message %d: RCPT %q, want %q", i+1, r, want)
+			}
+		}
+	}
+	dump = filepath.Join(dir, "dump2")
+	_, addr = startGoSink(t, "-D", dump, "-S", `\001MSG\n`)
+	res = testpeer.Run(t, time.Minute, bin, "-s", "4", "-m", "2000", "-d", "--seed", "1", "--rcpt-count", "1:80%,2-5:18%,50:2%",
+		"--rcpt-domains", "a.example:70,b.example:30", addr)
+	if res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	b, _ = os.ReadFile(dump)
+	_, rcpts = recordEnvelopes(t, b)
+	counts, domains, total := map[string]int{}, map[string]int{}, 0
+	for _, r := range rcpts {
+		switch n := len(r); {
+		case n == 1:
+			counts["1"]++
+		case n >= 2 && n <= 5:
+			counts["2-5"]++
+		case n == 50:
+			counts["50"]++
+		default:
+			t.Fatalf("%d recipients", n)
+		}
+		for _, a := range r {
+			domains[a[strings.IndexByte(a, '@')+1:len(a)-1]]++
+			total++
+		}
+	}
+	if len(rcpts) != 2000 || math.Abs(float64(counts["1"])/2000-0.8) > 0.03 || math.Abs(float64(counts["2-5"])/2000-0.18) > 0.03 ||
+		math.Abs(float64(counts["50"])/2000-0.02) > 0.01 {
+		t.Fatalf("%d messages, recipient counts %v", len(rcpts), counts)
+	}
+	if len(domains) != 2 || math.Abs(float64(domains["a.example"])/float64(total)-0.7) > 0.03 {
+		t.Fatalf("domains %v of %d", domains, total)
 	}
 }
