@@ -182,7 +182,10 @@ func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot 
 	// the text and its last CRLF, and the attachment.
 	room := t.spec.Size(seq) - (len(dst) - start) - len(t.head)
 	draw := uint64(seq)*0x9E3779B97F4A7C15 ^ t.spec.Seed
-	pieces := append((*scratch)[:0], t.head)
+	pieces := (*scratch)[:0]
+	if len(t.head) > 0 { // -o: no head
+		pieces = append(pieces, t.head)
+	}
 	attach := -1
 	switch {
 	case t.spec.Attach != nil:

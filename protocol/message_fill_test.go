@@ -149,3 +149,18 @@ func TestAppendMessageText(t *testing.T) {
 		t.Fatalf("%d words", len(words))
 	}
 }
+
+// With -o (no generated headers) a sized body is the whole message, no empty piece.
+func TestAppendMessageSizedNoHeaders(t *testing.T) {
+	tmpl := NewTemplate(MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Size: func(int64) int { return 500 }})
+	var scratch [][]byte
+	dst, body, n := tmpl.AppendMessage(nil, &scratch, 1, 0, 0)
+	for _, p := range body {
+		if len(p) == 0 {
+			t.Fatal("an empty piece")
+		}
+	}
+	if len(dst) != 0 || n != 503 || len(bytes.Join(body, nil)) != 503 {
+		t.Fatalf("%d header bytes, body %d", len(dst), n)
+	}
+}
