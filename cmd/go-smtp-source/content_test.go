@@ -28,10 +28,17 @@ const contentMarker = "\x01MSG\n"
 // the dump's), in the order they arrived.
 func sendToDump(t *testing.T, messages int, args ...string) [][]byte {
 	t.Helper()
+	return sendShareToDump(t, messages, messages, args...)
+}
+
+// sendShareToDump is sendToDump for a shard: messages is the whole run's count, and the
+// shard's share arrives.
+func sendShareToDump(t *testing.T, total, messages int, args ...string) [][]byte {
+	t.Helper()
 	dump := filepath.Join(t.TempDir(), "dump")
 	_, addr := startGoSink(t, "-D", dump, "-S", `\001MSG\n`)
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
-	args = append(append([]string{"-m", strconv.Itoa(messages), "-M", "source.test", "-d"}, args...), addr)
+	args = append(append([]string{"-m", strconv.Itoa(total), "-M", "source.test", "-d"}, args...), addr)
 	res := testpeer.Run(t, 2*time.Minute, bin, args...)
 	want := strconv.Itoa(messages) + " accepted"
 	if res.ExitCode != 0 || !strings.Contains(res.Stderr, want) {
@@ -346,5 +353,43 @@ func TestEnvelopeAtSink(t *testing.T) {
 	}
 	if len(domains) != 2 || math.Abs(float64(domains["a.example"])/float64(total)-0.7) > 0.03 {
 		t.Fatalf("domains %v of %d", domains, total)
+	}
+}
+
+// Split over shards (--shard i/n), a run with a seed sends each message, by its global
+// number, the size, headers and first line of text one process sends (the Message-Id of
+// a shard is longer, "pid-run", so its body is cut a few bytes shorter to keep the size).
+func TestSeedAcrossShards(t *testing.T) {
+	args := []string{"-s", "2", "--seed", "21", "--size", "uniform:200-9k", "--body", "text", "--header", "X-Seq: {seq} {uuid}"}
+	bySeq := func(msgs [][]byte) map[string]string {
+		out := map[string]string{}
+		for _, m := range msgs {
+			keep := []string{strconv.Itoa(wireSize(m))}
+			lines := strings.Split(string(m), "\n")
+			for i, line := range lines {
+				if line == "" {
+					keep = append(keep, lines[i+1][:min(20, len(lines[i+1]))])
+					break
+				}
+				if !strings.HasPrefix(line, "Date: ") && !strings.HasPrefix(line, "Message-Id: ") {
+					keep = append(keep, line)
+				}
+			}
+			out[lineOf(m, "X-Seq")] = strings.Join(keep, "\n")
+		}
+		return out
+	}
+	whole := bySeq(sendToDump(t, 40, args...))
+	split := bySeq(sendShareToDump(t, 40, 20, append(args, "--shard", "0/2")...))
+	for k, v := range bySeq(sendShareToDump(t, 40, 20, append(args, "--shard", "1/2")...)) {
+		split[k] = v
+	}
+	if len(whole) != 40 || len(split) != 40 {
+		t.Fatalf("%d and %d distinct messages", len(whole), len(split))
+	}
+	for k, v := range whole {
+		if split[k] != v {
+			t.Fatalf("%s differs between one process and two shards", k)
+		}
 	}
 }
