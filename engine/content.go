@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
+	"github.com/go-smtp-source/go-smtp-source/protocol/corpus"
 	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
 )
 
@@ -18,6 +19,15 @@ func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
 	}
 	if err := applyEnvelope(spec, m); err != nil {
 		return err
+	}
+	if m.Corpus != "" {
+		msgs, err := corpus.Load(m.Corpus, m.CorpusKeepHeaders)
+		if err != nil {
+			return fmt.Errorf("message.corpus: %w", err)
+		}
+		spec.Corpus, spec.CorpusRandom, spec.CorpusKeepAddr = msgs, m.RandomPick, m.CorpusKeepHeaders
+		spec.Content, spec.Length = nil, 0
+		return nil
 	}
 	sizes, ok, err := m.SizeDist()
 	if err != nil {

@@ -136,6 +136,13 @@ func (m Message) validateContent() error {
 	if err := m.validateEnvelope(); err != nil {
 		return err
 	}
+	if m.Corpus != "" && (m.File != nil || m.Length > 0 || m.Size != "" || m.Body != "" && m.Body != BodySMTPSource ||
+		m.Attach != "" || m.Subject != nil || m.NoHeaders) {
+		return errors.New("message.corpus sends its messages: not with file, length, size, body, attach, subject or no_headers")
+	}
+	if m.CorpusKeepHeaders && m.Corpus == "" {
+		return errors.New("message.corpus_keep_headers needs message.corpus")
+	}
 	d, ok, err := m.SizeDist()
 	switch {
 	case err != nil:

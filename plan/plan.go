@@ -183,6 +183,12 @@ type Message struct {
 	// (--rcpt-domains, "a.example:70,b.example:30").
 	RcptCount   string `json:"rcpt_count,omitempty"`
 	RcptDomains string `json:"rcpt_domains,omitempty"`
+
+	// Corpus is a Maildir, a directory of message files or an mbox whose messages are
+	// sent in turn (drawn by Seed with RandomPick), read by each process that sends from
+	// its own machine; CorpusKeepHeaders keeps their From and To.
+	Corpus            string `json:"corpus,omitempty"`
+	CorpusKeepHeaders bool   `json:"corpus_keep_headers,omitempty"`
 }
 
 // AddressList is a list of addresses and the file it was read from.

@@ -74,6 +74,14 @@ type MessageSpec struct {
 
 	// Envelope varies the sender and recipients per message (the zero value does not).
 	Envelope Envelope
+
+	// Corpus, when set, are the messages sent in turn (or drawn with CorpusRandom), in
+	// wire form ending in ".\r\n" without the headers each message gets anew (package
+	// corpus): the generated From, To (unless CorpusKeepAddr), Date and Message-Id go
+	// first. It replaces the body and the Subject.
+	Corpus         [][]byte
+	CorpusRandom   bool
+	CorpusKeepAddr bool
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -148,6 +156,12 @@ func NewTemplate(spec MessageSpec) *Template {
 		head = append(head, "\r\n"...)
 	}
 	switch {
+	case spec.Corpus != nil:
+		t.headerTexts = nil // the corpus message has its own Subject
+		if len(spec.ExtraHeaders) > 0 {
+			spec.Subject = nil
+			t.headerTexts = headerTexts(&spec)
+		}
 	case spec.Size != nil:
 		t.renderFilled(head)
 	case spec.Content == nil && spec.Length > 0:
@@ -288,6 +302,20 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	if !t.spec.Headers {
 		return dst
 	}
+	if !t.spec.CorpusKeepAddr {
+		dst = t.appendAddressHeaders(dst, seq)
+	}
+	dst = append(dst, t.dateHeader...)
+	dst = append(dst, "Message-Id: "...)
+	dst = append(t.appendID(dst, seq, slot), "\r\n"...)
+	for _, h := range t.headerTexts {
+		dst = append(t.appendText(dst, h, seq), "\r\n"...)
+	}
+	return dst
+}
+
+// appendAddressHeaders appends From and To: the envelope's, or smtp-source's.
+func (t *Template) appendAddressHeaders(dst []byte, seq int64) []byte {
 	if len(t.spec.Envelope.Senders) > 0 {
 		dst = append(append(append(dst, "From: <"...), t.sender(seq)...), ">\r\n"...)
 	} else {
@@ -301,14 +329,7 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	} else {
 		dst = append(dst, t.spec.Recipient...)
 	}
-	dst = append(dst, ">\r\n"...)
-	dst = append(dst, t.dateHeader...)
-	dst = append(dst, "Message-Id: "...)
-	dst = append(t.appendID(dst, seq, slot), "\r\n"...)
-	for _, h := range t.headerTexts {
-		dst = append(t.appendText(dst, h, seq), "\r\n"...)
-	}
-	return dst
+	return append(dst, ">\r\n"...)
 }
 
 // AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header

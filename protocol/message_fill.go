@@ -172,6 +172,15 @@ func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot 
 	start := len(dst)
 	dst = t.AppendTraceHeader(dst, seq, now)
 	dst = t.AppendHeaders(dst, seq, slot)
+	if c := t.spec.Corpus; c != nil {
+		i := uint64(seq-1) % uint64(len(c))
+		if t.spec.CorpusRandom {
+			i = tokenHash(t.spec.Seed, seq, 1<<30) % uint64(len(c))
+		}
+		pieces := append((*scratch)[:0], c[i])
+		*scratch = pieces
+		return dst, pieces, len(c[i])
+	}
 	if t.dotBody != nil {
 		return t.appendFile(dst, seq, slot), t.dotBody, len(".\r\n")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
+	"github.com/go-smtp-source/go-smtp-source/protocol/corpus"
 	"github.com/go-smtp-source/go-smtp-source/protocol/dist"
 )
 
@@ -24,6 +25,8 @@ func addContentFlags(fs *pflag.FlagSet) {
 	fs.String("rcpt-file", "", "recipients, one a line in `file`, used in turn (at random with --seed); To: shows the first")
 	fs.String("rcpt-count", "", "recipients per message, `DIST` (--size's syntax, e.g. 1:80%,2-5:18%,50:2%), in place of -r")
 	fs.String("rcpt-domains", "", "weighted domains of generated recipients, `NAME:W,...` (a.example:70,b.example:30)")
+	fs.String("corpus", "", "send real messages from `DIR|FILE.mbox` (a Maildir, a directory of message files, or an mbox) in turn (at random with --seed), Date and Message-Id new for each, From and To the envelope's")
+	fs.Bool("corpus-keep-headers", false, "--corpus: keep the messages' own From and To")
 	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
 }
 
@@ -123,7 +126,10 @@ func parseEnvelope(f flags, m *plan.Message) error {
 			return err
 		}
 	}
-	m.RandomPick = f.Changed("seed") && (m.FromList != nil || m.RcptList != nil)
+	if err := parseCorpus(f, m); err != nil {
+		return err
+	}
+	m.RandomPick = f.Changed("seed") && (m.FromList != nil || m.RcptList != nil || m.Corpus != "")
 	if f.Changed("rcpt-count") {
 		if f.Changed("recipients") || f.on("number-recipients") {
 			return usagef("--rcpt-count is in place of -r and -N")
@@ -168,4 +174,25 @@ func readAddressList(flag, name string) (*plan.AddressList, error) {
 		}
 	}
 	return l, nil
+}
+
+// parseCorpus reads --corpus once, so that an unreadable or empty corpus is one line
+// before any traffic (the process that sends reads it again).
+func parseCorpus(f flags, m *plan.Message) error {
+	if f.on("corpus-keep-headers") && !f.Changed("corpus") {
+		return usagef("--corpus-keep-headers needs --corpus")
+	}
+	if !f.Changed("corpus") {
+		return nil
+	}
+	for _, other := range []string{"file", "length", "size", "body", "attach", "subject", "old-mode"} {
+		if f.Changed(other) {
+			return usagef("--corpus sends its own messages: not with --%s", other)
+		}
+	}
+	if _, err := corpus.Load(f.str("corpus"), false); err != nil {
+		return fatalf("--corpus: %v", err)
+	}
+	m.Corpus, m.CorpusKeepHeaders = f.str("corpus"), f.on("corpus-keep-headers")
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/base64"
 	"io"
 	"math"
@@ -146,6 +147,9 @@ func TestContentBadInput(t *testing.T) {
 		{[]string{"--size", "10k", "-l", "100"}, "--size fills generated bodies"},
 		{[]string{"--seed", "-1"}, "--seed: want an unsigned 64-bit integer"},
 		{[]string{"--body", "text"}, "give --size"},
+		{[]string{"--corpus", "/nonexistent/maildir"}, "--corpus: stat /nonexistent/maildir"},
+		{[]string{"--corpus", "/dev/null"}, "--corpus: /dev/null: no messages in it"},
+		{[]string{"--corpus", ".", "-S", "x"}, "not with --subject"},
 		{[]string{"--rcpt-file", "/nonexistent/rcpts"}, "--rcpt-file: open /nonexistent/rcpts"},
 		{[]string{"--from-file", "/dev/null"}, "--from-file /dev/null: no addresses in it"},
 		{[]string{"--rcpt-count", "1:80%,2-5:18%"}, "--rcpt-count: distribution"},
@@ -162,7 +166,7 @@ func TestContentBadInput(t *testing.T) {
 		res := testpeer.Run(t, time.Minute, bin, append(tc.args, ln.Addr().String())...)
 		lines := strings.Split(strings.TrimSpace(res.Stderr), "\n")
 		code := exitUsage
-		if strings.Contains(tc.want, ": open ") {
+		if strings.Contains(tc.want, ": open ") || strings.Contains(tc.want, "--corpus: ") {
 			code = exitFatal // an unreadable file, as with -F
 		}
 		if res.ExitCode != code || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
@@ -391,5 +395,55 @@ func TestSeedAcrossShards(t *testing.T) {
 		if split[k] != v {
 			t.Fatalf("%s differs between one process and two shards", k)
 		}
+	}
+}
+
+// corpusMessages writes a corpus of awkward messages: bare LF and CRLF line ends, a line
+// of 2,000 bytes, 8-bit bytes, lines starting with dots, and headers to be replaced.
+func corpusMessages(t *testing.T, dir string) (bodies map[string]string) {
+	long := strings.Repeat("0123456789", 200)
+	msgs := []string{
+		"From: old@x\nTo: old@y\nDate: Mon, 1 Jan 2001 00:00:00 +0000\nMessage-ID: <old@x>\nSubject: corpus 0\n\nbare LF\n.leading dot\n..two dots\n.\nend\n",
+		"Subject: corpus 1\r\nFrom: old@x\r\nMessage-Id:\r\n <folded@x>\r\n\r\nCRLF body\r\n" + long + "\r\n.\r\n",
+		"Subject: corpus 2\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nh\xc3\xa9llo w\xf6rld \xff\xfe\n\n.\n",
+	}
+	bodies = map[string]string{}
+	for i, m := range msgs {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.eml", i)), []byte(m), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		body := strings.ReplaceAll(m, "\r\n", "\n")
+		bodies[fmt.Sprintf("corpus %d", i)] = body[strings.Index(body, "\n\n")+2:]
+	}
+	return bodies
+}
+
+// 1,000 messages from a corpus arrive intact at go-smtp-sink (bodies compared after the
+// sink's un-stuffing), each with a new Date and Message-Id and the envelope's From and To.
+func TestCorpusAtSink(t *testing.T) {
+	dir := t.TempDir()
+	bodies := corpusMessages(t, dir)
+	ids := map[string]bool{}
+	for _, m := range sendToDump(t, 1000, "-s", "4", "-f", "s@source.test", "-t", "r@sink.test", "--corpus", dir) {
+		s := string(m)
+		head, body, ok := strings.Cut(s, "\n\n")
+		want, known := bodies[strings.TrimPrefix(lineOf(m, "Subject"), "Subject: ")]
+		if !ok || !known || body != want {
+			t.Fatalf("message %q\nbody %q\nwant %q", head, body, want)
+		}
+		if !strings.HasPrefix(head, "From: <s@source.test>\nTo: <r@sink.test>\nDate: ") || strings.Contains(head, "old@") ||
+			strings.Contains(head, "folded") || strings.Count(head, "Date: ") != 1 {
+			t.Fatalf("headers %q", head)
+		}
+		ids[lineOf(m, "Message-Id")] = true
+	}
+	if len(ids) != 1000 {
+		t.Fatalf("%d Message-Ids for 1,000 messages", len(ids))
+	}
+	mbox := filepath.Join(t.TempDir(), "box.mbox")
+	os.WriteFile(mbox, []byte("From a@b Mon Jan 1 00:00:00 2001\nSubject: m1\n\n>From quoted\n\nFrom c@d Mon Jan 1 00:00:00 2001\nSubject: m2\n\ntwo\n"), 0o600)
+	got := sendToDump(t, 2, "-s", "1", "--corpus", mbox, "--corpus-keep-headers")
+	if !strings.HasSuffix(string(got[0]), "Subject: m1\n\nFrom quoted\n\n") || !strings.HasSuffix(string(got[1]), "Subject: m2\n\ntwo\n") {
+		t.Fatalf("mbox messages %q", got)
 	}
 }
