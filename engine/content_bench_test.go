@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -39,6 +43,7 @@ func BenchmarkContentRun(b *testing.B) {
 		{"--size=lognormal", plan.Message{Size: lognormal, Seed: 1}},
 		{"--size=lognormal,--body=text", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyText}},
 		{"--size=lognormal,--body=random", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyRandom}},
+		{"--corpus", plan.Message{Corpus: benchCorpus(b, lognormal, 200)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			addr := startBenchSink(b)
@@ -66,4 +71,26 @@ func BenchmarkContentRun(b *testing.B) {
 			b.ReportMetric(float64(res.Metrics.Counter(metrics.BytesSent))/secs/1e6, "MB/s")
 		})
 	}
+}
+
+// benchCorpus writes n messages whose sizes are the distribution's first n draws into a
+// directory of message files.
+func benchCorpus(b *testing.B, spec string, n int) string {
+	d, err := dist.Parse(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	line := bytes.Repeat([]byte("corpus text "), 6)
+	for i := 1; i <= n; i++ {
+		size := int(d.Quantile(dist.Even(1, int64(i), dist.StreamSize)))
+		msg := []byte(fmt.Sprintf("Subject: corpus %d\n\n", i))
+		for len(msg) < size {
+			msg = append(append(msg, line...), '\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.eml", i)), msg, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
 }
