@@ -164,3 +164,20 @@ func TestAppendMessageSizedNoHeaders(t *testing.T) {
 		t.Fatalf("%d header bytes, body %d", len(dst), n)
 	}
 }
+
+// A corpus message is generated headers and the shared corpus slice: nothing allocated.
+func TestAppendMessageCorpus(t *testing.T) {
+	corpus := [][]byte{[]byte("Subject: a\r\n\r\nx\r\n.\r\n"), []byte("Subject: b\r\n\r\ny\r\n.\r\n")}
+	tmpl := NewTemplate(MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "h",
+		Date: "d", PID: 1, Corpus: corpus, ExtraHeaders: []string{"X-N: {seq}"}})
+	var scratch [][]byte
+	dst, body, n := tmpl.AppendMessage(nil, &scratch, 2, 0, 0)
+	if string(dst) != "From: <a@x>\r\nTo: <b@y>\r\nDate: d\r\nMessage-Id: <0001.0000.0002@h>\r\nX-N: 2\r\n" ||
+		len(body) != 1 || &body[0][0] != &corpus[1][0] || n != len(corpus[1]) {
+		t.Fatalf("%q %q", dst, body)
+	}
+	buf := make([]byte, 0, 1024)
+	if a := testing.AllocsPerRun(1000, func() { tmpl.AppendMessage(buf[:0], &scratch, 3, 0, 0) }); a != 0 {
+		t.Fatalf("%g allocations per message", a)
+	}
+}
