@@ -94,3 +94,68 @@ func benchCorpus(b *testing.B, spec string, n int) string {
 	}
 	return dir
 }
+
+// contentSpecs are the message kinds of BenchmarkHotPathContent: -l of the lognormal's
+// mean size, and the realistic kinds of that mean.
+func contentSpecs(b testing.TB, corpusDir string, mean int) map[string]plan.Message {
+	const lognormal = "lognormal:median=30k,sigma=1.2"
+	return map[string]plan.Message{
+		"-l=mean":                          {Length: mean - 120},
+		"--size=lognormal":                 {Size: lognormal, Seed: 1},
+		"--size=lognormal,--body=text":     {Size: lognormal, Seed: 1, Body: plan.BodyText},
+		"--size=lognormal,--body=random":   {Size: lognormal, Seed: 1, Body: plan.BodyRandom, Attach: ""},
+		"--size=lognormal,--header=tokens": {Size: lognormal, Seed: 1, Headers: []string{"X-Id: {seq} {uuid} {random:16}"}},
+		"--corpus":                         {Corpus: corpusDir},
+	}
+}
+
+func hotPathContent(tb testing.TB, m plan.Message) *hotPath {
+	spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
+		Date: "d", PID: 1, Length: m.Length}
+	if err := applyContent(&spec, m); err != nil {
+		tb.Fatal(err)
+	}
+	return newHotPathSpec(tb, true, spec)
+}
+
+// BenchmarkHotPathContent is BenchmarkHotPathMessage (-d --pipelining, no sockets) for
+// each kind of content: the CPU a message costs the machine, whatever its size (the body
+// is shared pieces the transport writes, so its bytes are not touched here).
+func BenchmarkHotPathContent(b *testing.B) {
+	specs := contentSpecs(b, benchCorpus(b, "lognormal:median=30k,sigma=1.2", 200), contentMeanSize(b, "lognormal:median=30k,sigma=1.2", 1<<20))
+	for _, name := range []string{"-l=mean", "--size=lognormal", "--size=lognormal,--body=text", "--size=lognormal,--body=random",
+		"--size=lognormal,--header=tokens", "--corpus"} {
+		b.Run(name, func(b *testing.B) {
+			h := hotPathContent(b, specs[name])
+			replies := messageReplies(true)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, r := range replies {
+					h.feed(b, r)
+				}
+			}
+		})
+	}
+}
+
+// TestHotPathContentAllocations: every kind of content, like the default message,
+// allocates nothing per message once the slot is warm.
+func TestHotPathContentAllocations(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "1.eml"), []byte("Subject: x\n\n.body\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range contentSpecs(t, dir, 30000) {
+		h := hotPathContent(t, m)
+		replies := messageReplies(true)
+		message := func() {
+			for _, r := range replies {
+				h.feed(t, r)
+			}
+		}
+		message()
+		if n := testing.AllocsPerRun(500, message); n != 0 {
+			t.Errorf("%s: %.2f allocations per message, want 0", name, n)
+		}
+	}
+}
