@@ -73,7 +73,9 @@ func parseContent(f flags, inv *invocation) error {
 
 // parseTemplates reads --header and checks the tokens of -S and --header.
 func parseTemplates(f flags, m *plan.Message) error {
-	m.Headers, _ = f.GetStringArray("header")
+	if h, _ := f.GetStringArray("header"); len(h) > 0 {
+		m.Headers = h
+	}
 	m.KeepMessageID = f.on("keep-message-id")
 	if len(m.Headers) > 0 && (f.on("old-mode") || f.Changed("file")) {
 		return usagef("--header adds to generated headers: not with -o or -F")

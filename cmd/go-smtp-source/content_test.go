@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"fmt"
@@ -80,11 +81,7 @@ func wireSize(msg []byte) int { return len(msg) + bytes.Count(msg, []byte("\n"))
 // (median·e^(σz)); a fixed size is exact.
 func TestSizeDistributionAtSink(t *testing.T) {
 	const median, sigma, n = 2048.0, 1.2, 10000
-	msgs := sendToDump(t, n, "-s", "8", "--seed", "7", "--size", "lognormal:median=2k,sigma=1.2")
-	sizes := make([]float64, n)
-	for i, m := range msgs {
-		sizes[i] = float64(wireSize(m))
-	}
+	sizes := dumpSizes(t, n, "-s", "8", "--seed", "7", "--size", "lognormal:median=2k,sigma=1.2")
 	slices.Sort(sizes)
 	for _, q := range []struct{ p, z float64 }{
 		{0.10, -1.2815516}, {0.25, -0.6744898}, {0.50, 0}, {0.75, 0.6744898}, {0.90, 1.2815516}, {0.99, 2.3263479},
@@ -95,10 +92,14 @@ func TestSizeDistributionAtSink(t *testing.T) {
 			t.Errorf("p%g: %g bytes, want %.0f ± 2%%", q.p*100, got, want)
 		}
 	}
-	fixed := sendToDump(t, 20, "--size", "1000")
-	for _, m := range fixed {
+	for _, m := range sendToDump(t, 20, "--size", "1000") {
 		if wireSize(m) != 1000 {
 			t.Fatalf("--size 1000 sent %d bytes: %q", wireSize(m), m)
+		}
+	}
+	for _, size := range dumpSizes(t, 20, "--size", "1000") {
+		if size != 1000 {
+			t.Fatalf("--size 1000: the dump's reader counts %g bytes", size)
 		}
 	}
 }
@@ -446,4 +447,52 @@ func TestCorpusAtSink(t *testing.T) {
 	if !strings.HasSuffix(string(got[0]), "Subject: m1\n\nFrom quoted\n\n") || !strings.HasSuffix(string(got[1]), "Subject: m2\n\ntwo\n") {
 		t.Fatalf("mbox messages %q", got)
 	}
+}
+
+// dumpSizes is sendToDump for many messages: their wire sizes, read from the dump a line
+// at a time (the test process stays small: TestHugeValuesBounded measures the RSS of the
+// processes it starts, which begin as a copy of it).
+func dumpSizes(t *testing.T, messages int, args ...string) []float64 {
+	t.Helper()
+	dump := filepath.Join(t.TempDir(), "dump")
+	_, addr := startGoSink(t, "-D", dump, "-S", `\001MSG\n`)
+	bin := testpeer.BuildCommand(t, "go-smtp-source")
+	args = append(append([]string{"-m", strconv.Itoa(messages), "-M", "source.test", "-d"}, args...), addr)
+	if res := testpeer.Run(t, 2*time.Minute, bin, args...); res.ExitCode != 0 {
+		t.Fatalf("%v", res)
+	}
+	f, err := os.Open(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var sizes []float64
+	size, inMessage, afterReceived := -1, false, false
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) == 0 && err != nil {
+			break
+		}
+		switch {
+		case string(line) == contentMarker:
+			if size >= 0 {
+				sizes = append(sizes, float64(size-2)) // the record's closing empty line
+			}
+			size, inMessage, afterReceived = 0, false, false
+		case inMessage:
+			size += len(line) + 1 // the CR the dump drops
+		case bytes.HasPrefix(line, []byte("Received: ")):
+			afterReceived = true
+		case afterReceived && line[0] != '\t':
+			inMessage, size = true, len(line)+1
+		}
+	}
+	if size >= 0 {
+		sizes = append(sizes, float64(size-2))
+	}
+	if len(sizes) != messages {
+		t.Fatalf("%d messages in the dump, want %d", len(sizes), messages)
+	}
+	return sizes
 }
