@@ -244,6 +244,12 @@ func protocolConfig(p plan.Plan, h Hooks) (protocol.Config, error) {
 	default:
 		spec.Content = protocol.DefaultContent()
 	}
+	if err := applyContent(&spec, m); err != nil {
+		return protocol.Config{}, err
+	}
+	if p.Shard != nil {
+		spec.Worker = p.Shard.Index
+	}
 	pc := protocol.Config{
 		Greeting: greeting(p), Hostname: myhostname, LMTP: p.Session.LMTP, Pipelining: p.Session.Pipelining,
 		ReuseConnection: p.Session.Reuse, Trace: h.Trace,

@@ -20,13 +20,18 @@ type hotPath struct {
 
 func newHotPath(tb testing.TB, pipelining bool) *hotPath {
 	tb.Helper()
+	return newHotPathSpec(tb, pipelining, protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true,
+		Hostname: "vm", Date: "d", PID: 1, Content: protocol.DefaultContent()})
+}
+
+// newHotPathSpec is newHotPath for messages of spec.
+func newHotPathSpec(tb testing.TB, pipelining bool, spec protocol.MessageSpec) *hotPath {
+	tb.Helper()
 	target, err := ParseTarget("127.0.0.1:25")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cfg := resolved(tb, target)
-	spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
-		Date: "d", PID: 1, Content: protocol.DefaultContent()}
 	cfg.Sessions, cfg.Messages, cfg.Timeout = 1, 1<<50, time.Minute
 	cfg.Protocol = protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec), ReuseConnection: true}
 	if pipelining {

@@ -154,6 +154,48 @@ type Message struct {
 	NoHeaders bool    `json:"no_headers,omitempty"` // -o: the content goes as it is, without generated headers
 	Length    int     `json:"length,omitempty"`     // -l: bytes of generated payload; 0: smtp-source's default text
 	File      *File   `json:"file,omitempty"`       // -F: a pre-formatted message instead (no generated headers)
+
+	// Seed drives every random choice below: each message's draws are a function of the
+	// seed and its global sequence number (reproducible, and alike in every shard).
+	Seed uint64 `json:"seed,omitempty"`
+	// Size is the message size distribution (--size, protocol/dist's syntax): the bytes
+	// between DATA's 354 and the final dot, headers included. Empty: -l or smtp-source's text.
+	Size string `json:"size,omitempty"`
+	// Body is what a body of Size is made of: smtp-source (-l's lines, the default),
+	// text (words) or random (base64 of random bytes in a MIME attachment).
+	Body string `json:"body,omitempty"`
+	// Attach is the size distribution of a MIME attachment every message carries
+	// (decoded bytes, protocol/dist's syntax).
+	Attach string `json:"attach,omitempty"`
+	// Headers are header lines added to every generated message (--header); they and
+	// the Subject may hold tokens ({seq} {uuid} {rcpt} {from} {date} {random:N} {worker}).
+	Headers []string `json:"headers,omitempty"`
+	// KeepMessageID sends a -F file that holds tokens with its own Message-Id (or none)
+	// instead of one per message.
+	KeepMessageID bool `json:"keep_message_id,omitempty"`
+
+	// FromList and RcptList are address lists (--from-file, --rcpt-file), carried by the
+	// plan like File; used in turn, or by draws of Seed with RandomPick.
+	FromList   *AddressList `json:"from_list,omitempty"`
+	RcptList   *AddressList `json:"rcpt_list,omitempty"`
+	RandomPick bool         `json:"random_pick,omitempty"`
+	// RcptCount is the distribution of recipients per message (--rcpt-count; in place
+	// of Recipients), RcptDomains the weighted domains of generated recipients
+	// (--rcpt-domains, "a.example:70,b.example:30").
+	RcptCount   string `json:"rcpt_count,omitempty"`
+	RcptDomains string `json:"rcpt_domains,omitempty"`
+
+	// Corpus is a Maildir, a directory of message files or an mbox whose messages are
+	// sent in turn (drawn by Seed with RandomPick), read by each process that sends from
+	// its own machine; CorpusKeepHeaders keeps their From and To.
+	Corpus            string `json:"corpus,omitempty"`
+	CorpusKeepHeaders bool   `json:"corpus_keep_headers,omitempty"`
+}
+
+// AddressList is a list of addresses and the file it was read from.
+type AddressList struct {
+	Name      string   `json:"name"`
+	Addresses []string `json:"addresses"`
 }
 
 // File is a message file's content, carried by the plan so that the processes that send

@@ -133,9 +133,11 @@ func (p Plan) validateMessage() error {
 		return errors.New("message: length and file: use one")
 	}
 	if m.File != nil {
-		return m.File.check()
+		if err := m.File.check(); err != nil {
+			return err
+		}
 	}
-	return nil
+	return m.validateContent()
 }
 
 // NewFile is a message file's entry in a plan.

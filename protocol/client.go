@@ -171,6 +171,7 @@ type Client struct {
 	body    [][]byte // shared message body (Template.AppendBody), sent between out.B[:bodyAt] and out.B[bodyAt:]
 	bodyLen int
 	bodyAt  int
+	pieces  [][]byte // a body cut per message (Template.AppendMessage), reused
 }
 
 // NewClient makes the machine for session slot number slot (it appears in Message-Ids).
@@ -642,15 +643,15 @@ func (c *Client) appendMail(now, seq int64) {
 		c.appendMailParams(now, seq)
 		return
 	}
-	mail := c.cfg.Template.MailCommand()
-	c.out.B = append(c.out.B, mail...)
-	c.traceSent(mail[:len(mail)-2])
+	start := len(c.out.B)
+	c.out.B = c.cfg.Template.AppendMailCommand(c.out.B, seq)
+	c.traceSent(c.out.B[start : len(c.out.B)-2])
 	c.push(PhaseMail, now, seq)
 }
 
 // pipelineEnvelope sends every RCPT and DATA after MAIL in the same write (RFC 2920).
 func (c *Client) pipelineEnvelope(now int64, t *txn) {
-	for i := 0; i < c.cfg.Template.Recipients(); i++ {
+	for i := 0; i < c.cfg.Template.RecipientsOf(t.seq); i++ {
 		c.appendRcpt(now, t, i)
 	}
 	c.sendDataCommand(now, t)
@@ -679,10 +680,8 @@ func (c *Client) sendRset(now int64) {
 // (which ends in ".\r\n"). With PIPELINING and -d, the next transaction's envelope rides
 // in the same write as the dot.
 func (c *Client) sendMessage(now int64, t *txn) {
-	c.out.B = c.cfg.Template.AppendTraceHeader(c.out.B, t.seq, now)
-	c.out.B = c.cfg.Template.AppendHeaders(c.out.B, t.seq, c.slot)
+	c.out.B, c.body, c.bodyLen = c.cfg.Template.AppendMessage(c.out.B, &c.pieces, t.seq, c.slot, now)
 	c.bodyAt = len(c.out.B)
-	c.body, c.bodyLen = c.cfg.Template.BodyPieces(), c.cfg.Template.BodyLen()
 	c.traceSent(cmdDot)
 	c.push(PhaseEOD, now, t.seq)
 	if c.cfg.LMTP { // RFC 2033: one reply per accepted recipient

@@ -143,8 +143,8 @@ func (e *ESMTP) negotiate(caps *Capabilities, lmtp bool) esmtpSession {
 // appendMailParams appends MAIL FROM with this session's parameters.
 func (c *Client) appendMailParams(now, seq int64) {
 	start := len(c.out.B)
-	mail := c.cfg.Template.MailCommand()
-	c.out.B = append(c.out.B, mail[:len(mail)-2]...)
+	c.out.B = c.cfg.Template.AppendMailCommand(c.out.B, seq) // the sender may vary (--from-file)
+	c.out.B = c.out.B[:len(c.out.B)-2]
 	e := c.cfg.ESMTP
 	if c.esmtp.size {
 		c.out.B = append(c.out.B, " SIZE="...)

@@ -48,6 +48,40 @@ type MessageSpec struct {
 	// Trace, when set, puts "Header: run seq send-time-unix-ns" first in every message
 	// (AppendTraceHeader); nil sends smtp-source's bytes.
 	Trace *TraceSpec
+
+	// Size, when set, is message seq's size (--size): the bytes between DATA's 354 and
+	// the final ".", headers included. The body is filled to it in the -l layout, at
+	// least one line, from a shared pattern (nothing rendered per message). It replaces
+	// Content and Length.
+	Size func(seq int64) int
+	// Body is what a body of Size is made of; Attach, when set, is message seq's
+	// attachment size (decoded bytes) in a MIME multipart message (BodyRandom makes one of
+	// the rest of Size). Seed picks the text and random data, and where each message
+	// starts in them.
+	Body   BodyKind
+	Attach func(seq int64) int
+	Seed   uint64
+
+	// ExtraHeaders are header lines added after the generated ones (--header), and
+	// Worker the shard index: both and the Subject may hold tokens (ParseText).
+	ExtraHeaders []string
+	Worker       int
+	// FileTemplate renders Content (a -F file whose content holds tokens) per message:
+	// its tokens, and a Message-Id of its own in place of the file's (or first, when it
+	// has none) unless KeepMessageID.
+	FileTemplate  bool
+	KeepMessageID bool
+
+	// Envelope varies the sender and recipients per message (the zero value does not).
+	Envelope Envelope
+
+	// Corpus, when set, are the messages sent in turn (or drawn with CorpusRandom), in
+	// wire form ending in ".\r\n" without the headers each message gets anew (package
+	// corpus): the generated From, To (unless CorpusKeepAddr), Date and Message-Id go
+	// first. It replaces the body and the Subject.
+	Corpus         [][]byte
+	CorpusRandom   bool
+	CorpusKeepAddr bool
 }
 
 // TraceSpec is the trace header: its name and the run id (go-smtp-sink --trace reads
@@ -72,9 +106,18 @@ type Template struct {
 	mailCmd    []byte   // "MAIL FROM:<S>\r\n"
 	body       [][]byte // [Subject] blank line, content, ".\r\n": pieces, some of them repeated
 	bodyLen    int
+	head       []byte // [Subject] [MIME headers] blank line [text part's headers]: what precedes a body of Size
+	fill       filler // the pattern a body of Size (a multipart message's text) is cut from
+	b64        filler // the attachment's base64 lines
+	mimeAttach []byte
+	mimeClose  [3][]byte
 
-	traceHead  []byte       // "Header: run " (nil: no trace header)
-	traceEpoch atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
+	headerTexts []*Text      // the Subject and extra headers, when rendered per message
+	filePre     *Text        // a templated file: before its Message-Id
+	filePost    *Text        // after it
+	dotBody     [][]byte     // a templated file's shared body: the final dot
+	traceHead   []byte       // "Header: run " (nil: no trace header)
+	traceEpoch  atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
 }
 
 // NewTemplate renders spec.
@@ -83,49 +126,67 @@ func NewTemplate(spec MessageSpec) *Template {
 		spec.Recipients = 1
 	}
 	t := &Template{spec: spec}
-	switch spec.Numbering {
-	case NumberingPostfix37:
+	switch {
+	case spec.Envelope.varies():
+		t.rcptLocal, t.rcptDomain = splitAddress(spec.Recipient)
+	case spec.Numbering == NumberingPostfix37:
 		t.numbered = spec.NumberRecipients
 	default:
 		t.numbered = spec.NumberRecipients || spec.Recipients > 1
-		if at := strings.LastIndexByte(spec.Recipient, '@'); at >= 0 {
-			t.rcptLocal, t.rcptDomain = spec.Recipient[:at], spec.Recipient[at:]
-		} else {
-			t.rcptLocal = spec.Recipient
-		}
+		t.rcptLocal, t.rcptDomain = splitAddress(spec.Recipient)
 	}
 	t.mailCmd = []byte("MAIL FROM:<" + spec.Sender + ">\r\n")
 	if spec.Trace != nil {
 		t.traceHead = []byte(spec.Trace.Header + ": " + spec.Trace.Run + " ")
 	}
+	t.msgIDHead = appendHex([]byte("<"), int64(spec.PID), 4)
+	if spec.Run != 0 {
+		t.msgIDHead = strconv.AppendUint(append(t.msgIDHead, '-'), spec.Run, 16)
+	}
+	t.msgIDHead = append(t.msgIDHead, '.')
+	t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
 	var head []byte
 	if spec.Headers {
 		t.fromHeader = []byte("From: <" + spec.Sender + ">\r\n")
 		t.dateHeader = []byte("Date: " + spec.Date + "\r\n")
-		t.msgIDHead = appendHex([]byte("<"), int64(spec.PID), 4)
-		if spec.Run != 0 {
-			t.msgIDHead = strconv.AppendUint(append(t.msgIDHead, '-'), spec.Run, 16)
-		}
-		t.msgIDHead = append(t.msgIDHead, '.')
-		t.msgIDHost = []byte("@" + spec.Hostname + ">\r\n")
-		if spec.Subject != nil {
+		t.headerTexts = headerTexts(&t.spec)
+		if spec.Subject != nil && t.headerTexts == nil {
 			head = append(head, "Subject: "+*spec.Subject+"\r\n"...)
 		}
 		head = append(head, "\r\n"...)
 	}
-	if spec.Content == nil && spec.Length > 0 {
+	switch {
+	case spec.Corpus != nil:
+		t.headerTexts = nil // the corpus message has its own Subject
+		if len(spec.ExtraHeaders) > 0 {
+			spec.Subject = nil
+			t.headerTexts = headerTexts(&spec)
+		}
+	case spec.Size != nil:
+		t.renderFilled(head)
+	case spec.Content == nil && spec.Length > 0:
 		var pieces [][]byte
 		if len(head) > 0 {
 			pieces = append(pieces, head)
 		}
 		t.body = lengthPieces(pieces, spec.Length)
-	} else {
+	case spec.FileTemplate && !spec.Headers:
+		t.renderFileTemplate(spec.Content)
+	default:
 		t.body = [][]byte{append(append(head, spec.Content...), ".\r\n"...)}
 	}
 	for _, p := range t.body {
 		t.bodyLen += len(p)
 	}
 	return t
+}
+
+// splitAddress splits an address at its last '@' (kept with the domain).
+func splitAddress(a string) (local, domain string) {
+	if at := strings.LastIndexByte(a, '@'); at >= 0 {
+		return a[:at], a[at:]
+	}
+	return a, ""
 }
 
 // lengthPattern is how much of the -l layout one piece holds: 80 lines of the ten-line
@@ -185,6 +246,12 @@ func (t *Template) rcptNumber(seq int64, i int) (int64, bool) {
 // AppendRecipient appends the address of recipient i (0-based) of message seq (1-based),
 // without angle brackets.
 func (t *Template) AppendRecipient(dst []byte, seq int64, i int) []byte {
+	if t.spec.Envelope.varies() {
+		if out, ok := t.appendEnvelopeRecipient(dst, seq, i); ok {
+			return out
+		}
+		return append(dst, t.spec.Recipient...)
+	}
 	n, ok := t.rcptNumber(seq, i)
 	switch {
 	case !ok:
@@ -235,23 +302,40 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	if !t.spec.Headers {
 		return dst
 	}
-	dst = append(dst, t.fromHeader...)
+	if !t.spec.CorpusKeepAddr {
+		dst = t.appendAddressHeaders(dst, seq)
+	}
+	dst = append(dst, t.dateHeader...)
+	dst = append(dst, "Message-Id: "...)
+	dst = append(t.appendID(dst, seq, slot), "\r\n"...)
+	for _, h := range t.headerTexts {
+		dst = append(t.appendText(dst, h, seq), "\r\n"...)
+	}
+	return dst
+}
+
+// appendAddressHeaders appends From and To: the envelope's, or smtp-source's.
+func (t *Template) appendAddressHeaders(dst []byte, seq int64) []byte {
+	if len(t.spec.Envelope.Senders) > 0 {
+		dst = append(append(append(dst, "From: <"...), t.sender(seq)...), ">\r\n"...)
+	} else {
+		dst = append(dst, t.fromHeader...)
+	}
 	dst = append(dst, "To: <"...)
-	if t.numbered && t.spec.Numbering == NumberingPostfix39 {
+	if t.spec.Envelope.varies() {
+		dst = t.AppendRecipient(dst, seq, 0)
+	} else if t.numbered && t.spec.Numbering == NumberingPostfix39 {
 		dst = t.AppendRecipient(dst, seq, t.spec.Recipients-1)
 	} else {
 		dst = append(dst, t.spec.Recipient...)
 	}
-	dst = append(dst, ">\r\n"...)
-	dst = append(dst, t.dateHeader...)
-	dst = append(dst, "Message-Id: "...)
-	return append(t.appendID(dst, seq, slot), "\r\n"...)
+	return append(dst, ">\r\n"...)
 }
 
 // AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header
 // carries it (for logs that are joined with the server's); nothing without headers.
 func (t *Template) AppendMessageID(dst []byte, seq int64, slot int) []byte {
-	if !t.spec.Headers {
+	if !t.spec.Headers && (t.dotBody == nil || t.spec.KeepMessageID) {
 		return dst
 	}
 	return t.appendID(dst, seq, slot)

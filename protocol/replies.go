@@ -60,7 +60,7 @@ func (c *Client) onRcpt(t *txn, r *Reply, now int64) Step {
 		if step, stop := c.rejected(t, "recipient rejected", r); stop {
 			return step
 		}
-		if t.rcptAccepted == 0 && t.rcptReplies == c.cfg.Template.Recipients() {
+		if t.rcptAccepted == 0 && t.rcptReplies == c.cfg.Template.RecipientsOf(t.seq) {
 			t.rejected = rejection(PhaseRcpt, "recipient rejected", r)
 		}
 	}
@@ -68,7 +68,7 @@ func (c *Client) onRcpt(t *txn, r *Reply, now int64) Step {
 		return StepRead // DATA's reply decides
 	}
 	switch {
-	case t.rcptReplies < c.cfg.Template.Recipients():
+	case t.rcptReplies < c.cfg.Template.RecipientsOf(t.seq):
 		c.sendRcpt(now, t)
 	case t.rcptAccepted > 0:
 		c.sendDataCommand(now, t)

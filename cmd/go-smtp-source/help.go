@@ -35,6 +35,9 @@ var optionGroups = []cliflags.Group{
 		"shard", "start-at", "max-start-late", "cluster-workers", "cluster-listen", "cluster-nats", "cluster-token",
 		"cluster-user", "cluster-creds", "cluster-nkey", "cluster-tls-ca", "cluster-tls-cert", "cluster-tls-key",
 		"on-worker-loss", "cluster-join-timeout", "cluster-nats-wait"}},
+	{Title: "Realistic traffic: content and envelope", Names: []string{
+		"seed", "size", "body", "attach", "header", "keep-message-id", "corpus", "corpus-keep-headers",
+		"from-file", "rcpt-file", "rcpt-count", "rcpt-domains"}},
 	{Title: "ESMTP extensions (each used only when the server announces it)", Names: []string{
 		"mail-size", "8bitmime", "bdat", "smtputf8", "dsn-ret", "dsn-notify", "requiretls", "xclient",
 		"proxy-protocol", "proxy-source"}},
@@ -52,7 +55,7 @@ var valueTypes = map[string]string{
 	"max-connecting": "count", "event-loops": "count", "max-sessions": "count", "cluster-workers": "count",
 	"find-max-bisect": "count", "find-max-steps": "count", "find-max-factor": "number",
 	"find-max-increment": "rate", "rate": "rate", "max-errors": "N|P%", "source-addr": "addr,...",
-	"compat": "3.9|3.7", "8bitmime": "auto|always", "proxy-protocol": "v1|v2", "on-error": "abort|continue", "stages-of": "rate|sessions",
+	"compat": "3.9|3.7", "8bitmime": "auto|always", "body": "kind", "proxy-protocol": "v1|v2", "on-error": "abort|continue", "stages-of": "rate|sessions",
 	"on-worker-loss": "abort|continue", "cluster-token": "token", "cluster-user": "name",
 	"cluster-listen": "addr", "tls-min-version": "version", "tls-max-version": "version",
 	"token": "token", "user": "name", "clock-offset": "duration",
@@ -64,7 +67,7 @@ var valueChoices = map[string][]string{
 	"tls": {"none", "may", "encrypt", "verify", "secure"}, "tls-min-version": {"1.0", "1.1", "1.2", "1.3"},
 	"tls-max-version": {"1.0", "1.1", "1.2", "1.3"}, "auth": {"PLAIN", "LOGIN", "CRAM-MD5"},
 	"on-error": {"abort", "continue"}, "stages-of": {"rate", "sessions"}, "on-worker-loss": {"abort", "continue"},
-	"compat": {"3.9", "3.7"}, "8bitmime": {"auto", "always"}, "proxy-protocol": {"v1", "v2"},
+	"compat": {"3.9", "3.7"}, "8bitmime": {"auto", "always"}, "body": {"smtp-source", "text", "random"}, "proxy-protocol": {"v1", "v2"},
 	"dsn-ret": {"FULL", "HDRS"},
 }
 

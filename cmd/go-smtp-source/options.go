@@ -146,6 +146,7 @@ func flagSets() (compat, ext *pflag.FlagSet) {
 	addLoadTestFlags(ext, d)
 	addE2EFlags(ext)
 	addMetricsFlags(ext)
+	addContentFlags(ext)
 	ext.BoolP("help", "h", false, "show this help")
 	return compat, ext
 }
@@ -189,7 +190,7 @@ func parseOptions(args []string) (*invocation, bool, error) {
 	f := flags{fs}
 	inv := &invocation{plan: plan.Plan{Target: operands[0], Family: seen.family}}
 	p := &inv.plan
-	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseESMTP, parseShard, parseLoadTest, parseE2E, parseMetrics} {
+	for _, parse := range []func(flags, *invocation) error{parseCompat, parseExtensions, parseLoadModel, parseTLSOptions, parseESMTP, parseShard, parseLoadTest, parseE2E, parseMetrics, parseContent} {
 		if err := parse(f, inv); err != nil {
 			return nil, false, err
 		}
