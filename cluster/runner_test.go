@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/sink"
@@ -18,24 +19,7 @@ import (
 // startSink is a go-smtp-sink server on a loopback port, counting distinct Message-Ids.
 func startSink(t *testing.T) (*sink.Server, string) {
 	t.Helper()
-	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://127.0.0.1:0", UniqueHeader: "Message-Id"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case err := <-served:
-		t.Fatalf("sink: %v", err)
-	case <-srv.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("sink not ready")
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	srv := sinktest.Start(t, sink.Config{UniqueHeader: "Message-Id"})
 	return srv, srv.Addr().String()
 }
 

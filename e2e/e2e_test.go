@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
+	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/sink"
@@ -19,27 +20,9 @@ import (
 // /trace's base URL (both on port 0).
 func tracingSink(t *testing.T) (smtp, base string) {
 	t.Helper()
-	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://127.0.0.1:0", EventLoops: 1, TraceHeader: sink.DefaultTraceHeader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("sink not ready after 10s")
-	}
+	srv := sinktest.Start(t, sink.Config{EventLoops: 1, TraceHeader: sink.DefaultTraceHeader})
 	hs := httptest.NewServer(srv.HTTPHandler())
-	t.Cleanup(func() {
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-served
-	})
+	t.Cleanup(hs.Close)
 	return srv.Addr().String(), hs.URL
 }
 

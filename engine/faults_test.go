@@ -118,32 +118,11 @@ func TestContinueSurvivesSinkFaults(t *testing.T) {
 		{4 * time.Second, func() { s.signal(syscall.SIGSTOP) }}, // a stall past the 1 s timeout
 		{5500 * time.Millisecond, func() { s.signal(syscall.SIGCONT) }},
 	})
-	res, err, elapsed := timedRun(t, tr)
-	wait()
-	if err != nil {
-		t.Fatalf("err %v: the run should go on", err)
-	}
-	if bound := tr.MaxDuration + tr.Grace + 2*time.Second; elapsed > bound {
-		t.Fatalf("the run took %v, want at most %v", elapsed, bound)
-	}
-	keys := errorKeys(res.Metrics)
-	for _, cause := range []string{"connect:net:refused", ":net:timeout", ":net:reset"} {
-		if !strings.Contains(keys, cause) {
-			t.Errorf("no %s among the error keys %s", cause, keys)
-		}
-	}
-	if strings.Contains(keys, ":other") {
-		t.Errorf("an error key names no cause: %s", keys)
-	}
-	for _, window := range [][2]time.Duration{{3 * time.Second, 4 * time.Second}, {6 * time.Second, 8 * time.Second}} {
-		if n := acceptedBetween(res, window[0], window[1]); n == 0 {
-			t.Errorf("nothing accepted between %v and %v, after a fault", window[0], window[1])
-		}
-	}
+	res := survivesFaults(t, tr, wait, [][2]time.Duration{{3 * time.Second, 4 * time.Second}, {6 * time.Second, 8 * time.Second}})
 	if res.Accepted < res.Planned/3 || res.Failed == 0 {
 		t.Errorf("%+v", res)
 	}
-	t.Logf("%s; error keys %s", outcomes(res), keys)
+	t.Logf("%s; error keys %s", outcomes(res), errorKeys(res.Metrics))
 }
 
 // acceptedBetween is what the per-second series counts as accepted between from and to
@@ -280,6 +259,16 @@ func TestContinueSurvivesPostfixFaults(t *testing.T) {
 		{6500 * time.Millisecond, func() { pf.signal(syscall.SIGCONT) }},
 	})
 	defer pf.signal(syscall.SIGCONT)
+	res := survivesFaults(t, tr, wait, [][2]time.Duration{{4 * time.Second, 5 * time.Second}, {7 * time.Second, 9 * time.Second}})
+	t.Logf("%s; error keys %s", outcomes(res), errorKeys(res.Metrics))
+}
+
+// survivesFaults runs tr while its faults are acted out (wait: until they are), and
+// checks that the run went on to its hard end, that the error keys name each fault's
+// cause (refused, timeout, reset) and that messages were accepted again in each window
+// after a fault.
+func survivesFaults(t *testing.T, tr *testRun, wait func(), after [][2]time.Duration) Result {
+	t.Helper()
 	res, err, elapsed := timedRun(t, tr)
 	wait()
 	if err != nil {
@@ -297,10 +286,10 @@ func TestContinueSurvivesPostfixFaults(t *testing.T) {
 	if strings.Contains(keys, ":other") {
 		t.Errorf("an error key names no cause: %s", keys)
 	}
-	for _, window := range [][2]time.Duration{{4 * time.Second, 5 * time.Second}, {7 * time.Second, 9 * time.Second}} {
+	for _, window := range after {
 		if n := acceptedBetween(res, window[0], window[1]); n == 0 {
 			t.Errorf("nothing accepted between %v and %v, after a fault", window[0], window[1])
 		}
 	}
-	t.Logf("%s; error keys %s", outcomes(res), keys)
+	return res
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
@@ -23,27 +24,8 @@ func startSink(t testing.TB, cfg sink.Config) string {
 // startSinkServer is startSink, returning the server (its counters).
 func startSinkServer(t testing.TB, cfg sink.Config) *sink.Server {
 	t.Helper()
-	cfg.Listen = "tcp4://127.0.0.1:0" // its address is srv.Addr once ready
-	srv, err := sink.NewServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		t.Fatalf("sink: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("sink not ready after 10s")
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-served
-	})
-	return srv
+	cfg.Listen = "" // a loopback port of its own: srv.Addr once ready
+	return sinktest.Start(t, cfg)
 }
 
 // capacity measures what a server sustains: a closed-model run with more sessions than

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
@@ -12,26 +13,7 @@ import (
 // startBenchSink runs go-smtp-sink's engine in this process on one event loop.
 func startBenchSink(b *testing.B) string {
 	b.Helper()
-	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://127.0.0.1:0", EventLoops: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		b.Fatalf("sink: %v", err)
-	case <-time.After(10 * time.Second):
-		b.Fatal("sink not ready after 10s")
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-served
-	})
-	return srv.Addr().String()
+	return sinktest.Start(b, sink.Config{EventLoops: 1}).Addr().String()
 }
 
 // BenchmarkRun sends b.N messages over 20 kept connections (-d) on one event loop:

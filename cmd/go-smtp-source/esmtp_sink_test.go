@@ -1,13 +1,12 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/sink"
 )
 
@@ -15,25 +14,7 @@ import (
 // one file; it returns the address and the server.
 func startESMTPSink(t *testing.T, dump string, proxy bool) (string, *sink.Server) {
 	t.Helper()
-	srv, err := sink.NewServer(sink.Config{Listen: "tcp4://127.0.0.1:0", EventLoops: 1, DumpFile: dump, ProxyProtocol: proxy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		t.Fatalf("sink: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("sink not ready after 10s")
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-served
-	})
+	srv := sinktest.Start(t, sink.Config{EventLoops: 1, DumpFile: dump, ProxyProtocol: proxy})
 	return srv.Addr().String(), srv
 }
 

@@ -36,9 +36,7 @@ func runMerge(name string, args []string, stdout, stderr io.Writer) int {
 		err = errors.New("no report files")
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: fatal: merge: %v\n", name, err)
-		fmt.Fprintf(stderr, "%s: usage: %s %s (-h for help)\n", name, name, mergeUsage)
-		return exitUsage
+		return subcommandUsageError(stderr, name, "merge", mergeUsage, err)
 	}
 	thresholds, err := metrics.ParseThresholds(*exprs)
 	if err != nil {
@@ -182,6 +180,14 @@ func targetWarnings(reports []*metrics.Report) []string {
 		}
 	}
 	return nil
+}
+
+// subcommandUsageError reports a subcommand's command-line mistake as the main command
+// reports its own: the fatal line, then the usage line; the exit status is 2.
+func subcommandUsageError(stderr io.Writer, name, sub, usage string, err error) int {
+	fmt.Fprintf(stderr, "%s: fatal: %s: %v\n", name, sub, err)
+	fmt.Fprintf(stderr, "%s: usage: %s %s (-h for help)\n", name, name, usage)
+	return exitUsage
 }
 
 func printMergeUsage(w io.Writer, name string, fs *pflag.FlagSet) {

@@ -46,9 +46,7 @@ func runReconcile(name string, args []string, stdout, stderr io.Writer) int {
 		clock = &e2e.Clock{Offset: d}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: fatal: reconcile: %v\n", name, err)
-		fmt.Fprintf(stderr, "%s: usage: %s %s (-h for help)\n", name, name, reconcileUsage)
-		return exitUsage
+		return subcommandUsageError(stderr, name, "reconcile", reconcileUsage, err)
 	}
 	breached, err := reconcileFiles(fs.Args()[0], fs.Args()[1:], clock, mergeOutput{json: *jsonOut, thresholds: thresholds}, stdout, stderr)
 	if err != nil {

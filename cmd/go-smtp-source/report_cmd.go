@@ -58,9 +58,7 @@ func runReport(name string, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: fatal: report: %v\n", name, err)
-		fmt.Fprintf(stderr, "%s: usage: %s %s (-h for help)\n", name, name, reportUsage)
-		return exitUsage
+		return subcommandUsageError(stderr, name, "report", reportUsage, err)
 	}
 	runs := make([]report.Run, 0, fs.NArg())
 	for _, file := range fs.Args() {
