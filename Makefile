@@ -28,12 +28,12 @@ deps:
 	@./.ci/deps
 
 # The one test command (README, .ci/run): the peers, formatting, vet, all tests, the race detector on
-# the packages with concurrency, and a short run of every fuzz target. Two packages run at once
-# (-p 2): the tests that measure time state their bounds from the scheduling delay they measure
-# meanwhile (internal/testpeer's ProbeScheduling), so a neighbour's load widens a bound
-# instead of failing it, and most of the suite's time is spent waiting on peers, not computing.
+# the packages with concurrency, and a short run of every fuzz target. Packages run one at a
+# time (-p 1): the timing tests widen their bounds by the scheduling delay they measure, but
+# the capacity searches (find-max) measure a server's capacity and then search under it, and
+# another package's load between the two moves the capacity they found.
 test: deps fmt-check vet
-	$(GO) test -p 2 -timeout 30m -count=1 ./...
+	$(GO) test -p 1 -timeout 30m -count=1 ./...
 	cd deploy && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
 	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
