@@ -219,6 +219,32 @@ func (s *SeqSet) Members(limit int) []uint64 {
 	return out
 }
 
+// Absent is the first limit numbers of lo … hi that are not members, in increasing order.
+// It skips whole words of members, so a set with few gaps is listed in a pass over its bits.
+func (s *SeqSet) Absent(lo, hi uint64, limit int) []uint64 {
+	var out []uint64
+	for n := lo; n <= hi && len(out) < limit; n++ {
+		var page *seqPage
+		if s != nil {
+			page = s.page(n>>seqPageShift, false)
+		}
+		if page == nil {
+			out = append(out, n)
+			continue
+		}
+		gaps := ^page[(n%seqPageBits)/64] >> (n % 64)
+		if gaps == 0 {
+			n = (n/64+1)*64 - 1 // the loop's n++ moves to the next word
+			continue
+		}
+		n += uint64(bits.TrailingZeros64(gaps))
+		if n <= hi {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // ranges calls visit for each maximal run [a, b] of members, in increasing order, until
 // visit returns false.
 func (s *SeqSet) ranges(visit func(a, b uint64) bool) {

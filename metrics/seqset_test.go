@@ -75,6 +75,16 @@ func TestSeqSetAgainstModel(t *testing.T) {
 				t.Fatalf("round %d: Has(%d) = %v", round, n, a.Has(n))
 			}
 		}
+		hi := a.Highest() + 200
+		var absent []uint64
+		for n := uint64(1); n <= hi && len(absent) < 3000; n++ {
+			if !ma[n] {
+				absent = append(absent, n)
+			}
+		}
+		if got := a.Absent(1, hi, 3000); !slices.Equal(got, absent) {
+			t.Fatalf("round %d: Absent: %d numbers %v…, want %d %v…", round, len(got), head(got), len(absent), head(absent))
+		}
 		union, inter, diff := model{}, model{}, model{}
 		for n := range ma {
 			union[n] = true
@@ -128,6 +138,12 @@ func TestSeqSetEdges(t *testing.T) {
 	var empty *SeqSet
 	if empty.Len() != 0 || empty.Has(1) || empty.Members(-1) != nil || Difference(empty, s).Len() != 0 {
 		t.Errorf("a nil set is not empty")
+	}
+	if got := empty.Absent(5, 7, 10); !slices.Equal(got, []uint64{5, 6, 7}) {
+		t.Errorf("Absent from a nil set: %v", got)
+	}
+	if got := SeqSetOf(1, 2, 3, 5, 9, 10).Absent(1, 12, 3); !slices.Equal(got, []uint64{4, 6, 7}) {
+		t.Errorf("Absent(1, 12, 3): %v", got)
 	}
 	if got := string(SeqSetOf(1, 2, 3, 5, 9, 10).AppendRanges(nil)); got != "1-3,5,9-10" {
 		t.Errorf("ranges %q", got)
@@ -325,4 +341,27 @@ func longNumber(text string) bool {
 		}
 	}
 	return false
+}
+
+// Absent finds the few gaps of a dense set, at word and page edges, and the numbers
+// beyond its last page.
+func TestSeqSetAbsentInDenseSet(t *testing.T) {
+	const hi = 3<<seqPageShift + 500
+	gaps := []uint64{1, 63, 64, 65, 127, 128, seqPageBits - 1, seqPageBits, seqPageBits + 1, 2*seqPageBits + 7}
+	s := NewSeqSet()
+	for n := uint64(1); n <= 3<<seqPageShift-1; n++ {
+		if !slices.Contains(gaps, n) {
+			s.Add(n)
+		}
+	}
+	want := append(slices.Clone(gaps), 3<<seqPageShift, 3<<seqPageShift+1)
+	if got := s.Absent(1, hi, len(want)); !slices.Equal(got, want) {
+		t.Errorf("Absent: %v, want %v", got, want)
+	}
+	if got := s.Absent(66, 127, 10); !slices.Equal(got, []uint64{127}) {
+		t.Errorf("Absent(66, 127): %v", got)
+	}
+	if got := s.Absent(2, 62, 10); got != nil {
+		t.Errorf("Absent over members only: %v", got)
+	}
 }

@@ -156,7 +156,7 @@ type Config struct {
 	// is accounted for in each accepted message (trace.go); "" turns tracing off.
 	TraceHeader string
 	// TraceMaxRuns bounds the run ids kept (default 64), TraceMaxSeq the sequence numbers
-	// accepted (default 2^32, at most 2^40), TraceMaxIntervals the per-second intervals
+	// accepted (default and at most 2^32), TraceMaxIntervals the per-second intervals
 	// kept per run (default 3600, the last hour of arrivals).
 	TraceMaxRuns      int
 	TraceMaxSeq       uint64

@@ -18,8 +18,9 @@ const (
 	DefaultTraceMaxRuns      = 64
 	DefaultTraceMaxSeq       = 1 << 32
 	DefaultTraceMaxIntervals = 3600
-	// MaxTraceSeqLimit bounds TraceMaxSeq: 2^40 numbers are 128 GiB of bits.
-	MaxTraceSeqLimit = 1 << 40
+	// MaxTraceSeqLimit bounds TraceMaxSeq: the highest number a metrics.SeqSet holds, which
+	// is also the highest the source's e2e documents accept.
+	MaxTraceSeqLimit = metrics.MaxSeq
 	// maxTraceRunID is the longest run id accepted.
 	maxTraceRunID = 64
 	// maxListedDuplicates and maxListedMissing bound the sequence numbers a document lists.
@@ -178,7 +179,7 @@ type traceRun struct {
 	maxIntervals int
 
 	// Written by the loops (under tracer.mu).
-	seen          seqSet
+	seen          *metrics.SeqSet
 	count         int64 // distinct sequence numbers
 	duplicates    int64
 	dupSeqs       []uint64
@@ -202,7 +203,7 @@ type traceRun struct {
 }
 
 func newTraceRun(id string, maxIntervals int) *traceRun {
-	return &traceRun{id: id, maxIntervals: maxIntervals, rec: metrics.NewRecorder(),
+	return &traceRun{id: id, maxIntervals: maxIntervals, seen: metrics.NewSeqSet(), rec: metrics.NewRecorder(),
 		open: metrics.NewSnapshot(), total: metrics.NewSnapshot()}
 }
 
@@ -215,7 +216,7 @@ func (r *traceRun) add(seq uint64, sentNs int64, now time.Time) {
 		r.first = now
 	}
 	r.latest = now
-	if r.seen.add(seq) {
+	if !r.seen.Add(seq) { // a duplicate: ParseTraceValue kept seq within 1 … MaxSeq
 		r.duplicates++
 		r.recDups++
 		if len(r.dupSeqs) < maxListedDuplicates {

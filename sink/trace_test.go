@@ -2,7 +2,6 @@ package sink
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,55 +37,6 @@ func TestParseTraceValue(t *testing.T) {
 		if err != tt.wantErr || string(got.Run) != string(tt.want.Run) || got.Seq != tt.want.Seq || got.SentNs != tt.want.SentNs {
 			t.Errorf("ParseTraceValue(%q) = %+v, %v; want %+v, %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
-	}
-}
-
-// TestSeqSet compares the set with a map over random numbers spread across pages.
-func TestSeqSet(t *testing.T) {
-	var s seqSet
-	model := map[uint64]bool{}
-	r := rand.New(rand.NewPCG(1, 2))
-	const hi = 3*seqPageBits + 100
-	for i := 0; i < 20000; i++ {
-		n := 1 + r.Uint64N(hi)
-		if i%3 == 0 {
-			n = 1 + r.Uint64N(200) // dense at the start
-		}
-		if had := s.add(n); had != model[n] {
-			t.Fatalf("add(%d) had=%v, model %v", n, had, model[n])
-		}
-		model[n] = true
-	}
-	var ranges [][2]uint64
-	s.ranges(1, hi, func(a, b uint64) { ranges = append(ranges, [2]uint64{a, b}) })
-	var fromRanges, absent []uint64
-	for _, rg := range ranges {
-		for n := rg[0]; n <= rg[1]; n++ {
-			fromRanges = append(fromRanges, n)
-		}
-	}
-	for n := uint64(1); n <= hi; n++ {
-		if s.has(n) != model[n] {
-			t.Fatalf("has(%d) = %v", n, s.has(n))
-		}
-		if !model[n] {
-			absent = append(absent, n)
-		}
-	}
-	if len(fromRanges) != len(model) {
-		t.Errorf("ranges cover %d numbers, the set has %d", len(fromRanges), len(model))
-	}
-	for i := 1; i < len(ranges); i++ {
-		if ranges[i][0] <= ranges[i-1][1]+1 {
-			t.Fatalf("ranges %v and %v are not maximal", ranges[i-1], ranges[i])
-		}
-	}
-	if got := s.absent(1, hi, 1000); !slices.Equal(got, absent[:1000]) {
-		t.Errorf("absent: %v…, want %v…", got[:5], absent[:5])
-	}
-	var empty seqSet
-	if got := empty.absent(5, 7, 10); !slices.Equal(got, []uint64{5, 6, 7}) {
-		t.Errorf("absent from an empty set: %v", got)
 	}
 }
 

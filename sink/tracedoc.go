@@ -158,10 +158,10 @@ func (r *traceRun) figures(q TraceQuery) TraceRun {
 		ClockBehind: r.clockBehind, FirstArrival: r.first.UTC(), LastArrival: r.latest.UTC(),
 	}
 	if d.Missing > 0 && d.Missing <= maxListedMissing {
-		d.MissingSeqs = r.seen.absent(1, r.highest, maxListedMissing)
+		d.MissingSeqs = r.seen.Absent(1, r.highest, maxListedMissing)
 	}
 	if !q.NoRanges && r.count > 0 {
-		d.SeenSet = string(r.seen.appendRanges(nil, 1, r.highest))
+		d.SeenSet = string(r.seen.AppendRanges(nil))
 	}
 	return d
 }
