@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
 func TestSetDelayW(t *testing.T) {
@@ -100,6 +102,10 @@ func TestSetFaultsAndValidate(t *testing.T) {
 		{Listen: "x", HardReply: "5x0 no"},
 		{Listen: "x", MaxCommandLine: 100},
 		{Listen: "x", Backlog: -1},
+		{Listen: "x", TraceHeader: DefaultTraceHeader, TraceMaxSeq: metrics.MaxSeq + 1},
+	}
+	if err := (Config{Listen: "x", TraceHeader: DefaultTraceHeader, TraceMaxSeq: metrics.MaxSeq}).Validate(); err != nil {
+		t.Errorf("the highest trace limit: %v", err)
 	}
 	for _, b := range bad {
 		if err := b.Validate(); err == nil {
