@@ -172,6 +172,8 @@ type Client struct {
 	bodyLen int
 	bodyAt  int
 	pieces  [][]byte // a body cut per message (Template.AppendMessage), reused
+
+	sizePieces [][]byte // scratch of SIZE='s count (messageSize), reused
 }
 
 // NewClient makes the machine for session slot number slot (it appears in Message-Ids).
