@@ -42,16 +42,21 @@ type ESMTP struct {
 	bdatBody [][]byte // the fixed body in plain form (message_plain.go); nil when bodies are made per message
 	bdatLen  int
 	corpus   [][]byte // the corpus messages in plain form
-	eightBit bool     // the template's fixed parts hold a byte ≥ 0x80
+	filePre  *Text    // a templated file's text in plain form, around its Message-Id
+	filePost *Text
+	eightBit bool // the template's fixed parts hold a byte ≥ 0x80
 }
 
 // Prepare renders what the extensions need from the run's template, once, before any
-// session starts: the fixed body or the corpus messages as BDAT sends them and SIZE=
-// counts them (not dot-stuffed), and whether the messages are 8-bit.
+// session starts: the fixed body, the corpus messages or a templated file as BDAT sends
+// them and SIZE= counts them (not dot-stuffed), and whether the messages are 8-bit.
 func (e *ESMTP) Prepare(t *Template) {
-	e.bdatBody, e.bdatLen, e.corpus = nil, 0, nil
+	e.bdatBody, e.bdatLen, e.corpus, e.filePre, e.filePost = nil, 0, nil, nil, nil
 	if pieces := t.BodyPieces(); len(pieces) > 0 {
 		e.bdatBody = plainBody(pieces)
+	}
+	if t.dotBody != nil {
+		e.filePre, e.filePost = t.splitFile(unstuff(t.spec.Content))
 	}
 	if c := t.spec.Corpus; c != nil {
 		e.corpus = make([][]byte, len(c))

@@ -4,9 +4,9 @@ import "bytes"
 
 // A message in plain form is what BDAT sends (RFC 3030) and SIZE= counts (RFC 1870):
 // its octets with CRLF line ends, without the dot-stuffing DATA adds and without the
-// final ".\r\n". A body made per message is cut or rendered as for DATA; only what
-// dot-stuffing put in is taken out again, so that the server stores the same bytes
-// either way.
+// final ".\r\n". A body made per message is cut or rendered as for DATA, from parts
+// whose dot-stuffing was taken out once (ESMTP.Prepare), so that the server stores the
+// same bytes either way.
 
 // emptyBody is the body of a message whose content is all in its own bytes (a templated
 // file): not nil, so that the driver still sees a message body go out. Read-only.
@@ -28,8 +28,7 @@ func (e *ESMTP) appendPlain(t *Template, dst []byte, scratch *[][]byte, seq int6
 	case t.dotBody != nil:
 		dst = t.AppendTraceHeader(dst, seq, now)
 		dst = t.AppendHeaders(dst, seq, slot)
-		from := len(dst)
-		return unstuffInPlace(t.appendFile(dst, seq, slot), from), emptyBody, 0
+		return t.appendFileTexts(dst, e.filePre, e.filePost, seq, slot), emptyBody, 0
 	case t.spec.Size == nil:
 		dst = t.AppendTraceHeader(dst, seq, now)
 		return t.AppendHeaders(dst, seq, slot), e.bdatBody, e.bdatLen
@@ -73,24 +72,17 @@ func stuffed(body [][]byte) bool {
 
 // unstuff removes the '.' that dot-stuffing put before lines that start with one.
 func unstuff(b []byte) []byte {
-	return unstuffInPlace(append(make([]byte, 0, len(b)), b...), 0)
-}
-
-// unstuffInPlace removes, from b[from:] (which starts a line), the '.' that
-// dot-stuffing put before lines that start with one, and returns b shortened.
-func unstuffInPlace(b []byte, from int) []byte {
-	w := from
+	out := make([]byte, 0, len(b))
 	atLineStart := true
-	for _, ch := range b[from:] {
+	for _, ch := range b {
 		if atLineStart && ch == '.' {
 			atLineStart = false
 			continue
 		}
-		b[w] = ch
-		w++
+		out = append(out, ch)
 		atLineStart = ch == '\n'
 	}
-	return b[:w]
+	return out
 }
 
 // has8bitParts reports whether the parts of messages rendered once hold a byte ≥ 0x80:
