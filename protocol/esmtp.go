@@ -98,13 +98,13 @@ type esmtpSession struct {
 
 // negotiate decides, from the server's announcement, which extensions this session uses.
 // BDAT is not used with LMTP (its last chunk is owed one reply per accepted recipient,
-// unknown when the chunks are pipelined).
+// unknown when the chunks are pipelined). SIZE= and BDAT take what Prepare made.
 func (e *ESMTP) negotiate(caps *Capabilities, lmtp bool) esmtpSession {
 	if e == nil {
 		return esmtpSession{}
 	}
 	s := esmtpSession{
-		size:       e.Size && caps.Has(ExtSize),
+		size:       e.Size && e.prepared && caps.Has(ExtSize),
 		body8:      caps.Has(Ext8BitMIME) && (e.EightBit == EightBitAlways || e.EightBit == EightBitAuto && e.eightBit),
 		smtputf8:   e.SMTPUTF8 && caps.Has(ExtSMTPUTF8),
 		requireTLS: e.RequireTLS && caps.Has(ExtRequireTLS),
@@ -221,15 +221,8 @@ func xtextSpecial(ch byte) bool { return ch < '!' || ch > '~' || ch == '+' || ch
 // allocated.
 func (c *Client) messageSize(seq, now int64) int {
 	mark := len(c.out.B)
-	e := c.cfg.ESMTP
-	if !e.prepared {
-		c.out.B = c.cfg.Template.AppendTraceHeader(c.out.B, seq, now)
-		n := len(c.cfg.Template.AppendHeaders(c.out.B, seq, c.slot)) - mark
-		c.out.B = c.out.B[:mark]
-		return n + c.cfg.Template.BodyLen() - len(".\r\n")
-	}
 	var body int
-	c.out.B, _, body = e.appendPlain(c.cfg.Template, c.out.B, &c.sizePieces, seq, c.slot, now)
+	c.out.B, _, body = c.cfg.ESMTP.appendPlain(c.cfg.Template, c.out.B, &c.sizePieces, seq, c.slot, now)
 	n := len(c.out.B) - mark + body
 	c.out.B = c.out.B[:mark]
 	return n
