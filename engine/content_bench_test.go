@@ -106,56 +106,130 @@ func contentSpecs(b testing.TB, corpusDir string, mean int) map[string]plan.Mess
 		"--size=lognormal,--body=random":   {Size: lognormal, Seed: 1, Body: plan.BodyRandom, Attach: ""},
 		"--size=lognormal,--header=tokens": {Size: lognormal, Seed: 1, Headers: []string{"X-Id: {seq} {uuid} {random:16}"}},
 		"--corpus":                         {Corpus: corpusDir},
+		"-F=tokens":                        {File: &plan.File{Content: benchFileTemplate(mean)}},
 	}
+}
+
+// benchFileTemplate is a -F file of about size bytes with tokens in its headers and
+// here and there in its body, and lines that start with dots.
+func benchFileTemplate(size int) []byte {
+	b := []byte("Subject: n {seq}\nX-Id: {uuid} {random:16}\nTo: <{rcpt}>\n\n")
+	for i := 0; len(b) < size; i++ {
+		switch {
+		case i%20 == 0:
+			b = append(b, "message {seq} for {rcpt}, a line of the body with tokens\n"...)
+		case i%8 == 0:
+			b = append(b, ".a line that starts with a dot, as a quoted signature might\n"...)
+		default:
+			b = append(b, "an ordinary line of text of the kind a mail body is made of\n"...)
+		}
+	}
+	return b
+}
+
+// contentESMTP are BenchmarkHotPathContent's extension variants: SIZE= on MAIL, and BDAT
+// in one chunk or in chunks of 4096 bytes (the latter copies the body into the buffer).
+var contentESMTP = []struct {
+	name  string
+	esmtp func() *protocol.ESMTP
+}{
+	{"--mail-size", func() *protocol.ESMTP { return &protocol.ESMTP{Size: true} }},
+	{"--bdat,--mail-size", func() *protocol.ESMTP { return &protocol.ESMTP{Size: true, BDAT: true} }},
+	{"--bdat=4096,--mail-size", func() *protocol.ESMTP { return &protocol.ESMTP{Size: true, BDAT: true, Chunk: 4096} }},
 }
 
 func hotPathContent(tb testing.TB, m plan.Message) *hotPath {
+	return hotPathContentESMTP(tb, m, nil)
+}
+
+// hotPathContentESMTP is hotPathContent with the extensions e (nil: none).
+func hotPathContentESMTP(tb testing.TB, m plan.Message, e *protocol.ESMTP) *hotPath {
 	spec := protocol.MessageSpec{Sender: "a@x", Recipient: "b@y", Recipients: 1, Headers: true, Hostname: "vm",
 		Date: "d", PID: 1, Length: m.Length}
+	if m.File != nil { // as engine/config.go reads a -F file
+		spec.Content, spec.Headers = protocol.FileContent(m.File.Content), false
+	}
 	if err := applyContent(&spec, m); err != nil {
 		tb.Fatal(err)
 	}
-	return newHotPathSpec(tb, true, spec)
+	return newHotPathESMTP(tb, true, spec, e)
+}
+
+// contentMessage is a function that sends one message of a hot path with the extensions
+// e: the replies in as few reads as pipelining allows (one for BDAT in one chunk), or
+// one reply a read for chunks.
+func contentMessage(tb testing.TB, h *hotPath, e *protocol.ESMTP) func() {
+	replies := messageReplies(true)
+	switch {
+	case e != nil && e.BDAT && e.Chunk > 0:
+		ok := []byte("250 2.0.0 Ok\r\n")
+		return func() { h.messageEach(tb, ok) }
+	case e != nil && e.BDAT:
+		replies = bdatReplies()
+	}
+	return func() {
+		for _, r := range replies {
+			h.feed(tb, r)
+		}
+	}
 }
 
 // BenchmarkHotPathContent is BenchmarkHotPathMessage (-d --pipelining, no sockets) for
-// each kind of content: the CPU a message costs the machine, whatever its size (the body
-// is shared pieces the transport writes, so its bytes are not touched here).
+// each kind of content, and for the kinds made per message with SIZE= and BDAT: the CPU a
+// message costs the machine, whatever its size (the body is shared pieces the transport
+// writes, so its bytes are not touched here, except by BDAT in chunks, which copies them).
 func BenchmarkHotPathContent(b *testing.B) {
-	specs := contentSpecs(b, benchCorpus(b, "lognormal:median=30k,sigma=1.2", 200), contentMeanSize(b, "lognormal:median=30k,sigma=1.2", 1<<20))
+	const lognormal = "lognormal:median=30k,sigma=1.2"
+	mean := contentMeanSize(b, lognormal, 1<<20)
+	specs := contentSpecs(b, benchCorpus(b, lognormal, 200), mean)
 	for _, name := range []string{"-l=mean", "--size=lognormal", "--size=lognormal,--body=text", "--size=lognormal,--body=random",
-		"--size=lognormal,--header=tokens", "--corpus"} {
-		b.Run(name, func(b *testing.B) {
-			h := hotPathContent(b, specs[name])
-			replies := messageReplies(true)
-			b.ReportAllocs()
-			for b.Loop() {
-				for _, r := range replies {
-					h.feed(b, r)
-				}
-			}
-		})
+		"--size=lognormal,--header=tokens", "--corpus", "-F=tokens"} {
+		b.Run(name, func(b *testing.B) { benchHotPathContent(b, specs[name], nil) })
+	}
+	for _, name := range []string{"-l=mean", "--size=lognormal", "--size=lognormal,--body=random", "--corpus", "-F=tokens"} {
+		for _, v := range contentESMTP {
+			b.Run(name+","+v.name, func(b *testing.B) { benchHotPathContent(b, specs[name], v.esmtp()) })
+		}
+	}
+}
+
+func benchHotPathContent(b *testing.B, m plan.Message, e *protocol.ESMTP) {
+	h := hotPathContentESMTP(b, m, e)
+	message := contentMessage(b, h, e)
+	b.ReportAllocs()
+	for b.Loop() {
+		message()
+	}
+	b.StopTimer()
+	if h.s.accepted < int64(b.N) {
+		b.Fatalf("%d messages accepted after %d", h.s.accepted, b.N)
 	}
 }
 
 // TestHotPathContentAllocations: every kind of content, like the default message,
-// allocates nothing per message once the slot is warm.
+// allocates nothing per message once the slot is warm; so do the kinds made per message
+// with SIZE= and with BDAT, in one chunk or many.
 func TestHotPathContentAllocations(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "1.eml"), []byte("Subject: x\n\n.body\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for name, m := range contentSpecs(t, dir, 30000) {
-		h := hotPathContent(t, m)
-		replies := messageReplies(true)
-		message := func() {
-			for _, r := range replies {
-				h.feed(t, r)
+		variants := append([]struct {
+			name  string
+			esmtp func() *protocol.ESMTP
+		}{{"", func() *protocol.ESMTP { return nil }}}, contentESMTP...)
+		for _, v := range variants {
+			e := v.esmtp()
+			h := hotPathContentESMTP(t, m, e)
+			message := contentMessage(t, h, e)
+			message() // warm: the first message sizes the slot's buffers
+			if n := testing.AllocsPerRun(500, message); n != 0 {
+				t.Errorf("%s%s: %.2f allocations per message, want 0", name, v.name, n)
 			}
-		}
-		message()
-		if n := testing.AllocsPerRun(500, message); n != 0 {
-			t.Errorf("%s: %.2f allocations per message, want 0", name, n)
+			if h.s.accepted < 501 {
+				t.Errorf("%s%s: %d messages accepted, want ≥ 501", name, v.name, h.s.accepted)
+			}
 		}
 	}
 }

@@ -27,6 +27,13 @@ func newHotPath(tb testing.TB, pipelining bool) *hotPath {
 // newHotPathSpec is newHotPath for messages of spec.
 func newHotPathSpec(tb testing.TB, pipelining bool, spec protocol.MessageSpec) *hotPath {
 	tb.Helper()
+	return newHotPathESMTP(tb, pipelining, spec, nil)
+}
+
+// newHotPathESMTP is newHotPathSpec with the service extensions e (nil: none), which the
+// server announces (PIPELINING only when pipelining).
+func newHotPathESMTP(tb testing.TB, pipelining bool, spec protocol.MessageSpec, e *protocol.ESMTP) *hotPath {
+	tb.Helper()
 	target, err := ParseTarget("127.0.0.1:25")
 	if err != nil {
 		tb.Fatal(err)
@@ -36,6 +43,10 @@ func newHotPathSpec(tb testing.TB, pipelining bool, spec protocol.MessageSpec) *
 	cfg.Protocol = protocol.Config{Hostname: "vm", Template: protocol.NewTemplate(spec), ReuseConnection: true}
 	if pipelining {
 		cfg.Protocol.Pipelining, cfg.Protocol.Greeting = true, protocol.GreetEHLO
+	}
+	if e != nil {
+		e.Prepare(cfg.Protocol.Template)
+		cfg.Protocol.ESMTP, cfg.Protocol.Greeting = e, protocol.GreetEHLO
 	}
 	r := newRunner(cfg, nil, cfg.Messages, nil, false)
 	tb.Cleanup(r.release)
@@ -48,12 +59,23 @@ func newHotPathSpec(tb testing.TB, pipelining bool, spec protocol.MessageSpec) *
 	}
 	h.s.client.Start(seq, r.now())
 	h.feed(tb, []byte("220 x ESMTP\r\n"))
-	if pipelining {
+	switch {
+	case e != nil:
+		h.feed(tb, []byte("250-x\r\n250-PIPELINING\r\n250-SIZE\r\n250-CHUNKING\r\n250 8BITMIME\r\n"))
+	case pipelining:
 		h.feed(tb, []byte("250-x\r\n250-PIPELINING\r\n250 8BITMIME\r\n"))
-	} else {
+	default:
 		h.feed(tb, []byte("250 x\r\n"))
 	}
 	return h
+}
+
+// messageEach sends one message, the server's replies one read each: for BDAT in chunks,
+// whose count varies with the message's size.
+func (h *hotPath) messageEach(tb testing.TB, reply []byte) {
+	for before := h.s.accepted; h.s.accepted == before; {
+		h.feed(tb, reply)
+	}
 }
 
 // feed hands the machine one read's worth of replies, then writes what it answers.
@@ -74,6 +96,16 @@ func messageReplies(pipelining bool) [][]byte {
 	if pipelining {
 		reads = []string{"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n", "250 2.0.0 Ok: queued as X\r\n"}
 	}
+	return replyReads(reads)
+}
+
+// bdatReplies is one message's replies when it goes out pipelined in one BDAT chunk: one
+// read.
+func bdatReplies() [][]byte {
+	return replyReads([]string{"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: queued as X\r\n"})
+}
+
+func replyReads(reads []string) [][]byte {
 	out := make([][]byte, len(reads))
 	for i, r := range reads {
 		out[i] = []byte(r)

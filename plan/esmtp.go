@@ -63,11 +63,6 @@ func (p Plan) validateESMTP() error {
 	if e.BDATChunk < 0 {
 		return fmt.Errorf("esmtp.bdat_chunk: must not be negative: %d", e.BDATChunk)
 	}
-	if body := p.Message.variableBody(); body != "" && (e.BDAT || e.Size) {
-		// BDAT's un-stuffed body and SIZE's count are taken from the run's one body
-		// (protocol.ESMTP.Prepare); a body made per message has neither yet.
-		return fmt.Errorf("esmtp: %s with %s: a body that varies per message cannot be sent with BDAT or counted for SIZE= yet", esmtpBodyUsers(e), body)
-	}
 	if e.XClient != "" {
 		if _, err := protocol.ParseXClient(e.XClient); err != nil {
 			return fmt.Errorf("esmtp.xclient: %w", err)
@@ -110,31 +105,4 @@ func checkNotify(v string) error {
 		seen[w] = true
 	}
 	return nil
-}
-
-// variableBody names the message option that makes each message's body its own, or "".
-func (m Message) variableBody() string {
-	switch {
-	case m.Size != "":
-		return "message.size"
-	case m.Body != "" && m.Body != BodySMTPSource:
-		return "message.body"
-	case m.Attach != "":
-		return "message.attach"
-	case m.Corpus != "":
-		return "message.corpus"
-	case m.File != nil && protocol.FileHasTokens(m.File.Content):
-		return "message.file with tokens"
-	}
-	return ""
-}
-
-func esmtpBodyUsers(e *ESMTP) string {
-	switch {
-	case e.BDAT && e.Size:
-		return "esmtp.bdat and esmtp.size"
-	case e.BDAT:
-		return "esmtp.bdat"
-	}
-	return "esmtp.size"
 }

@@ -10,10 +10,14 @@ import "strconv"
 
 // bdatState is the message being sent with BDAT on this connection.
 type bdatState struct {
-	hdr   []byte // the message's per-message headers, rendered once (reused across messages)
-	total int    // headers and body
-	off   int    // octets already handed to BDAT commands
-	at    int64  // when the headers were rendered (the trace header's time)
+	// own is the message's own bytes (the trace header, the headers, a templated file's
+	// content) and body the body that follows them, in plain form (message_plain.go),
+	// rendered once per message into buffers reused across messages.
+	own    []byte
+	body   [][]byte
+	pieces [][]byte // the scratch a body made per message is cut into
+	total  int      // own bytes and body
+	off    int      // octets already handed to BDAT commands
 }
 
 // sendDataCommand starts the message's content: BDAT when this session uses it, DATA
@@ -23,9 +27,9 @@ func (c *Client) sendDataCommand(now int64, t *txn) {
 		c.command(PhaseData, now, t.seq, cmdData)
 		return
 	}
-	c.bdat.hdr = c.cfg.Template.AppendTraceHeader(c.bdat.hdr[:0], t.seq, now)
-	c.bdat.hdr = c.cfg.Template.AppendHeaders(c.bdat.hdr, t.seq, c.slot)
-	c.bdat.total, c.bdat.off, c.bdat.at = len(c.bdat.hdr)+c.cfg.ESMTP.bdatLen, 0, now
+	var n int
+	c.bdat.own, c.bdat.body, n = c.cfg.ESMTP.appendPlain(c.cfg.Template, c.bdat.own[:0], &c.bdat.pieces, t.seq, c.slot, now)
+	c.bdat.total, c.bdat.off = len(c.bdat.own)+n, 0
 	if c.pipelining {
 		for c.bdat.off < c.bdat.total {
 			c.sendChunk(now, t)
@@ -36,8 +40,8 @@ func (c *Client) sendDataCommand(now int64, t *txn) {
 }
 
 // sendChunk sends the next chunk. A message that fits one chunk goes out without a
-// copy: its headers, then the shared body pieces; a larger one is copied chunk by chunk
-// into the output buffer.
+// copy of its body: its own bytes, then the body's pieces; a larger one is copied chunk
+// by chunk into the output buffer.
 func (c *Client) sendChunk(now int64, t *txn) {
 	n := c.bdat.total - c.bdat.off
 	if chunk := c.cfg.ESMTP.Chunk; chunk > 0 && n > chunk {
@@ -53,9 +57,9 @@ func (c *Client) sendChunk(now int64, t *txn) {
 	c.traceSent(c.out.B[start:])
 	c.out.B = append(c.out.B, '\r', '\n')
 	if c.bdat.off == 0 && last && c.body == nil {
-		c.out.B = append(c.out.B, c.bdat.hdr...)
+		c.out.B = append(c.out.B, c.bdat.own...)
 		c.bodyAt = len(c.out.B)
-		c.body, c.bodyLen = c.cfg.ESMTP.bdatBody, c.cfg.ESMTP.bdatLen
+		c.body, c.bodyLen = c.bdat.body, c.bdat.total-len(c.bdat.own)
 	} else {
 		c.out.B = c.appendMessageRange(c.out.B, c.bdat.off, n)
 	}
@@ -68,12 +72,12 @@ func (c *Client) sendChunk(now int64, t *txn) {
 	c.dotSeq = t.seq
 }
 
-// appendMessageRange appends n octets of the message from offset off: the headers, then
-// the body pieces.
+// appendMessageRange appends n octets of the message from offset off: its own bytes,
+// then the body's pieces.
 func (c *Client) appendMessageRange(dst []byte, off, n int) []byte {
-	pieces := c.cfg.ESMTP.bdatBody
+	pieces := c.bdat.body
 	for i := -1; i < len(pieces) && n > 0; i++ {
-		p := c.bdat.hdr
+		p := c.bdat.own
 		if i >= 0 {
 			p = pieces[i]
 		}

@@ -160,7 +160,6 @@ type Client struct {
 
 	esmtp       esmtpSession // the extensions this connection uses (esmtp.go)
 	xclientSent bool         // XCLIENT went out on this connection (xclient.go)
-	bdat        bdatState    // the message going out with BDAT (bdat.go)
 
 	// reply is the reply being handled, for the observer; nil outside onReply. It points
 	// at rep, so that handing it out does not allocate.
@@ -172,6 +171,10 @@ type Client struct {
 	bodyLen int
 	bodyAt  int
 	pieces  [][]byte // a body cut per message (Template.AppendMessage), reused
+
+	// What only the extensions use, after what every message does.
+	bdat       bdatState // the message going out with BDAT (bdat.go)
+	sizePieces [][]byte  // scratch of SIZE='s count (messageSize), reused
 }
 
 // NewClient makes the machine for session slot number slot (it appears in Message-Ids).

@@ -1,9 +1,6 @@
 package protocol
 
-import (
-	"bytes"
-	"strconv"
-)
+import "strconv"
 
 // EightBitMode is when MAIL carries BODY=8BITMIME (RFC 6152), always only when the
 // server announces 8BITMIME.
@@ -42,58 +39,37 @@ type ESMTP struct {
 	Proxy   *ProxyHeader
 
 	prepared bool
-	bdatBody [][]byte // the body without dot-stuffing and without the final ".\r\n"
+	bdatBody [][]byte // the fixed body in plain form (message_plain.go); nil when bodies are made per message
 	bdatLen  int
+	corpus   [][]byte // the corpus messages in plain form
+	filePre  *Text    // a templated file's text in plain form, around its Message-Id
+	filePost *Text
 	eightBit bool // the template's fixed parts hold a byte ≥ 0x80
 }
 
 // Prepare renders what the extensions need from the run's template, once, before any
-// session starts: the body as BDAT sends it (not dot-stuffed), and whether it is 8-bit.
+// session starts: the fixed body, the corpus messages or a templated file as BDAT sends
+// them and SIZE= counts them (not dot-stuffed), and whether the messages are 8-bit.
 func (e *ESMTP) Prepare(t *Template) {
-	pieces := t.BodyPieces()
-	last := pieces[len(pieces)-1]
-	body := append(append([][]byte(nil), pieces[:len(pieces)-1]...), last[:len(last)-len(".\r\n")])
-	if stuffed(body) {
-		body = [][]byte{unstuff(bytes.Join(body, nil))}
+	e.bdatBody, e.bdatLen, e.corpus, e.filePre, e.filePost = nil, 0, nil, nil, nil
+	if pieces := t.BodyPieces(); len(pieces) > 0 {
+		e.bdatBody = plainBody(pieces)
 	}
-	e.bdatBody, e.bdatLen = body, 0
-	e.eightBit = has8bit(t.spec.Sender) || has8bit(t.spec.Recipient)
-	for _, p := range body {
+	if t.dotBody != nil {
+		e.filePre, e.filePost = t.splitFile(unstuff(t.spec.Content))
+	}
+	if c := t.spec.Corpus; c != nil {
+		e.corpus = make([][]byte, len(c))
+		for i, m := range c {
+			e.corpus[i] = plainBody([][]byte{m})[0]
+		}
+	}
+	e.eightBit = has8bit(t.spec.Sender) || has8bit(t.spec.Recipient) || t.has8bitParts()
+	for _, p := range e.bdatBody {
 		e.bdatLen += len(p)
-		e.eightBit = e.eightBit || bytes.IndexFunc(p, func(r rune) bool { return r >= 0x80 }) >= 0
+		e.eightBit = e.eightBit || has8bitBytes(p)
 	}
 	e.prepared = true
-}
-
-// stuffed reports whether a line of body starts with the '.' that dot-stuffing added.
-// Lines start after a '\n' or at the start of the body (right after the headers).
-func stuffed(body [][]byte) bool {
-	atLineStart := true
-	for _, p := range body {
-		if len(p) == 0 {
-			continue
-		}
-		if atLineStart && p[0] == '.' || bytes.Contains(p, []byte("\n.")) {
-			return true
-		}
-		atLineStart = p[len(p)-1] == '\n'
-	}
-	return false
-}
-
-// unstuff removes the '.' that dot-stuffing put before lines that start with one.
-func unstuff(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	atLineStart := true
-	for _, ch := range b {
-		if atLineStart && ch == '.' {
-			atLineStart = false
-			continue
-		}
-		out = append(out, ch)
-		atLineStart = ch == '\n'
-	}
-	return out
 }
 
 func has8bit(s string) bool {
@@ -122,13 +98,13 @@ type esmtpSession struct {
 
 // negotiate decides, from the server's announcement, which extensions this session uses.
 // BDAT is not used with LMTP (its last chunk is owed one reply per accepted recipient,
-// unknown when the chunks are pipelined).
+// unknown when the chunks are pipelined). SIZE= and BDAT take what Prepare made.
 func (e *ESMTP) negotiate(caps *Capabilities, lmtp bool) esmtpSession {
 	if e == nil {
 		return esmtpSession{}
 	}
 	s := esmtpSession{
-		size:       e.Size && caps.Has(ExtSize),
+		size:       e.Size && e.prepared && caps.Has(ExtSize),
 		body8:      caps.Has(Ext8BitMIME) && (e.EightBit == EightBitAlways || e.EightBit == EightBitAuto && e.eightBit),
 		smtputf8:   e.SMTPUTF8 && caps.Has(ExtSMTPUTF8),
 		requireTLS: e.RequireTLS && caps.Has(ExtRequireTLS),
@@ -147,8 +123,9 @@ func (c *Client) appendMailParams(now, seq int64) {
 	c.out.B = c.out.B[:len(c.out.B)-2]
 	e := c.cfg.ESMTP
 	if c.esmtp.size {
+		size := c.messageSize(seq, now)
 		c.out.B = append(c.out.B, " SIZE="...)
-		c.out.B = strconv.AppendInt(c.out.B, int64(c.messageSize(seq, now)), 10)
+		c.out.B = strconv.AppendInt(c.out.B, int64(size), 10)
 	}
 	if c.esmtp.body8 {
 		c.out.B = append(c.out.B, " BODY=8BITMIME"...)
@@ -237,17 +214,16 @@ func appendXtextInPlace(b []byte, from int) []byte {
 
 func xtextSpecial(ch byte) bool { return ch < '!' || ch > '~' || ch == '+' || ch == '=' }
 
-// messageSize is the size of message seq as it goes out: the per-message headers and
-// the body. They are rendered at the end of the output buffer to be measured, then
-// dropped, so that nothing is allocated.
+// messageSize is the size of message seq as SIZE= counts it (RFC 1870): its own bytes
+// and its body in plain form (message_plain.go), as BDAT sends them. They are rendered
+// at the end of the output buffer to be measured, then dropped, with a scratch of their
+// own (c.pieces and c.bdat's may still be waiting to go out), so that nothing is
+// allocated.
 func (c *Client) messageSize(seq, now int64) int {
 	mark := len(c.out.B)
-	c.out.B = c.cfg.Template.AppendTraceHeader(c.out.B, seq, now)
-	c.out.B = c.cfg.Template.AppendHeaders(c.out.B, seq, c.slot)
-	n := len(c.out.B) - mark
+	var body int
+	c.out.B, _, body = c.cfg.ESMTP.appendPlain(c.cfg.Template, c.out.B, &c.sizePieces, seq, c.slot, now)
+	n := len(c.out.B) - mark + body
 	c.out.B = c.out.B[:mark]
-	if e := c.cfg.ESMTP; e != nil && e.prepared {
-		return n + e.bdatLen
-	}
-	return n + c.cfg.Template.BodyLen() - len(".\r\n")
+	return n
 }

@@ -1,11 +1,13 @@
 package protocol
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/protocol/corpus"
 )
 
 const allCaps = "250-PIPELINING\r\n250-SIZE 10240000\r\n250-DSN\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n"
@@ -224,4 +226,173 @@ func TestESMTPSteadyStateAllocations(t *testing.T) {
 func bdatPayloadOf(c *Client, e *ESMTP) []byte {
 	b := c.cfg.Template.AppendHeaders(nil, 1, 0)
 	return append(b, make([]byte, e.bdatLen)...)
+}
+
+// bodiesMadePerMessage are the message kinds whose body is made per message, each with
+// something DATA has to dot-stuff where it can: sizes of a body of Size (smtp-source's
+// lines, text with an attachment, random), corpus messages (leading dots, a line over
+// 998 bytes, 8-bit bytes, a bare LF turned into CRLF), a -F file with tokens and
+// leading dots, and header tokens over a body with leading dots.
+func bodiesMadePerMessage() map[string]MessageSpec {
+	size := func(seq int64) int { return 300 + 131*int(seq%5) }
+	long := strings.Repeat("0123456789", 120)
+	kinds := map[string]MessageSpec{
+		"size":               {Size: size},
+		"size text attached": {Size: func(seq int64) int { return 1500 + 77*int(seq) }, Body: BodyText, Attach: func(seq int64) int { return 100 + int(seq) }, Seed: 3},
+		"size random":        {Size: size, Body: BodyRandom, Seed: 4},
+		"corpus": {Corpus: [][]byte{
+			corpus.WireForm([]byte("Subject: c0\n\n.leading dot\n..two\n.\nend\n")),
+			corpus.WireForm([]byte("Subject: c1\r\n\r\n" + long + "\r\nh\xc3\xa9llo \xff\r\n")),
+			corpus.WireForm([]byte("Subject: c2\n\nno dots at all\n")),
+		}},
+		"file with tokens": {FileTemplate: true, Headers: false,
+			Content: FileContent([]byte("Subject: n {seq}\nMessage-Id: <same@x>\n\n.body {seq} {uuid}\n..two {random:20}\n.\n"))},
+		"header tokens": {ExtraHeaders: []string{"X-Seq: {seq} {uuid}"}, Content: FileContent([]byte(".dot\nx\n"))},
+	}
+	for name, spec := range kinds {
+		spec.Sender, spec.Recipient, spec.Recipients, spec.PID = "foo@vm", "bar@vm", 2, 1
+		spec.Headers = spec.Headers || !spec.FileTemplate
+		kinds[name] = spec
+	}
+	return kinds
+}
+
+// mailSizes are the SIZE= values of the MAIL commands a session sent, in order (a MAIL
+// may follow a chunk that ends between CR and LF: commands are found by their verb).
+func mailSizes(t *testing.T, client string) []int {
+	var out []int
+	for _, part := range strings.Split(client, "MAIL FROM:")[1:] {
+		line, _, _ := strings.Cut(part, "\r\n")
+		_, v, ok := strings.Cut(line, " SIZE=")
+		n, err := strconv.Atoi(strings.Fields(v + " ")[0])
+		if !ok || err != nil {
+			t.Fatalf("MAIL without SIZE=: %q", line)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// A body made per message goes out with BDAT as DATA delivers it (DATA's bytes
+// un-stuffed), with and without PIPELINING, in one chunk or many, the replies split at
+// every byte; SIZE= on each MAIL is that message's size in plain form, with BDAT and
+// with DATA.
+func TestBDATAndSizeWithBodiesMadePerMessage(t *testing.T) {
+	for name, spec := range bodiesMadePerMessage() {
+		t.Run(name, func(t *testing.T) {
+			plain := esmtpScenario(Config{ReuseConnection: true}, spec, "", nil)
+			plain.messages = 5
+			want := dataPayloads(t, driveChunked(t, plain).client)
+			if len(want) != 5 || want[0] == want[1] {
+				t.Fatalf("DATA sent %q", want)
+			}
+			wantSizes := make([]int, len(want))
+			for i, m := range want {
+				wantSizes[i] = len(m)
+			}
+			sc := esmtpScenario(Config{ReuseConnection: true, Pipelining: true}, spec, allCaps, &ESMTP{Size: true})
+			sc.messages = 5
+			res := driveChunked(t, sc)
+			if got := dataPayloads(t, res.client); res.err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("DATA with SIZE=: err %v, sent %q", res.err, got)
+			}
+			if got := mailSizes(t, res.client); !slices.Equal(got, wantSizes) {
+				t.Fatalf("DATA: SIZE= %v, want %v", got, wantSizes)
+			}
+			for _, pipelining := range []bool{false, true} {
+				for _, chunk := range []int{0, 7, 100, 100000} {
+					cfg := Config{ReuseConnection: true, Pipelining: pipelining}
+					sc := esmtpScenario(cfg, spec, allCaps, &ESMTP{Size: true, BDAT: true, Chunk: chunk})
+					sc.messages = 5
+					res := driveChunked(t, sc)
+					if res.err != nil || len(res.rec.outcomes) != 5 || res.rec.dots != 5 {
+						t.Fatalf("pipelining %v chunk %d: err %v, outcomes %v", pipelining, chunk, res.err, res.rec.outcomes)
+					}
+					got := bdatPayloads(t, res.client)
+					if strings.Join(got, "|") != strings.Join(want, "|") || strings.Contains(res.client, "DATA") {
+						t.Fatalf("pipelining %v chunk %d: BDAT sent %q, DATA sent %q", pipelining, chunk, got, want)
+					}
+					if sizes := mailSizes(t, res.client); !slices.Equal(sizes, wantSizes) {
+						t.Fatalf("pipelining %v chunk %d: SIZE= %v, want %v", pipelining, chunk, sizes, wantSizes)
+					}
+					wantBDAT := 5
+					if chunk > 0 {
+						wantBDAT = 0
+						for _, n := range wantSizes {
+							wantBDAT += (n + chunk - 1) / chunk
+						}
+					}
+					if n := strings.Count(strings.Join(res.rec.phases, " "), "bdat:250") + 5; n != wantBDAT {
+						t.Fatalf("pipelining %v chunk %d: %d chunks timed, want %d", pipelining, chunk, n, wantBDAT)
+					}
+				}
+			}
+		})
+	}
+}
+
+// doneCounter is an Observer that counts the messages done.
+type doneCounter struct {
+	nopObserver
+	done int
+}
+
+func (d *doneCounter) MessageDone(int64, Outcome, error, *Reply) { d.done++ }
+
+// A body made per message, counted for SIZE= and sent with BDAT in chunks, allocates
+// nothing per message once the session's buffers have grown.
+func TestBDATAndSizeWithBodiesMadePerMessageAllocations(t *testing.T) {
+	for name, spec := range bodiesMadePerMessage() {
+		spec.Hostname, spec.Date = "vm", "d"
+		if spec.Content == nil {
+			spec.Content = DefaultContent()
+		}
+		for _, pipelining := range []bool{false, true} {
+			src := &counterSource{total: 1 << 40}
+			e := &ESMTP{Size: true, BDAT: true, Chunk: 60}
+			cfg := Config{Greeting: GreetEHLO, ReuseConnection: true, Pipelining: pipelining, Template: NewTemplate(spec), Source: src, ESMTP: e}
+			e.Prepare(cfg.Template)
+			obs := &doneCounter{}
+			c := NewClient(&cfg, obs, 0)
+			seq, _ := src.Claim()
+			c.Start(seq, 0)
+			feed := func(s []byte) {
+				if _, step := c.Feed(s, 1); step != StepRead {
+					t.Fatalf("%s: step %v: %v", name, step, c.Err())
+				}
+				c.Flushed(0)
+			}
+			feed([]byte("220 x\r\n"))
+			feed([]byte("250-x\r\n250-PIPELINING\r\n250-SIZE\r\n250 CHUNKING\r\n"))
+			ok := []byte("250 ok\r\n")
+			message := func() {
+				for before := obs.done; obs.done == before; {
+					feed(ok)
+				}
+			}
+			for range 10 {
+				message()
+			}
+			if allocs := testing.AllocsPerRun(200, message); allocs != 0 {
+				t.Errorf("%s, pipelining %v: %.1f allocations per message, want 0", name, pipelining, allocs)
+			}
+		}
+	}
+}
+
+// BODY=8BITMIME auto looks at bodies made per message too: a corpus with an 8-bit
+// message gets it, 7-bit bodies of Size do not; extensions other than BDAT and SIZE=
+// take bodies made per message as well.
+func TestESMTPEightBitWithBodiesMadePerMessage(t *testing.T) {
+	kinds := bodiesMadePerMessage()
+	for name, want := range map[string]bool{"corpus": true, "size": false, "file with tokens": false} {
+		e := &ESMTP{EightBit: EightBitAuto, DSNReturn: "FULL"}
+		res := driveChunked(t, esmtpScenario(Config{}, kinds[name], allCaps, e))
+		if res.err != nil || len(res.rec.outcomes) != 2 {
+			t.Fatalf("%s: err %v, outcomes %v", name, res.err, res.rec.outcomes)
+		}
+		if got := strings.Contains(res.client, " BODY=8BITMIME"); got != want || !strings.Contains(res.client, " RET=FULL") {
+			t.Fatalf("%s: BODY=8BITMIME %v, want %v:\n%.300s", name, got, want, res.client)
+		}
+	}
 }

@@ -173,10 +173,7 @@ func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot 
 	dst = t.AppendTraceHeader(dst, seq, now)
 	dst = t.AppendHeaders(dst, seq, slot)
 	if c := t.spec.Corpus; c != nil {
-		i := uint64(seq-1) % uint64(len(c))
-		if t.spec.CorpusRandom {
-			i = tokenHash(t.spec.Seed, seq, 1<<30) % uint64(len(c))
-		}
+		i := t.corpusIndex(seq)
 		pieces := append((*scratch)[:0], c[i])
 		*scratch = pieces
 		return dst, pieces, len(c[i])
@@ -215,6 +212,15 @@ func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot 
 	}
 	*scratch = pieces
 	return dst, pieces, n
+}
+
+// corpusIndex is the corpus message that message seq sends: each in turn, or drawn.
+func (t *Template) corpusIndex(seq int64) int {
+	n := uint64(len(t.spec.Corpus))
+	if t.spec.CorpusRandom {
+		return int(tokenHash(t.spec.Seed, seq, 1<<30) % n)
+	}
+	return int(uint64(seq-1) % n)
 }
 
 // renderFilled prepares the patterns of bodies of Size; head is the Subject (if any) and

@@ -208,11 +208,18 @@ func FileHasTokens(content []byte) bool {
 	return t.HasTokens()
 }
 
-// renderFileTemplate splits the file's content (wire form) around its Message-Id header
-// (its header section is up to the first empty line), so that each message gets its own;
-// without one, the id goes first.
+// renderFileTemplate splits the file's content (wire form) around its Message-Id header,
+// so that each message gets its own.
 func (t *Template) renderFileTemplate(content []byte) {
-	pre, post := []byte{}, content
+	t.filePre, t.filePost = t.splitFile(content)
+	t.dotBody = [][]byte{[]byte(".\r\n")}
+}
+
+// splitFile parses a file's content around its Message-Id header (its header section is
+// up to the first empty line): the text before it and the text after it; without one,
+// or when the spec keeps the file's, all of it comes after (the id goes first).
+func (t *Template) splitFile(content []byte) (pre, post *Text) {
+	before, after := []byte{}, content
 	headerEnd := bytes.Index(content, []byte("\r\n\r\n"))
 	if t.spec.KeepMessageID {
 		headerEnd = -1
@@ -224,7 +231,7 @@ func (t *Template) renderFileTemplate(content []byte) {
 			for end < len(content) && (content[end] == ' ' || content[end] == '\t') { // folded
 				end += bytes.Index(content[end:], []byte("\r\n")) + 2
 			}
-			pre, post = content[:at], content[end:]
+			before, after = content[:at], content[end:]
 			break
 		}
 		next := bytes.Index(line, []byte("\r\n"))
@@ -233,18 +240,23 @@ func (t *Template) renderFileTemplate(content []byte) {
 		}
 		at += next + 2
 	}
-	t.filePre, _ = parseText(string(pre), false)
-	t.filePost, _ = parseText(string(post), false)
-	t.dotBody = [][]byte{[]byte(".\r\n")}
+	pre, _ = parseText(string(before), false)
+	post, _ = parseText(string(after), false)
+	return pre, post
 }
 
 // appendFile renders message seq of a templated file: its tokens, and a Message-Id of
 // its own unless the spec keeps the file's.
 func (t *Template) appendFile(dst []byte, seq int64, slot int) []byte {
-	dst = t.appendText(dst, t.filePre, seq)
+	return t.appendFileTexts(dst, t.filePre, t.filePost, seq, slot)
+}
+
+// appendFileTexts renders message seq of a file split into pre and post (splitFile).
+func (t *Template) appendFileTexts(dst []byte, pre, post *Text, seq int64, slot int) []byte {
+	dst = t.appendText(dst, pre, seq)
 	if !t.spec.KeepMessageID {
 		dst = append(dst, "Message-Id: "...)
 		dst = append(t.appendID(dst, seq, slot), "\r\n"...)
 	}
-	return t.appendText(dst, t.filePost, seq)
+	return t.appendText(dst, post, seq)
 }

@@ -52,24 +52,30 @@ func sendShareToDump(t *testing.T, total, messages int, args ...string) [][]byte
 	}
 	var out [][]byte
 	for _, rec := range bytes.Split(b, []byte(contentMarker))[1:] {
-		// The record's X- lines and the sink's Received header (with its continuation
-		// lines) come first, and it ends with an empty line.
-		i := bytes.Index(rec, []byte("\nReceived: "))
-		if i < 0 || !bytes.HasSuffix(rec, []byte("\n\n")) {
-			t.Fatalf("record without a message: %q", rec)
-		}
-		for i = i + 1; ; {
-			i += bytes.IndexByte(rec[i:], '\n') + 1
-			if rec[i] != '\t' {
-				break
-			}
-		}
-		out = append(out, rec[i:len(rec)-1])
+		out = append(out, recordMessage(t, rec))
 	}
 	if len(out) != messages {
 		t.Fatalf("%d messages in the dump, want %d", len(out), messages)
 	}
 	return out
+}
+
+// recordMessage is the message of a dump record (LF line ends): the record's X- lines
+// and the sink's Received header (with its continuation lines) come first, and it ends
+// with an empty line.
+func recordMessage(t *testing.T, rec []byte) []byte {
+	t.Helper()
+	i := bytes.Index(rec, []byte("\nReceived: "))
+	if i < 0 || !bytes.HasSuffix(rec, []byte("\n\n")) {
+		t.Fatalf("record without a message: %q", rec)
+	}
+	for i = i + 1; ; {
+		i += bytes.IndexByte(rec[i:], '\n') + 1
+		if rec[i] != '\t' {
+			break
+		}
+	}
+	return rec[i : len(rec)-1]
 }
 
 // wireSize is a dumped message's size on the wire before the final dot: its lines

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,6 +67,128 @@ func TestProxyProtocolAtGoSMTPSink(t *testing.T) {
 		}
 		if strings.Count(string(b), "[192.0.2.1]") < 3 || strings.Count(string(b), "[ipv6:2001:db8::5]") < 3 || strings.Contains(string(b), "127.0.0.1") {
 			t.Fatalf("%s: dump clients:\n%.3000s", v, b)
+		}
+	}
+}
+
+// sinkRecord is one message as go-smtp-sink dumped it: MAIL's arguments, and the message
+// (LF line ends, the dump's).
+type sinkRecord struct {
+	mailArgs string
+	msg      []byte
+}
+
+// size is the SIZE= MAIL carried, or -1.
+func (r sinkRecord) size(t *testing.T) int {
+	_, v, ok := strings.Cut(r.mailArgs, " SIZE=")
+	if !ok {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.Fields(v)[0])
+	if err != nil {
+		t.Fatalf("MAIL arguments %q: %v", r.mailArgs, err)
+	}
+	return n
+}
+
+// sendToSinkRecords runs go-smtp-source (-d -M source.test and args) to an in-process
+// go-smtp-sink that dumps every message, and returns its records in the order they
+// arrived and the bytes of content the sink counted (all of each BDAT chunk; DATA's
+// lines with their stuffing dots).
+func sendToSinkRecords(t *testing.T, messages int, args ...string) ([]sinkRecord, int64) {
+	t.Helper()
+	dump := filepath.Join(t.TempDir(), "dump")
+	srv := sinktest.Start(t, sink.Config{EventLoops: 1, DumpFile: dump, DumpPrefix: contentMarker})
+	args = append([]string{"-m", strconv.Itoa(messages), "-M", "source.test", "-d", "--timeout", "30s"}, args...)
+	code, stderr := runCLI(t, append(args, srv.Addr().String())...)
+	if got := summary(t, stderr); code != 0 || got[1] != messages {
+		t.Fatalf("%v: exit %d, %v\n%s", args, code, got, stderr)
+	}
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sinkRecord
+	for _, rec := range bytes.Split(b, []byte(contentMarker))[1:] {
+		args, _, _ := strings.Cut(string(rec[bytes.Index(rec, []byte("X-Mail-Args: "))+len("X-Mail-Args: "):]), "\n")
+		out = append(out, sinkRecord{mailArgs: args, msg: recordMessage(t, rec)})
+	}
+	if len(out) != messages {
+		t.Fatalf("%d messages in the dump, want %d", len(out), messages)
+	}
+	return out, srv.Stats().Snapshot().Bytes
+}
+
+// withoutDateAndID is a message without its Date and Message-Id lines (they name the run).
+func withoutDateAndID(msg []byte) string {
+	var keep []string
+	for _, line := range strings.Split(string(msg), "\n") {
+		if !strings.HasPrefix(line, "Date: ") && !strings.HasPrefix(line, "Message-Id: ") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// A corpus of awkward messages (bare LF, a 2,000-byte line, 8-bit bytes, leading dots)
+// sent with BDAT, in one chunk or many, pipelined or not, arrives at go-smtp-sink as
+// DATA delivers it: the same messages as the DATA run's (which the sink un-stuffed) and
+// the corpus's bodies; every octet the sink counted is one of them, and SIZE= is each
+// message's size.
+func TestCorpusWithBDATAtSink(t *testing.T) {
+	dir := t.TempDir()
+	bodies := corpusMessages(t, dir)
+	base := []string{"-s", "1", "-f", "s@source.test", "-t", "r@sink.test", "--corpus", dir}
+	data, _ := sendToSinkRecords(t, 9, base...)
+	for _, extra := range [][]string{{"--bdat"}, {"--bdat=100", "--mail-size"}, {"--bdat=1000", "--pipelining", "--mail-size"}} {
+		got, counted := sendToSinkRecords(t, 9, append(base, extra...)...)
+		total := 0
+		for i, r := range got {
+			if withoutDateAndID(r.msg) != withoutDateAndID(data[i].msg) {
+				t.Fatalf("%v: message %d\n%q\nDATA delivered\n%q", extra, i+1, r.msg, data[i].msg)
+			}
+			_, body, _ := strings.Cut(string(r.msg), "\n\n")
+			if want := bodies[strings.TrimPrefix(lineOf(r.msg, "Subject"), "Subject: ")]; body != want {
+				t.Fatalf("%v: message %d body %q, want %q", extra, i+1, body, want)
+			}
+			if size := r.size(t); slices.Contains(extra, "--mail-size") && size != wireSize(r.msg) {
+				t.Fatalf("%v: message %d: SIZE=%d, %d bytes arrived", extra, i+1, size, wireSize(r.msg))
+			}
+			total += wireSize(r.msg)
+		}
+		if counted != int64(total) {
+			t.Fatalf("%v: the sink counted %d octets of BDAT chunks, the messages are %d", extra, counted, total)
+		}
+	}
+}
+
+// A -F file with tokens (and lines starting with dots) rendered per message: each
+// message's SIZE= is the bytes go-smtp-sink received for it, with BDAT (one chunk or
+// many, pipelined or not) and with DATA.
+func TestFileTemplateSizeAtSink(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "msg.eml")
+	content := "Subject: n {seq}\nX-Id: {uuid}\n\n.body {seq} {random:12}\n..two dots\n.\n" + strings.Repeat("line {seq}\n", 40)
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{{"--bdat"}, {"--bdat=64", "--pipelining"}, {"--bdat=500"}, {}} {
+		args := append([]string{"-s", "2", "-F", file, "--mail-size"}, extra...)
+		recs, counted := sendToSinkRecords(t, 20, args...)
+		sizes, total := map[int]bool{}, 0
+		for _, r := range recs {
+			size := r.size(t)
+			if size != wireSize(r.msg) || !strings.Contains(string(r.msg), "\n\n.body ") {
+				t.Fatalf("%v: SIZE=%d, %d bytes arrived: %q", extra, size, wireSize(r.msg), r.msg)
+			}
+			sizes[size] = true
+			total += size
+		}
+		if len(sizes) < 2 {
+			t.Fatalf("%v: every message of %d bytes: the tokens were not rendered per message", extra, total/20)
+		}
+		// DATA's count has a dot more per stuffed line: three a message here.
+		if len(extra) > 0 && counted != int64(total) || len(extra) == 0 && counted != int64(total+3*20) {
+			t.Fatalf("%v: the sink counted %d octets, the SIZE= values add up to %d", extra, counted, total)
 		}
 	}
 }
