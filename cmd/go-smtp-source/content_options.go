@@ -192,7 +192,7 @@ func parseCorpus(f flags, m *plan.Message) error {
 			return usagef("--corpus sends its own messages: not with --%s", other)
 		}
 	}
-	if _, err := corpus.Load(f.str("corpus"), false); err != nil {
+	if _, err := corpus.Load(f.str("corpus"), corpus.Keep{}); err != nil {
 		return fatalf("--corpus: %v", err)
 	}
 	m.Corpus, m.CorpusKeepHeaders = f.str("corpus"), f.on("corpus-keep-headers")
