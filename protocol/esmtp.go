@@ -45,9 +45,9 @@ type ESMTP struct {
 	// corpusTexts are the corpus messages that hold tokens in plain form (nil for one
 	// without; nil when none has any), as Template.corpusTexts
 	corpusTexts []*Text
-	filePre  *Text    // a templated file's text in plain form, around its Message-Id
-	filePost *Text
-	eightBit bool // the template's fixed parts hold a byte ≥ 0x80
+	filePre     *Text // a templated file's text in plain form, around its Message-Id
+	filePost    *Text
+	eightBit    bool // the template's fixed parts hold a byte ≥ 0x80
 }
 
 // Prepare renders what the extensions need from the run's template, once, before any

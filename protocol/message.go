@@ -115,10 +115,10 @@ type Template struct {
 	mimeAttach []byte
 	mimeClose  [3][]byte
 
-	headerTexts []*Text      // the Subject and extra headers, when rendered per message
-	filePre     *Text        // a templated file: before its Message-Id
-	filePost    *Text        // after it
-	dotBody     [][]byte     // a templated file's shared body: the final dot
+	headerTexts []*Text  // the Subject and extra headers, when rendered per message
+	filePre     *Text    // a templated file: before its Message-Id
+	filePost    *Text    // after it
+	dotBody     [][]byte // a templated file's shared body: the final dot
 	// corpusTexts are the corpus messages that hold tokens, each parsed from its wire
 	// form without the final dot, rendered per message; nil for a message without
 	// tokens (sent as its shared slice), nil when none has any
