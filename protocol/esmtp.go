@@ -42,8 +42,8 @@ type ESMTP struct {
 	bdatBody [][]byte // the fixed body in plain form (message_plain.go); nil when bodies are made per message
 	bdatLen  int
 	corpus   [][]byte // the corpus messages in plain form
-	// corpusTexts are the corpus messages that hold tokens in plain form (nil for one
-	// without; nil when none has any), as Template.corpusTexts
+	// corpusTexts are the corpus messages that hold tokens, in plain form (nil for one
+	// without, and nil when none has any), as Template.corpusTexts has them in wire form.
 	corpusTexts []*Text
 	filePre     *Text // a templated file's text in plain form, around its Message-Id
 	filePost    *Text

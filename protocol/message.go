@@ -121,7 +121,7 @@ type Template struct {
 	dotBody     [][]byte // a templated file's shared body: the final dot
 	// corpusTexts are the corpus messages that hold tokens, each parsed from its wire
 	// form without the final dot, rendered per message; nil for a message without
-	// tokens (sent as its shared slice), nil when none has any
+	// tokens (sent as its shared slice), and nil when none has any.
 	corpusTexts []*Text
 	traceHead   []byte       // "Header: run " (nil: no trace header)
 	traceEpoch  atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now

@@ -166,9 +166,10 @@ func (t *Template) randomAttachment(room int) int {
 // headers, see AppendTraceHeader and AppendHeaders) and returns the body that follows
 // them, up to and including ".\r\n", and its length. A fixed body is the template's
 // shared pieces, a corpus message without tokens its shared slice (one with tokens, as a
-// templated file, is rendered into dst and its body is the final dot); a body of MessageSpec.Size is cut from shared patterns into *scratch
-// (kept by the caller, reused from one message to the next, so that nothing is allocated
-// once it has grown). The body's pieces must not be modified.
+// templated file, is rendered into dst and its body is the final dot); a body of
+// MessageSpec.Size is cut from shared patterns into *scratch (kept by the caller, reused
+// from one message to the next, so that nothing is allocated once it has grown). The
+// body's pieces must not be modified.
 func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot int, now int64) ([]byte, [][]byte, int) {
 	start := len(dst)
 	dst = t.AppendTraceHeader(dst, seq, now)
