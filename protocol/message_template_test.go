@@ -226,3 +226,29 @@ func TestTemplateStuffsRenderedLineStarts(t *testing.T) {
 		}
 	}
 }
+
+// A corpus message rendered for DATA is the message rendered in plain form (BDAT's),
+// dot-stuffed: un-stuffing it gives the plain form back, and no line of it is a lone
+// dot, whatever the message and the sender its {from} renders (an address: one line).
+func FuzzCorpusTemplateStuffing(f *testing.F) {
+	f.Fuzz(func(t *testing.T, msg, sender string) {
+		if strings.ContainsAny(sender, "\r\n") {
+			return
+		}
+		tmpl := corpusTemplate(sender, true, msg)
+		if tmpl.corpusTexts == nil {
+			return
+		}
+		var scratch [][]byte
+		wire, _, _ := tmpl.AppendMessage(nil, &scratch, 7, 1, 0)
+		e := &ESMTP{}
+		e.Prepare(tmpl)
+		plain, _, _ := e.appendPlain(tmpl, nil, &scratch, 7, 1, 0)
+		if got := unstuff(wire); !bytes.Equal(got, plain) {
+			t.Fatalf("un-stuffed DATA %q, plain %q", got, plain)
+		}
+		if bytes.HasPrefix(wire, []byte(".\r\n")) || bytes.Contains(wire, []byte("\n.\r\n")) {
+			t.Fatalf("a lone dot in %q", wire)
+		}
+	})
+}
