@@ -21,11 +21,12 @@ func applyContent(spec *protocol.MessageSpec, m plan.Message) error {
 		return err
 	}
 	if m.Corpus != "" {
-		msgs, err := corpus.Load(m.Corpus, m.CorpusKeepHeaders)
+		msgs, err := corpus.Load(m.Corpus, corpus.Keep{Addr: m.CorpusKeepHeaders, MessageID: m.KeepMessageID})
 		if err != nil {
 			return fmt.Errorf("message.corpus: %w", err)
 		}
 		spec.Corpus, spec.CorpusRandom, spec.CorpusKeepAddr = msgs, m.RandomPick, m.CorpusKeepHeaders
+		spec.KeepMessageID = m.KeepMessageID
 		spec.Content, spec.Length = nil, 0
 		return nil
 	}

@@ -43,7 +43,7 @@ func BenchmarkContentRun(b *testing.B) {
 		{"--size=lognormal", plan.Message{Size: lognormal, Seed: 1}},
 		{"--size=lognormal,--body=text", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyText}},
 		{"--size=lognormal,--body=random", plan.Message{Size: lognormal, Seed: 1, Body: plan.BodyRandom}},
-		{"--corpus", plan.Message{Corpus: benchCorpus(b, lognormal, 200)}},
+		{"--corpus", plan.Message{Corpus: benchCorpus(b, lognormal, 200, false)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			addr := startBenchSink(b)
@@ -74,8 +74,9 @@ func BenchmarkContentRun(b *testing.B) {
 }
 
 // benchCorpus writes n messages whose sizes are the distribution's first n draws into a
-// directory of message files.
-func benchCorpus(b *testing.B, spec string, n int) string {
+// directory of message files; with tokens, each holds tokens in its headers and in every
+// tenth line of its body, and CSS braces, as benchFileTemplate.
+func benchCorpus(b *testing.B, spec string, n int, tokens bool) string {
 	d, err := dist.Parse(spec)
 	if err != nil {
 		b.Fatal(err)
@@ -85,7 +86,13 @@ func benchCorpus(b *testing.B, spec string, n int) string {
 	for i := 1; i <= n; i++ {
 		size := int(d.Quantile(dist.Even(1, int64(i), dist.StreamSize)))
 		msg := []byte(fmt.Sprintf("Subject: corpus %d\n\n", i))
-		for len(msg) < size {
+		if tokens {
+			msg = []byte(fmt.Sprintf("Subject: corpus %d {seq}\nX-Id: {uuid} {random:16}\n\np{margin:0}\n", i))
+		}
+		for j := 0; len(msg) < size; j++ {
+			if tokens && j%10 == 0 {
+				msg = append(msg, "message {seq} for {rcpt}: "...)
+			}
 			msg = append(append(msg, line...), '\n')
 		}
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.eml", i)), msg, 0o600); err != nil {
@@ -96,8 +103,8 @@ func benchCorpus(b *testing.B, spec string, n int) string {
 }
 
 // contentSpecs are the message kinds of BenchmarkHotPathContent: -l of the lognormal's
-// mean size, and the realistic kinds of that mean.
-func contentSpecs(b testing.TB, corpusDir string, mean int) map[string]plan.Message {
+// mean size, and the realistic kinds of that mean (tokensDir: a corpus with tokens).
+func contentSpecs(b testing.TB, corpusDir, tokensDir string, mean int) map[string]plan.Message {
 	const lognormal = "lognormal:median=30k,sigma=1.2"
 	return map[string]plan.Message{
 		"-l=mean":                          {Length: mean - 120},
@@ -106,6 +113,7 @@ func contentSpecs(b testing.TB, corpusDir string, mean int) map[string]plan.Mess
 		"--size=lognormal,--body=random":   {Size: lognormal, Seed: 1, Body: plan.BodyRandom, Attach: ""},
 		"--size=lognormal,--header=tokens": {Size: lognormal, Seed: 1, Headers: []string{"X-Id: {seq} {uuid} {random:16}"}},
 		"--corpus":                         {Corpus: corpusDir},
+		"--corpus=tokens":                  {Corpus: tokensDir},
 		"-F=tokens":                        {File: &plan.File{Content: benchFileTemplate(mean)}},
 	}
 }
@@ -181,12 +189,12 @@ func contentMessage(tb testing.TB, h *hotPath, e *protocol.ESMTP) func() {
 func BenchmarkHotPathContent(b *testing.B) {
 	const lognormal = "lognormal:median=30k,sigma=1.2"
 	mean := contentMeanSize(b, lognormal, 1<<20)
-	specs := contentSpecs(b, benchCorpus(b, lognormal, 200), mean)
+	specs := contentSpecs(b, benchCorpus(b, lognormal, 200, false), benchCorpus(b, lognormal, 200, true), mean)
 	for _, name := range []string{"-l=mean", "--size=lognormal", "--size=lognormal,--body=text", "--size=lognormal,--body=random",
-		"--size=lognormal,--header=tokens", "--corpus", "-F=tokens"} {
+		"--size=lognormal,--header=tokens", "--corpus", "--corpus=tokens", "-F=tokens"} {
 		b.Run(name, func(b *testing.B) { benchHotPathContent(b, specs[name], nil) })
 	}
-	for _, name := range []string{"-l=mean", "--size=lognormal", "--size=lognormal,--body=random", "--corpus", "-F=tokens"} {
+	for _, name := range []string{"-l=mean", "--size=lognormal", "--size=lognormal,--body=random", "--corpus", "--corpus=tokens", "-F=tokens"} {
 		for _, v := range contentESMTP {
 			b.Run(name+","+v.name, func(b *testing.B) { benchHotPathContent(b, specs[name], v.esmtp()) })
 		}
@@ -210,11 +218,15 @@ func benchHotPathContent(b *testing.B, m plan.Message, e *protocol.ESMTP) {
 // allocates nothing per message once the slot is warm; so do the kinds made per message
 // with SIZE= and with BDAT, in one chunk or many.
 func TestHotPathContentAllocations(t *testing.T) {
-	dir := t.TempDir()
+	dir, tokensDir := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "1.eml"), []byte("Subject: x\n\n.body\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for name, m := range contentSpecs(t, dir, 30000) {
+	tokens := []byte("Subject: x {seq}\nX-Id: {uuid}\n\n.body {rcpt} p{margin:0}\n{from}\n")
+	if err := os.WriteFile(filepath.Join(tokensDir, "1.eml"), tokens, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range contentSpecs(t, dir, tokensDir, 30000) {
 		variants := append([]struct {
 			name  string
 			esmtp func() *protocol.ESMTP

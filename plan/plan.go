@@ -170,8 +170,8 @@ type Message struct {
 	// Headers are header lines added to every generated message (--header); they and
 	// the Subject may hold tokens ({seq} {uuid} {rcpt} {from} {date} {random:N} {worker}).
 	Headers []string `json:"headers,omitempty"`
-	// KeepMessageID sends a -F file that holds tokens with its own Message-Id (or none)
-	// instead of one per message.
+	// KeepMessageID sends a -F file that holds tokens, and the Corpus messages, with
+	// their own Message-Id (or none) instead of one per message.
 	KeepMessageID bool `json:"keep_message_id,omitempty"`
 
 	// FromList and RcptList are address lists (--from-file, --rcpt-file), carried by the

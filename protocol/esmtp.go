@@ -42,16 +42,19 @@ type ESMTP struct {
 	bdatBody [][]byte // the fixed body in plain form (message_plain.go); nil when bodies are made per message
 	bdatLen  int
 	corpus   [][]byte // the corpus messages in plain form
-	filePre  *Text    // a templated file's text in plain form, around its Message-Id
-	filePost *Text
-	eightBit bool // the template's fixed parts hold a byte ≥ 0x80
+	// corpusTexts are the corpus messages that hold tokens, in plain form (nil for one
+	// without, and nil when none has any), as Template.corpusTexts has them in wire form.
+	corpusTexts []*Text
+	filePre     *Text // a templated file's text in plain form, around its Message-Id
+	filePost    *Text
+	eightBit    bool // the template's fixed parts hold a byte ≥ 0x80
 }
 
 // Prepare renders what the extensions need from the run's template, once, before any
 // session starts: the fixed body, the corpus messages or a templated file as BDAT sends
 // them and SIZE= counts them (not dot-stuffed), and whether the messages are 8-bit.
 func (e *ESMTP) Prepare(t *Template) {
-	e.bdatBody, e.bdatLen, e.corpus, e.filePre, e.filePost = nil, 0, nil, nil, nil
+	e.bdatBody, e.bdatLen, e.corpus, e.corpusTexts, e.filePre, e.filePost = nil, 0, nil, nil, nil, nil
 	if pieces := t.BodyPieces(); len(pieces) > 0 {
 		e.bdatBody = plainBody(pieces)
 	}
@@ -62,6 +65,9 @@ func (e *ESMTP) Prepare(t *Template) {
 		e.corpus = make([][]byte, len(c))
 		for i, m := range c {
 			e.corpus[i] = plainBody([][]byte{m})[0]
+		}
+		if t.corpusTexts != nil {
+			e.corpusTexts = parseCorpusTexts(e.corpus, 0)
 		}
 	}
 	e.eightBit = has8bit(t.spec.Sender) || has8bit(t.spec.Recipient) || t.has8bitParts()

@@ -232,7 +232,9 @@ func bdatPayloadOf(c *Client, e *ESMTP) []byte {
 // something DATA has to dot-stuff where it can: sizes of a body of Size (smtp-source's
 // lines, text with an attachment, random), corpus messages (leading dots, a line over
 // 998 bytes, 8-bit bytes, a bare LF turned into CRLF), a -F file with tokens and
-// leading dots, and header tokens over a body with leading dots.
+// leading dots, and header tokens over a body with leading dots; corpus messages with
+// tokens and without, and a -F file, where a sender with a leading dot renders at line
+// starts.
 func bodiesMadePerMessage() map[string]MessageSpec {
 	size := func(seq int64) int { return 300 + 131*int(seq%5) }
 	long := strings.Repeat("0123456789", 120)
@@ -248,9 +250,19 @@ func bodiesMadePerMessage() map[string]MessageSpec {
 		"file with tokens": {FileTemplate: true, Headers: false,
 			Content: FileContent([]byte("Subject: n {seq}\nMessage-Id: <same@x>\n\n.body {seq} {uuid}\n..two {random:20}\n.\n"))},
 		"header tokens": {ExtraHeaders: []string{"X-Seq: {seq} {uuid}"}, Content: FileContent([]byte(".dot\nx\n"))},
+		"corpus with tokens": {Sender: ".foo@vm", Seed: 6, Corpus: [][]byte{
+			corpus.WireForm([]byte("Subject: c0 {seq}\n\n.leading dot {rcpt}\n{from} at a line start\np{margin:0} {name}\n.\n")),
+			corpus.WireForm([]byte("Subject: c1\n\nno tokens\n..two\n")),
+			corpus.WireForm([]byte("Subject: c2 {uuid}\n\n{random:30}\n{from}\n")),
+		}},
+		"file with a dot sender": {Sender: ".foo@vm", FileTemplate: true, Headers: false,
+			Content: FileContent([]byte("Subject: n {seq}\n\n{from}\n.{from}\n"))},
 	}
 	for name, spec := range kinds {
-		spec.Sender, spec.Recipient, spec.Recipients, spec.PID = "foo@vm", "bar@vm", 2, 1
+		if spec.Sender == "" {
+			spec.Sender = "foo@vm"
+		}
+		spec.Recipient, spec.Recipients, spec.PID = "bar@vm", 2, 1
 		spec.Headers = spec.Headers || !spec.FileTemplate
 		kinds[name] = spec
 	}

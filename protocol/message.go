@@ -68,7 +68,8 @@ type MessageSpec struct {
 	Worker       int
 	// FileTemplate renders Content (a -F file whose content holds tokens) per message:
 	// its tokens, and a Message-Id of its own in place of the file's (or first, when it
-	// has none) unless KeepMessageID.
+	// has none) unless KeepMessageID. KeepMessageID also keeps a corpus message's own
+	// (its Corpus entry then has it): no Message-Id is generated.
 	FileTemplate  bool
 	KeepMessageID bool
 
@@ -77,8 +78,10 @@ type MessageSpec struct {
 
 	// Corpus, when set, are the messages sent in turn (or drawn with CorpusRandom), in
 	// wire form ending in ".\r\n" without the headers each message gets anew (package
-	// corpus): the generated From, To (unless CorpusKeepAddr), Date and Message-Id go
-	// first. It replaces the body and the Subject.
+	// corpus): the generated From, To (unless CorpusKeepAddr), Date and Message-Id
+	// (unless KeepMessageID) go first. It replaces the body and the Subject. A message
+	// that holds tokens is rendered per message, as a templated file is (without a
+	// Message-Id of its own making); one without is sent as its shared slice.
 	Corpus         [][]byte
 	CorpusRandom   bool
 	CorpusKeepAddr bool
@@ -112,10 +115,14 @@ type Template struct {
 	mimeAttach []byte
 	mimeClose  [3][]byte
 
-	headerTexts []*Text      // the Subject and extra headers, when rendered per message
-	filePre     *Text        // a templated file: before its Message-Id
-	filePost    *Text        // after it
-	dotBody     [][]byte     // a templated file's shared body: the final dot
+	headerTexts []*Text  // the Subject and extra headers, when rendered per message
+	filePre     *Text    // a templated file: before its Message-Id
+	filePost    *Text    // after it
+	dotBody     [][]byte // a templated file's shared body: the final dot
+	// corpusTexts are the corpus messages that hold tokens, each parsed from its wire
+	// form without the final dot, rendered per message; nil for a message without
+	// tokens (sent as its shared slice), and nil when none has any.
+	corpusTexts []*Text
 	traceHead   []byte       // "Header: run " (nil: no trace header)
 	traceEpoch  atomic.Int64 // Unix ns of the time origin of AppendTraceHeader's now
 }
@@ -158,6 +165,7 @@ func NewTemplate(spec MessageSpec) *Template {
 	switch {
 	case spec.Corpus != nil:
 		t.headerTexts = nil // the corpus message has its own Subject
+		t.corpusTexts = parseCorpusTexts(spec.Corpus, len(".\r\n"))
 		if len(spec.ExtraHeaders) > 0 {
 			spec.Subject = nil
 			t.headerTexts = headerTexts(&spec)
@@ -296,8 +304,8 @@ func (t *Template) AppendTraceHeader(dst []byte, seq, now int64) []byte {
 
 // AppendHeaders appends the headers that precede Body: From, To, Date and a Message-Id
 // unique to message seq ("<pid.slot.seq@host>", hex, as smtp-source's "<pid.fd.count@host>";
-// "<pid-run.slot.seq@host>" with MessageSpec.Run). Without headers (-o, -F) it appends
-// nothing.
+// "<pid-run.slot.seq@host>" with MessageSpec.Run), unless MessageSpec.KeepMessageID (a
+// corpus message has its own). Without headers (-o, -F) it appends nothing.
 func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 	if !t.spec.Headers {
 		return dst
@@ -306,8 +314,10 @@ func (t *Template) AppendHeaders(dst []byte, seq int64, slot int) []byte {
 		dst = t.appendAddressHeaders(dst, seq)
 	}
 	dst = append(dst, t.dateHeader...)
-	dst = append(dst, "Message-Id: "...)
-	dst = append(t.appendID(dst, seq, slot), "\r\n"...)
+	if !t.spec.KeepMessageID {
+		dst = append(dst, "Message-Id: "...)
+		dst = append(t.appendID(dst, seq, slot), "\r\n"...)
+	}
 	for _, h := range t.headerTexts {
 		dst = append(t.appendText(dst, h, seq), "\r\n"...)
 	}
@@ -333,9 +343,10 @@ func (t *Template) appendAddressHeaders(dst []byte, seq int64) []byte {
 }
 
 // AppendMessageID appends message seq's Message-Id, "<pid.slot.seq@host>" as its header
-// carries it (for logs that are joined with the server's); nothing without headers.
+// carries it (for logs that are joined with the server's); nothing without headers and
+// nothing when messages keep their own.
 func (t *Template) AppendMessageID(dst []byte, seq int64, slot int) []byte {
-	if !t.spec.Headers && (t.dotBody == nil || t.spec.KeepMessageID) {
+	if !t.spec.Headers && t.dotBody == nil || t.spec.KeepMessageID {
 		return dst
 	}
 	return t.appendID(dst, seq, slot)

@@ -165,15 +165,20 @@ func (t *Template) randomAttachment(room int) int {
 // AppendMessage appends message seq's own bytes to dst (the trace header and the
 // headers, see AppendTraceHeader and AppendHeaders) and returns the body that follows
 // them, up to and including ".\r\n", and its length. A fixed body is the template's
-// shared pieces; a body of MessageSpec.Size is cut from shared patterns into *scratch
-// (kept by the caller, reused from one message to the next, so that nothing is allocated
-// once it has grown). The body's pieces must not be modified.
+// shared pieces, a corpus message without tokens its shared slice (one with tokens, as a
+// templated file, is rendered into dst and its body is the final dot); a body of
+// MessageSpec.Size is cut from shared patterns into *scratch (kept by the caller, reused
+// from one message to the next, so that nothing is allocated once it has grown). The
+// body's pieces must not be modified.
 func (t *Template) AppendMessage(dst []byte, scratch *[][]byte, seq int64, slot int, now int64) ([]byte, [][]byte, int) {
 	start := len(dst)
 	dst = t.AppendTraceHeader(dst, seq, now)
 	dst = t.AppendHeaders(dst, seq, slot)
 	if c := t.spec.Corpus; c != nil {
 		i := t.corpusIndex(seq)
+		if t.corpusTexts != nil && t.corpusTexts[i] != nil {
+			return t.appendWireText(dst, t.corpusTexts[i], seq), finalDot, len(".\r\n")
+		}
 		pieces := append((*scratch)[:0], c[i])
 		*scratch = pieces
 		return dst, pieces, len(c[i])

@@ -12,6 +12,10 @@ import "bytes"
 // file): not nil, so that the driver still sees a message body go out. Read-only.
 var emptyBody = [][]byte{}
 
+// finalDot is the body of a message in wire form whose content is all in its own bytes
+// (a corpus message with tokens). Read-only.
+var finalDot = [][]byte{[]byte(".\r\n")}
+
 // appendPlain appends message seq's own bytes to dst, as Template.AppendMessage does, and
 // returns the body that follows them in plain form and its length. scratch is the
 // caller's, as for AppendMessage, and must not hold pieces still waiting to be sent.
@@ -21,14 +25,18 @@ func (e *ESMTP) appendPlain(t *Template, dst []byte, scratch *[][]byte, seq int6
 	case t.spec.Corpus != nil:
 		dst = t.AppendTraceHeader(dst, seq, now)
 		dst = t.AppendHeaders(dst, seq, slot)
-		b := e.corpus[t.corpusIndex(seq)]
+		i := t.corpusIndex(seq)
+		if e.corpusTexts != nil && e.corpusTexts[i] != nil {
+			return t.appendText(dst, e.corpusTexts[i], seq), emptyBody, 0
+		}
+		b := e.corpus[i]
 		pieces := append((*scratch)[:0], b)
 		*scratch = pieces
 		return dst, pieces, len(b)
 	case t.dotBody != nil:
 		dst = t.AppendTraceHeader(dst, seq, now)
 		dst = t.AppendHeaders(dst, seq, slot)
-		return t.appendFileTexts(dst, e.filePre, e.filePost, seq, slot), emptyBody, 0
+		return t.appendFileTexts(dst, e.filePre, e.filePost, seq, slot, false), emptyBody, 0
 	case t.spec.Size == nil:
 		dst = t.AppendTraceHeader(dst, seq, now)
 		return t.AppendHeaders(dst, seq, slot), e.bdatBody, e.bdatLen

@@ -133,25 +133,67 @@ func headerTexts(spec *MessageSpec) []*Text {
 // appendText renders text for message seq.
 func (t *Template) appendText(dst []byte, text *Text, seq int64) []byte {
 	for i := range text.segs {
+		dst = t.appendSegment(dst, &text.segs[i], seq)
+	}
+	return dst
+}
+
+// appendWireText renders text of a message in wire form (its literals dot-stuffed when
+// it was parsed) for message seq, dot-stuffing what rendering put at a line start: a
+// token's '.' there, or the '.' of a literal that a token rendered empty left there.
+// dst must end at a line start or where text was at one when it was parsed.
+func (t *Template) appendWireText(dst []byte, text *Text, seq int64) []byte {
+	for i := range text.segs {
 		s := &text.segs[i]
-		switch s.tok {
-		case tokenNone:
+		mark := len(dst)
+		if s.tok == tokenNone {
+			if i > 0 && len(s.lit) > 0 && s.lit[0] == '.' && atLineStart(dst, mark) {
+				dst = append(dst, '.') // it followed a token when it was stuffed
+			}
 			dst = append(dst, s.lit...)
-		case tokenSeq:
-			dst = strconv.AppendInt(dst, seq, 10)
-		case tokenUUID:
-			dst = appendUUID(dst, tokenHash(t.spec.Seed, seq, 0), tokenHash(t.spec.Seed, seq, 1))
-		case tokenRcpt:
-			dst = t.AppendRecipient(dst, seq, 0)
-		case tokenFrom:
-			dst = append(dst, t.sender(seq)...)
-		case tokenDate:
-			dst = append(dst, t.spec.Date...)
-		case tokenRandom:
-			dst = appendRandomText(dst, t.spec.Seed, seq, s.n)
-		case tokenWorker:
-			dst = strconv.AppendInt(dst, int64(t.spec.Worker), 10)
+			continue
 		}
+		dst = stuffFrom(t.appendSegment(dst, s, seq), mark)
+	}
+	return dst
+}
+
+// atLineStart reports whether dst[i] starts a line: the start of the buffer (a message
+// starts a line) or after a '\n'.
+func atLineStart(dst []byte, i int) bool { return i == 0 || dst[i-1] == '\n' }
+
+// stuffFrom dot-stuffs dst from mark on: a '.' is put before every '.' that starts a
+// line there. Nothing is allocated when there is none.
+func stuffFrom(dst []byte, mark int) []byte {
+	for i := mark; i < len(dst); i++ {
+		if dst[i] == '.' && atLineStart(dst, i) {
+			dst = append(dst, 0)
+			copy(dst[i+1:], dst[i:])
+			i++
+		}
+	}
+	return dst
+}
+
+// appendSegment renders one segment of a Text for message seq.
+func (t *Template) appendSegment(dst []byte, s *textSegment, seq int64) []byte {
+	switch s.tok {
+	case tokenNone:
+		return append(dst, s.lit...)
+	case tokenSeq:
+		return strconv.AppendInt(dst, seq, 10)
+	case tokenUUID:
+		return appendUUID(dst, tokenHash(t.spec.Seed, seq, 0), tokenHash(t.spec.Seed, seq, 1))
+	case tokenRcpt:
+		return t.AppendRecipient(dst, seq, 0)
+	case tokenFrom:
+		return append(dst, t.sender(seq)...)
+	case tokenDate:
+		return append(dst, t.spec.Date...)
+	case tokenRandom:
+		return appendRandomText(dst, t.spec.Seed, seq, s.n)
+	case tokenWorker:
+		return strconv.AppendInt(dst, int64(t.spec.Worker), 10)
 	}
 	return dst
 }
@@ -245,18 +287,49 @@ func (t *Template) splitFile(content []byte) (pre, post *Text) {
 	return pre, post
 }
 
-// appendFile renders message seq of a templated file: its tokens, and a Message-Id of
-// its own unless the spec keeps the file's.
+// appendFile renders message seq of a templated file in wire form: its tokens, and a
+// Message-Id of its own unless the spec keeps the file's.
 func (t *Template) appendFile(dst []byte, seq int64, slot int) []byte {
-	return t.appendFileTexts(dst, t.filePre, t.filePost, seq, slot)
+	return t.appendFileTexts(dst, t.filePre, t.filePost, seq, slot, true)
 }
 
-// appendFileTexts renders message seq of a file split into pre and post (splitFile).
-func (t *Template) appendFileTexts(dst []byte, pre, post *Text, seq int64, slot int) []byte {
-	dst = t.appendText(dst, pre, seq)
+// appendFileTexts renders message seq of a file split into pre and post (splitFile), in
+// wire form (dot-stuffed) or plain.
+func (t *Template) appendFileTexts(dst []byte, pre, post *Text, seq int64, slot int, wire bool) []byte {
+	dst = t.appendBodyText(dst, pre, seq, wire)
 	if !t.spec.KeepMessageID {
 		dst = append(dst, "Message-Id: "...)
 		dst = append(t.appendID(dst, seq, slot), "\r\n"...)
 	}
-	return t.appendText(dst, post, seq)
+	return t.appendBodyText(dst, post, seq, wire)
+}
+
+// appendBodyText renders text of a message for message seq, in wire form or plain.
+func (t *Template) appendBodyText(dst []byte, text *Text, seq int64, wire bool) []byte {
+	if wire {
+		return t.appendWireText(dst, text, seq)
+	}
+	return t.appendText(dst, text, seq)
+}
+
+// parseCorpusTexts parses the corpus messages that hold tokens, each without its last
+// trim bytes (the final dot of the wire form), by the rule of a templated file: a brace
+// that is not a known token is text. A message without tokens is nil, and so is the
+// result when no message has any.
+func parseCorpusTexts(msgs [][]byte, trim int) []*Text {
+	var out []*Text
+	for i, m := range msgs {
+		if bytes.IndexByte(m, '{') < 0 {
+			continue
+		}
+		text, _ := parseText(string(m[:len(m)-trim]), false)
+		if !text.HasTokens() {
+			continue
+		}
+		if out == nil {
+			out = make([]*Text, len(msgs))
+		}
+		out[i] = text
+	}
+	return out
 }

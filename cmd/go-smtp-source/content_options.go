@@ -20,12 +20,12 @@ func addContentFlags(fs *pflag.FlagSet) {
 	fs.String("body", plan.BodySMTPSource, "what a body of --size is made of: `smtp-source` (-l's lines), text (readable words) or random (base64 of random bytes in a MIME attachment)")
 	fs.String("attach", "", "add a MIME attachment of `DIST` bytes (--size's syntax) to every message of --size")
 	fs.StringArray("header", nil, "add the header `'NAME: VALUE'` to every message (repeatable); it and -S may hold {seq} {uuid} {rcpt} {from} {date} {random:N} {worker}")
-	fs.Bool("keep-message-id", false, "a -F file with tokens: keep its own Message-Id (or none) instead of one per message")
+	fs.Bool("keep-message-id", false, "a -F file with tokens, and --corpus messages: keep their own Message-Id (or none) instead of one per message")
 	fs.String("from-file", "", "envelope senders, one a line in `file`, used in turn (at random with --seed); From: follows")
 	fs.String("rcpt-file", "", "recipients, one a line in `file`, used in turn (at random with --seed); To: shows the first")
 	fs.String("rcpt-count", "", "recipients per message, `DIST` (--size's syntax, e.g. 1:80%,2-5:18%,50:2%), in place of -r")
 	fs.String("rcpt-domains", "", "weighted domains of generated recipients, `NAME:W,...` (a.example:70,b.example:30)")
-	fs.String("corpus", "", "send real messages from `DIR|FILE.mbox` (a Maildir, a directory of message files, or an mbox) in turn (at random with --seed), Date and Message-Id new for each, From and To the envelope's")
+	fs.String("corpus", "", "send real messages from `DIR|FILE.mbox` (a Maildir, a directory of message files, or an mbox) in turn (at random with --seed), Date and Message-Id new for each, From and To the envelope's; their {seq} {uuid} {rcpt} {from} {date} {random:N} {worker} rendered per message")
 	fs.Bool("corpus-keep-headers", false, "--corpus: keep the messages' own From and To")
 	fs.String("size", "", "message size `DIST`, headers included: 30k, uniform:10k-200k, lognormal:median=30k,sigma=1.2, or a table 1k:50%,10k:30%,100k:15%,2m:5% (k, m: powers of 1024); the body is filled to it")
 }
@@ -192,7 +192,7 @@ func parseCorpus(f flags, m *plan.Message) error {
 			return usagef("--corpus sends its own messages: not with --%s", other)
 		}
 	}
-	if _, err := corpus.Load(f.str("corpus"), false); err != nil {
+	if _, err := corpus.Load(f.str("corpus"), corpus.Keep{}); err != nil {
 		return fatalf("--corpus: %v", err)
 	}
 	m.Corpus, m.CorpusKeepHeaders = f.str("corpus"), f.on("corpus-keep-headers")

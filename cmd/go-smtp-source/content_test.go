@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -501,4 +502,72 @@ func dumpSizes(t *testing.T, messages int, args ...string) []float64 {
 		t.Fatalf("%d messages in the dump, want %d", len(sizes), messages)
 	}
 	return sizes
+}
+
+// corpusTemplates writes a corpus whose first two messages hold tokens (a CSS brace, an
+// unknown {name} and a stray brace too; a leading dot), one with its own Message-Id, one
+// without; the third holds none.
+func corpusTemplates(t *testing.T) string {
+	dir := t.TempDir()
+	msgs := []string{
+		"Subject: t0 {seq}\nMessage-Id: <own0.{seq}@x>\nX-Rcpt: {rcpt}\n\n.dot {seq} {uuid}\np{margin:0} {name} {seq\n",
+		"Subject: t1 {seq}\n\nbody {rcpt} {uuid}\n",
+		"Subject: t2 fixed\nMessage-Id: <own2@x>\n\nno tokens p{x:1}\n",
+	}
+	for i, m := range msgs {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.eml", i)), []byte(m), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// corpusTemplateWant is message seq of corpusTemplates's corpus as go-smtp-sink stores it,
+// after the generated From, To and Date (and Message-Id unless kept): a pattern, the
+// UUID any.
+func corpusTemplateWant(seq int, keep bool) *regexp.Regexp {
+	n := strconv.Itoa(seq)
+	uuid := `[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`
+	id := `Message-Id: <[0-9a-f.]+@source\.test>\n`
+	want := []string{
+		"Subject: t0 " + n + "\nMessage-Id: <own0." + n + "@x>\nX-Rcpt: r@sink.test\n\n.dot " + n + " " + uuid + "\n" +
+			regexp.QuoteMeta("p{margin:0} {name} {seq") + "\n",
+		"Subject: t1 " + n + "\n\nbody r@sink.test " + uuid + "\n",
+		"Subject: t2 fixed\nMessage-Id: <own2@x>\n\nno tokens " + regexp.QuoteMeta("p{x:1}") + "\n",
+	}[(seq-1)%3]
+	if !keep {
+		want = strings.ReplaceAll(want, "Message-Id: <own0."+n+"@x>\n", "")
+		want = id + strings.ReplaceAll(want, "Message-Id: <own2@x>\n", "")
+	}
+	return regexp.MustCompile(`^From: <s@source\.test>\nTo: <r@sink\.test>\nDate: [^\n]+\n` + want + `$`)
+}
+
+// A corpus whose messages hold tokens arrives at go-smtp-sink rendered per message (each
+// its own {seq}, {rcpt}, {uuid}), with DATA and with BDAT (one chunk or many, SIZE= what
+// arrived): braces that are no token ({name} too, by -F's rule) stay text, the leading
+// dot arrives as it was; each message gets a new Message-Id in place of its own, or with
+// --keep-message-id keeps its own (its tokens rendered) and one without gets none.
+func TestCorpusTemplateAtSink(t *testing.T) {
+	dir := corpusTemplates(t)
+	base := []string{"-s", "1", "-f", "s@source.test", "-t", "r@sink.test", "--corpus", dir}
+	for _, extra := range [][]string{{}, {"--bdat"}, {"--bdat=16", "--pipelining", "--mail-size"},
+		{"--keep-message-id"}, {"--keep-message-id", "--bdat", "--mail-size"}} {
+		keep := slices.Contains(extra, "--keep-message-id")
+		recs, _ := sendToSinkRecords(t, 9, append(base, extra...)...)
+		uuids := map[string]bool{}
+		for i, r := range recs {
+			if !corpusTemplateWant(i+1, keep).Match(r.msg) {
+				t.Fatalf("%v: message %d:\n%s", extra, i+1, r.msg)
+			}
+			if slices.Contains(extra, "--mail-size") && r.size(t) != wireSize(r.msg) {
+				t.Fatalf("%v: message %d: SIZE=%d, %d bytes arrived", extra, i+1, r.size(t), wireSize(r.msg))
+			}
+			if i%3 == 0 {
+				uuids[strings.Fields(string(r.msg[bytes.Index(r.msg, []byte("\n.dot ")):]))[2]] = true
+			}
+		}
+		if len(uuids) != 3 {
+			t.Fatalf("%v: %d UUIDs for 3 messages", extra, len(uuids))
+		}
+	}
 }

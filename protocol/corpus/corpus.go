@@ -1,6 +1,6 @@
 // Package corpus reads real messages to send (--corpus): a Maildir, a directory of
 // message files, or an mbox, into their wire form with the headers that each message
-// gets anew (Date, Message-Id; From and To unless kept) taken out.
+// gets anew (Date; Message-Id, From and To unless kept) taken out.
 package corpus
 
 import (
@@ -12,10 +12,17 @@ import (
 	"strings"
 )
 
+// Keep says which of the headers each message would get anew the messages keep.
+type Keep struct {
+	Addr      bool // From and To (--corpus-keep-headers)
+	MessageID bool // Message-Id (--keep-message-id)
+}
+
 // Load reads the messages at path: a directory (a Maildir's cur/ and new/, or the
-// directory's regular files) or an mbox file. keepAddr keeps the messages' From and To
-// headers. Each message is in wire form (CRLF line ends, dot-stuffed) and ends in ".\r\n".
-func Load(path string, keepAddr bool) ([][]byte, error) {
+// directory's regular files) or an mbox file, the headers keep does not keep taken out
+// (StripHeaders). Each message is in wire form (CRLF line ends, dot-stuffed) and ends in
+// ".\r\n".
+func Load(path string, keep Keep) ([][]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -37,7 +44,7 @@ func Load(path string, keepAddr bool) ([][]byte, error) {
 	}
 	out := make([][]byte, len(raw))
 	for i, m := range raw {
-		out[i] = WireForm(StripHeaders(m, keepAddr))
+		out[i] = WireForm(StripHeaders(m, keep))
 	}
 	return out, nil
 }
@@ -106,10 +113,13 @@ func SplitMbox(b []byte) [][]byte {
 }
 
 // StripHeaders takes out of m's header section the headers each message gets anew:
-// Date and Message-Id, and From and To unless keepAddr (folded lines with them).
-func StripHeaders(m []byte, keepAddr bool) []byte {
-	drop := []string{"date:", "message-id:"}
-	if !keepAddr {
+// Date, and Message-Id, From and To unless keep keeps them (folded lines with them).
+func StripHeaders(m []byte, keep Keep) []byte {
+	drop := []string{"date:"}
+	if !keep.MessageID {
+		drop = append(drop, "message-id:")
+	}
+	if !keep.Addr {
 		drop = append(drop, "from:", "to:")
 	}
 	var out []byte

@@ -38,11 +38,17 @@ func TestWireForm(t *testing.T) {
 
 func TestStripHeaders(t *testing.T) {
 	m := "From: a\nSubject: s\nMessage-ID: <x>\n\tfolded\nDATE: d\nTo: b\n\nFrom: body\nDate: body\n"
-	if got := string(StripHeaders([]byte(m), false)); got != "Subject: s\n\nFrom: body\nDate: body\n" {
+	if got := string(StripHeaders([]byte(m), Keep{})); got != "Subject: s\n\nFrom: body\nDate: body\n" {
 		t.Fatalf("%q", got)
 	}
-	if got := string(StripHeaders([]byte(m), true)); got != "From: a\nSubject: s\nTo: b\n\nFrom: body\nDate: body\n" {
+	if got := string(StripHeaders([]byte(m), Keep{Addr: true})); got != "From: a\nSubject: s\nTo: b\n\nFrom: body\nDate: body\n" {
 		t.Fatalf("kept: %q", got)
+	}
+	if got := string(StripHeaders([]byte(m), Keep{MessageID: true})); got != "Subject: s\nMessage-ID: <x>\n\tfolded\n\nFrom: body\nDate: body\n" {
+		t.Fatalf("Message-Id kept: %q", got)
+	}
+	if got := string(StripHeaders([]byte(m), Keep{Addr: true, MessageID: true})); got != "From: a\nSubject: s\nMessage-ID: <x>\n\tfolded\nTo: b\n\nFrom: body\nDate: body\n" {
+		t.Fatalf("all kept: %q", got)
 	}
 }
 
@@ -54,18 +60,18 @@ func TestLoad(t *testing.T) {
 	os.WriteFile(filepath.Join(md, "cur", "1"), []byte("Subject: 1\n\nx\n"), 0o600)
 	os.WriteFile(filepath.Join(md, "new", "2"), []byte("Subject: 2\n\ny\n"), 0o600)
 	os.WriteFile(filepath.Join(md, "tmp", "3"), []byte("Subject: 3\n\nz\n"), 0o600)
-	got, err := Load(md, false)
+	got, err := Load(md, Keep{})
 	if err != nil || len(got) != 2 || string(got[0]) != "Subject: 1\r\n\r\nx\r\n.\r\n" || string(got[1]) != "Subject: 2\r\n\r\ny\r\n.\r\n" {
 		t.Fatalf("Maildir: %q %v", got, err)
 	}
 	box := filepath.Join(t.TempDir(), "m")
 	os.WriteFile(box, []byte("From a\nS: 1\n\n>From x\n>>From y\nFrom b\nS: 2\n"), 0o600)
-	got, err = Load(box, false)
+	got, err = Load(box, Keep{})
 	if err != nil || len(got) != 2 || string(got[0]) != "S: 1\r\n\r\nFrom x\r\n>From y\r\n.\r\n" {
 		t.Fatalf("mbox: %q %v", got, err)
 	}
 	for _, bad := range []string{filepath.Join(md, "none"), filepath.Join(md, "tmp", "3"), t.TempDir()} {
-		if _, err := Load(bad, false); err == nil {
+		if _, err := Load(bad, Keep{}); err == nil {
 			t.Errorf("%s: loaded", bad)
 		}
 	}
@@ -77,7 +83,7 @@ func FuzzWireForm(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, m []byte) {
 		for _, msg := range SplitMbox(m) {
-			StripHeaders(msg, false)
+			StripHeaders(msg, Keep{})
 		}
 		w := WireForm(m)
 		if !bytes.HasSuffix(w, []byte(".\r\n")) {
