@@ -104,7 +104,7 @@ func (s *slot) flush(c gnet.Conn, now int64) (sent, ok bool) {
 	if s.tls.conn != nil {
 		err = s.writeTLS(s.vec)
 	} else {
-		_, err = c.Writev(s.vec)
+		err = s.writePlain(c, s.vec)
 	}
 	clear(s.vec)
 	if err != nil {
