@@ -12,6 +12,7 @@
 #   -theirs PATH   Postfix smtp-source (default from PATH or /usr/sbin)
 #   -sink PATH     Postfix smtp-sink (default from PATH or /usr/sbin)
 #   -timeout D     limit for one run of one tool (default 10m)
+#   -floor PATH    in d-s100, also run this build of benchmarks/floor (the bound on user CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH:/usr/sbin"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
@@ -31,6 +32,7 @@ type slot struct {
 	next      nextConn
 	in        []byte // plain path: server bytes the machine has not consumed yet
 	vec       [][]byte
+	iov       []unix.Iovec // writePlain's scratch
 
 	failure error // what failed the session on this connection (sessions_failed)
 	filed   error // the last error filed under its key on this connection

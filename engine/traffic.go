@@ -21,7 +21,8 @@ func (s *slot) traffic(c gnet.Conn) gnet.Action {
 	}
 	replies, handshaking := s.client.Replies(), s.handshaking()
 	step, action := s.read(c, now)
-	if action == gnet.None && step == protocol.StepRead && s.resumeDue.Swap(false) {
+	// Load before Swap: the flag is rarely set, and a plain load is no locked instruction.
+	if action == gnet.None && step == protocol.StepRead && s.resumeDue.Load() && s.resumeDue.Swap(false) {
 		s.paused.Store(false)
 		step = s.client.Resume(now)
 	}
@@ -104,7 +105,7 @@ func (s *slot) flush(c gnet.Conn, now int64) (sent, ok bool) {
 	if s.tls.conn != nil {
 		err = s.writeTLS(s.vec)
 	} else {
-		_, err = c.Writev(s.vec)
+		err = s.writePlain(c, s.vec)
 	}
 	clear(s.vec)
 	if err != nil {

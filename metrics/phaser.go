@@ -16,11 +16,8 @@ type writerReaderPhaser struct {
 	oddEndEpoch  atomic.Int64
 }
 
-func newWriterReaderPhaser() *writerReaderPhaser {
-	p := &writerReaderPhaser{}
-	p.oddEndEpoch.Store(math.MinInt64)
-	return p
-}
+// init readies a zero phaser.
+func (p *writerReaderPhaser) init() { p.oddEndEpoch.Store(math.MinInt64) }
 
 // enter starts a writer critical section; pass its result to exit.
 func (p *writerReaderPhaser) enter() int64 {
