@@ -57,9 +57,12 @@ func searchPlan(t *testing.T, addr string, start float64, step, latency time.Dur
 }
 
 // checkSearch: the search rose until a step broke, bisected, and found a rate within
-// one step of the measured capacity c: at least half of it (the step below), at most
-// upper times it (a held step cannot run much above what the server sustains).
-func checkSearch(t *testing.T, res FindMaxResult, c, upper float64) {
+// one step of the server's capacity, measured before (c) and again after (after) the
+// search: at least half of the lower measurement (the step below), at most upper times
+// the higher (a held step cannot run much above what the server sustains). Two
+// measurements bracket the conditions the search ran under: other work on the machine
+// moves a server's capacity, and their spread is how much it moved meanwhile.
+func checkSearch(t *testing.T, res FindMaxResult, c, after, upper float64) {
 	t.Helper()
 	var log string
 	broke := false
@@ -69,10 +72,11 @@ func checkSearch(t *testing.T, res FindMaxResult, c, upper float64) {
 		checkAccounting(t, st.Result)
 		broke = broke || !st.Held
 	}
-	if !broke || res.Highest < c/2 || res.Highest > upper*c {
-		t.Fatalf("highest rate held %.1f/s, measured capacity %.1f/s; steps:\n%s", res.Highest, c, log)
+	low, high := min(c, after), max(c, after)
+	if !broke || res.Highest < low/2 || res.Highest > upper*high {
+		t.Fatalf("highest rate held %.1f/s, measured capacity %.1f/s before and %.1f/s after; steps:\n%s", res.Highest, c, after, log)
 	}
-	t.Logf("capacity %.1f/s, found %.1f/s; steps:\n%s", c, res.Highest, log)
+	t.Logf("capacity %.1f/s before, %.1f/s after, found %.1f/s; steps:\n%s", c, after, res.Highest, log)
 }
 
 // --find-max finds go-smtp-sink's capacity within one step: two sessions served at
@@ -98,7 +102,8 @@ func TestFindMaxSink(t *testing.T) {
 	if len(seen) != len(res.Steps) {
 		t.Fatalf("steps reported %v, run %d", seen, len(res.Steps))
 	}
-	checkSearch(t, res, c, 1.3)
+	after, _ := capacity(t, addr, 4, 2*time.Second, c)
+	checkSearch(t, res, c, after, 1.3)
 	t.Logf("latency bound %v", bound)
 }
 
@@ -121,7 +126,7 @@ func TestFindMaxRefusesAndStops(t *testing.T) {
 
 // --find-max finds the capacity of Postfix's smtpd limited to two processes within one
 // step (of two: Postfix's capacity is its CPU's and its disk's, which other work on the
-// machine moves between the measurement and the search).
+// machine moves; the measurements before and after the search bracket it).
 func TestFindMaxPostfix(t *testing.T) {
 	if raceEnabled {
 		t.Skip("a capacity search under a latency threshold; run without -race")
@@ -140,6 +145,7 @@ func TestFindMaxPostfix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSearch(t, res, c, 2)
+	after, _ := capacity(t, smtpd.Addr, 6, 2*time.Second, c)
+	checkSearch(t, res, c, after, 2)
 	t.Logf("latency bound %v", bound)
 }
