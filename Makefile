@@ -28,12 +28,13 @@ deps:
 	@./.ci/deps
 
 # The one test command (README, .ci/run): the peers, formatting, vet, all tests, the race detector on
-# the packages with concurrency, and a short run of every fuzz target. Packages run one at a
-# time (-p 1): the timing tests widen their bounds by the scheduling delay they measure, but
-# the capacity searches (find-max) measure a server's capacity and then search under it, and
-# another package's load between the two moves the capacity they found.
+# the packages with concurrency, and a short run of every fuzz target. Packages run two at a
+# time (-p 2, as the race run's default on two cores): the timing tests widen their bounds by
+# the scheduling delay they measure meanwhile, the capacity searches (find-max) measure the
+# server's capacity before and after the search and bound the rate found by both, and the
+# cluster stop test waits for the sink's sessions to close instead of trusting a log line.
 test: deps fmt-check vet
-	$(GO) test -p 1 -timeout 30m -count=1 ./...
+	$(GO) test -p 2 -timeout 30m -count=1 ./...
 	cd deploy && $(GO) test -count=1 ./...
 	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
 	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
@@ -52,12 +53,18 @@ FUZZMINIMIZE ?= 60s
 # make test bounds fuzzing by executions, not time: with a duration Go 1.26's fuzz
 # coordinator can fail a clean run with "context deadline exceeded" when the time runs
 # out while a worker minimises a new input (go.dev/issue/75804, fixed in Go 1.27).
+# Each package's instrumented test binary is built once (go test -c -fuzz) and run for each
+# of its targets in the package's folder with go test's fuzz cache, as go test -fuzz would:
+# one link per package instead of one per target.
 fuzz:
-	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
-	  dir=$$(dirname $$spec); \
-	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec | cut -d' ' -f2); do \
+	@bins=$$(mktemp -d) && trap 'rm -rf "$$bins"' EXIT && cache=$$($(GO) env GOCACHE)/fuzz && \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  pkg=$$(cd $$dir && $(GO) list .) && bin=$$bins/$$(echo $$pkg | tr / _).test && \
+	  $(GO) test -c -fuzz . -o $$bin $$dir || exit 1; \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2 | sort); do \
 	    echo "fuzz $$dir $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$dir || exit 1; \
+	    (cd $$dir && $$bin -test.paniconexit0 -test.run '^$$' -test.fuzz "^$$f$$" -test.fuzztime $(FUZZTIME) \
+	      -test.fuzzminimizetime $(FUZZMINIMIZE) -test.fuzzcachedir $$cache/$$pkg) || exit 1; \
 	  done; \
 	done
 
