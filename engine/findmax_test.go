@@ -32,16 +32,20 @@ func startSinkServer(t testing.TB, cfg sink.Config) *sink.Server {
 // it serves at once, a connection per message, for about span. It returns the rate and
 // a latency bound for the search's threshold: twice the run's service time p90 (each
 // message waited there for a busy server, as it will at the top of the search), and at
-// least 100 ms.
+// least 100 ms, plus twice the machine's longest stall measured meanwhile (a reply waits
+// for two wake-ups, the server's and ours: a busy machine makes a message at half the
+// capacity that much later, which is not the server's limit).
 func capacity(t *testing.T, addr string, sessions int, span time.Duration, guess float64) (float64, time.Duration) {
 	t.Helper()
 	tr := config(t, addr, sessions, max(50, int64(guess*span.Seconds())))
+	probe := testpeer.ProbeScheduling(t)
 	res, err := runTest(context.Background(), tr)
+	stalls := 2 * probe.Stop().Max()
 	if err != nil || res.Accepted != tr.Messages {
 		t.Fatalf("measuring capacity: %v, %+v", err, res)
 	}
-	bound := max(100*time.Millisecond, 2*res.Metrics.Quantile(metrics.ServiceTime, 0.9)).Round(time.Millisecond)
-	return float64(res.Accepted) / res.Elapsed.Seconds(), bound
+	bound := max(100*time.Millisecond, 2*res.Metrics.Quantile(metrics.ServiceTime, 0.9)) + stalls
+	return float64(res.Accepted) / res.Elapsed.Seconds(), bound.Round(time.Millisecond)
 }
 
 // searchPlan is a capacity search from start, doubling, with steps of step and two
