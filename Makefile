@@ -5,7 +5,7 @@ RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/... 
 # Postfix keeps postconf, postfix and smtp-sink's helpers in sbin.
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build install deps test vet fmt-check race fuzz bench demo clean
+.PHONY: all build install deps test test-source-lane test-other-lane vet fmt-check race fuzz bench demo clean
 
 all: build
 
@@ -28,16 +28,25 @@ deps:
 	@./.ci/deps
 
 # The one test command (README, .ci/run): the peers, formatting, vet, all tests, the race detector on
-# the packages with concurrency, and a short run of every fuzz target. Packages run two at a
-# time (-p 2, as the race run's default on two cores): the timing tests widen their bounds by
-# the scheduling delay they measure meanwhile, the capacity searches (find-max) measure the
-# server's capacity before and after the search and bound the rate found by both, and the
-# cluster stop test waits for the sink's sessions to close instead of trusting a log line.
+# the packages with concurrency, and a short run of every fuzz target. The tests run in two
+# lanes of one package at a time, so that two test binaries run at once: cmd/go-smtp-source,
+# the longest package, alone in one; every other package, deploy and the race run in the
+# other. The timing tests widen their bounds by the scheduling delay they measure meanwhile;
+# the capacity searches (find-max) measure the server's capacity before and after the
+# search and bound the rate found by both; the cluster stop test waits for the sink's
+# sessions to close instead of trusting a log line.
 test: deps fmt-check vet
-	$(GO) test -p 2 -timeout 30m -count=1 ./...
-	cd deploy && $(GO) test -count=1 ./...
-	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
+	@$(MAKE) --no-print-directory -j2 test-source-lane test-other-lane
 	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
+
+SOURCE_PKG := ./cmd/go-smtp-source/
+test-source-lane:
+	$(GO) test -p 1 -timeout 30m -count=1 $(SOURCE_PKG)
+
+test-other-lane:
+	$(GO) test -p 1 -timeout 30m -count=1 $$($(GO) list ./... | grep -vx '$(shell $(GO) list $(SOURCE_PKG))')
+	cd deploy && $(GO) test -count=1 ./...
+	$(GO) test -p 1 -count=1 -timeout 30m -race $(RACE_PKGS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
