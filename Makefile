@@ -28,24 +28,25 @@ deps:
 	@./.ci/deps
 
 # The one test command (README, .ci/run): the peers, formatting, vet, all tests, the race detector on
-# the packages with concurrency, and a short run of every fuzz target. The tests run in two
-# lanes of one package at a time, so that two test binaries run at once: cmd/go-smtp-source,
-# the longest package, then deploy's in one; every other package, then the race run, in
-# the other. The timing tests widen their bounds by the scheduling delay they measure meanwhile;
-# the capacity searches (find-max) measure the server's capacity before and after the
-# search and bound the rate found by both; the cluster stop test waits for the sink's
-# sessions to close instead of trusting a log line.
+# the packages with concurrency, and a short run of every fuzz target. They run in two lanes
+# of one test binary (or one fuzz run) at a time, so that two run at once, each lane about
+# as long as the other: cmd/go-smtp-source, the longest package, then the fuzz targets in
+# one; every other package, deploy's, then the race run in the other. The timing tests widen
+# their bounds by the scheduling delay they measure meanwhile; the capacity searches
+# (find-max) measure the server's capacity before and after the search and bound the rate
+# found by both; the cluster stop test waits for the sink's sessions to close instead of
+# trusting a log line.
 test: deps fmt-check vet
 	@$(MAKE) --no-print-directory -j2 test-source-lane test-other-lane
-	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
 
 SOURCE_PKG := ./cmd/go-smtp-source/
 test-source-lane:
 	$(GO) test -p 1 -timeout 30m -count=1 $(SOURCE_PKG)
-	cd deploy && $(GO) test -p 1 -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
 
 test-other-lane:
 	$(GO) test -p 1 -timeout 30m -count=1 $$($(GO) list ./... | grep -vx '$(shell $(GO) list $(SOURCE_PKG))')
+	cd deploy && $(GO) test -p 1 -count=1 ./...
 	$(GO) test -p 1 -count=1 -timeout 30m -race $(RACE_PKGS)
 
 fmt-check:
