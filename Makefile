@@ -5,7 +5,7 @@ RACE_PKGS := ./protocol/... ./engine/... ./sink/... ./tlsconn/... ./metrics/... 
 # Postfix keeps postconf, postfix and smtp-sink's helpers in sbin.
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build install deps test vet fmt-check race fuzz bench demo clean
+.PHONY: all build install deps test test-source-lane test-other-lane vet fmt-check race fuzz bench demo clean
 
 all: build
 
@@ -28,15 +28,26 @@ deps:
 	@./.ci/deps
 
 # The one test command (README, .ci/run): the peers, formatting, vet, all tests, the race detector on
-# the packages with concurrency, and a short run of every fuzz target. Packages run one at a
-# time (-p 1): the timing tests widen their bounds by the scheduling delay they measure, but
-# the capacity searches (find-max) measure a server's capacity and then search under it, and
-# another package's load between the two moves the capacity they found.
+# the packages with concurrency, and a short run of every fuzz target. They run in two lanes
+# of one test binary (or one fuzz run) at a time, so that two run at once, each lane about
+# as long as the other: cmd/go-smtp-source, the longest package, then the fuzz targets in
+# one; every other package, deploy's, then the race run in the other. The timing tests widen
+# their bounds by the scheduling delay they measure meanwhile; the capacity searches
+# (find-max) measure the server's capacity before and after the search and bound the rate
+# found by both; the cluster stop test waits for the sink's sessions to close instead of
+# trusting a log line.
 test: deps fmt-check vet
-	$(GO) test -p 1 -timeout 30m -count=1 ./...
-	cd deploy && $(GO) test -count=1 ./...
-	$(GO) test -count=1 -timeout 30m -race $(RACE_PKGS)
-	$(MAKE) fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
+	@$(MAKE) --no-print-directory -j2 test-source-lane test-other-lane
+
+SOURCE_PKG := ./cmd/go-smtp-source/
+test-source-lane:
+	$(GO) test -p 1 -timeout 30m -count=1 $(SOURCE_PKG)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=20000x FUZZMINIMIZE=500x
+
+test-other-lane:
+	$(GO) test -p 1 -timeout 30m -count=1 $$($(GO) list ./... | grep -vx '$(shell $(GO) list $(SOURCE_PKG))')
+	cd deploy && $(GO) test -p 1 -count=1 ./...
+	$(GO) test -p 1 -count=1 -timeout 30m -race $(RACE_PKGS)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -52,12 +63,18 @@ FUZZMINIMIZE ?= 60s
 # make test bounds fuzzing by executions, not time: with a duration Go 1.26's fuzz
 # coordinator can fail a clean run with "context deadline exceeded" when the time runs
 # out while a worker minimises a new input (go.dev/issue/75804, fixed in Go 1.27).
+# Each package's instrumented test binary is built once (go test -c -fuzz) and run for each
+# of its targets in the package's folder with go test's fuzz cache, as go test -fuzz would:
+# one link per package instead of one per target.
 fuzz:
-	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
-	  dir=$$(dirname $$spec); \
-	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec | cut -d' ' -f2); do \
+	@bins=$$(mktemp -d) && trap 'rm -rf "$$bins"' EXIT && cache=$$($(GO) env GOCACHE)/fuzz && \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  pkg=$$(cd $$dir && $(GO) list .) && bin=$$bins/$$(echo $$pkg | tr / _).test && \
+	  $(GO) test -c -fuzz . -o $$bin $$dir || exit 1; \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2 | sort); do \
 	    echo "fuzz $$dir $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$dir || exit 1; \
+	    (cd $$dir && $$bin -test.paniconexit0 -test.run '^$$' -test.fuzz "^$$f$$" -test.fuzztime $(FUZZTIME) \
+	      -test.fuzzminimizetime $(FUZZMINIMIZE) -test.fuzzcachedir $$cache/$$pkg) || exit 1; \
 	  done; \
 	done
 

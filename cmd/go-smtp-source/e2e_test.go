@@ -85,6 +85,7 @@ func runTraced(t *testing.T, args ...string) e2eRun {
 // once, none lost, the delivery latency above 0 and below the run's length, and the
 // sink's own count the same.
 func TestE2EThroughPostfix(t *testing.T) {
+	t.Parallel() // counts through Postfix, each run waiting long enough for every delivery: runs beside the other parallel tests
 	s := startTraceSink(t)
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{})
 	r := runTraced(t, "-d", "-s", "20", "-m", "2000", "-f", "a@source.test", "-t", "b@dest.test",
@@ -116,6 +117,7 @@ func TestE2EThroughPostfix(t *testing.T) {
 // Postfix retries after a second or two: every message is delivered, each after at least
 // the greylisting delay, and the sink let each triplet through once.
 func TestE2EGreylistedThroughPostfix(t *testing.T) {
+	t.Parallel() // counts through Postfix, each run waiting long enough for every delivery: runs beside the other parallel tests
 	const delay, messages = time.Second, 200
 	s := startTraceSink(t, "--greylist", "--greylist-delay", delay.String())
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{Retry: time.Second})
@@ -177,6 +179,7 @@ func TestE2ELateThroughPostfix(t *testing.T) {
 // sink's document; the live run, whose wait ends with every number seen once, at most
 // that many).
 func TestE2EDuplicatesThroughPostfix(t *testing.T) {
+	t.Parallel() // counts through Postfix, each run waiting long enough for every delivery: runs beside the other parallel tests
 	const messages = 300
 	s := startTraceSink(t, "--reject", ".=421:10%:delivered", "--seed", "16")
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{Retry: time.Second})
@@ -240,6 +243,7 @@ type reconciled struct {
 // one delivered: on time as the run counted, or late. (The run's own wait is short: it
 // can only end at its deadline, since the discarded messages never come.)
 func TestE2EDiscardedThroughPostfix(t *testing.T) {
+	t.Parallel() // counts through Postfix, each run waiting long enough for every delivery: runs beside the other parallel tests
 	const messages = 500
 	s := startTraceSink(t)
 	relay := testpeer.StartPostfixRelay(t, s.Addr, testpeer.RelayOptions{
@@ -339,6 +343,7 @@ func TestE2EPushbackKeysMatchSink(t *testing.T) {
 // coordinator polls both sinks (--e2e-sink twice) and reconciles the merged run — every
 // message delivered once, each sink seeing its half.
 func TestE2EClusterTwoSinksThroughPostfix(t *testing.T) {
+	t.Parallel() // counts through Postfix, each run waiting long enough for every delivery: runs beside the other parallel tests
 	const messages = 200
 	odd, even := startTraceSink(t), startTraceSink(t)
 	relay := testpeer.StartPostfixRelay(t, odd.Addr, testpeer.RelayOptions{

@@ -127,6 +127,7 @@ func TestPrometheusScrapesARun(t *testing.T) {
 	target := metricsAddrLine.FindStringSubmatch(src.Stderr.String())[1]
 	prom := startPrometheus(t, target)
 	waitPromQuery(t, prom, `up{job="gss"}`, 15*time.Second, func(v float64) bool { return v == 1 })
+	probe := testpeer.ProbeScheduling(t) // across the run's scrapes
 
 	if code := waitExit(t, src, 60*time.Second); code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, src.Stderr.String())
@@ -139,9 +140,14 @@ func TestPrometheusScrapesARun(t *testing.T) {
 		func(v float64) bool { return v == float64(r.Totals.Accepted) })
 	// The rate over the last 4 s of the sending window, from the samples scraped then.
 	end := r.Start.Add(time.Duration(r.Window.SendingNs)).Add(-500 * time.Millisecond)
+	// A sample carries the scrape's start time and the count when the target answered: a
+	// scrape answered late by the machine's stalls (measured meanwhile) moves the rate
+	// over the 3 s between the window's first and last samples by that share.
+	late := probe.Stop().Worst()
 	rate, ok := promQuery(t, prom, `rate(gosmtpsource_messages_total{outcome="accepted"}[4s])`, end)
-	if want := r.Summary.AchievedPerSec; !ok || math.Abs(rate-want) > want/10 {
-		t.Errorf("rate at %v: %v (found %v), the report's achieved rate %v", end, rate, ok, want)
+	want := r.Summary.AchievedPerSec
+	if tolerance := want/10 + want*late.Seconds()/3; !ok || math.Abs(rate-want) > tolerance {
+		t.Errorf("rate at %v: %v (found %v), the report's achieved rate %v (± %.1f: 10%% and stalls of %v)", end, rate, ok, want, tolerance, late)
 	}
 	if n, ok := promQuery(t, prom, `max_over_time(gosmtpsource_phase_seconds_count{phase="latency"}[5m])`, time.Time{}); !ok || n != float64(r.Totals.Accepted) {
 		t.Errorf("latency histogram: %v samples (found %v), want %d", n, ok, r.Totals.Accepted)
@@ -152,6 +158,7 @@ func TestPrometheusScrapesARun(t *testing.T) {
 // reporting, and after the run the merged report's accepted count, exactly, and its
 // latency histogram's count.
 func TestPrometheusScrapesACoordinator(t *testing.T) {
+	t.Parallel() // exact counts, each wait bounded generously: runs beside the other parallel tests
 	s := startCountingSink(t)
 	c := startCoordinator(t, 2, "--metrics-addr", "127.0.0.1:0", "--metrics-linger", "30s", "--rate", "100", "--duration", "5s", s.addr)
 	target := metricsAddrLine.FindStringSubmatch(c.coord.Stderr.String())
