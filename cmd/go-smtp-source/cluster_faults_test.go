@@ -431,14 +431,23 @@ func TestClusterLiveProgress(t *testing.T) {
 	// The first line is a part of a second; the last one is the workers' final samples
 	// (the second after their run ended), whose short last intervals the report's
 	// series puts in the second before, by their nearest whole second.
+	var prevTarget int64
 	for i, l := range lines[1 : len(lines)-1] {
 		sec := start.Add(time.Duration(l.n["elapsed"])*time.Second - time.Second/2).Truncate(time.Second).Add(time.Second).Unix()
 		if i+1 < len(lines)-2 && l.n["rate"] != perSecond[sec] {
 			t.Errorf("%q: the report has %d messages in that second", l.text, perSecond[sec])
 		}
-		if l.n["target"] != 600 || l.n["planned"] != 3600 || l.n["workers"] != 3 || l.n["lost"] != 0 {
-			t.Errorf("%q: want target 600/s, 3600 planned, 3 workers", l.text)
+		if l.n["planned"] != 3600 || l.n["workers"] != 3 || l.n["lost"] != 0 {
+			t.Errorf("%q: want 3600 planned, 3 workers", l.text)
 		}
+		// The target is the sum of the shares of the workers still sending: 200/s each,
+		// less one share for each worker that has sent its 1,200 messages, which needs
+		// that many done; it never grows back.
+		finished := min(l.n["done"]/1200, 3)
+		if tg := l.n["target"]; tg%200 != 0 || tg > 600 || tg < 600-200*finished || i > 0 && tg > prevTarget {
+			t.Errorf("%q: want target 600/s less 200/s for each worker done (at most %d have sent their share); the line before said %d/s", l.text, finished, prevTarget)
+		}
+		prevTarget = l.n["target"]
 		if p99, err := time.ParseDuration(l.latency); err != nil || p99 < time.Duration(latency.MinNs) || p99 > time.Duration(latency.MaxNs) {
 			t.Errorf("%q: latency p99 %s not within the run's [%v, %v]", l.text, l.latency, time.Duration(latency.MinNs), time.Duration(latency.MaxNs))
 		}
