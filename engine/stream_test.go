@@ -15,43 +15,52 @@ import (
 // Bodies larger than a window go out window by window, byte for byte what -l renders,
 // with or without -d and PIPELINING (the next envelope rides behind the last window).
 func TestStreamedBody(t *testing.T) {
-	const length = 3*streamWindow + 12345
-	want := append(protocol.LengthContent(length), ".\r\n"...)
-	for _, tc := range []struct {
-		name        string
-		reuse, pipe bool
-		window      int // -T: a small socket buffer, so that gnet buffers and the stream waits
-		conns       int
-	}{
+	for _, tc := range []bodyRun{
 		{"a connection per message", false, false, 0, 6},
 		{"-d", true, false, 0, 3},
 		{"-d --pipelining", true, true, 0, 3},
 		{"-d -T 4096", true, false, 4096, 3},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := testpeer.StartCapture(t, testpeer.CaptureOptions{})
-			cfg := config(t, srv.Addr, 3, 6)
-			cfg.Message.Length = length
-			cfg.Session.Reuse, cfg.Session.Pipelining, cfg.Connect.WindowSize = tc.reuse, tc.pipe, tc.window
-			if tc.pipe {
-				cfg.Session.Greeting = plan.GreetEHLO
-			}
-			res, err := runTest(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkAccounting(t, res)
-			if err := srv.WaitConns(tc.conns, 10*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			got := 0
-			for _, c := range srv.Conns() {
-				got += bytes.Count(c.Bytes(), want)
-			}
-			if res.Accepted != 6 || got != 6 {
-				t.Fatalf("accepted %d, %d whole bodies at the server, want 6", res.Accepted, got)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.arrivesWhole(t, 3*streamWindow+12345, 6) })
+	}
+}
+
+// bodyRun is a way of sending -l bodies to a capturing server: with or without -d and
+// PIPELINING, over a socket buffer of window bytes (-T; 0 for the default), on conns
+// connections.
+type bodyRun struct {
+	name        string
+	reuse, pipe bool
+	window      int
+	conns       int
+}
+
+// arrivesWhole sends msgs messages of length bytes over 3 sessions and checks that the
+// server received each body whole, byte for byte what -l renders, and the accounting.
+func (tc bodyRun) arrivesWhole(t *testing.T, length, msgs int) {
+	t.Helper()
+	want := append(protocol.LengthContent(length), ".\r\n"...)
+	srv := testpeer.StartCapture(t, testpeer.CaptureOptions{})
+	cfg := config(t, srv.Addr, 3, int64(msgs))
+	cfg.Message.Length = length
+	cfg.Session.Reuse, cfg.Session.Pipelining, cfg.Connect.WindowSize = tc.reuse, tc.pipe, tc.window
+	if tc.pipe {
+		cfg.Session.Greeting = plan.GreetEHLO
+	}
+	res, err := runTest(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounting(t, res)
+	if err := srv.WaitConns(tc.conns, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, c := range srv.Conns() {
+		got += bytes.Count(c.Bytes(), want)
+	}
+	if res.Accepted != int64(msgs) || got != msgs {
+		t.Fatalf("accepted %d, %d whole bodies at the server, want %d", res.Accepted, got, msgs)
 	}
 }
 
