@@ -10,10 +10,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
-	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/sink"
+	"github.com/go-smtp-source/go-smtp-source/sink/sinktest"
 )
 
 // startSink is a go-smtp-sink server on a loopback port, counting distinct Message-Ids.

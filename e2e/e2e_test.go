@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/engine"
-	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/sink"
+	"github.com/go-smtp-source/go-smtp-source/sink/sinktest"
 )
 
 // tracingSink is an in-process go-smtp-sink with --trace, its SMTP address and its

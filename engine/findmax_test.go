@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 	"github.com/go-smtp-source/go-smtp-source/metrics"
 	"github.com/go-smtp-source/go-smtp-source/plan"
 	"github.com/go-smtp-source/go-smtp-source/sink"
+	"github.com/go-smtp-source/go-smtp-source/sink/sinktest"
 )
 
 // startSink runs go-smtp-sink's engine in this process with cfg (Listen is set here).

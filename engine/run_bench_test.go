@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/protocol"
 	"github.com/go-smtp-source/go-smtp-source/sink"
+	"github.com/go-smtp-source/go-smtp-source/sink/sinktest"
 )
 
 // startBenchSink runs go-smtp-sink's engine in this process on one event loop.

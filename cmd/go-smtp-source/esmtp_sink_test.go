@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-smtp-source/go-smtp-source/internal/sinktest"
 	"github.com/go-smtp-source/go-smtp-source/sink"
+	"github.com/go-smtp-source/go-smtp-source/sink/sinktest"
 )
 
 // startESMTPSink runs go-smtp-sink's engine in this process, dumping every message to
