@@ -12,65 +12,19 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
-// manPage is man/go-smtp-source.1 as mandoc renders it, without the overstrikes of bold
-// and underline: the text a reader sees.
-func manPage(t *testing.T, name string) string {
-	t.Helper()
-	mandoc := testpeer.Require(t, "mandoc")
-	page := filepath.Join(testpeer.ModuleRoot(t), "man", name)
-	out, err := exec.Command(mandoc, "-Tascii", "-Owidth=120", page).Output()
-	if err != nil {
-		t.Fatalf("mandoc %s: %v", page, err)
-	}
-	return regexp.MustCompile(".\b").ReplaceAllString(string(out), "")
-}
-
-// helpOptionRE finds the options a help lists: "  -s, --sessions count" or "      --json file".
-var helpOptionRE = regexp.MustCompile(`(?m)^ {2,6}(?:-([[:alnum:]]), )?--([a-z0-9][a-z0-9-]*)`)
-
-// checkManDocuments fails for each option of help that heads no item of the manual
-// (a line of the rendered page that begins with options), and each subcommand it names
-// that the page does not.
-func checkManDocuments(t *testing.T, page, what, help string) {
-	t.Helper()
-	var heads []string
-	for _, line := range strings.Split(page, "\n") {
-		if trimmed := strings.TrimLeft(line, " "); strings.HasPrefix(trimmed, "-") {
-			heads = append(heads, " "+trimmed+" ")
-		}
-	}
-	headed := func(option string) bool {
-		re := regexp.MustCompile(`[\s,\[(]` + regexp.QuoteMeta(option) + `([^a-zA-Z0-9-]|$)`)
-		for _, h := range heads {
-			if re.MatchString(h) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, m := range helpOptionRE.FindAllStringSubmatch(help, -1) {
-		if !headed("--" + m[2]) {
-			t.Errorf("%s lists --%s: man page has no entry for it (add an .It Fl \\-%s to its section)", what, m[2], m[2])
-		}
-		if m[1] != "" && !headed("-"+m[1]) {
-			t.Errorf("%s lists -%s: man page has no entry for it", what, m[1])
-		}
-	}
-}
-
 // The manual documents every option of -h and of each subcommand's -h, and every
 // subcommand: a new option fails this test until the page has an entry for it.
 func TestManPageDocumentsEveryOption(t *testing.T) {
-	page := manPage(t, "go-smtp-source.1")
+	page := testpeer.ManPage(t, "go-smtp-source.1")
 	help := helpOutput(t, "-h")
-	checkManDocuments(t, page, "-h", help)
+	testpeer.CheckManDocuments(t, page, "-h", help)
 	subs := help[strings.Index(help, "\nSubcommands:\n"):]
 	subs = subs[:strings.Index(subs, "\n\n")]
 	for _, m := range regexp.MustCompile(`(?m)^  ([a-z]+) `).FindAllStringSubmatch(subs, -1) {
 		if !strings.Contains(page, "go-smtp-source "+m[1]) {
 			t.Errorf("-h lists the subcommand %s: the man page's synopsis does not", m[1])
 		}
-		checkManDocuments(t, page, m[1]+" -h", helpOutput(t, m[1], "-h"))
+		testpeer.CheckManDocuments(t, page, m[1]+" -h", helpOutput(t, m[1], "-h"))
 	}
 	for _, want := range []string{"EXIT STATUS", "EXAMPLES", "FILES", "SEE ALSO", "smtp-source(1)", "smtp-sink(1)", "go-smtp-sink(1)"} {
 		if !strings.Contains(page, want) {
@@ -84,19 +38,7 @@ func TestManPageDocumentsEveryOption(t *testing.T) {
 // before make install, Postfix's when a minimal image drops documentation) and the
 // state of its own database.
 func TestManPageLint(t *testing.T) {
-	lintManPage(t, "go-smtp-source.1")
-}
-
-func lintManPage(t *testing.T, name string) {
-	mandoc := testpeer.Require(t, "mandoc")
-	page := filepath.Join(testpeer.ModuleRoot(t), "man", name)
-	out, _ := exec.Command(mandoc, "-Tlint", "-Wstyle", page).CombinedOutput()
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if line == "" || strings.Contains(line, "referenced manual not found") || strings.Contains(line, "mandoc.db") {
-			continue
-		}
-		t.Errorf("mandoc -Tlint: %s", line)
-	}
+	testpeer.LintManPage(t, "go-smtp-source.1")
 }
 
 // make install puts both commands and both pages under DESTDIR/PREFIX; the installed
