@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
 // --metrics-addr serves --http's /metrics, and only it, on a listener of its own (port
@@ -34,7 +36,7 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	accepted := func(base string) float64 {
 		parser := expfmt.NewTextParser(model.UTF8Validation)
-		families, err := parser.TextToMetricFamilies(strings.NewReader(string(httpGet(t, base+"/metrics"))))
+		families, err := parser.TextToMetricFamilies(strings.NewReader(string(testpeer.HTTPGet(t, base+"/metrics"))))
 		if err != nil {
 			t.Fatalf("%s/metrics does not parse: %v", base, err)
 		}

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -45,21 +43,6 @@ func announcedAddr(t *testing.T, s *goSink, expr string) string {
 		return m != nil
 	})
 	return m[1]
-}
-
-func httpGet(t *testing.T, url string) []byte {
-	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %v %s", url, resp.StatusCode, err, b)
-	}
-	return b
 }
 
 // sendTraced delivers one message carrying "X-GSS-Trace: run seq sent" over c, trying
@@ -123,7 +106,7 @@ func TestTraceEndToEnd(t *testing.T) {
 	fileAccepted := sourceWithTraceFile(t, s)
 
 	var doc sink.TraceDocument
-	if err := json.Unmarshal(httpGet(t, base+"/trace"), &doc); err != nil {
+	if err := json.Unmarshal(testpeer.HTTPGet(t, base+"/trace"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	runs := map[string]sink.TraceRun{}
@@ -193,12 +176,12 @@ func sourceWithTraceFile(t *testing.T, s *goSink) int64 {
 func checkMetricsMatchStats(t *testing.T, base string, t1 sink.TraceRun) {
 	t.Helper()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(string(httpGet(t, base+"/metrics"))))
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(testpeer.HTTPGet(t, base+"/metrics"))))
 	if err != nil {
 		t.Fatalf("/metrics does not parse: %v", err)
 	}
 	var st sink.Snapshot
-	if err := json.Unmarshal(httpGet(t, base+"/stats"), &st); err != nil {
+	if err := json.Unmarshal(testpeer.HTTPGet(t, base+"/stats"), &st); err != nil {
 		t.Fatal(err)
 	}
 	value := func(name string, labels ...string) (float64, bool) {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -217,7 +215,7 @@ func reconcileReport(t *testing.T, s *traceSink, runFile string, args ...string)
 	t.Helper()
 	dir := t.TempDir()
 	sinkFile, out := filepath.Join(dir, "sink-trace.json"), filepath.Join(dir, "reconciled.json")
-	if err := os.WriteFile(sinkFile, httpBody(t, s.URL+"/trace"), 0o644); err != nil {
+	if err := os.WriteFile(sinkFile, testpeer.HTTPGet(t, s.URL+"/trace"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
@@ -289,21 +287,6 @@ func isSubset(sub, set []uint64) bool {
 		}
 	}
 	return true
-}
-
-func httpBody(t *testing.T, url string) []byte {
-	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return b
 }
 
 // Direct to a go-smtp-sink that pushes back (--reject at MAIL, 421 closing the
