@@ -73,12 +73,13 @@ func (e *ESMTP) Prepare(t *Template) {
 	e.eightBit = has8bit(t.spec.Sender) || has8bit(t.spec.Recipient) || t.has8bitParts()
 	for _, p := range e.bdatBody {
 		e.bdatLen += len(p)
-		e.eightBit = e.eightBit || has8bitBytes(p)
+		e.eightBit = e.eightBit || has8bit(p)
 	}
 	e.prepared = true
 }
 
-func has8bit(s string) bool {
+// has8bit reports whether s holds a byte ≥ 0x80.
+func has8bit[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return true

@@ -102,24 +102,15 @@ func (t *Template) has8bitParts() bool {
 			continue
 		}
 		for _, seg := range x.segs {
-			if has8bitBytes(seg.lit) {
+			if has8bit(seg.lit) {
 				return true
 			}
 		}
 	}
 	for _, m := range t.spec.Corpus {
-		if has8bitBytes(m) {
+		if has8bit(m) {
 			return true
 		}
 	}
-	return has8bitBytes(t.head)
-}
-
-func has8bitBytes(b []byte) bool {
-	for _, ch := range b {
-		if ch >= 0x80 {
-			return true
-		}
-	}
-	return false
+	return has8bit(t.head)
 }
