@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
 // sinkHelp is go-smtp-sink --help's stdout.
@@ -71,7 +69,7 @@ func TestCompletion(t *testing.T) {
 		{"go-smtp-sink --stats completion.b", "completion.bash"},
 		{"go-smtp-sink --he", "--help"},
 	} {
-		if got := completeBash(t, bash.String(), "go-smtp-sink", strings.Fields(c.words)...); strings.Join(got, " ") != c.want {
+		if got := testpeer.CompleteBash(t, bash.String(), "go-smtp-sink", strings.Fields(c.words)...); strings.Join(got, " ") != c.want {
 			t.Errorf("%q completes to %q, want %q", c.words, got, c.want)
 		}
 	}
@@ -81,32 +79,4 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("zsh script lacks %q", want)
 		}
 	}
-}
-
-// completeBash loads the script in bash, finds the function `complete -p` registered
-// for the program, drives it with COMP_WORDS/COMP_CWORD and returns COMPREPLY.
-func completeBash(t *testing.T, script, program string, words ...string) []string {
-	t.Helper()
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Fatal("bash (Debian's essential shell) is not on PATH")
-	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "completion.bash")
-	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	driver := `source "$1"; shift
-spec=$(complete -p "$1") || exit 3
-fn=${spec#*-F }; fn=${fn%% *}
-COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
-"$fn"
-printf '%s\n' "${COMPREPLY[@]}"`
-	cmd := exec.Command(bash, append([]string{"--norc", "--noprofile", "-c", driver, "bash", file, program}, words[1:]...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash completion of %q: %v\n%s", words, err, out)
-	}
-	return strings.Fields(string(out))
 }

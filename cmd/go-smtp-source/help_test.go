@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cliflags"
+	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
 )
 
 // helpOutput runs the command line and returns its stdout, which must be help.
@@ -96,45 +95,6 @@ func TestHelpGroupsNameOptions(t *testing.T) {
 	}
 }
 
-// completeBash loads the script in bash as a user's shell would, finds the function
-// `complete -p` registered for the program, drives it with COMP_WORDS/COMP_CWORD and
-// returns COMPREPLY, one reply a line.
-func completeBash(t *testing.T, script, program string, words ...string) []string {
-	t.Helper()
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Fatal("bash (Debian's essential shell) is not on PATH")
-	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "completion.bash")
-	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	hosts := filepath.Join(dir, "hosts")
-	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	driver := `source "$1"; shift
-spec=$(complete -p "$1") || exit 3
-fn=${spec#*-F }; fn=${fn%% *}
-COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
-"$fn"
-printf '%s\n' "${COMPREPLY[@]}"`
-	cmd := exec.Command(bash, append([]string{"--norc", "--noprofile", "-c", driver, "bash", file, program}, words[1:]...)...)
-	cmd.Dir, cmd.Env = dir, append(os.Environ(), "HOSTFILE="+hosts)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bash completion of %q: %v\n%s", words, err, out)
-	}
-	var reply []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			reply = append(reply, l)
-		}
-	}
-	return reply
-}
-
 // The bash script completes long options, subcommands, their options and operands, a
 // file where the value is one, and the values an option takes.
 func TestCompletionBash(t *testing.T) {
@@ -160,12 +120,12 @@ func TestCompletionBash(t *testing.T) {
 		{[]string{"go-smtp-source", "completion", "z"}, "zsh"},
 		{[]string{"go-smtp-source", "-s", "10", "localh"}, "localhost"},
 	} {
-		got := completeBash(t, script.String(), "go-smtp-source", c.words...)
+		got := testpeer.CompleteBash(t, script.String(), "go-smtp-source", c.words...)
 		if strings.Join(got, " ") != c.want {
 			t.Errorf("%q completes to %q, want %q", c.words, got, c.want)
 		}
 	}
-	if got := completeBash(t, script.String(), "go-smtp-source", "go-smtp-source", "--timeout", ""); got != nil {
+	if got := testpeer.CompleteBash(t, script.String(), "go-smtp-source", "go-smtp-source", "--timeout", ""); got != nil {
 		t.Errorf("a duration's value completes to %q, want nothing", got)
 	}
 }
