@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/testpeer"
+	"github.com/go-smtp-source/go-smtp-source/metrics"
 )
 
 // startPrometheus runs Debian's Prometheus on loopback, scraping target's /metrics
@@ -110,12 +111,85 @@ func waitPromQuery(t *testing.T, base, expr string, within time.Duration, ok fun
 	}
 }
 
+// promSamples are the samples Prometheus stored of a range-vector selector's first
+// series, evaluated now: their times and values.
+func promSamples(t *testing.T, base, selector string) (at []time.Time, v []float64) {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/query?" + url.Values{"query": {selector}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Values [][2]any `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" || len(body.Data.Result) == 0 {
+		t.Fatalf("query %q: %v %s (%d series)", selector, err, body.Error, len(body.Data.Result))
+	}
+	for _, s := range body.Data.Result[0].Values {
+		sec, _ := s[0].(float64)
+		n, err := strconv.ParseFloat(fmt.Sprint(s[1]), 64)
+		if err != nil {
+			t.Fatalf("query %q: sample %v", selector, s)
+		}
+		at, v = append(at, time.UnixMilli(int64(math.Round(sec*1000)))), append(v, n)
+	}
+	return at, v
+}
+
+// checkStampedCounts checks that each sample Prometheus stored of the accepted count
+// is the count at the end of one of the report's seconds, stamped with that end (to the
+// millisecond), the run's result stamped after its last second, or 0 (unstamped) before the first
+// was added;
+// and that the samples went up during the run.
+func checkStampedCounts(t *testing.T, at []time.Time, v []float64, r *metrics.Report) {
+	t.Helper()
+	ends := make(map[int64]float64) // a second's end (ms) → the count then
+	var sum int64
+	var second, last int64 // the second and the last seconds' ends
+	for i, iv := range r.Intervals {
+		sum += iv.Counters["messages_accepted"]
+		last = iv.Start.Add(time.Duration(iv.DurationNs)).UnixMilli()
+		ends[last] = float64(sum)
+		if i == 1 {
+			second = last
+		}
+	}
+	rising := 0
+	for i := range at {
+		ms := at[i].UnixMilli()
+		if v[i] == float64(r.Totals.Accepted) && ms >= last || v[i] == 0 && ms < second {
+			continue // the result, after Final; nothing yet, stamped when scraped
+		}
+		want, ok := ends[ms]
+		if !ok {
+			want, ok = ends[ms+1] // the end's wall time is a rounded nanosecond reading
+		}
+		if !ok || v[i] != want {
+			t.Errorf("sample %d at %v: %v; the report's count at that second's end: %v (a second ends then: %v)", i, at[i], v[i], want, ok)
+		}
+		if i > 0 && v[i] > v[i-1] {
+			rising++
+		}
+	}
+	if rising < 3 {
+		t.Errorf("the accepted count rose in %d of %d samples during a 6 s run scraped every second", rising, len(at))
+	}
+}
+
 var metricsAddrLine = regexp.MustCompile(`metrics: listening on http://(\S+)/metrics`)
 
 // The real Prometheus scrapes --metrics-addr (port 0, the address printed on stderr)
 // once a second during an open-model run, and once more after it (--metrics-linger):
-// its HTTP API then returns the accepted count of the JSON report, exactly, and a rate
-// over the run's last seconds within 10 % of the report's achieved rate.
+// its HTTP API then returns the accepted count of the JSON report, exactly; each sample
+// it stored is the report's count at the end of a second, stamped with that time; and
+// the rate over the run's last seconds is within 10 % of the report's achieved rate.
 func TestPrometheusScrapesARun(t *testing.T) {
 	_, sinkAddr := startGoSink(t)
 	bin := testpeer.BuildCommand(t, "go-smtp-source")
@@ -127,7 +201,7 @@ func TestPrometheusScrapesARun(t *testing.T) {
 	target := metricsAddrLine.FindStringSubmatch(src.Stderr.String())[1]
 	prom := startPrometheus(t, target)
 	waitPromQuery(t, prom, `up{job="gss"}`, 15*time.Second, func(v float64) bool { return v == 1 })
-	probe := testpeer.ProbeScheduling(t) // across the run's scrapes
+	probe := testpeer.ProbeScheduling(t) // across the run
 
 	if code := waitExit(t, src, 60*time.Second); code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, src.Stderr.String())
@@ -138,16 +212,29 @@ func TestPrometheusScrapesARun(t *testing.T) {
 	}
 	waitPromQuery(t, prom, `max_over_time(gosmtpsource_messages_total{outcome="accepted"}[5m])`, 15*time.Second,
 		func(v float64) bool { return v == float64(r.Totals.Accepted) })
-	// The rate over the last 4 s of the sending window, from the samples scraped then.
-	end := r.Start.Add(time.Duration(r.Window.SendingNs)).Add(-500 * time.Millisecond)
-	// A sample carries the scrape's start time and the count when the target answered: a
-	// scrape answered late by the machine's stalls (measured meanwhile) moves the rate
-	// over the 3 s between the window's first and last samples by that share.
+	at, v := promSamples(t, prom, `gosmtpsource_messages_total{outcome="accepted"}[5m]`)
+	checkStampedCounts(t, at, v, r)
+	// The rate over the 4 s up to the last second's sample before the result's: the
+	// samples are exact, but a stall of the source (measured meanwhile) puts its messages
+	// into the next second.
+	last := len(at) - 1
+	for last > 0 && v[last] == float64(r.Totals.Accepted) {
+		last--
+	}
+	end := at[last].Add(time.Millisecond)
 	late := probe.Stop().Worst()
 	rate, ok := promQuery(t, prom, `rate(gosmtpsource_messages_total{outcome="accepted"}[4s])`, end)
 	want := r.Summary.AchievedPerSec
 	if tolerance := want/10 + want*late.Seconds()/3; !ok || math.Abs(rate-want) > tolerance {
 		t.Errorf("rate at %v: %v (found %v), the report's achieved rate %v (± %.1f: 10%% and stalls of %v)", end, rate, ok, want, tolerance, late)
+	}
+	if t.Failed() {
+		for i := range at {
+			t.Logf("sample %v %v", at[i].Format("15:04:05.000"), v[i])
+		}
+		for _, iv := range r.Intervals {
+			t.Logf("second %v +%v accepted %d", iv.Start.Format("15:04:05.000"), time.Duration(iv.DurationNs), iv.Counters["messages_accepted"])
+		}
 	}
 	if n, ok := promQuery(t, prom, `max_over_time(gosmtpsource_phase_seconds_count{phase="latency"}[5m])`, time.Time{}); !ok || n != float64(r.Totals.Accepted) {
 		t.Errorf("latency histogram: %v samples (found %v), want %d", n, ok, r.Totals.Accepted)

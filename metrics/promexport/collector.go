@@ -87,28 +87,39 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	snap, live := c.e.snapshot()
+	s := c.e.snapshot()
+	total := stamped(ch, s.at)
 	for ctr := metrics.Counter(0); ctr < metrics.NumCounters; ctr++ {
-		n := float64(snap.Counter(ctr))
+		n := float64(s.total.Counter(ctr))
 		if g, ok := grouped[ctr]; ok {
-			ch <- prometheus.MustNewConstMetric(c.families[g.family], prometheus.CounterValue, n, g.value)
+			total(prometheus.MustNewConstMetric(c.families[g.family], prometheus.CounterValue, n, g.value))
 		} else if n != 0 || !metrics.IsTLSCipherCounter(ctr) { // 26 suites, nearly all zero
-			ch <- prometheus.MustNewConstMetric(c.single[ctr], prometheus.CounterValue, n)
+			total(prometheus.MustNewConstMetric(c.single[ctr], prometheus.CounterValue, n))
 		}
 	}
-	for _, e := range snap.Errors() {
-		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(e.Count), e.Key)
+	for _, e := range s.total.Errors() {
+		total(prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(e.Count), e.Key))
 	}
-	for _, p := range snap.Phases() {
-		ch <- c.histogram(snap, p)
+	for _, p := range s.total.Phases() {
+		total(c.histogram(s.total, p))
 	}
-	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(live.InFlight))
-	ch <- prometheus.MustNewConstMetric(c.target, prometheus.GaugeValue, live.TargetRate)
-	ch <- prometheus.MustNewConstMetric(c.achieved, prometheus.GaugeValue, live.Rate)
-	if live.Workers > 0 || live.Lost > 0 {
-		ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(live.Workers), "reporting")
-		ch <- prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(live.Lost), "lost")
+	gauge := stamped(ch, s.liveAt)
+	gauge(prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(s.live.InFlight)))
+	gauge(prometheus.MustNewConstMetric(c.target, prometheus.GaugeValue, s.live.TargetRate))
+	gauge(prometheus.MustNewConstMetric(c.achieved, prometheus.GaugeValue, s.live.Rate))
+	if s.live.Workers > 0 || s.live.Lost > 0 {
+		gauge(prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(s.live.Workers), "reporting"))
+		gauge(prometheus.MustNewConstMetric(c.workers, prometheus.GaugeValue, float64(s.live.Lost), "lost"))
 	}
+}
+
+// stamped sends metrics to ch with the time they are true at (none when at is zero:
+// nothing measured yet, true whenever scraped).
+func stamped(ch chan<- prometheus.Metric, at time.Time) func(prometheus.Metric) {
+	if at.IsZero() {
+		return func(m prometheus.Metric) { ch <- m }
+	}
+	return func(m prometheus.Metric) { ch <- prometheus.NewMetricWithTimestamp(at, m) }
 }
 
 // histogram is phase p's histogram with classic buckets and, for a scraper that reads

@@ -7,6 +7,12 @@
 // (Interval, from the sampler) and the live view's figures (Progress), adds them to its
 // totals under its own lock, and converts the totals to Prometheus metrics when scraped.
 // It never prints, exits or reads flags.
+//
+// The totals move once a second, so each sample carries the time it is true at (the end
+// of the last second added, the live view's time for the gauges): stamped with the
+// scrape's time instead, a scrape just before a second closes and the next just after it
+// would put two seconds' messages between two scrapes one second apart, and rate()
+// over a few scrapes would swing by a second's worth.
 package promexport
 
 import (
@@ -27,7 +33,9 @@ const Namespace = "gosmtpsource"
 type Exporter struct {
 	mu     sync.Mutex
 	total  *metrics.Snapshot // everything measured so far
+	at     time.Time         // the time total is true at (zero: nothing added yet)
 	live   metrics.Live      // the last second's view (gauges)
+	liveAt time.Time         // the time of live
 	ended  bool              // Final was called: the totals are the run's result's
 	served chan struct{}     // closed once a scrape that began after Final has been answered
 	once   sync.Once
@@ -60,23 +68,35 @@ func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
 func (e *Exporter) Handler() http.Handler { return e.handler }
 
 // Interval adds one interval's measurements (the engine's Hooks.OnInterval, a cluster
-// coordinator's merged seconds). snap is read during the call only.
-func (e *Exporter) Interval(_, _ time.Time, snap *metrics.Snapshot) {
+// coordinator's merged seconds); the totals are then true at end. snap is read during
+// the call only.
+func (e *Exporter) Interval(_, end time.Time, snap *metrics.Snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.ended {
 		e.total.Merge(snap)
+		e.at = later(e.at, end)
 	}
 }
 
 // Progress takes the live view's figures of the last second (open connections, the
-// target rate, the achieved rate).
+// target rate, the achieved rate), true now.
 func (e *Exporter) Progress(l metrics.Live) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.ended {
 		e.live = l
+		e.liveAt = later(e.liveAt, time.Now())
 	}
+}
+
+// later is the later of a and b: a sample's time never goes back, or Prometheus would
+// refuse it as out of order.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // Final sets the totals to the run's result (its exact totals: a cluster's merged
@@ -86,9 +106,16 @@ func (e *Exporter) Progress(l metrics.Live) {
 func (e *Exporter) Final(total *metrics.Snapshot) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.ended && total == nil {
+		return
+	}
 	if total != nil {
 		e.total = atLeast(total, e.total)
 	}
+	// Figures that change keep no time they were sampled at already: a second sample
+	// at the same time with another value would be refused.
+	now := time.Now()
+	e.at, e.liveAt = later(e.at, now), later(e.liveAt, now)
 	e.live.InFlight, e.live.TargetRate, e.live.Rate = 0, 0, 0
 	e.ended = true
 }
@@ -115,9 +142,17 @@ func atLeast(final, prev *metrics.Snapshot) *metrics.Snapshot {
 	return out
 }
 
-// snapshot is a copy of the totals and the gauges, for a scrape.
-func (e *Exporter) snapshot() (*metrics.Snapshot, metrics.Live) {
+// sample is a copy of the totals and the gauges, each with the time it is true at, for
+// a scrape.
+type sample struct {
+	total  *metrics.Snapshot
+	at     time.Time
+	live   metrics.Live
+	liveAt time.Time
+}
+
+func (e *Exporter) snapshot() sample {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.total.Clone(), e.live
+	return sample{total: e.total.Clone(), at: e.at, live: e.live, liveAt: e.liveAt}
 }

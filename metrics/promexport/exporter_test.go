@@ -1,6 +1,7 @@
 package promexport
 
 import (
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"strings"
@@ -153,5 +154,45 @@ func TestNativeIndex(t *testing.T) {
 		if got := nativeIndex(c.v); got != c.want {
 			t.Errorf("nativeIndex(%v) = %d, want %d", c.v, got, c.want)
 		}
+	}
+}
+
+// Each sample carries the time its figures are true at: the totals the end of the last
+// second added (never going back), the gauges the live view's time, both the end's
+// after Final; before the first second, none (true whenever scraped).
+func TestExporterStampsSamples(t *testing.T) {
+	e := New()
+	stamps := func() (total, gauge int64, stamped bool) {
+		got := gather(t, e)
+		acc, open := got["gosmtpsource_messages_total"][0], got["gosmtpsource_connections_open"][0]
+		return acc.GetTimestampMs(), open.GetTimestampMs(), acc.TimestampMs != nil || open.TimestampMs != nil
+	}
+	if _, _, stamped := stamps(); stamped {
+		t.Error("a sample is stamped before any second was added")
+	}
+	t0 := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	e.Interval(t0, t0.Add(time.Second), second(3))
+	e.Interval(t0.Add(time.Second), t0.Add(2*time.Second), second(2))
+	e.Interval(t0, t0.Add(1500*time.Millisecond), second(1)) // late: the time stays
+	before := time.Now()
+	e.Progress(metrics.Live{InFlight: 4})
+	total, gauge, _ := stamps()
+	if want := t0.Add(2 * time.Second).UnixMilli(); total != want {
+		t.Errorf("totals stamped %d, want %d (the last second's end)", total, want)
+	}
+	if gauge < before.UnixMilli() || gauge > time.Now().UnixMilli() {
+		t.Errorf("gauges stamped %d, want the Progress call's time (%d…)", gauge, before.UnixMilli())
+	}
+	before = time.Now()
+	e.Final(second(7))
+	e.Final(nil)
+	total, gauge, _ = stamps()
+	if total < before.UnixMilli() || gauge < before.UnixMilli() || total > time.Now().UnixMilli() {
+		t.Errorf("after Final: totals %d, gauges %d, want Final's time (%d…)", total, gauge, before.UnixMilli())
+	}
+	rec := httptest.NewRecorder()
+	e.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := fmt.Sprintf(`gosmtpsource_messages_total{outcome="accepted"} 7 %d`, total); !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("text format has no %q:\n%s", want, rec.Body.String())
 	}
 }
