@@ -15,7 +15,8 @@
 //	    [-floor PATH]
 //
 // -floor names a build of benchmarks/floor, the least a client can do per message; the
-// d-s100 case then runs it too, and its user CPU per message bounds what any client can
+// d-s100 case then runs it too, alone and on gnet's event loops (--gnet): their user CPU
+// per message bounds what any client, and any client built on gnet as the engine is, can
 // reach on the machine (benchmarks/README.md).
 package main
 
@@ -87,6 +88,7 @@ type result struct {
 	theirsCmd     string
 	oursCmd       string
 	floor         []sample   // the -floor client's runs (d-s100 only)
+	gnetFloor     []sample   // the same on gnet's event loops (floor --gnet)
 	msgsPerSecond [2]float64 // theirs, ours (median)
 	cpuPer10k     [2]float64 // seconds
 	peakRSSMB     [2]float64
@@ -277,6 +279,7 @@ func runCase(c benchCase, msgs, runs int, theirs, ours string, oursIsOracle bool
 		}
 		if floor != "" {
 			r.floor = append(r.floor, runFloor(c, i, runs, floor, theirArgs, limit, msgs)...)
+			r.gnetFloor = append(r.gnetFloor, runFloor(c, i, runs, floor, append([]string{"--gnet"}, theirArgs...), limit, msgs)...)
 		}
 	}
 	for k, ss := range [][]sample{r.theirs, r.ours} {
@@ -603,12 +606,19 @@ func bounds(r *result) []string {
 		fmt.Sprintf("  - bound: our kernel (system) time alone is %.1f µs per message = %.2f× smtp-source's whole CPU per message (%.1f µs)",
 			ourSys*1e6, ourSys/theirCPU, theirCPU*1e6),
 	}
+	theirUser, ourUser := userPerMsg(r.theirs, r.msgs), userPerMsg(r.ours, r.msgs)
 	if len(r.floor) > 0 {
-		floorUser, theirUser := userPerMsg(r.floor, r.msgs), userPerMsg(r.theirs, r.msgs)
+		floorUser := userPerMsg(r.floor, r.msgs)
 		out = append(out, fmt.Sprintf("  - bound: a minimal client (benchmarks/floor: one thread, raw read, write and epoll_wait, no parsing, "+
 			"no metrics) is charged %.1f µs of user CPU per message = %.2f× smtp-source's (%.1f µs) and ours is %.2f× it: "+
 			"where the kernel samples user and system time at the tick (benchmarks/README.md), system calls are charged "+
-			"to user time too", floorUser*1e6, floorUser/theirUser, theirUser*1e6, userPerMsg(r.ours, r.msgs)/floorUser))
+			"to user time too", floorUser*1e6, floorUser/theirUser, theirUser*1e6, ourUser/floorUser))
+	}
+	if len(r.gnetFloor) > 0 {
+		gnetUser := userPerMsg(r.gnetFloor, r.msgs)
+		out = append(out, fmt.Sprintf("  - bound: the same client on gnet's event loops (floor --gnet: gnet reads, nothing queued is written "+
+			"straight to the socket as the engine does, single-line replies, no metrics) is charged %.1f µs = %.2f× "+
+			"smtp-source's, and ours is %.2f× it", gnetUser*1e6, gnetUser/theirUser, ourUser/gnetUser))
 	}
 	return out
 }

@@ -5,7 +5,11 @@
 // takes smtp-source's spelling of the options the comparisons use, so benchmarks/compare
 // (-theirs) and benchmarks/wire (-source) can run it in a tool's place:
 //
-//	floor [-d] -s SESSIONS -m MESSAGES [--log-messages FILE] host:port
+//	floor [--gnet] [-d] -s SESSIONS -m MESSAGES [--log-messages FILE] host:port
+//
+// With --gnet the same sessions run on gnet v2's event loops (one per CPU, as the
+// engine's), through its reads and writes: the least a client built the engine's way
+// can do, the floor of the design rather than of the machine.
 //
 // Not a load generator: no timeouts, no error recovery, loopback measurements only.
 package main
@@ -19,10 +23,13 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
+	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +55,7 @@ var commands = [...][]byte{
 
 type session struct {
 	fd      int
+	conn    gnet.Conn // --gnet: the session's connection (fd is unused)
 	state   int
 	in      []byte
 	sentAt  time.Duration
@@ -55,18 +63,25 @@ type session struct {
 }
 
 type client struct {
-	epoch            time.Time
-	started, planned int
-	log              *bufio.Writer
+	epoch   time.Time
+	started atomic.Int64 // --gnet: taken from every event loop
+	planned int64
+	logMu   sync.Mutex
+	log     *bufio.Writer
 }
 
 func main() {
-	sessions, planned, logFile, addr, err := parseArgs(os.Args[1:])
+	withGnet := len(os.Args) > 1 && os.Args[1] == "--gnet"
+	args := os.Args[1:]
+	if withGnet {
+		args = args[1:]
+	}
+	sessions, planned, logFile, addr, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(2)
 	}
-	c := &client{epoch: time.Now(), planned: planned}
+	c := &client{epoch: time.Now(), planned: int64(planned)}
 	if logFile != "" {
 		f, err := os.Create(logFile)
 		if err != nil {
@@ -78,8 +93,13 @@ func main() {
 		defer c.log.Flush()
 		c.log.WriteString("mail_us,rcpt_us,data_us,eod_us\n")
 	}
-	runtime.LockOSThread()
-	if err := c.run(sessions, addr); err != nil {
+	run := c.run
+	if withGnet {
+		run = c.runGnet
+	} else {
+		runtime.LockOSThread()
+	}
+	if err := run(sessions, addr); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
 	}
@@ -177,8 +197,12 @@ func (c *client) readable(s *session) (closed bool, err error) {
 		}
 		return true, fmt.Errorf("read in state %d: %v", s.state, syscall.Errno(errno))
 	}
-	now := time.Since(c.epoch)
 	s.in = s.in[:len(s.in)+int(r)]
+	return c.consume(s, time.Since(c.epoch))
+}
+
+// consume answers each complete reply in s.in, received at now.
+func (c *client) consume(s *session, now time.Duration) (closed bool, err error) {
 	for {
 		i := bytes.IndexByte(s.in, '\n')
 		if i < 0 {
@@ -210,6 +234,8 @@ func (c *client) reply(s *session, now time.Duration) error {
 		s.state = c.next()
 	case stEOD:
 		if c.log != nil {
+			c.logMu.Lock()
+			defer c.logMu.Unlock()
 			fmt.Fprintf(c.log, "%.3f,%.3f,%.3f,%.3f\n", us(s.phaseNs[0]), us(s.phaseNs[1]), us(s.phaseNs[2]), us(s.phaseNs[3]))
 		}
 		s.state = c.next()
@@ -222,16 +248,23 @@ func (c *client) reply(s *session, now time.Duration) error {
 
 // next is MAIL while messages are left, QUIT after.
 func (c *client) next() int {
-	if c.started == c.planned {
+	if c.started.Add(1) > c.planned {
 		return stQuit
 	}
-	c.started++
 	return stMail
 }
 
 func (c *client) send(s *session, p []byte) error {
 	s.sentAt = time.Since(c.epoch)
-	r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(s.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	fd := s.fd
+	if s.conn != nil {
+		if s.conn.OutboundBuffered() > 0 {
+			_, err := s.conn.Write(p)
+			return err
+		}
+		fd = s.conn.Fd() // nothing queued: straight to the socket, as the engine writes
+	}
+	r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	if errno != 0 || int(r) != len(p) {
 		return fmt.Errorf("write: %d of %d bytes: %v", r, len(p), syscall.Errno(errno))
 	}
