@@ -62,9 +62,16 @@ func startPrometheus(t *testing.T, target string) string {
 	return ""
 }
 
-// promQuery evaluates a PromQL expression at time at (zero: now) through Prometheus's
-// HTTP API; ok is false when the result is empty.
-func promQuery(t *testing.T, base, expr string, at time.Time) (v float64, ok bool) {
+// promSeries is one series of a query's result: an instant vector's value, or a range
+// vector's values, each a [time, "number"] pair.
+type promSeries struct {
+	Value  [2]any   `json:"value"`
+	Values [][2]any `json:"values"`
+}
+
+// promAPI evaluates a PromQL expression at time at (zero: now) through Prometheus's HTTP
+// API.
+func promAPI(t *testing.T, base, expr string, at time.Time) []promSeries {
 	t.Helper()
 	q := url.Values{"query": {expr}}
 	if !at.IsZero() {
@@ -79,19 +86,24 @@ func promQuery(t *testing.T, base, expr string, at time.Time) (v float64, ok boo
 		Status string `json:"status"`
 		Error  string `json:"error"`
 		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
+			Result []promSeries `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" {
 		t.Fatalf("query %q: %v %s", expr, err, body.Error)
 	}
-	if len(body.Data.Result) == 0 {
+	return body.Data.Result
+}
+
+// promQuery is an instant query's first value; ok is false when the result is empty.
+func promQuery(t *testing.T, base, expr string, at time.Time) (v float64, ok bool) {
+	t.Helper()
+	result := promAPI(t, base, expr, at)
+	if len(result) == 0 {
 		return 0, false
 	}
-	s, _ := body.Data.Result[0].Value[1].(string)
-	v, err = strconv.ParseFloat(s, 64)
+	s, _ := result[0].Value[1].(string)
+	v, err := strconv.ParseFloat(s, 64)
 	return v, err == nil
 }
 
@@ -115,24 +127,11 @@ func waitPromQuery(t *testing.T, base, expr string, within time.Duration, ok fun
 // series, evaluated now: their times and values.
 func promSamples(t *testing.T, base, selector string) (at []time.Time, v []float64) {
 	t.Helper()
-	resp, err := http.Get(base + "/api/v1/query?" + url.Values{"query": {selector}}.Encode())
-	if err != nil {
-		t.Fatal(err)
+	result := promAPI(t, base, selector, time.Time{})
+	if len(result) == 0 {
+		t.Fatalf("query %q: no series", selector)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Values [][2]any `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Status != "success" || len(body.Data.Result) == 0 {
-		t.Fatalf("query %q: %v %s (%d series)", selector, err, body.Error, len(body.Data.Result))
-	}
-	for _, s := range body.Data.Result[0].Values {
+	for _, s := range result[0].Values {
 		sec, _ := s[0].(float64)
 		n, err := strconv.ParseFloat(fmt.Sprint(s[1]), 64)
 		if err != nil {
