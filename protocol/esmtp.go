@@ -48,6 +48,12 @@ type ESMTP struct {
 	filePre     *Text // a templated file's text in plain form, around its Message-Id
 	filePost    *Text
 	eightBit    bool // the template's fixed parts hold a byte ≥ 0x80
+	// corpus8 says which corpus messages hold a byte ≥ 0x80 (nil when none does), and
+	// envelope8 that a list's or a domain's address may put one into a message's From:
+	// or To: (or its {from} and {rcpt} tokens): BODY=8BITMIME auto then decides per
+	// message.
+	corpus8   []bool
+	envelope8 bool
 }
 
 // Prepare renders what the extensions need from the run's template, once, before any
@@ -55,6 +61,7 @@ type ESMTP struct {
 // them and SIZE= counts them (not dot-stuffed), and whether the messages are 8-bit.
 func (e *ESMTP) Prepare(t *Template) {
 	e.bdatBody, e.bdatLen, e.corpus, e.corpusTexts, e.filePre, e.filePost = nil, 0, nil, nil, nil, nil
+	e.corpus8, e.envelope8 = nil, false
 	if pieces := t.BodyPieces(); len(pieces) > 0 {
 		e.bdatBody = plainBody(pieces)
 	}
@@ -69,13 +76,39 @@ func (e *ESMTP) Prepare(t *Template) {
 		if t.corpusTexts != nil {
 			e.corpusTexts = parseCorpusTexts(e.corpus, 0)
 		}
+		e.corpus8 = corpusEightBit(c)
 	}
+	e.envelope8 = t.spec.Envelope.mayBeEightBit()
 	e.eightBit = has8bit(t.spec.Sender) || has8bit(t.spec.Recipient) || t.has8bitParts()
 	for _, p := range e.bdatBody {
 		e.bdatLen += len(p)
 		e.eightBit = e.eightBit || has8bit(p)
 	}
 	e.prepared = true
+}
+
+// corpusEightBit says which corpus messages hold a byte ≥ 0x80; nil when none does.
+func corpusEightBit(c [][]byte) []bool {
+	var out []bool
+	for i, m := range c {
+		if has8bit(m) {
+			if out == nil {
+				out = make([]bool, len(c))
+			}
+			out[i] = true
+		}
+	}
+	return out
+}
+
+// eightBitMessage reports whether message seq holds a byte ≥ 0x80 where the run's fixed
+// parts do not: in its corpus message, or in the envelope's addresses its headers and
+// tokens show (the sender and the first recipient).
+func (e *ESMTP) eightBitMessage(t *Template, seq int64) bool {
+	if e.corpus8 != nil && e.corpus8[t.corpusIndex(seq)] {
+		return true
+	}
+	return e.envelope8 && t.envelopeEightBit(seq)
 }
 
 // has8bit reports whether s holds a byte ≥ 0x80.
@@ -97,6 +130,7 @@ type esmtpSession struct {
 	rcptParams bool // RCPT carries parameters
 	size       bool
 	body8      bool
+	body8Auto  bool // body8 is decided per message (ESMTP.eightBitMessage)
 	smtputf8   bool
 	requireTLS bool
 	dsn        bool
@@ -118,7 +152,8 @@ func (e *ESMTP) negotiate(caps *Capabilities, lmtp bool) esmtpSession {
 		dsn:        e.dsn() && caps.Has(ExtDSN),
 		bdat:       e.BDAT && e.prepared && !lmtp && caps.Has(ExtChunking),
 	}
-	s.mailParams = s.size || s.body8 || s.smtputf8 || s.requireTLS || s.dsn
+	s.body8Auto = !s.body8 && caps.Has(Ext8BitMIME) && e.EightBit == EightBitAuto && (e.corpus8 != nil || e.envelope8)
+	s.mailParams = s.size || s.body8 || s.body8Auto || s.smtputf8 || s.requireTLS || s.dsn
 	s.rcptParams = s.dsn
 	return s
 }
@@ -134,7 +169,7 @@ func (c *Client) appendMailParams(now, seq int64) {
 		c.out.B = append(c.out.B, " SIZE="...)
 		c.out.B = strconv.AppendInt(c.out.B, int64(size), 10)
 	}
-	if c.esmtp.body8 {
+	if c.esmtp.body8 || c.esmtp.body8Auto && e.eightBitMessage(c.cfg.Template, seq) {
 		c.out.B = append(c.out.B, " BODY=8BITMIME"...)
 	}
 	if c.esmtp.smtputf8 {

@@ -408,3 +408,63 @@ func TestESMTPEightBitWithBodiesMadePerMessage(t *testing.T) {
 		}
 	}
 }
+
+// BODY=8BITMIME auto is decided message by message: a MAIL carries it exactly when the
+// message it starts holds a byte ≥ 0x80, whatever puts it there (a corpus message,
+// drawn or in turn, an address from a list or a domain shown in From:, To: or a token,
+// a fixed header), and never for a byte only an envelope address holds.
+func TestESMTPEightBitPerMessage(t *testing.T) {
+	kinds := bodiesMadePerMessage()
+	subject := "¡hola!"
+	mixed := [][]byte{
+		corpus.WireForm([]byte("Subject: plain\n\nascii\n")),
+		corpus.WireForm([]byte("Subject: 8\n\nh\xc3\xa9llo\n")),
+		corpus.WireForm([]byte("Subject: {from}\n\nascii {rcpt}\n")),
+	}
+	extra := map[string]MessageSpec{
+		"corpus drawn":      {Corpus: mixed, CorpusRandom: true, Seed: 9},
+		"corpus with lists": {Corpus: mixed, Envelope: Envelope{Senders: []string{"a@x", "jörg@x", "b@x", "c@x"}}},
+		"sender list":       {Envelope: Envelope{Senders: []string{"a@x", "jörg@x", "b@x"}}},
+		"recipient list":    {Envelope: Envelope{Recipients: []string{"r@x", "s@x", "rené@x"}}},
+		"recipient domains": {Recipients: 2, Envelope: Envelope{Domain: func(seq int64, i int) string {
+			if (seq+int64(i))%3 == 0 {
+				return "bücher.example"
+			}
+			return "b.example"
+		}}},
+		"8-bit subject": {Subject: &subject},
+	}
+	for name, spec := range extra {
+		spec.Sender, spec.Recipient, spec.PID, spec.Headers = "foo@vm", "bar@vm", 1, true
+		spec.Recipients = max(spec.Recipients, 1)
+		kinds[name] = spec
+	}
+	for name, spec := range kinds {
+		sc := esmtpScenario(Config{}, spec, allCaps, &ESMTP{EightBit: EightBitAuto})
+		sc.messages = 7
+		res := driveChunked(t, sc)
+		if res.err != nil || int64(len(res.rec.outcomes)) != sc.messages {
+			t.Fatalf("%s: err %v, outcomes %v", name, res.err, res.rec.outcomes)
+		}
+		payloads := dataPayloads(t, res.client)
+		mails := strings.Split(res.client, "MAIL FROM:")[1:]
+		if len(mails) != len(payloads) {
+			t.Fatalf("%s: %d MAIL commands, %d messages", name, len(mails), len(payloads))
+		}
+		var declared, eightBit int
+		for i, m := range mails {
+			line, _, _ := strings.Cut(m, "\r\n")
+			got, want := strings.Contains(line, " BODY=8BITMIME"), has8bit(payloads[i])
+			if got != want {
+				t.Errorf("%s, message %d: BODY=8BITMIME %v, the message is 8-bit: %v\nMAIL FROM:%s\n%.200q", name, i+1, got, want, line, payloads[i])
+			}
+			if got {
+				declared++
+			}
+			if want {
+				eightBit++
+			}
+		}
+		t.Logf("%s: %d of %d messages 8-bit, %d declared", name, eightBit, len(mails), declared)
+	}
+}

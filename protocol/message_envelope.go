@@ -60,13 +60,18 @@ func (t *Template) AppendMailCommand(dst []byte, seq int64) []byte {
 	return append(dst, ">\r\n"...)
 }
 
+// listRecipient is recipient i of message seq from the recipient list.
+func (t *Template) listRecipient(seq int64, i int) string {
+	return t.pick(t.spec.Envelope.Recipients, seq, i, t.position(seq, i), 2<<20)
+}
+
 // appendEnvelopeRecipient appends recipient i of message seq when the envelope varies;
 // ok false when smtp-source's rules apply.
 func (t *Template) appendEnvelopeRecipient(dst []byte, seq int64, i int) ([]byte, bool) {
 	e := &t.spec.Envelope
 	switch {
 	case len(e.Recipients) > 0:
-		return append(dst, t.pick(e.Recipients, seq, i, t.position(seq, i), 2<<20)...), true
+		return append(dst, t.listRecipient(seq, i)...), true
 	case e.Domain != nil:
 		dst = append(dst, t.rcptLocal...)
 		dst = strconv.AppendInt(dst, t.position(seq, i), 10)
@@ -78,6 +83,34 @@ func (t *Template) appendEnvelopeRecipient(dst []byte, seq int64, i int) ([]byte
 		return append(dst, t.rcptDomain...), true
 	}
 	return dst, false
+}
+
+// mayBeEightBit reports whether a list's address holds a byte ≥ 0x80, or the recipient
+// domains (a function of the message) might.
+func (e *Envelope) mayBeEightBit() bool {
+	for _, list := range [][]string{e.Senders, e.Recipients} {
+		for _, a := range list {
+			if has8bit(a) {
+				return true
+			}
+		}
+	}
+	return e.Domain != nil
+}
+
+// envelopeEightBit reports whether message seq's sender or first recipient, as its
+// From: and To: headers and its {from} and {rcpt} tokens show them, holds a byte ≥ 0x80.
+func (t *Template) envelopeEightBit(seq int64) bool {
+	e := &t.spec.Envelope
+	switch {
+	case len(e.Senders) > 0 && has8bit(t.sender(seq)):
+		return true
+	case len(e.Recipients) > 0:
+		return has8bit(t.listRecipient(seq, 0))
+	case e.Domain != nil:
+		return has8bit(e.Domain(seq, 0))
+	}
+	return false
 }
 
 // varies reports whether the envelope is not smtp-source's.

@@ -94,8 +94,8 @@ func unstuff(b []byte) []byte {
 }
 
 // has8bitParts reports whether the parts of messages rendered once hold a byte ≥ 0x80:
-// the head of a body of Size, a templated file's text, the header templates and the
-// corpus messages (the fixed body is looked at by ESMTP.Prepare).
+// the head of a body of Size, a templated file's text and the header templates (the
+// fixed body is looked at by ESMTP.Prepare, the corpus messages one by one).
 func (t *Template) has8bitParts() bool {
 	for _, x := range append([]*Text{t.filePre, t.filePost}, t.headerTexts...) {
 		if x == nil {
@@ -105,11 +105,6 @@ func (t *Template) has8bitParts() bool {
 			if has8bit(seg.lit) {
 				return true
 			}
-		}
-	}
-	for _, m := range t.spec.Corpus {
-		if has8bit(m) {
-			return true
 		}
 	}
 	return has8bit(t.head)

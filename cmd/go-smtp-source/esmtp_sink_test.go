@@ -192,3 +192,45 @@ func TestFileTemplateSizeAtSink(t *testing.T) {
 		}
 	}
 }
+
+// --8bitmime auto is decided message by message: go-smtp-sink counts BODY=8BITMIME on
+// exactly the messages that hold an 8-bit byte, from a corpus of mixed messages and from
+// a sender list with one 8-bit address (shown in From:).
+func TestEightBitAutoPerMessageAtSink(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus")
+	if err := os.Mkdir(corpus, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, msg := range map[string]string{
+		"1": "Subject: a\n\nascii\n",
+		"2": "Subject: b\nContent-Type: text/plain; charset=utf-8\n\nh\xc3\xa9llo\n",
+		"3": "Subject: c\n\nascii too\n",
+	} {
+		if err := os.WriteFile(filepath.Join(corpus, name), []byte(msg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	senders := filepath.Join(dir, "senders")
+	if err := os.WriteFile(senders, []byte("a@test.example\nj\xc3\xb6rg@test.example\nb@test.example\nc@test.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want int64 // of 12 messages
+	}{
+		{"corpus", []string{"--corpus", corpus}, 4},
+		{"sender list", []string{"--from-file", senders}, 3},
+	} {
+		addr, srv := startESMTPSink(t, filepath.Join(dir, c.name+".dump"), false)
+		args := append([]string{"-s", "1", "-m", "12", "-d", "--8bitmime", "auto", "--timeout", "30s"}, c.args...)
+		code, stderr := runCLI(t, append(args, addr)...)
+		if got := summary(t, stderr); code != 0 || got[1] != 12 {
+			t.Fatalf("%s: exit %d, %v\n%s", c.name, code, got, stderr)
+		}
+		if n := srv.Stats().Snapshot().ESMTP.Body8BitMIME; n != c.want {
+			t.Errorf("%s: %d MAIL commands with BODY=8BITMIME, want %d of 12", c.name, n, c.want)
+		}
+	}
+}
