@@ -202,12 +202,14 @@ func TestRepeatedWarnings(t *testing.T) {
 }
 
 // The sending window ends with the last message started or answered; a session stuck
-// until its timeout after that is drain, and rates are over the window.
+// until its timeout after that is drain, and rates are over the window. The timeout is
+// long enough for the other session's 39 messages to end well inside it even under the
+// race detector on a busy machine (they took 0.6 s there once, against a 1 s timeout).
 func TestSendingWindowAndDrain(t *testing.T) {
 	srv := testpeer.StartScripted(t, testpeer.ScriptedOptions{Scripts: []testpeer.SMTPScript{
 		{Replies: map[string]string{".": testpeer.FaultSilent}}, {}}})
 	tr := config(t, srv.Addr, 2, 40)
-	tr.Session.Timeout, tr.Errors.OnError = time.Second, plan.OnErrorContinue
+	tr.Session.Timeout, tr.Errors.OnError = 3*time.Second, plan.OnErrorContinue
 	res, err, _ := timedRun(t, tr)
 	if err != nil || res.Accepted != 39 || res.Failed != 1 {
 		t.Fatalf("err %v, %+v", err, res)
