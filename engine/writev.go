@@ -11,11 +11,10 @@ import (
 // bytes go straight to its descriptor with a raw writev: gnet's Writev makes the same
 // call through the runtime's blocking-syscall bookkeeping (entersyscall, exitsyscall),
 // which a non-blocking write does not need (its effect: benchmarks/README.md, issue 18's
-// section). Whatever the socket does not take
-// at once, and every error, goes to gnet's Writev: it buffers the rest and waits for
-// EPOLLOUT, or closes the connection with the error, exactly as if it had written all.
-// With bytes already in gnet's buffer the new ones must queue behind them, so gnet
-// writes those too.
+// section). Whatever the socket does not take at once, and every error, goes to gnet's
+// Writev: it buffers the rest and waits for EPOLLOUT, or closes the connection with the
+// error, exactly as if it had written all. With bytes already in gnet's buffer the new
+// ones must queue behind them, so gnet writes those too.
 func (s *slot) writePlain(c gnet.Conn, vec [][]byte) error {
 	if c.OutboundBuffered() == 0 {
 		n, ok := s.rawWritev(c.Fd(), vec)

@@ -234,9 +234,9 @@ func (c *client) reply(s *session, now time.Duration) error {
 		s.state = c.next()
 	case stEOD:
 		if c.log != nil {
-			c.logMu.Lock()
-			defer c.logMu.Unlock()
+			c.logMu.Lock() // --gnet: sessions end on every event loop; not held across the next write
 			fmt.Fprintf(c.log, "%.3f,%.3f,%.3f,%.3f\n", us(s.phaseNs[0]), us(s.phaseNs[1]), us(s.phaseNs[2]), us(s.phaseNs[3]))
+			c.logMu.Unlock()
 		}
 		s.state = c.next()
 	case stQuit:

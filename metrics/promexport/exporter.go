@@ -112,8 +112,8 @@ func (e *Exporter) Final(total *metrics.Snapshot) {
 	if total != nil {
 		e.total = atLeast(total, e.total)
 	}
-	// Figures that change keep no time they were sampled at already: a second sample
-	// at the same time with another value would be refused.
+	// The result gets a time of its own, after every one served: Prometheus refuses a
+	// second sample at a time it has with another value.
 	now := time.Now()
 	e.at, e.liveAt = later(e.at, now), later(e.liveAt, now)
 	e.live.InFlight, e.live.TargetRate, e.live.Rate = 0, 0, 0
